@@ -1,0 +1,54 @@
+using AseGateway.Forwarding;
+using AseGateway.Instances;
+using Microsoft.AspNetCore.Http;
+using Yarp.ReverseProxy.Model;
+
+namespace AseGateway.Affinity;
+
+/// <summary>
+/// Proxy-pipeline stage before load balancing: resolves the request's app, and when the client carries an
+/// ARRAffinity cookie for an instance that is still available, narrows the choice to that instance. A cookie for an
+/// instance that is gone or unhealthy is ignored: the client is re-balanced and gets a new cookie.
+/// </summary>
+internal sealed class ArrAffinityMiddleware
+{
+    private readonly RequestDelegate _next;
+    private readonly InstanceRegistry _registry;
+
+    public ArrAffinityMiddleware(RequestDelegate next, InstanceRegistry registry)
+    {
+        _next = next;
+        _registry = registry;
+    }
+
+    public Task InvokeAsync(HttpContext context)
+    {
+        var proxy = context.GetReverseProxyFeature();
+        var gateway = context.Features.Get<GatewayRequestFeature>();
+        if (gateway is null)
+        {
+            return _next(context);
+        }
+
+        gateway.App = gateway.Snapshot.Apps.GetValueOrDefault(proxy.Route.Config.RouteId);
+        if (gateway.App?.ClientAffinityEnabled != true || ArrAffinity.ReadToken(context.Request.Cookies) is not { } token)
+        {
+            return _next(context);
+        }
+
+        var available = proxy.AvailableDestinations;
+        for (var i = 0; i < available.Count; i++)
+        {
+            var destination = available[i];
+            if (_registry.Find(destination.DestinationId) is { } instance
+                && string.Equals(instance.Spec.InstanceId, token, StringComparison.OrdinalIgnoreCase))
+            {
+                // A DestinationState is a one-item list of itself: pinning allocates nothing.
+                proxy.AvailableDestinations = destination;
+                break;
+            }
+        }
+
+        return _next(context);
+    }
+}

@@ -1,0 +1,54 @@
+using AseGateway.Forwarding;
+using AseGateway.Instances;
+using Microsoft.AspNetCore.Http;
+using Yarp.ReverseProxy.Model;
+using Yarp.ReverseProxy.Transforms;
+
+namespace AseGateway.Affinity;
+
+/// <summary>
+/// Sets the ARRAffinity cookies on responses when the client is not already pinned to the instance that answered.
+/// An app turns this off per response with <c>Arr-Disable-Session-Affinity: true</c>, as on App Service; the header
+/// is an instruction to the front end and is not passed on to the client.
+/// </summary>
+internal sealed class ArrAffinityResponseTransform : ResponseTransform
+{
+    private readonly InstanceRegistry _registry;
+
+    public ArrAffinityResponseTransform(InstanceRegistry registry) => _registry = registry;
+
+    public override ValueTask ApplyAsync(ResponseTransformContext context)
+    {
+        var httpContext = context.HttpContext;
+        var response = httpContext.Response;
+        if (context.ProxyResponse is null)
+        {
+            return ValueTask.CompletedTask;
+        }
+
+        var disabled = response.Headers.TryGetValue(AppServiceHeaders.DisableSessionAffinity, out var disable);
+        if (disabled)
+        {
+            response.Headers.Remove(AppServiceHeaders.DisableSessionAffinity);
+        }
+
+        var gateway = httpContext.Features.Get<GatewayRequestFeature>();
+        if (gateway?.App?.ClientAffinityEnabled != true
+            || (disabled && string.Equals(disable.ToString().Trim(), "true", StringComparison.OrdinalIgnoreCase))
+            || httpContext.GetReverseProxyFeature().ProxiedDestination is not { } destination
+            || _registry.Find(destination.DestinationId) is not { } instance)
+        {
+            return ValueTask.CompletedTask;
+        }
+
+        var token = instance.Spec.InstanceId;
+        if (string.Equals(ArrAffinity.ReadToken(httpContext.Request.Cookies), token, StringComparison.OrdinalIgnoreCase))
+        {
+            return ValueTask.CompletedTask;
+        }
+
+        response.Headers.Append("Set-Cookie", $"{ArrAffinity.CookieName}={token};Path=/;HttpOnly");
+        response.Headers.Append("Set-Cookie", $"{ArrAffinity.SameSiteCookieName}={token};Path=/;HttpOnly;SameSite=None;Secure");
+        return ValueTask.CompletedTask;
+    }
+}

@@ -1,0 +1,169 @@
+using System.Security.Cryptography;
+using System.Text.Json;
+using System.Text.RegularExpressions;
+
+namespace AseGateway.Configuration;
+
+/// <summary>
+/// Reads configuration bytes strictly: parse, then validate, collecting every validation error. A file that is
+/// missing, empty or cut short is an error — never an environment with no apps.
+/// </summary>
+public static partial class ConfigLoader
+{
+    public static ConfigLoadResult LoadFile(string path)
+    {
+        var fullPath = Path.GetFullPath(path);
+        var directory = Path.GetDirectoryName(fullPath) ?? Directory.GetCurrentDirectory();
+        byte[] bytes;
+        try
+        {
+            bytes = File.ReadAllBytes(fullPath);
+        }
+        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+        {
+            var reason = ex is FileNotFoundException or DirectoryNotFoundException ? "the file does not exist" : ex.Message;
+            return new ConfigLoadResult(null, [new ConfigError("$", $"cannot read '{fullPath}': {reason}")], string.Empty, fullPath, directory);
+        }
+
+        return Load(bytes, fullPath, directory);
+    }
+
+    public static ConfigLoadResult Load(ReadOnlySpan<byte> utf8Json, string sourceName, string baseDirectory)
+    {
+        var hash = Convert.ToHexStringLower(SHA256.HashData(utf8Json));
+        if (IsBlank(utf8Json))
+        {
+            return new ConfigLoadResult(null, [new ConfigError("$", "the file is empty")], hash, sourceName, baseDirectory);
+        }
+
+        GatewayConfig? config;
+        try
+        {
+            config = JsonSerializer.Deserialize(utf8Json, ConfigJsonContext.Default.GatewayConfig);
+        }
+        catch (JsonException ex)
+        {
+            return new ConfigLoadResult(null, [Describe(ex)], hash, sourceName, baseDirectory);
+        }
+
+        if (config is null)
+        {
+            return new ConfigLoadResult(null, [new ConfigError("$", "the file must hold a JSON object, not null")], hash, sourceName, baseDirectory);
+        }
+
+        var errors = ConfigValidator.Validate(config, baseDirectory);
+        return new ConfigLoadResult(errors.Count == 0 ? config : null, errors, hash, sourceName, baseDirectory);
+    }
+
+    public static string Serialize(GatewayConfig config) => JsonSerializer.Serialize(config, ConfigJsonContext.Default.GatewayConfig);
+
+    private static bool IsBlank(ReadOnlySpan<byte> utf8)
+    {
+        // A UTF-8 byte order mark followed by nothing is as empty as nothing.
+        if (utf8.StartsWith("\uFEFF"u8))
+        {
+            utf8 = utf8[3..];
+        }
+
+        return utf8.Trim(" \t\r\n"u8).IsEmpty;
+    }
+
+    /// <summary>Turns System.Text.Json's messages, written for developers, into sentences for operators.</summary>
+    private static ConfigError Describe(JsonException ex)
+    {
+        var path = ToConfigPath(ex.Path);
+        var where = ex.LineNumber is { } line ? $" (line {line + 1}, column {ex.BytePositionInLine.GetValueOrDefault() + 1})" : string.Empty;
+        var message = ex.Message;
+
+        if (UnmappedProperty().Match(message) is { Success: true } unmapped)
+        {
+            return new ConfigError(path, $"unknown property '{unmapped.Groups[1].Value}'{where}");
+        }
+
+        if (DuplicateProperty().Match(message) is { Success: true } duplicate)
+        {
+            return new ConfigError(path, $"property '{duplicate.Groups[1].Value}' appears more than once{where}");
+        }
+
+        if (NotConvertible().Match(message) is { Success: true } conversion)
+        {
+            return new ConfigError(path, $"{ExpectedKind(conversion.Groups[1].Value)}{where}");
+        }
+
+        // Syntax errors: keep the reader's own words, drop its trailing "Path: … | LineNumber: …" noise.
+        var cut = message.IndexOf(" Path:", StringComparison.Ordinal);
+        var text = cut > 0 ? message[..cut] : message;
+        if (ex.InnerException is not null && ex.InnerException.Message.Length > 0)
+        {
+            text = ex.InnerException.Message;
+            cut = text.IndexOf(" LineNumber:", StringComparison.Ordinal);
+            text = cut > 0 ? text[..cut] : text;
+        }
+
+        return new ConfigError(path, $"invalid JSON{where}: {text.TrimEnd('.', ' ')}");
+    }
+
+    private static string ExpectedKind(string typeName)
+    {
+        if (typeName.EndsWith("[]", StringComparison.Ordinal))
+        {
+            return "expected an array";
+        }
+
+        if (typeName.Contains("Int32", StringComparison.Ordinal))
+        {
+            return "expected a whole number";
+        }
+
+        if (typeName.Contains("Boolean", StringComparison.Ordinal))
+        {
+            return "expected true or false";
+        }
+
+        if (typeName.Contains("System.String", StringComparison.Ordinal))
+        {
+            return "expected a string";
+        }
+
+        if (typeName.Contains("Dictionary", StringComparison.Ordinal))
+        {
+            return "expected an object of string values";
+        }
+
+        foreach (var (type, names) in EnumNames)
+        {
+            if (typeName.Contains(type, StringComparison.Ordinal))
+            {
+                return $"expected one of: {names}";
+            }
+        }
+
+        return "expected an object";
+    }
+
+    private static readonly (string Type, string Names)[] EnumNames =
+    [
+        (nameof(ListenerProtocol), string.Join(", ", Enum.GetNames<ListenerProtocol>())),
+        (nameof(TlsVersion), string.Join(", ", Enum.GetNames<TlsVersion>())),
+        (nameof(WorkerSize), string.Join(", ", Enum.GetNames<WorkerSize>())),
+    ];
+
+    internal static string ToConfigPath(string? jsonPath)
+    {
+        if (string.IsNullOrEmpty(jsonPath) || jsonPath == "$")
+        {
+            return "$";
+        }
+
+        return jsonPath.StartsWith("$.", StringComparison.Ordinal) ? jsonPath[2..] : jsonPath;
+    }
+
+    [GeneratedRegex("The JSON property '(.+?)' could not be mapped")]
+    private static partial Regex UnmappedProperty();
+
+    [GeneratedRegex("[Dd]uplicate .*?property '(.+?)'")]
+    private static partial Regex DuplicateProperty();
+
+    [GeneratedRegex("could not be converted to (\\S+?)\\.? Path")]
+    private static partial Regex NotConvertible();
+}

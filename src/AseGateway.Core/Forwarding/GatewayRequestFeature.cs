@@ -1,0 +1,36 @@
+using System.Net;
+using AseGateway.Model;
+
+namespace AseGateway.Forwarding;
+
+/// <summary>
+/// What the gateway decided about one request, set once at its start: the snapshot every later stage reads (so a
+/// reload mid-request changes nothing for it) and the client's address.
+/// </summary>
+internal sealed class GatewayRequestFeature
+{
+    public GatewayRequestFeature(GatewaySnapshot snapshot, IPAddress? peerAddress, bool peerIsTrustedForwarder, IPAddress? clientAddress, int? clientPort)
+    {
+        Snapshot = snapshot;
+        PeerAddress = peerAddress;
+        PeerIsTrustedForwarder = peerIsTrustedForwarder;
+        ClientAddress = clientAddress;
+        ClientPort = clientPort;
+    }
+
+    public GatewaySnapshot Snapshot { get; }
+
+    /// <summary>The TCP peer (IPv4-mapped addresses as IPv4).</summary>
+    public IPAddress? PeerAddress { get; }
+
+    public bool PeerIsTrustedForwarder { get; }
+
+    /// <summary>The peer, or the right-most untrusted X-Forwarded-For hop when the peer is a trusted forwarder.</summary>
+    public IPAddress? ClientAddress { get; }
+
+    /// <summary>Known only when the client is the TCP peer.</summary>
+    public int? ClientPort { get; }
+
+    /// <summary>The app the request was routed to; set by the proxy pipeline.</summary>
+    public AppModel? App { get; set; }
+}

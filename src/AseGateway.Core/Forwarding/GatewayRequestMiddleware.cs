@@ -1,0 +1,39 @@
+using AseGateway.Model;
+using Microsoft.AspNetCore.Http;
+
+namespace AseGateway.Forwarding;
+
+/// <summary>
+/// First stage of every request: pins the current snapshot and works out who the client is. Client-supplied
+/// forwarding headers count only when the TCP peer is a trusted forwarder.
+/// </summary>
+internal sealed class GatewayRequestMiddleware
+{
+    private readonly RequestDelegate _next;
+    private readonly SnapshotHolder _snapshots;
+
+    public GatewayRequestMiddleware(RequestDelegate next, SnapshotHolder snapshots)
+    {
+        _next = next;
+        _snapshots = snapshots;
+    }
+
+    public Task InvokeAsync(HttpContext context)
+    {
+        var snapshot = _snapshots.Current;
+        var connection = context.Connection;
+        var peer = connection.RemoteIpAddress is { } remote ? NetworkParsing.Normalize(remote) : null;
+        var trusted = snapshot.TrustedForwarders.Contains(peer);
+        var client = peer;
+        int? clientPort = connection.RemotePort;
+        if (trusted && context.Request.Headers.TryGetValue(AppServiceHeaders.ForwardedFor, out var forwardedFor)
+            && ForwardedForParser.FindClient(forwardedFor, snapshot.TrustedForwarders) is { } forwardedClient)
+        {
+            client = forwardedClient;
+            clientPort = null;
+        }
+
+        context.Features.Set(new GatewayRequestFeature(snapshot, peer, trusted, client, clientPort));
+        return _next(context);
+    }
+}

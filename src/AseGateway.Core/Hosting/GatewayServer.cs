@@ -1,0 +1,357 @@
+using System.Net;
+using System.Security.Authentication;
+using System.Security.Cryptography.X509Certificates;
+using AseGateway.Affinity;
+using AseGateway.Configuration;
+using AseGateway.Forwarding;
+using AseGateway.Health;
+using AseGateway.Instances;
+using AseGateway.Model;
+using AseGateway.Routing;
+using AseGateway.Tls;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Hosting;
+using Microsoft.AspNetCore.Server.Kestrel.Core;
+using Microsoft.AspNetCore.Server.Kestrel.Https;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Logging;
+using Yarp.ReverseProxy.Configuration;
+using Yarp.ReverseProxy.Health;
+
+namespace AseGateway.Hosting;
+
+/// <summary>
+/// The running front end: the data plane (Kestrel listeners, YARP) and the management listener as two separate
+/// hosts in one process, so that no request on a public port can ever reach a management endpoint.
+/// </summary>
+public sealed partial class GatewayServer : IAsyncDisposable
+{
+    private readonly WebApplication _dataPlane;
+    private readonly WebApplication _management;
+    private readonly InstanceManager _instances;
+    private readonly List<(ListenerModel Listener, ListenOptions Options)> _listenOptions;
+    private readonly ListenOptionsBox _managementListen;
+    private readonly ILogger _logger;
+    private int _disposed;
+
+    private GatewayServer(WebApplication dataPlane, WebApplication management, List<(ListenerModel, ListenOptions)> listenOptions, ListenOptionsBox managementListen)
+    {
+        _dataPlane = dataPlane;
+        _management = management;
+        _listenOptions = listenOptions;
+        _managementListen = managementListen;
+        _instances = dataPlane.Services.GetRequiredService<InstanceManager>();
+        _logger = dataPlane.Services.GetRequiredService<ILogger<GatewayServer>>();
+        Snapshots = dataPlane.Services.GetRequiredService<SnapshotHolder>();
+    }
+
+    /// <summary>Where each listener ended up, by listener name (ports resolved when the file says 0).</summary>
+    public IReadOnlyDictionary<string, Uri> ListenerUrls { get; private set; } = new Dictionary<string, Uri>();
+
+    public Uri ManagementUrl { get; private set; } = new("http://127.0.0.1/");
+
+    internal SnapshotHolder Snapshots { get; }
+
+    internal InstanceManager Instances => _instances;
+
+    /// <summary>Stops when the host is asked to (Ctrl+C, SIGTERM).</summary>
+    public CancellationToken ShutdownRequested => _dataPlane.Lifetime.ApplicationStopping;
+
+    /// <summary>Compiles the configuration, starts its instances, waits for them to be ready, then opens the listeners.</summary>
+    /// <exception cref="GatewayConfigurationException">The configuration is invalid or its certificates cannot be loaded.</exception>
+    public static async Task<GatewayServer> StartAsync(ConfigLoadResult config, GatewayServerOptions? options = null, CancellationToken cancellationToken = default)
+    {
+        options ??= new GatewayServerOptions();
+        if (!config.IsValid)
+        {
+            throw new GatewayConfigurationException(config.Errors);
+        }
+
+        var snapshot = SnapshotCompiler.Compile(config, generation: 1, options.TimeProvider.GetUtcNow());
+        var certificate = LoadCertificate(config);
+        var snapshots = new SnapshotHolder();
+        snapshots.Swap(snapshot);
+
+        var listenOptions = new List<(ListenerModel, ListenOptions)>();
+        var dataPlane = BuildDataPlane(snapshot, snapshots, certificate, options, listenOptions);
+        var managementListen = new ListenOptionsBox();
+        var management = BuildManagement(snapshot, snapshots, options, managementListen);
+        var server = new GatewayServer(dataPlane, management, listenOptions, managementListen);
+        try
+        {
+            await server._instances.ReconcileAsync(snapshot);
+            await server.WaitForAppsReadyAsync(snapshot, options.StartupReadyTimeout, cancellationToken);
+            await dataPlane.StartAsync(cancellationToken);
+            await management.StartAsync(cancellationToken);
+            server.ResolveUrls();
+            foreach (var (name, url) in server.ListenerUrls)
+            {
+                LogListening(server._logger, name, url);
+            }
+
+            LogManagement(server._logger, server.ManagementUrl);
+            LogStarted(server._logger, snapshot.EnvironmentName, snapshot.Apps.Count, snapshot.Instances.Count);
+            return server;
+        }
+        catch
+        {
+            await server.DisposeAsync();
+            throw;
+        }
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        if (Interlocked.Exchange(ref _disposed, 1) != 0)
+        {
+            return;
+        }
+
+        LogStopping(_logger);
+
+        // Stop taking requests first (Kestrel lets in-flight ones finish), then stop the instances serving them.
+        await StopQuietlyAsync(_dataPlane);
+        await _instances.DisposeAsync();
+        await StopQuietlyAsync(_management);
+        await _dataPlane.DisposeAsync();
+        await _management.DisposeAsync();
+    }
+
+    private static async Task StopQuietlyAsync(WebApplication app)
+    {
+        try
+        {
+            await app.StopAsync(CancellationToken.None);
+        }
+        catch (InvalidOperationException)
+        {
+            // Never started (start-up failed before it): nothing to stop.
+        }
+    }
+
+    private static WebApplication BuildDataPlane(GatewaySnapshot snapshot, SnapshotHolder snapshots, X509Certificate2? certificate, GatewayServerOptions options, List<(ListenerModel, ListenOptions)> listenOptions)
+    {
+        var builder = CreateBuilder(options);
+        var tls = snapshot.Config.FrontEnd?.Tls?.MinVersion == TlsVersion.Tls13 ? SslProtocols.Tls13 : SslProtocols.Tls12 | SslProtocols.Tls13;
+        builder.WebHost.ConfigureKestrel(kestrel =>
+        {
+            kestrel.AddServerHeader = false;
+            foreach (var listener in snapshot.Listeners)
+            {
+                Listen(kestrel, listener.Address, listener.Port, listenOptions.Add, listener, options =>
+                {
+                    if (listener.Protocol == ListenerProtocol.Https)
+                    {
+                        options.Protocols = HttpProtocols.Http1AndHttp2;
+                        options.UseHttps(new HttpsConnectionAdapterOptions { ServerCertificate = certificate, SslProtocols = tls });
+                    }
+                    else
+                    {
+                        options.Protocols = HttpProtocols.Http1;
+                    }
+                });
+            }
+        });
+
+        var services = builder.Services;
+        services.AddSingleton(snapshots);
+        services.AddSingleton(options.TimeProvider);
+        services.AddSingleton<InstanceRegistry>();
+        services.AddSingleton<IInstanceRuntimeFactory, InstanceRuntimeFactory>();
+        services.AddSingleton<ProxyConfigPublisher>();
+        services.AddSingleton<InstanceManager>();
+        services.AddSingleton<IAvailableDestinationsPolicy, InstanceAvailabilityPolicy>();
+        services.AddReverseProxy()
+            .LoadFromMemory([], [])
+            .AddTransforms<GatewayTransformProvider>();
+
+        var app = builder.Build();
+        app.UseMiddleware<GatewayRequestMiddleware>();
+        app.MapReverseProxy(proxy =>
+        {
+            proxy.UseMiddleware<ArrAffinityMiddleware>();
+            proxy.UseLoadBalancing();
+            proxy.UseMiddleware<PassiveHealthMiddleware>();
+        });
+
+        // Lowest priority: only requests whose host matched no app route land here.
+        app.Map("/{**path}", UnknownHostEndpoint.HandleAsync).WithOrder(int.MaxValue);
+        return app;
+    }
+
+    private static WebApplication BuildManagement(GatewaySnapshot snapshot, SnapshotHolder snapshots, GatewayServerOptions options, ListenOptionsBox box)
+    {
+        var builder = CreateBuilder(options);
+        builder.WebHost.ConfigureKestrel(kestrel =>
+        {
+            kestrel.AddServerHeader = false;
+            Listen(kestrel, snapshot.Management.Address, snapshot.Management.Port, o => box.Options = o.Item2, null, o => o.Protocols = HttpProtocols.Http1);
+        });
+
+        var app = builder.Build();
+
+        // Liveness for container HEALTHCHECKs and load balancers: says nothing beyond "the process serves".
+        app.MapGet("/healthz", () => snapshots.HasSnapshot ? Microsoft.AspNetCore.Http.Results.Text("Healthy\n") : Microsoft.AspNetCore.Http.Results.StatusCode(503));
+        return app;
+    }
+
+    private static WebApplicationBuilder CreateBuilder(GatewayServerOptions options)
+    {
+        var builder = WebApplication.CreateSlimBuilder(new WebApplicationOptions
+        {
+            ApplicationName = "AseGateway",
+            ContentRootPath = AppContext.BaseDirectory,
+            Args = [],
+        });
+        builder.WebHost.UseKestrelHttpsConfiguration();
+
+        // Addresses come only from the configuration file; ASPNETCORE_URLS / HTTP_PORTS (set by container images)
+        // must not add listeners the operator did not ask for.
+        builder.WebHost.UseSetting(WebHostDefaults.ServerUrlsKey, string.Empty);
+        builder.WebHost.UseSetting("HTTP_PORTS", string.Empty);
+        builder.WebHost.UseSetting("HTTPS_PORTS", string.Empty);
+        builder.Logging.ClearProviders();
+        builder.Logging.SetMinimumLevel(LogLevel.Information);
+        builder.Logging.AddFilter("Microsoft", LogLevel.Warning);
+        builder.Logging.AddFilter("Yarp", LogLevel.Warning);
+        if (options.ConfigureLogging is { } configure)
+        {
+            configure(builder.Logging);
+        }
+        else
+        {
+            builder.Logging.AddSimpleConsole(console =>
+            {
+                console.SingleLine = true;
+                console.TimestampFormat = "HH:mm:ss ";
+            });
+        }
+
+        return builder;
+    }
+
+    private static void Listen(KestrelServerOptions kestrel, string address, int port, Action<(ListenerModel, ListenOptions)> bound, ListenerModel? listener, Action<ListenOptions> configure)
+    {
+        void Configure(ListenOptions options)
+        {
+            configure(options);
+            bound((listener!, options));
+        }
+
+        if (address == "*")
+        {
+            kestrel.ListenAnyIP(port, Configure);
+        }
+        else if (string.Equals(address, "localhost", StringComparison.OrdinalIgnoreCase) && port != 0)
+        {
+            kestrel.ListenLocalhost(port, Configure);
+        }
+        else
+        {
+            // Kestrel cannot pick a free port for "localhost" (two sockets): use IPv4 loopback then.
+            var ip = string.Equals(address, "localhost", StringComparison.OrdinalIgnoreCase) ? IPAddress.Loopback : IPAddress.Parse(address);
+            kestrel.Listen(ip, port, Configure);
+        }
+    }
+
+    private static X509Certificate2? LoadCertificate(ConfigLoadResult config)
+    {
+        var certificates = config.Config!.FrontEnd?.Tls?.Certificates;
+        if (certificates is not { Length: > 0 })
+        {
+            return null;
+        }
+
+        var errors = new List<ConfigError>();
+        var certificate = ListenerCertificateLoader.TryLoad(certificates[0], config.BaseDirectory, "frontEnd.tls.certificates[0]", errors);
+        return errors.Count > 0 ? throw new GatewayConfigurationException(errors) : certificate;
+    }
+
+    private async Task WaitForAppsReadyAsync(GatewaySnapshot snapshot, TimeSpan timeout, CancellationToken cancellationToken)
+    {
+        var deadline = DateTime.UtcNow + timeout;
+        while (DateTime.UtcNow < deadline)
+        {
+            if (AllAppsReady(snapshot))
+            {
+                return;
+            }
+
+            await Task.Delay(TimeSpan.FromMilliseconds(50), cancellationToken);
+        }
+
+        LogNotReady(_logger, timeout.TotalSeconds);
+    }
+
+    private bool AllAppsReady(GatewaySnapshot snapshot)
+    {
+        var ready = new HashSet<string>(StringComparer.OrdinalIgnoreCase);
+        foreach (var runtime in _instances.Registry.Snapshot())
+        {
+            if (runtime.State.Phase == InstancePhase.Ready)
+            {
+                ready.Add(runtime.Spec.AppName);
+            }
+        }
+
+        foreach (var spec in snapshot.Instances)
+        {
+            if (!ready.Contains(spec.AppName))
+            {
+                return false;
+            }
+        }
+
+        return true;
+    }
+
+    private void ResolveUrls()
+    {
+        var urls = new Dictionary<string, Uri>(StringComparer.OrdinalIgnoreCase);
+        foreach (var (listener, options) in _listenOptions)
+        {
+            var scheme = listener.Protocol == ListenerProtocol.Https ? "https" : "http";
+            urls[listener.Name] = ToUrl(scheme, options);
+        }
+
+        ListenerUrls = urls;
+        if (_managementListen.Options is { } management)
+        {
+            ManagementUrl = ToUrl("http", management);
+        }
+    }
+
+    private static Uri ToUrl(string scheme, ListenOptions options)
+    {
+        if (options.IPEndPoint is not { } endpoint)
+        {
+            // ListenLocalhost: one port on both loopbacks.
+            return new Uri($"{scheme}://localhost:{((IPEndPoint?)options.EndPoint)?.Port ?? 0}/");
+        }
+
+        var host = endpoint.Address.Equals(IPAddress.Any) || endpoint.Address.Equals(IPAddress.IPv6Any)
+            ? "127.0.0.1"
+            : endpoint.Address.AddressFamily == System.Net.Sockets.AddressFamily.InterNetworkV6 ? $"[{endpoint.Address}]" : endpoint.Address.ToString();
+        return new Uri($"{scheme}://{host}:{endpoint.Port}/");
+    }
+
+    private sealed class ListenOptionsBox
+    {
+        public ListenOptions? Options { get; set; }
+    }
+
+    [LoggerMessage(EventId = Logging.EventIds.ListenerBound, Level = LogLevel.Information, Message = "Listener '{Listener}' is listening on {Url}.")]
+    private static partial void LogListening(ILogger logger, string listener, Uri url);
+
+    [LoggerMessage(EventId = Logging.EventIds.ManagementListening, Level = LogLevel.Information, Message = "Management API is listening on {Url}.")]
+    private static partial void LogManagement(ILogger logger, Uri url);
+
+    [LoggerMessage(EventId = Logging.EventIds.GatewayStarted, Level = LogLevel.Information, Message = "Environment '{Environment}' is serving {Apps} app(s) on {Instances} instance(s).")]
+    private static partial void LogStarted(ILogger logger, string environment, int apps, int instances);
+
+    [LoggerMessage(EventId = Logging.EventIds.GatewayStopping, Level = LogLevel.Information, Message = "Stopping: closing listeners, then instances.")]
+    private static partial void LogStopping(ILogger logger);
+
+    [LoggerMessage(EventId = Logging.EventIds.StartupNotReady, Level = LogLevel.Warning, Message = "Not every app had a ready instance after {Seconds} s; opening the listeners anyway.")]
+    private static partial void LogNotReady(ILogger logger, double seconds);
+}

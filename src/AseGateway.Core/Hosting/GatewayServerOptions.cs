@@ -1,0 +1,18 @@
+using Microsoft.Extensions.Logging;
+
+namespace AseGateway.Hosting;
+
+/// <summary>How the gateway process hosts itself; the configuration file says everything else.</summary>
+public sealed class GatewayServerOptions
+{
+    /// <summary>Changes logging (e.g. tests route logs to their output); console logging is the default.</summary>
+    public Action<ILoggingBuilder>? ConfigureLogging { get; init; }
+
+    public TimeProvider TimeProvider { get; init; } = TimeProvider.System;
+
+    /// <summary>
+    /// How long start-up waits for every app to have a ready instance before opening the listeners anyway.
+    /// Opening early would answer the first requests with 503.
+    /// </summary>
+    public TimeSpan StartupReadyTimeout { get; init; } = TimeSpan.FromSeconds(30);
+}

@@ -1,0 +1,300 @@
+using AseGateway.Health;
+using AseGateway.Model;
+using AseGateway.Routing;
+using Microsoft.Extensions.Logging;
+using Yarp.ReverseProxy;
+using Yarp.ReverseProxy.Health;
+
+namespace AseGateway.Instances;
+
+/// <summary>
+/// Makes the live instances match the snapshot: starts what is new, drains and stops what is gone, replaces what
+/// changed, and keeps YARP's destinations and their availability in step with every instance's state.
+/// </summary>
+internal sealed partial class InstanceManager : IInstanceObserver, IAsyncDisposable
+{
+    /// <summary>How long a removed instance may finish its in-flight requests before it is stopped anyway.</summary>
+    public static readonly TimeSpan DrainTimeout = TimeSpan.FromSeconds(30);
+
+    /// <summary>How long a process may take to exit after SIGTERM before it is killed.</summary>
+    public static readonly TimeSpan StopGrace = TimeSpan.FromSeconds(10);
+
+    /// <summary>YARP's own default reactivation period for passive failures.</summary>
+    public static readonly TimeSpan PassiveReactivation = TimeSpan.FromSeconds(10);
+
+    private readonly InstanceRegistry _registry;
+    private readonly IInstanceRuntimeFactory _factory;
+    private readonly ProxyConfigPublisher _publisher;
+    private readonly IProxyStateLookup _proxyState;
+    private readonly IClusterDestinationsUpdater _destinationsUpdater;
+    private readonly HealthProber _prober;
+    private readonly TimeProvider _time;
+    private readonly ILogger _logger;
+    private readonly Dictionary<string, InstanceHealthMonitor> _monitors = new(StringComparer.Ordinal);
+    private readonly List<Task> _removals = [];
+    private readonly SemaphoreSlim _reconcileGate = new(1, 1);
+    private bool _disposed;
+
+    public InstanceManager(
+        InstanceRegistry registry,
+        IInstanceRuntimeFactory factory,
+        ProxyConfigPublisher publisher,
+        IProxyStateLookup proxyState,
+        IClusterDestinationsUpdater destinationsUpdater,
+        TimeProvider time,
+        ILogger<InstanceManager> logger)
+    {
+        _registry = registry;
+        _factory = factory;
+        _publisher = publisher;
+        _proxyState = proxyState;
+        _destinationsUpdater = destinationsUpdater;
+        _time = time;
+        _logger = logger;
+        _prober = new HealthProber(time);
+    }
+
+    /// <summary>Raised after every health ping of any instance (tests wait on it).</summary>
+    public event Action<InstanceState, HealthProbeResult>? Probed;
+
+    public InstanceRegistry Registry => _registry;
+
+    public async Task ReconcileAsync(GatewaySnapshot snapshot)
+    {
+        await _reconcileGate.WaitAsync();
+        try
+        {
+            ObjectDisposedException.ThrowIf(_disposed, this);
+            var desired = new Dictionary<string, InstanceSpec>(StringComparer.Ordinal);
+            foreach (var spec in snapshot.Instances)
+            {
+                desired.Add(spec.Key, spec);
+            }
+
+            foreach (var runtime in _registry.Snapshot())
+            {
+                if (desired.TryGetValue(runtime.Spec.Key, out var spec) && IsSameWorkload(runtime.Spec, spec))
+                {
+                    runtime.State.UpdateSpec(spec);
+                    desired.Remove(spec.Key);
+                    continue;
+                }
+
+                // Gone, or what runs there changed: drain the old one; a replacement starts below under the same key
+                // once the old one has left the registry.
+                _removals.Add(RemoveAsync(runtime, drain: true));
+            }
+
+            var replacing = new List<InstanceSpec>();
+            foreach (var spec in desired.Values)
+            {
+                if (_registry.FindRuntime(spec.Key) is not null)
+                {
+                    replacing.Add(spec);
+                    continue;
+                }
+
+                Add(spec);
+            }
+
+            _publisher.Publish();
+            if (replacing.Count > 0)
+            {
+                await Task.WhenAll(_removals);
+                foreach (var spec in replacing)
+                {
+                    Add(spec);
+                }
+
+                _publisher.Publish();
+            }
+
+            _removals.RemoveAll(static t => t.IsCompleted);
+        }
+        finally
+        {
+            _reconcileGate.Release();
+        }
+    }
+
+    /// <summary>The keys of the app's instances that take traffic right now, as YARP's load balancer sees them.</summary>
+    public IReadOnlyList<string> AvailableInstances(string appName)
+    {
+        if (!_proxyState.TryGetCluster(appName, out var cluster) || cluster.DestinationsState is not { } destinations)
+        {
+            return [];
+        }
+
+        var keys = new List<string>(destinations.AvailableDestinations.Count);
+        foreach (var destination in destinations.AvailableDestinations)
+        {
+            keys.Add(destination.DestinationId);
+        }
+
+        keys.Sort(StringComparer.Ordinal);
+        return keys;
+    }
+
+    public void AddressChanged(InstanceState instance)
+    {
+        if (_registry.Find(instance.Spec.Key) == instance)
+        {
+            WakeMonitor(instance.Spec.Key);
+            _publisher.Publish();
+        }
+    }
+
+    public void AvailabilityChanged(InstanceState instance)
+    {
+        if (_proxyState.TryGetCluster(instance.Spec.AppName, out var cluster) && cluster.DestinationsState is not null)
+        {
+            _destinationsUpdater.UpdateAvailableDestinations(cluster);
+        }
+    }
+
+    /// <summary>A request to the instance failed at the connection: take it out now instead of waiting for pings.</summary>
+    public void ReportConnectionFailure(string destinationId)
+    {
+        if (_registry.Find(destinationId) is not { } instance || instance.Phase != InstancePhase.Ready)
+        {
+            return;
+        }
+
+        var until = _time.GetUtcNow() + PassiveReactivation;
+        instance.RecordPassiveFailure(until);
+        LogPassiveFailure(_logger, destinationId, PassiveReactivation.TotalSeconds);
+        AvailabilityChanged(instance);
+
+        // When the period ends, let it back in even if its next ping is still far away.
+        _ = Task.Delay(PassiveReactivation, _time).ContinueWith(
+            static (_, state) => { var (manager, instance) = ((InstanceManager, InstanceState))state!; manager.AvailabilityChanged(instance); },
+            (this, instance),
+            CancellationToken.None,
+            TaskContinuationOptions.None,
+            TaskScheduler.Default);
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        await _reconcileGate.WaitAsync();
+        try
+        {
+            if (_disposed)
+            {
+                return;
+            }
+
+            _disposed = true;
+            var stops = new List<Task>(_removals);
+            foreach (var runtime in _registry.Snapshot())
+            {
+                stops.Add(RemoveAsync(runtime, drain: false));
+            }
+
+            await Task.WhenAll(stops);
+            _prober.Dispose();
+        }
+        finally
+        {
+            _reconcileGate.Release();
+        }
+    }
+
+    private void Add(InstanceSpec spec)
+    {
+        var runtime = _factory.Create(spec, this);
+        if (!_registry.TryAdd(runtime))
+        {
+            return;
+        }
+
+        var monitor = new InstanceHealthMonitor(runtime.State, _prober, this, _time, _logger);
+        monitor.Probed += OnProbed;
+        lock (_monitors)
+        {
+            _monitors[spec.Key] = monitor;
+        }
+
+        LogAdded(_logger, spec.Key, spec.InstanceId);
+        runtime.Start();
+        monitor.Start();
+    }
+
+    private async Task RemoveAsync(InstanceRuntime runtime, bool drain)
+    {
+        var key = runtime.Spec.Key;
+        if (drain)
+        {
+            runtime.State.SetPhase(InstancePhase.Draining);
+            AvailabilityChanged(runtime.State);
+            LogDraining(_logger, key);
+            await WaitForInFlightAsync(runtime.State);
+        }
+
+        InstanceHealthMonitor? monitor;
+        lock (_monitors)
+        {
+            _monitors.Remove(key, out monitor);
+        }
+
+        if (monitor is not null)
+        {
+            await monitor.StopAsync();
+            monitor.Dispose();
+        }
+
+        await runtime.StopAsync(StopGrace);
+        _registry.Remove(runtime);
+        LogRemoved(_logger, key);
+        if (!_disposed)
+        {
+            _publisher.Publish();
+        }
+    }
+
+    private async Task WaitForInFlightAsync(InstanceState instance)
+    {
+        var started = _time.GetTimestamp();
+        while (_time.GetElapsedTime(started) < DrainTimeout)
+        {
+            if (!_proxyState.TryGetCluster(instance.Spec.AppName, out var cluster)
+                || !cluster.Destinations.TryGetValue(instance.Spec.Key, out var destination)
+                || destination.ConcurrentRequestCount == 0)
+            {
+                return;
+            }
+
+            await Task.Delay(TimeSpan.FromMilliseconds(50), _time);
+        }
+    }
+
+    private void WakeMonitor(string key)
+    {
+        lock (_monitors)
+        {
+            if (_monitors.TryGetValue(key, out var monitor))
+            {
+                monitor.Wake();
+            }
+        }
+    }
+
+    private void OnProbed(InstanceState instance, HealthProbeResult result) => Probed?.Invoke(instance, result);
+
+    private static bool IsSameWorkload(InstanceSpec current, InstanceSpec next) =>
+        current.InstanceId == next.InstanceId
+        && current.StaticAddress == next.StaticAddress
+        && (current.Launch is null ? next.Launch is null : current.Launch.SameAs(next.Launch));
+
+    [LoggerMessage(EventId = Logging.EventIds.InstanceAdded, Level = LogLevel.Debug, Message = "Instance {Instance} ({InstanceId}) added.")]
+    private static partial void LogAdded(ILogger logger, string instance, string instanceId);
+
+    [LoggerMessage(EventId = Logging.EventIds.InstanceRemoved, Level = LogLevel.Information, Message = "Instance {Instance} removed.")]
+    private static partial void LogRemoved(ILogger logger, string instance);
+
+    [LoggerMessage(EventId = Logging.EventIds.InstanceDraining, Level = LogLevel.Information, Message = "Instance {Instance} is draining.")]
+    private static partial void LogDraining(ILogger logger, string instance);
+
+    [LoggerMessage(EventId = Logging.EventIds.InstancePassiveFailure, Level = LogLevel.Warning, Message = "A connection to instance {Instance} failed: it is out of rotation for {Seconds} s or until it answers a health check.")]
+    private static partial void LogPassiveFailure(ILogger logger, string instance, double seconds);
+}

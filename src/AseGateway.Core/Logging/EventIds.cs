@@ -1,0 +1,42 @@
+namespace AseGateway.Logging;
+
+/// <summary>
+/// Every log event id the gateway uses, in one place so that ids stay stable and unique (operators alert on them).
+/// Ranges: 1xx configuration, 2xx instances, 3xx health, 4xx data plane, 5xx hosting.
+/// </summary>
+internal static class EventIds
+{
+    public const int ConfigLoaded = 100;
+    public const int ConfigInvalid = 101;
+    public const int ConfigError = 102;
+    public const int ConfigUnchanged = 103;
+
+    public const int InstanceStarting = 200;
+    public const int InstanceExited = 201;
+    public const int InstanceRestartScheduled = 202;
+    public const int InstanceStopping = 203;
+    public const int InstanceStopped = 204;
+    public const int InstanceOutput = 205;
+    public const int InstanceStartFailed = 206;
+    public const int InstanceKilled = 207;
+    public const int InstanceDraining = 208;
+    public const int OrphanProtectionUnavailable = 209;
+    public const int InstanceAdded = 210;
+    public const int InstanceRemoved = 211;
+
+    public const int InstanceReady = 300;
+    public const int InstanceUnhealthy = 301;
+    public const int InstanceRecovered = 302;
+    public const int InstanceProbeFailed = 303;
+    public const int InstancePassiveFailure = 304;
+    public const int InstanceExclusionCapped = 305;
+
+    public const int UnknownHost = 400;
+    public const int ProxyError = 401;
+
+    public const int GatewayStarted = 500;
+    public const int ListenerBound = 501;
+    public const int GatewayStopping = 502;
+    public const int ManagementListening = 503;
+    public const int StartupNotReady = 504;
+}

@@ -1,0 +1,182 @@
+using System.Collections.Frozen;
+using System.Security.Cryptography;
+using System.Text;
+using AseGateway.Configuration;
+using AseGateway.Instances;
+
+namespace AseGateway.Model;
+
+/// <summary>
+/// Turns a validated configuration into an immutable snapshot: defaults applied, names resolved, instances laid
+/// out on their pools. Runs in the control plane only.
+/// </summary>
+internal static class SnapshotCompiler
+{
+    public static GatewaySnapshot Compile(ConfigLoadResult loaded, long generation, DateTimeOffset now)
+    {
+        if (!loaded.IsValid)
+        {
+            throw new InvalidOperationException("Only a validated configuration can be compiled.");
+        }
+
+        var config = loaded.Config!;
+        var environmentName = config.Name!;
+        var suffix = config.DnsSuffix?.ToLowerInvariant();
+        var environmentHealth = config.HealthCheck;
+
+        var pools = (config.WorkerPools ?? []).ToDictionary(p => p.Name!, StringComparer.OrdinalIgnoreCase);
+        var plans = (config.Plans ?? []).ToDictionary(p => p.Name!, StringComparer.OrdinalIgnoreCase);
+        var staticWorkers = AssignStaticWorkers(config);
+
+        var apps = new Dictionary<string, AppModel>(StringComparer.OrdinalIgnoreCase);
+        var instances = new List<InstanceSpec>();
+        foreach (var app in config.Apps ?? [])
+        {
+            var plan = plans[app.Plan!];
+            var pool = pools[plan.WorkerPool!];
+            var health = CompileHealth(app, environmentHealth);
+            var hostNames = new List<string>();
+            foreach (var host in app.HostNames ?? [])
+            {
+                hostNames.Add(host.ToLowerInvariant());
+            }
+
+            string defaultHost;
+            if (suffix is not null)
+            {
+                defaultHost = $"{app.Name!.ToLowerInvariant()}.{suffix}";
+                hostNames.Add(defaultHost);
+            }
+            else
+            {
+                defaultHost = hostNames[0];
+            }
+
+            var model = new AppModel
+            {
+                Name = app.Name!,
+                PlanName = plan.Name!,
+                PoolName = pool.Name!,
+                DefaultHostName = defaultHost,
+                HostNames = hostNames,
+                ClientAffinityEnabled = app.ClientAffinityEnabled ?? ConfigDefaults.ClientAffinityEnabled,
+                LoadBalancingPolicy = app.LoadBalancing ?? ConfigDefaults.LoadBalancingPolicy,
+                HealthCheck = health,
+            };
+            apps.Add(model.Name, model);
+
+            var launch = app.Run is null ? null : CompileLaunch(app.Run, loaded.BaseDirectory);
+            for (var index = 0; index < plan.InstanceCount; index++)
+            {
+                instances.Add(new InstanceSpec
+                {
+                    Key = $"{model.Name}/{plan.Name}/{index}",
+                    AppName = model.Name,
+                    PlanName = plan.Name!,
+                    PoolName = pool.Name!,
+                    Index = index,
+                    InstanceId = InstanceId(environmentName, pool.Name!, plan.Name!, index),
+                    HostName = defaultHost,
+                    StaticAddress = pool.Workers is null ? null : staticWorkers[(plan.Name!, index)],
+                    Launch = launch,
+                    HealthCheck = health,
+                });
+            }
+        }
+
+        var listeners = new List<ListenerModel>();
+        foreach (var listener in config.FrontEnd!.Listeners!)
+        {
+            listeners.Add(new ListenerModel(listener.Name!, listener.Address ?? ConfigDefaults.ListenerAddress, listener.Port!.Value, listener.Protocol!.Value));
+        }
+
+        return new GatewaySnapshot
+        {
+            Generation = generation,
+            Config = config,
+            ConfigSha256 = loaded.Sha256,
+            SourceName = loaded.SourceName,
+            LoadedAt = now,
+            EnvironmentName = environmentName,
+            DnsSuffix = suffix,
+            Listeners = listeners,
+            TrustedForwarders = IpPrefixSet.Parse(config.FrontEnd.TrustedForwarders),
+            Apps = apps.ToFrozenDictionary(StringComparer.OrdinalIgnoreCase),
+            Instances = instances,
+            Management = new ManagementModel(
+                config.Management?.Address ?? ConfigDefaults.ManagementAddress,
+                config.Management?.Port ?? ConfigDefaults.ManagementPort),
+        };
+    }
+
+    /// <summary>
+    /// A static pool's enabled workers (the first workerCount listed) are handed to its plans in the order the
+    /// plans appear: an instance is a worker, and no two plan instances share one.
+    /// </summary>
+    private static Dictionary<(string Plan, int Index), Uri> AssignStaticWorkers(GatewayConfig config)
+    {
+        var assignment = new Dictionary<(string, int), Uri>(new PlanIndexComparer());
+        foreach (var pool in config.WorkerPools ?? [])
+        {
+            if (pool.Workers is null)
+            {
+                continue;
+            }
+
+            var next = 0;
+            foreach (var plan in config.Plans ?? [])
+            {
+                if (!string.Equals(plan.WorkerPool, pool.Name, StringComparison.OrdinalIgnoreCase))
+                {
+                    continue;
+                }
+
+                for (var index = 0; index < plan.InstanceCount; index++)
+                {
+                    assignment[(plan.Name!, index)] = new Uri(pool.Workers[next++].Address!, UriKind.Absolute);
+                }
+            }
+        }
+
+        return assignment;
+    }
+
+    private static HealthCheckModel CompileHealth(AppConfig app, HealthCheckConfig? environment)
+    {
+        var own = app.HealthCheck;
+        var interval = own?.IntervalSeconds ?? environment?.IntervalSeconds ?? ConfigDefaults.HealthCheckIntervalSeconds;
+        var timeout = own?.TimeoutSeconds ?? environment?.TimeoutSeconds ?? Math.Min(ConfigDefaults.HealthCheckTimeoutSeconds, interval);
+        return new HealthCheckModel(
+            app.HealthCheckPath,
+            TimeSpan.FromSeconds(interval),
+            TimeSpan.FromSeconds(timeout),
+            own?.MaxPingFailures ?? environment?.MaxPingFailures ?? ConfigDefaults.MaxPingFailures,
+            own?.MaxUnhealthyPercent ?? environment?.MaxUnhealthyPercent ?? ConfigDefaults.MaxUnhealthyPercent);
+    }
+
+    private static ProcessLaunchSpec CompileLaunch(RunConfig run, string baseDirectory)
+    {
+        var fileName = CommandLocator.Resolve(run.Command!, baseDirectory) ?? run.Command!;
+        var workingDirectory = Path.GetFullPath(run.WorkingDirectory ?? ".", baseDirectory);
+        return new ProcessLaunchSpec(
+            fileName,
+            run.Args ?? [],
+            workingDirectory,
+            run.Environment is null ? FrozenDictionary<string, string>.Empty : run.Environment.ToFrozenDictionary());
+    }
+
+    internal static string InstanceId(string environment, string pool, string plan, int index)
+    {
+        var text = $"{environment}/{pool}/{plan}/{index}".ToLowerInvariant();
+        return Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(text)));
+    }
+
+    private sealed class PlanIndexComparer : IEqualityComparer<(string Plan, int Index)>
+    {
+        public bool Equals((string Plan, int Index) x, (string Plan, int Index) y) =>
+            x.Index == y.Index && string.Equals(x.Plan, y.Plan, StringComparison.OrdinalIgnoreCase);
+
+        public int GetHashCode((string Plan, int Index) obj) =>
+            HashCode.Combine(StringComparer.OrdinalIgnoreCase.GetHashCode(obj.Plan), obj.Index);
+    }
+}

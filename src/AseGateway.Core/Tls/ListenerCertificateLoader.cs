@@ -1,0 +1,57 @@
+using System.Security.Cryptography;
+using System.Security.Cryptography.X509Certificates;
+using AseGateway.Configuration;
+
+namespace AseGateway.Tls;
+
+/// <summary>Loads listener certificates from PFX or PEM files; failures are configuration errors with a path.</summary>
+internal static class ListenerCertificateLoader
+{
+    public static X509Certificate2? TryLoad(CertificateConfig config, string baseDirectory, string path, List<ConfigError> errors)
+    {
+        var file = Path.GetFullPath(config.Path!, baseDirectory);
+        try
+        {
+            if (config.KeyPath is { } keyPath)
+            {
+                return X509Certificate2.CreateFromPemFile(file, Path.GetFullPath(keyPath, baseDirectory));
+            }
+
+            if (IsPem(file))
+            {
+                errors.Add(new ConfigError($"{path}.keyPath", "a PEM certificate needs keyPath naming its private key file"));
+                return null;
+            }
+
+            // The password is read from the environment at load time and never stored in the snapshot or logged.
+            var password = config.PasswordEnvironmentVariable is { } variable ? Environment.GetEnvironmentVariable(variable) : null;
+            var certificate = X509CertificateLoader.LoadPkcs12FromFile(file, password);
+            if (!certificate.HasPrivateKey)
+            {
+                errors.Add(new ConfigError($"{path}.path", $"'{config.Path}' holds no private key"));
+                certificate.Dispose();
+                return null;
+            }
+
+            return certificate;
+        }
+        catch (CryptographicException ex)
+        {
+            errors.Add(new ConfigError($"{path}.path", $"cannot load '{config.Path}': {ex.Message.TrimEnd('.')} (wrong password or not a certificate?)"));
+        }
+        catch (IOException ex)
+        {
+            errors.Add(new ConfigError($"{path}.path", $"cannot read '{config.Path}': {ex.Message}"));
+        }
+
+        return null;
+    }
+
+    private static bool IsPem(string file)
+    {
+        Span<byte> start = stackalloc byte[10];
+        using var stream = File.OpenRead(file);
+        var read = stream.ReadAtLeast(start, start.Length, throwOnEndOfStream: false);
+        return start[..read].SequenceEqual("-----BEGIN"u8);
+    }
+}

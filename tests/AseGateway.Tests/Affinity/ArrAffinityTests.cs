@@ -1,0 +1,98 @@
+using System.Net;
+using AseGateway.Tests.Infrastructure;
+using AseGateway.Tests.Routing;
+using Xunit.Abstractions;
+
+namespace AseGateway.Tests.Affinity;
+
+public sealed class ArrAffinityTests(ITestOutputHelper output)
+{
+    [Fact]
+    public async Task FirstResponse_AffinityEnabled_SetsBothAppServiceCookies()
+    {
+        await using var backends = await Backends.StartAsync(2);
+        await using var gateway = await TestGateway.StartAsync(TestConfigs.Static(backends.List, affinity: true), output);
+
+        using var response = await gateway.GetAsync(TestConfigs.AppHost);
+        var cookies = response.Headers.GetValues("Set-Cookie").ToList();
+
+        Assert.Equal(2, cookies.Count);
+        Assert.Matches("^ARRAffinity=[0-9a-f]{64};Path=/;HttpOnly$", cookies[0]);
+        Assert.Matches("^ARRAffinitySameSite=[0-9a-f]{64};Path=/;HttpOnly;SameSite=None;Secure$", cookies[1]);
+    }
+
+    [Fact]
+    public async Task RequestsWithCookie_PinToOneInstance_AndGetNoNewCookie()
+    {
+        await using var backends = await Backends.StartAsync(3);
+        await using var gateway = await TestGateway.StartAsync(TestConfigs.Static(backends.List, affinity: true), output);
+
+        var (first, cookie) = await FirstVisitAsync(gateway);
+        for (var i = 0; i < 10; i++)
+        {
+            using var response = await gateway.GetAsync(TestConfigs.AppHost, configure: r => r.Headers.Add("Cookie", cookie));
+            Assert.Equal(first, await response.Content.ReadAsStringAsync());
+            Assert.False(response.Headers.Contains("Set-Cookie"));
+        }
+    }
+
+    [Fact]
+    public async Task PinnedInstanceUnhealthy_Request_IsReroutedWithNewCookie()
+    {
+        await using var backends = await Backends.StartAsync(2);
+        await using var gateway = await TestGateway.StartAsync(TestConfigs.Static(backends.List, affinity: true), output);
+        var (first, cookie) = await FirstVisitAsync(gateway);
+        var pinned = backends.List.Single(b => b.Name == first);
+
+        pinned.HealthStatus = 503;
+        await gateway.WaitUntilAsync(() => gateway.Available().Count == 1, TimeSpan.FromSeconds(15), "the pinned instance is out of rotation");
+
+        using var response = await gateway.GetAsync(TestConfigs.AppHost, configure: r => r.Headers.Add("Cookie", cookie));
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        Assert.NotEqual(first, await response.Content.ReadAsStringAsync());
+        Assert.StartsWith("ARRAffinity=", response.Headers.GetValues("Set-Cookie").First());
+    }
+
+    [Fact]
+    public async Task CookieForUnknownInstance_Request_IsBalancedNormally()
+    {
+        await using var backends = await Backends.StartAsync(2);
+        await using var gateway = await TestGateway.StartAsync(TestConfigs.Static(backends.List, affinity: true), output);
+
+        using var response = await gateway.GetAsync(TestConfigs.AppHost, configure: r => r.Headers.Add("Cookie", $"ARRAffinity={new string('a', 64)}"));
+
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        Assert.True(response.Headers.Contains("Set-Cookie"));
+    }
+
+    [Fact]
+    public async Task AppSendsDisableHeader_Response_HasNoCookieAndNoHeader()
+    {
+        await using var backends = await Backends.StartAsync(1);
+        await using var gateway = await TestGateway.StartAsync(TestConfigs.Static(backends.List, affinity: true), output);
+
+        using var response = await gateway.GetAsync(TestConfigs.AppHost, "/no-affinity");
+
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        Assert.False(response.Headers.Contains("Set-Cookie"));
+        Assert.False(response.Headers.Contains("Arr-Disable-Session-Affinity"));
+    }
+
+    [Fact]
+    public async Task AffinityDisabled_Response_HasNoCookie()
+    {
+        await using var backends = await Backends.StartAsync(2);
+        await using var gateway = await TestGateway.StartAsync(TestConfigs.Static(backends.List, affinity: false), output);
+
+        using var response = await gateway.GetAsync(TestConfigs.AppHost);
+
+        Assert.False(response.Headers.Contains("Set-Cookie"));
+    }
+
+    private static async Task<(string Backend, string Cookie)> FirstVisitAsync(TestGateway gateway)
+    {
+        using var response = await gateway.GetAsync(TestConfigs.AppHost);
+        var setCookie = response.Headers.GetValues("Set-Cookie").First();
+        return (await response.Content.ReadAsStringAsync(), setCookie.Split(';')[0]);
+    }
+}

@@ -1,0 +1,101 @@
+using System.Collections.Concurrent;
+using System.Net;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Hosting;
+using Microsoft.AspNetCore.Http;
+using Microsoft.AspNetCore.Server.Kestrel.Core;
+using Microsoft.Extensions.Logging;
+
+namespace AseGateway.Tests.Infrastructure;
+
+/// <summary>
+/// A real Kestrel worker on 127.0.0.1 with a free port, standing in for a static worker: it answers with its own
+/// name, records what it received, and its health endpoint can be switched to failing.
+/// </summary>
+public sealed class TestBackend : IAsyncDisposable
+{
+    private readonly WebApplication _app;
+    private volatile int _healthStatus = 200;
+    private int _requests;
+    private int _healthPings;
+
+    private TestBackend(string name, WebApplication app)
+    {
+        Name = name;
+        _app = app;
+    }
+
+    public string Name { get; }
+
+    public Uri Url { get; private set; } = null!;
+
+    public int RequestCount => Volatile.Read(ref _requests);
+
+    public int HealthPings => Volatile.Read(ref _healthPings);
+
+    /// <summary>Headers of every non-health request, in arrival order.</summary>
+    public ConcurrentQueue<IReadOnlyDictionary<string, string>> ReceivedHeaders { get; } = new();
+
+    /// <summary>Requests to /slow wait for this to complete.</summary>
+    public TaskCompletionSource ReleaseSlow { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
+
+    public TaskCompletionSource SlowStarted { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
+
+    public int HealthStatus
+    {
+        get => _healthStatus;
+        set => _healthStatus = value;
+    }
+
+    public static async Task<TestBackend> StartAsync(string name, int port = 0)
+    {
+        var builder = WebApplication.CreateSlimBuilder();
+        builder.Logging.ClearProviders();
+        builder.WebHost.ConfigureKestrel(k => k.Listen(IPAddress.Loopback, port, o => o.Protocols = HttpProtocols.Http1));
+        var app = builder.Build();
+        var backend = new TestBackend(name, app);
+        app.Run(backend.HandleAsync);
+        await app.StartAsync();
+        backend.Url = new Uri(app.Urls.First().TrimEnd('/') + "/");
+        return backend;
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        ReleaseSlow.TrySetResult();
+        await _app.StopAsync();
+        await _app.DisposeAsync();
+    }
+
+    private async Task HandleAsync(HttpContext context)
+    {
+        if (context.Request.Path == "/healthz")
+        {
+            Interlocked.Increment(ref _healthPings);
+            context.Response.StatusCode = _healthStatus;
+            await context.Response.WriteAsync("health");
+            return;
+        }
+
+        Interlocked.Increment(ref _requests);
+        var headers = new Dictionary<string, string>(StringComparer.OrdinalIgnoreCase);
+        foreach (var (key, value) in context.Request.Headers)
+        {
+            headers[key] = value.ToString();
+        }
+
+        ReceivedHeaders.Enqueue(headers);
+        if (context.Request.Path == "/slow")
+        {
+            SlowStarted.TrySetResult();
+            await ReleaseSlow.Task;
+        }
+
+        if (context.Request.Path == "/no-affinity")
+        {
+            context.Response.Headers["Arr-Disable-Session-Affinity"] = "true";
+        }
+
+        await context.Response.WriteAsync(Name);
+    }
+}

@@ -1,0 +1,46 @@
+namespace AseGateway.Tests.Infrastructure;
+
+/// <summary>Configuration files for tests: real JSON, as a user would write it, on free loopback ports.</summary>
+public static class TestConfigs
+{
+    public const string AppHost = "web.contoso.test";
+
+    /// <summary>One app ("web", answering on <see cref="AppHost"/> and web.ase.test) on a static pool whose workers are the backends.</summary>
+    public static string Static(
+        IReadOnlyList<TestBackend> backends,
+        string loadBalancing = "RoundRobin",
+        bool affinity = false,
+        string? healthCheckPath = "/healthz",
+        int intervalSeconds = 1,
+        int maxPingFailures = 2,
+        int maxUnhealthyPercent = 50,
+        string trustedForwarders = "[]")
+    {
+        var workers = string.Join(", ", backends.Select(b => $$"""{ "address": "{{b.Url}}" }"""));
+        var health = healthCheckPath is null ? string.Empty : $"\"healthCheckPath\": \"{healthCheckPath}\",";
+        return $$"""
+            {
+              "name": "test-ase",
+              "dnsSuffix": "ase.test",
+              "frontEnd": {
+                "listeners": [ { "name": "http", "address": "127.0.0.1", "port": 0, "protocol": "Http" } ],
+                "trustedForwarders": {{trustedForwarders}}
+              },
+              "healthCheck": { "intervalSeconds": {{intervalSeconds}}, "timeoutSeconds": 1, "maxPingFailures": {{maxPingFailures}}, "maxUnhealthyPercent": {{maxUnhealthyPercent}} },
+              "workerPools": [ { "name": "WP1", "workerSize": "Small", "workerCount": {{backends.Count}}, "workers": [ {{workers}} ] } ],
+              "plans": [ { "name": "web-plan", "workerPool": "WP1", "instanceCount": {{backends.Count}} } ],
+              "apps": [
+                {
+                  "name": "web",
+                  "plan": "web-plan",
+                  "hostNames": [ "{{AppHost}}" ],
+                  {{health}}
+                  "clientAffinityEnabled": {{(affinity ? "true" : "false")}},
+                  "loadBalancing": "{{loadBalancing}}"
+                }
+              ],
+              "management": { "address": "127.0.0.1", "port": 0 }
+            }
+            """;
+    }
+}
