@@ -55,6 +55,10 @@ public static partial class ConfigLoader
         return new ConfigLoadResult(errors.Count == 0 ? config : null, errors, hash, sourceName, baseDirectory);
     }
 
+    /// <summary>A result for a configuration that could not even be read.</summary>
+    public static ConfigLoadResult Failed(ConfigError error, string sourceName, string baseDirectory) =>
+        new(null, [error], string.Empty, sourceName, baseDirectory);
+
     public static string Serialize(GatewayConfig config) => JsonSerializer.Serialize(config, ConfigJsonContext.Default.GatewayConfig);
 
     private static bool IsBlank(ReadOnlySpan<byte> utf8)

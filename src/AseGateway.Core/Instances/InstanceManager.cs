@@ -31,6 +31,7 @@ internal sealed partial class InstanceManager : IInstanceObserver, IAsyncDisposa
     private readonly TimeProvider _time;
     private readonly ILogger _logger;
     private readonly Dictionary<string, InstanceHealthMonitor> _monitors = new(StringComparer.Ordinal);
+    private readonly Dictionary<string, InstanceRuntime> _active = new(StringComparer.Ordinal);
     private readonly List<Task> _removals = [];
     private readonly SemaphoreSlim _reconcileGate = new(1, 1);
     private bool _disposed;
@@ -71,50 +72,73 @@ internal sealed partial class InstanceManager : IInstanceObserver, IAsyncDisposa
                 desired.Add(spec.Key, spec);
             }
 
-            foreach (var runtime in _registry.Snapshot())
+            List<InstanceRuntime> retiring = [];
+            lock (_active)
             {
-                if (desired.TryGetValue(runtime.Spec.Key, out var spec) && IsSameWorkload(runtime.Spec, spec))
+                foreach (var (key, runtime) in _active)
                 {
-                    runtime.State.UpdateSpec(spec);
-                    desired.Remove(spec.Key);
-                    continue;
+                    if (desired.TryGetValue(key, out var spec) && IsSameWorkload(runtime.Spec, spec))
+                    {
+                        runtime.State.UpdateSpec(spec);
+                        desired.Remove(key);
+                    }
+                    else
+                    {
+                        retiring.Add(runtime);
+                    }
                 }
 
-                // Gone, or what runs there changed: drain the old one; a replacement starts below under the same key
-                // once the old one has left the registry.
-                _removals.Add(RemoveAsync(runtime, drain: true));
+                foreach (var runtime in retiring)
+                {
+                    _active.Remove(runtime.Spec.Key);
+                }
             }
 
-            var replacing = new List<InstanceSpec>();
+            // Replacements start beside the instances they replace, which drain in the background: a reload never
+            // waits for a slow request, and the app never has fewer ready instances than it needs.
             foreach (var spec in desired.Values)
             {
-                if (_registry.FindRuntime(spec.Key) is not null)
-                {
-                    replacing.Add(spec);
-                    continue;
-                }
-
                 Add(spec);
             }
 
-            _publisher.Publish();
-            if (replacing.Count > 0)
+            foreach (var runtime in retiring)
             {
-                await Task.WhenAll(_removals);
-                foreach (var spec in replacing)
-                {
-                    Add(spec);
-                }
-
-                _publisher.Publish();
+                TrackRemoval(RemoveAsync(runtime, drain: true));
             }
 
-            _removals.RemoveAll(static t => t.IsCompleted);
+            _publisher.Publish();
         }
         finally
         {
             _reconcileGate.Release();
         }
+    }
+
+    /// <summary>The active (not draining) instance for a spec key such as <c>web/web-plan/0</c>.</summary>
+    public InstanceState? FindActive(string specKey)
+    {
+        lock (_active)
+        {
+            return _active.TryGetValue(specKey, out var runtime) ? runtime.State : null;
+        }
+    }
+
+    /// <summary>Takes one instance out of rotation for good (until the next reload that wants it back).</summary>
+    /// <returns>A task that completes when the instance has drained and stopped; null when there is no such instance.</returns>
+    public Task? Drain(string specKey)
+    {
+        InstanceRuntime? runtime;
+        lock (_active)
+        {
+            if (!_active.Remove(specKey, out runtime))
+            {
+                return null;
+            }
+        }
+
+        var removal = RemoveAsync(runtime, drain: true);
+        TrackRemoval(removal);
+        return removal;
     }
 
     /// <summary>The keys of the app's instances that take traffic right now, as YARP's load balancer sees them.</summary>
@@ -128,7 +152,7 @@ internal sealed partial class InstanceManager : IInstanceObserver, IAsyncDisposa
         var keys = new List<string>(destinations.AvailableDestinations.Count);
         foreach (var destination in destinations.AvailableDestinations)
         {
-            keys.Add(destination.DestinationId);
+            keys.Add(_registry.Find(destination.DestinationId)?.Spec.Key ?? destination.DestinationId);
         }
 
         keys.Sort(StringComparer.Ordinal);
@@ -137,9 +161,9 @@ internal sealed partial class InstanceManager : IInstanceObserver, IAsyncDisposa
 
     public void AddressChanged(InstanceState instance)
     {
-        if (_registry.Find(instance.Spec.Key) == instance)
+        if (_registry.Find(instance.Id) == instance)
         {
-            WakeMonitor(instance.Spec.Key);
+            WakeMonitor(instance.Id);
             _publisher.Publish();
         }
     }
@@ -185,10 +209,20 @@ internal sealed partial class InstanceManager : IInstanceObserver, IAsyncDisposa
             }
 
             _disposed = true;
-            var stops = new List<Task>(_removals);
-            foreach (var runtime in _registry.Snapshot())
+            List<Task> stops;
+            lock (_removals)
             {
-                stops.Add(RemoveAsync(runtime, drain: false));
+                stops = new List<Task>(_removals);
+            }
+
+            lock (_active)
+            {
+                foreach (var runtime in _active.Values)
+                {
+                    stops.Add(RemoveAsync(runtime, drain: false));
+                }
+
+                _active.Clear();
             }
 
             await Task.WhenAll(stops);
@@ -203,16 +237,17 @@ internal sealed partial class InstanceManager : IInstanceObserver, IAsyncDisposa
     private void Add(InstanceSpec spec)
     {
         var runtime = _factory.Create(spec, this);
-        if (!_registry.TryAdd(runtime))
+        _registry.TryAdd(runtime);
+        lock (_active)
         {
-            return;
+            _active[spec.Key] = runtime;
         }
 
         var monitor = new InstanceHealthMonitor(runtime.State, _prober, this, _time, _logger);
         monitor.Probed += OnProbed;
         lock (_monitors)
         {
-            _monitors[spec.Key] = monitor;
+            _monitors[runtime.Id] = monitor;
         }
 
         LogAdded(_logger, spec.Key, spec.InstanceId);
@@ -223,6 +258,7 @@ internal sealed partial class InstanceManager : IInstanceObserver, IAsyncDisposa
     private async Task RemoveAsync(InstanceRuntime runtime, bool drain)
     {
         var key = runtime.Spec.Key;
+        var id = runtime.Id;
         if (drain)
         {
             runtime.State.SetPhase(InstancePhase.Draining);
@@ -234,7 +270,7 @@ internal sealed partial class InstanceManager : IInstanceObserver, IAsyncDisposa
         InstanceHealthMonitor? monitor;
         lock (_monitors)
         {
-            _monitors.Remove(key, out monitor);
+            _monitors.Remove(id, out monitor);
         }
 
         if (monitor is not null)
@@ -258,7 +294,7 @@ internal sealed partial class InstanceManager : IInstanceObserver, IAsyncDisposa
         while (_time.GetElapsedTime(started) < DrainTimeout)
         {
             if (!_proxyState.TryGetCluster(instance.Spec.AppName, out var cluster)
-                || !cluster.Destinations.TryGetValue(instance.Spec.Key, out var destination)
+                || !cluster.Destinations.TryGetValue(instance.Id, out var destination)
                 || destination.ConcurrentRequestCount == 0)
             {
                 return;
@@ -268,11 +304,20 @@ internal sealed partial class InstanceManager : IInstanceObserver, IAsyncDisposa
         }
     }
 
-    private void WakeMonitor(string key)
+    private void TrackRemoval(Task removal)
+    {
+        lock (_removals)
+        {
+            _removals.RemoveAll(static t => t.IsCompleted);
+            _removals.Add(removal);
+        }
+    }
+
+    private void WakeMonitor(string id)
     {
         lock (_monitors)
         {
-            if (_monitors.TryGetValue(key, out var monitor))
+            if (_monitors.TryGetValue(id, out var monitor))
             {
                 monitor.Wake();
             }

@@ -8,11 +8,17 @@ namespace AseGateway.Instances;
 /// </summary>
 internal abstract class InstanceRuntime
 {
+    private static long s_serial;
+
     protected InstanceRuntime(InstanceSpec spec, IInstanceObserver observer)
     {
-        State = new InstanceState(spec);
+        // A replacement for the same spec key runs beside the draining original, so each runtime has its own id.
+        State = new InstanceState(spec, $"{spec.Key}#{Interlocked.Increment(ref s_serial)}");
         Observer = observer;
     }
+
+    /// <summary>Unique for this runtime: <c>{app}/{plan}/{index}#{serial}</c>. Also its YARP destination id.</summary>
+    public string Id => State.Id;
 
     public InstanceState State { get; }
 

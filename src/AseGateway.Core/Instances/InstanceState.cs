@@ -39,7 +39,14 @@ internal sealed class InstanceState
 
     private volatile InstanceSpec _spec;
 
-    public InstanceState(InstanceSpec spec) => _spec = spec;
+    public InstanceState(InstanceSpec spec, string id)
+    {
+        _spec = spec;
+        Id = id;
+    }
+
+    /// <summary>This runtime's unique id (spec key plus a serial); the YARP destination id.</summary>
+    public string Id { get; }
 
     /// <summary>Replaced (not mutated) when a reload changes only settings that need no restart, such as health intervals.</summary>
     public InstanceSpec Spec => _spec;

@@ -64,7 +64,7 @@ internal sealed class ProxyConfigPublisher
                 continue;
             }
 
-            destinations.Add(state.Spec.Key, new DestinationConfig { Address = address.AbsoluteUri });
+            destinations.Add(state.Id, new DestinationConfig { Address = address.AbsoluteUri });
         }
 
         return new ClusterConfig

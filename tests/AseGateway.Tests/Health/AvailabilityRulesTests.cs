@@ -50,7 +50,7 @@ public sealed class AvailabilityRulesTests
             StaticAddress = new Uri($"http://10.0.0.{index + 1}/"),
             HealthCheck = new HealthCheckModel("/healthz", TimeSpan.FromSeconds(60), TimeSpan.FromSeconds(5), 2, maxUnhealthyPercent),
         };
-        var instance = new InstanceState(spec);
+        var instance = new InstanceState(spec, spec.Key + "#1");
         instance.SetAddress(spec.StaticAddress);
         instance.SetPhase(state switch
         {

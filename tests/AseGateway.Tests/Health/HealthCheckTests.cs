@@ -115,5 +115,5 @@ public sealed class HealthCheckTests(ITestOutputHelper output)
     }
 
     private static int Failures(TestGateway gateway, int index) =>
-        gateway.Instances.Registry.Find($"web/web-plan/{index}")?.ConsecutiveFailures ?? -1;
+        gateway.Instances.FindActive($"web/web-plan/{index}")?.ConsecutiveFailures ?? -1;
 }
