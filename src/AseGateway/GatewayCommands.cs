@@ -1,4 +1,5 @@
 using AseGateway.Configuration;
+using AseGateway.Control;
 using AseGateway.Hosting;
 
 namespace AseGateway.Cli;
@@ -15,7 +16,8 @@ internal static class GatewayCommands
 
     public static async Task<int> RunAsync(FileInfo? configFile, CancellationToken cancellationToken)
     {
-        var config = Load(configFile);
+        var source = Resolve(configFile);
+        var config = await source.LoadAsync(cancellationToken);
         if (!config.IsValid)
         {
             return ReportInvalid(config);
@@ -25,7 +27,7 @@ internal static class GatewayCommands
         GatewayServer server;
         try
         {
-            server = await GatewayServer.StartAsync(config, cancellationToken: cancellationToken);
+            server = await GatewayServer.StartAsync(source, new GatewayServerOptions { ReloadOnSighup = true }, cancellationToken);
         }
         catch (GatewayConfigurationException ex)
         {
@@ -49,9 +51,9 @@ internal static class GatewayCommands
         return ExitOk;
     }
 
-    public static int Validate(FileInfo? configFile)
+    public static async Task<int> ValidateAsync(FileInfo? configFile, CancellationToken cancellationToken)
     {
-        var config = Load(configFile);
+        var config = await Resolve(configFile).LoadAsync(cancellationToken);
         if (!config.IsValid)
         {
             return ReportInvalid(config);
@@ -78,21 +80,21 @@ internal static class GatewayCommands
     }
 
     /// <summary>--config, else ASEGATEWAY_CONFIG, else ./ase.json, else the quickstart shipped inside the program.</summary>
-    internal static ConfigLoadResult Load(FileInfo? configFile)
+    internal static ConfigSource Resolve(FileInfo? configFile)
     {
         if (configFile is not null)
         {
-            return ConfigLoader.LoadFile(configFile.FullName);
+            return new FileConfigSource(configFile.FullName);
         }
 
         if (Environment.GetEnvironmentVariable("ASEGATEWAY_CONFIG") is { Length: > 0 } fromEnvironment)
         {
-            return ConfigLoader.LoadFile(fromEnvironment);
+            return new FileConfigSource(fromEnvironment);
         }
 
         if (File.Exists(DefaultFileName))
         {
-            return ConfigLoader.LoadFile(DefaultFileName);
+            return new FileConfigSource(DefaultFileName);
         }
 
         using var stream = typeof(GatewayCommands).Assembly.GetManifestResourceStream(QuickstartResource)
@@ -100,8 +102,9 @@ internal static class GatewayCommands
         using var buffer = new MemoryStream();
         stream.CopyTo(buffer);
 
-        // The quickstart's relative paths (the sample app) resolve beside the gateway's own files.
-        return ConfigLoader.Load(buffer.ToArray(), "embedded quickstart configuration", AppContext.BaseDirectory);
+        // The quickstart's relative paths (the sample app) resolve beside the gateway's own files; API changes to it
+        // live in memory until the process exits.
+        return new InMemoryConfigSource(buffer.ToArray(), "embedded quickstart configuration", AppContext.BaseDirectory);
     }
 
     private static int ReportInvalid(ConfigLoadResult config) => ReportInvalid(config.SourceName, config.Errors);

@@ -12,7 +12,7 @@ root.SetAction((result, cancellationToken) => GatewayCommands.RunAsync(result.Ge
 
 var validate = new Command("validate", "Check a configuration file and print every error; exit 0 when valid, 2 when not. Starts nothing.");
 validate.Options.Add(configOption);
-validate.SetAction(result => GatewayCommands.Validate(result.GetValue(configOption)));
+validate.SetAction((result, cancellationToken) => GatewayCommands.ValidateAsync(result.GetValue(configOption), cancellationToken));
 root.Subcommands.Add(validate);
 
 var urlOption = new Option<Uri>("--url")

@@ -30,7 +30,7 @@ public static partial class ConfigLoader
 
     public static ConfigLoadResult Load(ReadOnlySpan<byte> utf8Json, string sourceName, string baseDirectory)
     {
-        var hash = Convert.ToHexStringLower(SHA256.HashData(utf8Json));
+        var hash = Hash(utf8Json);
         if (IsBlank(utf8Json))
         {
             return new ConfigLoadResult(null, [new ConfigError("$", "the file is empty")], hash, sourceName, baseDirectory);
@@ -54,6 +54,9 @@ public static partial class ConfigLoader
         var errors = ConfigValidator.Validate(config, baseDirectory);
         return new ConfigLoadResult(errors.Count == 0 ? config : null, errors, hash, sourceName, baseDirectory);
     }
+
+    /// <summary>Lower-case hex SHA-256: the configuration's version, used for reload skipping and as the API's ETag.</summary>
+    public static string Hash(ReadOnlySpan<byte> content) => Convert.ToHexStringLower(SHA256.HashData(content));
 
     /// <summary>A result for a configuration that could not even be read.</summary>
     public static ConfigLoadResult Failed(ConfigError error, string sourceName, string baseDirectory) =>

@@ -3,6 +3,7 @@ using System.Security.Authentication;
 using System.Security.Cryptography.X509Certificates;
 using AseGateway.Affinity;
 using AseGateway.Configuration;
+using AseGateway.Control;
 using AseGateway.Forwarding;
 using AseGateway.Health;
 using AseGateway.Instances;
@@ -33,6 +34,8 @@ public sealed partial class GatewayServer : IAsyncDisposable
     private readonly ListenOptionsBox _managementListen;
     private readonly ILogger _logger;
     private int _disposed;
+    private ConfigFileWatcher? _watcher;
+    private System.Runtime.InteropServices.PosixSignalRegistration? _sighup;
 
     private GatewayServer(WebApplication dataPlane, WebApplication management, List<(ListenerModel, ListenOptions)> listenOptions, ListenOptionsBox managementListen)
     {
@@ -57,11 +60,15 @@ public sealed partial class GatewayServer : IAsyncDisposable
     /// <summary>Stops when the host is asked to (Ctrl+C, SIGTERM).</summary>
     public CancellationToken ShutdownRequested => _dataPlane.Lifetime.ApplicationStopping;
 
+    /// <summary>The control plane: reloads, replacements, edits of the configuration.</summary>
+    public ConfigController Config => _dataPlane.Services.GetRequiredService<ConfigController>();
+
     /// <summary>Compiles the configuration, starts its instances, waits for them to be ready, then opens the listeners.</summary>
     /// <exception cref="GatewayConfigurationException">The configuration is invalid or its certificates cannot be loaded.</exception>
-    public static async Task<GatewayServer> StartAsync(ConfigLoadResult config, GatewayServerOptions? options = null, CancellationToken cancellationToken = default)
+    public static async Task<GatewayServer> StartAsync(ConfigSource source, GatewayServerOptions? options = null, CancellationToken cancellationToken = default)
     {
         options ??= new GatewayServerOptions();
+        var config = await source.LoadAsync(cancellationToken);
         if (!config.IsValid)
         {
             throw new GatewayConfigurationException(config.Errors);
@@ -73,13 +80,14 @@ public sealed partial class GatewayServer : IAsyncDisposable
         snapshots.Swap(snapshot);
 
         var listenOptions = new List<(ListenerModel, ListenOptions)>();
-        var dataPlane = BuildDataPlane(snapshot, snapshots, certificate, options, listenOptions);
+        var dataPlane = BuildDataPlane(source, snapshot, snapshots, certificate, options, listenOptions);
         var managementListen = new ListenOptionsBox();
         var management = BuildManagement(snapshot, snapshots, options, managementListen);
         var server = new GatewayServer(dataPlane, management, listenOptions, managementListen);
         try
         {
             await server._instances.ReconcileAsync(snapshot);
+            server.StartWatching(source, options);
             await server.WaitForAppsReadyAsync(snapshot, options.StartupReadyTimeout, cancellationToken);
             await dataPlane.StartAsync(cancellationToken);
             await management.StartAsync(cancellationToken);
@@ -108,6 +116,8 @@ public sealed partial class GatewayServer : IAsyncDisposable
         }
 
         LogStopping(_logger);
+        _watcher?.Dispose();
+        _sighup?.Dispose();
 
         // Stop taking requests first (Kestrel lets in-flight ones finish), then stop the instances serving them.
         await StopQuietlyAsync(_dataPlane);
@@ -115,6 +125,31 @@ public sealed partial class GatewayServer : IAsyncDisposable
         await StopQuietlyAsync(_management);
         await _dataPlane.DisposeAsync();
         await _management.DisposeAsync();
+    }
+
+    private void StartWatching(ConfigSource source, GatewayServerOptions options)
+    {
+        var controller = Config;
+        if (source is FileConfigSource file && options.WatchConfigFile)
+        {
+            _watcher = new ConfigFileWatcher(
+                file,
+                trigger => controller.ReloadAsync(trigger),
+                options.ConfigDebounce,
+                options.ConfigPollInterval,
+                options.TimeProvider,
+                _dataPlane.Services.GetRequiredService<ILogger<ConfigFileWatcher>>());
+        }
+
+        if (options.ReloadOnSighup && !OperatingSystem.IsWindows())
+        {
+            // nginx and HAProxy reload on SIGHUP; so does this gateway (the file is re-read, same road as an edit).
+            _sighup = System.Runtime.InteropServices.PosixSignalRegistration.Create(System.Runtime.InteropServices.PosixSignal.SIGHUP, context =>
+            {
+                context.Cancel = true;
+                _ = controller.ReloadAsync("SIGHUP");
+            });
+        }
     }
 
     private static async Task StopQuietlyAsync(WebApplication app)
@@ -129,7 +164,7 @@ public sealed partial class GatewayServer : IAsyncDisposable
         }
     }
 
-    private static WebApplication BuildDataPlane(GatewaySnapshot snapshot, SnapshotHolder snapshots, X509Certificate2? certificate, GatewayServerOptions options, List<(ListenerModel, ListenOptions)> listenOptions)
+    private static WebApplication BuildDataPlane(ConfigSource source, GatewaySnapshot snapshot, SnapshotHolder snapshots, X509Certificate2? certificate, GatewayServerOptions options, List<(ListenerModel, ListenOptions)> listenOptions)
     {
         var builder = CreateBuilder(options);
         var tls = snapshot.Config.FrontEnd?.Tls?.MinVersion == TlsVersion.Tls13 ? SslProtocols.Tls13 : SslProtocols.Tls12 | SslProtocols.Tls13;
@@ -161,6 +196,13 @@ public sealed partial class GatewayServer : IAsyncDisposable
         services.AddSingleton<ProxyConfigPublisher>();
         services.AddSingleton<InstanceManager>();
         services.AddSingleton<IAvailableDestinationsPolicy, InstanceAvailabilityPolicy>();
+        services.AddSingleton(source);
+        services.AddSingleton(provider => new ConfigController(
+            source,
+            snapshots,
+            provider.GetRequiredService<InstanceManager>(),
+            options.TimeProvider,
+            provider.GetRequiredService<ILogger<ConfigController>>()));
         services.AddReverseProxy()
             .LoadFromMemory([], [])
             .AddTransforms<GatewayTransformProvider>();

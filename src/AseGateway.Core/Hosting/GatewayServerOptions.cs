@@ -15,4 +15,16 @@ public sealed class GatewayServerOptions
     /// Opening early would answer the first requests with 503.
     /// </summary>
     public TimeSpan StartupReadyTimeout { get; init; } = TimeSpan.FromSeconds(30);
+
+    /// <summary>Reload when the configuration file changes (file sources only).</summary>
+    public bool WatchConfigFile { get; init; } = true;
+
+    /// <summary>How long file events must be quiet before a reload: one save is often several events.</summary>
+    public TimeSpan ConfigDebounce { get; init; } = TimeSpan.FromMilliseconds(250);
+
+    /// <summary>Re-read the file this often even without events (network mounts, overlays lose events).</summary>
+    public TimeSpan ConfigPollInterval { get; init; } = TimeSpan.FromSeconds(5);
+
+    /// <summary>Reload on SIGHUP. Process-wide, so only the program (not tests) turns it on.</summary>
+    public bool ReloadOnSighup { get; init; }
 }

@@ -10,6 +10,8 @@ internal static class EventIds
     public const int ConfigInvalid = 101;
     public const int ConfigError = 102;
     public const int ConfigUnchanged = 103;
+    public const int ConfigWatchUnavailable = 104;
+    public const int ConfigReloadFailed = 105;
 
     public const int InstanceStarting = 200;
     public const int InstanceExited = 201;

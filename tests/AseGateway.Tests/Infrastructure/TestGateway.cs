@@ -1,6 +1,7 @@
 using System.Net;
 using System.Text;
 using AseGateway.Configuration;
+using AseGateway.Control;
 using AseGateway.Hosting;
 using AseGateway.Instances;
 using Microsoft.Extensions.Logging;
@@ -27,12 +28,20 @@ public sealed class TestGateway : IAsyncDisposable
 
     public static async Task<TestGateway> StartAsync(string json, ITestOutputHelper output, string? baseDirectory = null, TimeSpan? readyTimeout = null)
     {
-        var config = ConfigLoader.Load(Encoding.UTF8.GetBytes(json), "test config", baseDirectory ?? AppContext.BaseDirectory);
+        var bytes = Encoding.UTF8.GetBytes(json);
+        var source = new InMemoryConfigSource(bytes, "test config", baseDirectory ?? AppContext.BaseDirectory);
+        var config = source.Load(bytes);
         Assert.True(config.IsValid, string.Join(Environment.NewLine, config.Errors));
-        var server = await GatewayServer.StartAsync(config, new GatewayServerOptions
+        return await StartAsync(source, output, readyTimeout);
+    }
+
+    public static async Task<TestGateway> StartAsync(ConfigSource source, ITestOutputHelper output, TimeSpan? readyTimeout = null, TimeSpan? pollInterval = null)
+    {
+        var server = await GatewayServer.StartAsync(source, new GatewayServerOptions
         {
             ConfigureLogging = logging => logging.AddProvider(new XunitLoggerProvider(output)),
             StartupReadyTimeout = readyTimeout ?? TimeSpan.FromSeconds(30),
+            ConfigPollInterval = pollInterval ?? TimeSpan.FromSeconds(5),
         });
         return new TestGateway(server);
     }
