@@ -36,6 +36,12 @@ public static partial class ConfigLoader
             return new ConfigLoadResult(null, [new ConfigError("$", "the file is empty")], hash, sourceName, baseDirectory);
         }
 
+        // Editors on Windows save UTF-8 with a byte order mark; the JSON reader does not skip it by itself.
+        if (utf8Json.StartsWith("\uFEFF"u8))
+        {
+            utf8Json = utf8Json[3..];
+        }
+
         GatewayConfig? config;
         try
         {
