@@ -21,6 +21,12 @@ public static class ConfigDefaults
     public const string ListenerAddress = "*";
     public const string ManagementAddress = "127.0.0.1";
     public const int ManagementPort = 9090;
+    public const int ManagementMaxRequestBodySizeInKb = 1024;
+
+    public const int DrainTimeoutSeconds = 30;
+    public const int StopTimeoutSeconds = 10;
+    public const int ReloadPollIntervalSeconds = 5;
+    public const int ReloadDebounceMilliseconds = 250;
 
     /// <summary>The policies YARP ships, by the names users write in <c>apps[].loadBalancing</c>.</summary>
     public static readonly IReadOnlyList<string> LoadBalancingPolicyNames =

@@ -159,6 +159,7 @@ public static partial class ConfigLoader
         (nameof(ListenerProtocol), string.Join(", ", Enum.GetNames<ListenerProtocol>())),
         (nameof(TlsVersion), string.Join(", ", Enum.GetNames<TlsVersion>())),
         (nameof(WorkerSize), string.Join(", ", Enum.GetNames<WorkerSize>())),
+        (nameof(ApiKeyRole), string.Join(", ", Enum.GetNames<ApiKeyRole>())),
     ];
 
     internal static string ToConfigPath(string? jsonPath)

@@ -18,6 +18,7 @@ public static partial class ConfigValidator
         var pools = ValidatePools(config, errors);
         var plans = ValidatePlans(config.Plans, pools, errors);
         ValidateApps(config, pools, plans, baseDirectory, errors);
+        ValidateLifecycle(config, errors);
         ValidateManagement(config, errors);
         return errors;
     }
@@ -471,6 +472,29 @@ public static partial class ConfigValidator
         }
     }
 
+    private static void ValidateLifecycle(GatewayConfig config, List<ConfigError> errors)
+    {
+        if (config.Instances?.DrainTimeoutSeconds is { } drain && (drain < 0 || drain > 3600))
+        {
+            errors.Add(new("instances.drainTimeoutSeconds", $"must be between 0 and 3600, not {drain}"));
+        }
+
+        if (config.Instances?.StopTimeoutSeconds is { } stop && (stop < 0 || stop > 600))
+        {
+            errors.Add(new("instances.stopTimeoutSeconds", $"must be between 0 and 600, not {stop}"));
+        }
+
+        if (config.Reload?.PollIntervalSeconds is { } poll && (poll < 0 || poll > 3600))
+        {
+            errors.Add(new("reload.pollIntervalSeconds", $"must be between 0 (off) and 3600, not {poll}"));
+        }
+
+        if (config.Reload?.DebounceMilliseconds is { } debounce && (debounce < 0 || debounce > 60000))
+        {
+            errors.Add(new("reload.debounceMilliseconds", $"must be between 0 and 60000, not {debounce}"));
+        }
+    }
+
     private static void ValidateManagement(GatewayConfig config, List<ConfigError> errors)
     {
         var management = config.Management;
@@ -482,6 +506,42 @@ public static partial class ConfigValidator
         if (management.Address is { } address && !IsListenAddress(address))
         {
             errors.Add(new("management.address", $"'{address}' is not an IP address, '*' or 'localhost'"));
+        }
+
+        var keys = management.ApiKeys ?? [];
+        var keyNames = new Dictionary<string, int>(StringComparer.OrdinalIgnoreCase);
+        for (var i = 0; i < keys.Length; i++)
+        {
+            var path = $"management.apiKeys[{i}]";
+            var key = keys[i];
+            if (key is null)
+            {
+                errors.Add(new(path, "an API key cannot be null"));
+                continue;
+            }
+
+            if (CheckName(key.Name, $"{path}.name", "API key", errors) && !keyNames.TryAdd(key.Name!, i))
+            {
+                errors.Add(new($"{path}.name", $"'{key.Name}' is already the name of management.apiKeys[{keyNames[key.Name!]}]"));
+            }
+
+            if ((key.Sha256 is null) == (key.EnvironmentVariable is null))
+            {
+                errors.Add(new(path, "give either sha256 (the key's hash) or environmentVariable (where the key is), not both or neither"));
+            }
+            else if (key.Sha256 is { } hash && !Sha256Hex().IsMatch(hash))
+            {
+                errors.Add(new($"{path}.sha256", "must be 64 hexadecimal digits (the SHA-256 of the key)"));
+            }
+            else if (key.EnvironmentVariable is { } variable && !EnvironmentVariableName().IsMatch(variable))
+            {
+                errors.Add(new($"{path}.environmentVariable", $"'{variable}' is not an environment variable name"));
+            }
+        }
+
+        if (management.MaxRequestBodySizeInKb is { } maxBody && (maxBody < 1 || maxBody > 65536))
+        {
+            errors.Add(new("management.maxRequestBodySizeInKb", $"must be between 1 and 65536, not {maxBody}"));
         }
 
         if (management.Port is { } port)
@@ -538,6 +598,12 @@ public static partial class ConfigValidator
 
     [GeneratedRegex("^[A-Za-z0-9][A-Za-z0-9_-]{0,59}$")]
     private static partial Regex ResourceName();
+
+    [GeneratedRegex("^[0-9A-Fa-f]{64}$")]
+    private static partial Regex Sha256Hex();
+
+    [GeneratedRegex("^[A-Za-z_][A-Za-z0-9_]*$")]
+    private static partial Regex EnvironmentVariableName();
 
     [GeneratedRegex("^[A-Za-z0-9][A-Za-z0-9-]{0,58}[A-Za-z0-9]$")]
     private static partial Regex AppName();

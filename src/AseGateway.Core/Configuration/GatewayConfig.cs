@@ -34,7 +34,31 @@ public sealed record GatewayConfig
 
     public AppConfig[]? Apps { get; init; }
 
+    /// <summary>How instances are stopped when a reload or scale-in removes them.</summary>
+    public InstancesConfig? Instances { get; init; }
+
+    /// <summary>How the configuration file is watched for changes.</summary>
+    public ReloadConfig? Reload { get; init; }
+
     public ManagementConfig? Management { get; init; }
+}
+
+public sealed record InstancesConfig
+{
+    /// <summary>How long a removed instance may finish in-flight requests before it is stopped anyway (default 30).</summary>
+    public int? DrainTimeoutSeconds { get; init; }
+
+    /// <summary>How long a process instance may take to exit after SIGTERM before it is killed (default 10).</summary>
+    public int? StopTimeoutSeconds { get; init; }
+}
+
+public sealed record ReloadConfig
+{
+    /// <summary>Re-read the file at this interval even without file events (default 5; 0 turns polling off).</summary>
+    public int? PollIntervalSeconds { get; init; }
+
+    /// <summary>Wait this long after the last file event before reloading (default 250).</summary>
+    public int? DebounceMilliseconds { get; init; }
 }
 
 public sealed record FrontEndConfig
@@ -181,4 +205,31 @@ public sealed record ManagementConfig
     public string? Address { get; init; }
 
     public int? Port { get; init; }
+
+    /// <summary>Keys that may call the API. Only SHA-256 hashes are stored, or the name of an environment variable holding the key.</summary>
+    public ApiKeyConfig[]? ApiKeys { get; init; }
+
+    /// <summary>The largest request body the API accepts (default 1024 KB).</summary>
+    public int? MaxRequestBodySizeInKb { get; init; }
+}
+
+public sealed record ApiKeyConfig
+{
+    public string? Name { get; init; }
+
+    /// <summary>Lower-case hex SHA-256 of the key (<c>printf %s "$KEY" | sha256sum</c>).</summary>
+    public string? Sha256 { get; init; }
+
+    /// <summary>Alternatively, an environment variable that holds the plain key (hashed at load, never stored or logged).</summary>
+    public string? EnvironmentVariable { get; init; }
+
+    /// <summary>Admin (default) may change the environment; Reader may only read.</summary>
+    public ApiKeyRole? Role { get; init; }
+}
+
+[JsonConverter(typeof(JsonStringEnumConverter<ApiKeyRole>))]
+public enum ApiKeyRole
+{
+    Admin,
+    Reader,
 }

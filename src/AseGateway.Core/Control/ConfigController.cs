@@ -200,7 +200,7 @@ public sealed partial class ConfigController : IDisposable
             notes.Add("frontEnd.listeners changed: restart the gateway to rebind them");
         }
 
-        if (running.Management != next.Management)
+        if (!running.Management.SameEndpoint(next.Management))
         {
             notes.Add("management address/port changed: restart the gateway to rebind it");
         }

@@ -7,10 +7,12 @@ using AseGateway.Control;
 using AseGateway.Forwarding;
 using AseGateway.Health;
 using AseGateway.Instances;
+using AseGateway.Management;
 using AseGateway.Model;
 using AseGateway.Routing;
 using AseGateway.Tls;
 using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Hosting;
 using Microsoft.AspNetCore.Server.Kestrel.Core;
 using Microsoft.AspNetCore.Server.Kestrel.Https;
@@ -82,7 +84,7 @@ public sealed partial class GatewayServer : IAsyncDisposable
         var listenOptions = new List<(ListenerModel, ListenOptions)>();
         var dataPlane = BuildDataPlane(source, snapshot, snapshots, certificate, options, listenOptions);
         var managementListen = new ListenOptionsBox();
-        var management = BuildManagement(snapshot, snapshots, options, managementListen);
+        var management = BuildManagement(snapshot, dataPlane, options, managementListen);
         var server = new GatewayServer(dataPlane, management, listenOptions, managementListen);
         try
         {
@@ -132,11 +134,13 @@ public sealed partial class GatewayServer : IAsyncDisposable
         var controller = Config;
         if (source is FileConfigSource file && options.WatchConfigFile)
         {
+            var reload = controller.Current.Config.Reload;
+            var poll = options.ConfigPollInterval ?? TimeSpan.FromSeconds(reload?.PollIntervalSeconds ?? ConfigDefaults.ReloadPollIntervalSeconds);
             _watcher = new ConfigFileWatcher(
                 file,
                 trigger => controller.ReloadAsync(trigger),
-                options.ConfigDebounce,
-                options.ConfigPollInterval,
+                options.ConfigDebounce ?? TimeSpan.FromMilliseconds(reload?.DebounceMilliseconds ?? ConfigDefaults.ReloadDebounceMilliseconds),
+                poll == TimeSpan.Zero ? Timeout.InfiniteTimeSpan : poll,
                 options.TimeProvider,
                 _dataPlane.Services.GetRequiredService<ILogger<ConfigFileWatcher>>());
         }
@@ -221,19 +225,40 @@ public sealed partial class GatewayServer : IAsyncDisposable
         return app;
     }
 
-    private static WebApplication BuildManagement(GatewaySnapshot snapshot, SnapshotHolder snapshots, GatewayServerOptions options, ListenOptionsBox box)
+    private static WebApplication BuildManagement(GatewaySnapshot snapshot, WebApplication dataPlane, GatewayServerOptions options, ListenOptionsBox box)
     {
         var builder = CreateBuilder(options);
         builder.WebHost.ConfigureKestrel(kestrel =>
         {
             kestrel.AddServerHeader = false;
+            kestrel.Limits.MaxRequestBodySize = snapshot.Management.MaxRequestBodyBytes;
             Listen(kestrel, snapshot.Management.Address, snapshot.Management.Port, o => box.Options = o.Item2, null, o => o.Protocols = HttpProtocols.Http1);
         });
 
+        // The management host shares the control plane's objects with the data plane; it has no proxy of its own.
+        var shared = dataPlane.Services;
+        var services = builder.Services;
+        services.AddSingleton(shared.GetRequiredService<SnapshotHolder>());
+        services.AddSingleton(shared.GetRequiredService<InstanceManager>());
+        services.AddSingleton(shared.GetRequiredService<ConfigController>());
+        services.AddSingleton(options.TimeProvider);
+        services.AddSingleton<ScaleService>();
+        services.AddProblemDetails();
+        services.ConfigureHttpJsonOptions(json =>
+        {
+            json.SerializerOptions.Converters.Add(new System.Text.Json.Serialization.JsonStringEnumConverter());
+            json.SerializerOptions.DefaultIgnoreCondition = System.Text.Json.Serialization.JsonIgnoreCondition.WhenWritingNull;
+        });
+        services.AddOpenApi("v1");
+
         var app = builder.Build();
+        app.UseMiddleware<ApiKeyMiddleware>();
 
         // Liveness for container HEALTHCHECKs and load balancers: says nothing beyond "the process serves".
+        var snapshots = shared.GetRequiredService<SnapshotHolder>();
         app.MapGet("/healthz", () => snapshots.HasSnapshot ? Microsoft.AspNetCore.Http.Results.Text("Healthy\n") : Microsoft.AspNetCore.Http.Results.StatusCode(503));
+        app.MapManagementApi();
+        app.MapOpenApi("/openapi/{documentName}.json");
         return app;
     }
 

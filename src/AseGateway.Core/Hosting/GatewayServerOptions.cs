@@ -19,11 +19,11 @@ public sealed class GatewayServerOptions
     /// <summary>Reload when the configuration file changes (file sources only).</summary>
     public bool WatchConfigFile { get; init; } = true;
 
-    /// <summary>How long file events must be quiet before a reload: one save is often several events.</summary>
-    public TimeSpan ConfigDebounce { get; init; } = TimeSpan.FromMilliseconds(250);
+    /// <summary>Overrides the file's <c>reload.debounceMilliseconds</c>.</summary>
+    public TimeSpan? ConfigDebounce { get; init; }
 
-    /// <summary>Re-read the file this often even without events (network mounts, overlays lose events).</summary>
-    public TimeSpan ConfigPollInterval { get; init; } = TimeSpan.FromSeconds(5);
+    /// <summary>Overrides the file's <c>reload.pollIntervalSeconds</c>.</summary>
+    public TimeSpan? ConfigPollInterval { get; init; }
 
     /// <summary>Reload on SIGHUP. Process-wide, so only the program (not tests) turns it on.</summary>
     public bool ReloadOnSighup { get; init; }

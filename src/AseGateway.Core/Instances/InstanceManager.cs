@@ -1,3 +1,4 @@
+using AseGateway.Configuration;
 using AseGateway.Health;
 using AseGateway.Model;
 using AseGateway.Routing;
@@ -13,11 +14,6 @@ namespace AseGateway.Instances;
 /// </summary>
 internal sealed partial class InstanceManager : IInstanceObserver, IAsyncDisposable
 {
-    /// <summary>How long a removed instance may finish its in-flight requests before it is stopped anyway.</summary>
-    public static readonly TimeSpan DrainTimeout = TimeSpan.FromSeconds(30);
-
-    /// <summary>How long a process may take to exit after SIGTERM before it is killed.</summary>
-    public static readonly TimeSpan StopGrace = TimeSpan.FromSeconds(10);
 
     /// <summary>YARP's own default reactivation period for passive failures.</summary>
     public static readonly TimeSpan PassiveReactivation = TimeSpan.FromSeconds(10);
@@ -35,6 +31,8 @@ internal sealed partial class InstanceManager : IInstanceObserver, IAsyncDisposa
     private readonly List<Task> _removals = [];
     private readonly SemaphoreSlim _reconcileGate = new(1, 1);
     private bool _disposed;
+    private TimeSpan _drainTimeout = TimeSpan.FromSeconds(ConfigDefaults.DrainTimeoutSeconds);
+    private TimeSpan _stopTimeout = TimeSpan.FromSeconds(ConfigDefaults.StopTimeoutSeconds);
 
     public InstanceManager(
         InstanceRegistry registry,
@@ -66,6 +64,8 @@ internal sealed partial class InstanceManager : IInstanceObserver, IAsyncDisposa
         try
         {
             ObjectDisposedException.ThrowIf(_disposed, this);
+            _drainTimeout = snapshot.DrainTimeout;
+            _stopTimeout = snapshot.StopTimeout;
             var desired = new Dictionary<string, InstanceSpec>(StringComparer.Ordinal);
             foreach (var spec in snapshot.Instances)
             {
@@ -113,6 +113,35 @@ internal sealed partial class InstanceManager : IInstanceObserver, IAsyncDisposa
             _reconcileGate.Release();
         }
     }
+
+    /// <summary>True when every instance the snapshot wants for the plan is ready and none of the plan's removed instances is still draining.</summary>
+    public bool PlanConverged(GatewaySnapshot snapshot, string planName)
+    {
+        foreach (var spec in snapshot.Instances)
+        {
+            if (string.Equals(spec.PlanName, planName, StringComparison.OrdinalIgnoreCase)
+                && FindActive(spec.Key)?.Phase != InstancePhase.Ready)
+            {
+                return false;
+            }
+        }
+
+        foreach (var runtime in _registry.Snapshot())
+        {
+            if (string.Equals(runtime.Spec.PlanName, planName, StringComparison.OrdinalIgnoreCase) && runtime.State.Phase == InstancePhase.Draining)
+            {
+                return false;
+            }
+        }
+
+        return true;
+    }
+
+    /// <summary>Requests in flight to the instance right now (YARP's own count).</summary>
+    public int InFlight(InstanceState instance) =>
+        _proxyState.TryGetCluster(instance.Spec.AppName, out var cluster) && cluster.Destinations.TryGetValue(instance.Id, out var destination)
+            ? destination.ConcurrentRequestCount
+            : 0;
 
     /// <summary>The active (not draining) instance for a spec key such as <c>web/web-plan/0</c>.</summary>
     public InstanceState? FindActive(string specKey)
@@ -279,7 +308,7 @@ internal sealed partial class InstanceManager : IInstanceObserver, IAsyncDisposa
             monitor.Dispose();
         }
 
-        await runtime.StopAsync(StopGrace);
+        await runtime.StopAsync(_stopTimeout);
         _registry.Remove(runtime);
         LogRemoved(_logger, key);
         if (!_disposed)
@@ -291,7 +320,7 @@ internal sealed partial class InstanceManager : IInstanceObserver, IAsyncDisposa
     private async Task WaitForInFlightAsync(InstanceState instance)
     {
         var started = _time.GetTimestamp();
-        while (_time.GetElapsedTime(started) < DrainTimeout)
+        while (_time.GetElapsedTime(started) < _drainTimeout)
         {
             if (!_proxyState.TryGetCluster(instance.Spec.AppName, out var cluster)
                 || !cluster.Destinations.TryGetValue(instance.Id, out var destination)

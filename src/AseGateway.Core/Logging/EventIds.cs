@@ -41,4 +41,6 @@ internal static class EventIds
     public const int GatewayStopping = 502;
     public const int ManagementListening = 503;
     public const int StartupNotReady = 504;
+    public const int ManagementUnauthorized = 505;
+    public const int ScaleRequested = 506;
 }

@@ -33,10 +33,23 @@ internal sealed class GatewaySnapshot
     public required IReadOnlyList<InstanceSpec> Instances { get; init; }
 
     public required ManagementModel Management { get; init; }
+
+    /// <summary>How long a removed instance may finish in-flight requests before it is stopped anyway.</summary>
+    public required TimeSpan DrainTimeout { get; init; }
+
+    /// <summary>How long a process instance may take to exit after SIGTERM before it is killed.</summary>
+    public required TimeSpan StopTimeout { get; init; }
 }
 
 internal sealed record ListenerModel(string Name, string Address, int Port, ListenerProtocol Protocol);
 
-internal sealed record ManagementModel(string Address, int Port);
+internal sealed record ManagementModel(string Address, int Port, IReadOnlyList<ApiKeyModel> ApiKeys, long MaxRequestBodyBytes)
+{
+    /// <summary>The socket it binds: a change needs a restart.</summary>
+    public bool SameEndpoint(ManagementModel other) => Address == other.Address && Port == other.Port;
+}
+
+/// <summary>An API key the management listener accepts: only its SHA-256 is kept.</summary>
+internal sealed record ApiKeyModel(string Name, byte[] Sha256, ApiKeyRole Role);
 
 internal sealed record HealthCheckModel(string? Path, TimeSpan Interval, TimeSpan Timeout, int MaxPingFailures, int MaxUnhealthyPercent);

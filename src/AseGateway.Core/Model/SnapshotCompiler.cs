@@ -105,7 +105,11 @@ internal static class SnapshotCompiler
             Instances = instances,
             Management = new ManagementModel(
                 config.Management?.Address ?? ConfigDefaults.ManagementAddress,
-                config.Management?.Port ?? ConfigDefaults.ManagementPort),
+                config.Management?.Port ?? ConfigDefaults.ManagementPort,
+                CompileApiKeys(config.Management?.ApiKeys),
+                (config.Management?.MaxRequestBodySizeInKb ?? ConfigDefaults.ManagementMaxRequestBodySizeInKb) * 1024L),
+            DrainTimeout = TimeSpan.FromSeconds(config.Instances?.DrainTimeoutSeconds ?? ConfigDefaults.DrainTimeoutSeconds),
+            StopTimeout = TimeSpan.FromSeconds(config.Instances?.StopTimeoutSeconds ?? ConfigDefaults.StopTimeoutSeconds),
         };
     }
 
@@ -163,6 +167,34 @@ internal static class SnapshotCompiler
             run.Args ?? [],
             workingDirectory,
             run.Environment is null ? FrozenDictionary<string, string>.Empty : run.Environment.ToFrozenDictionary());
+    }
+
+    /// <summary>
+    /// Hashes keys given through environment variables; a variable that is not set yields no key (the API then
+    /// refuses that caller) rather than an error, so a file can name keys that only some hosts provide.
+    /// </summary>
+    private static List<ApiKeyModel> CompileApiKeys(ApiKeyConfig[]? keys)
+    {
+        var compiled = new List<ApiKeyModel>();
+        foreach (var key in keys ?? [])
+        {
+            byte[]? hash = null;
+            if (key.Sha256 is { } hex)
+            {
+                hash = Convert.FromHexString(hex);
+            }
+            else if (key.EnvironmentVariable is { } variable && Environment.GetEnvironmentVariable(variable) is { Length: > 0 } plain)
+            {
+                hash = SHA256.HashData(Encoding.UTF8.GetBytes(plain));
+            }
+
+            if (hash is not null)
+            {
+                compiled.Add(new ApiKeyModel(key.Name!, hash, key.Role ?? ApiKeyRole.Admin));
+            }
+        }
+
+        return compiled;
     }
 
     internal static string InstanceId(string environment, string pool, string plan, int index)

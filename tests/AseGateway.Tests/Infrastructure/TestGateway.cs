@@ -41,7 +41,7 @@ public sealed class TestGateway : IAsyncDisposable
         {
             ConfigureLogging = logging => logging.AddProvider(new XunitLoggerProvider(output)),
             StartupReadyTimeout = readyTimeout ?? TimeSpan.FromSeconds(30),
-            ConfigPollInterval = pollInterval ?? TimeSpan.FromSeconds(5),
+            ConfigPollInterval = pollInterval,
         });
         return new TestGateway(server);
     }

@@ -78,7 +78,9 @@ public sealed class SnapshotCompilerTests
     {
         var snapshot = Compile();
 
-        Assert.Equal(new ManagementModel("127.0.0.1", 9090), snapshot.Management);
+        Assert.Equal("127.0.0.1", snapshot.Management.Address);
+        Assert.Equal(9090, snapshot.Management.Port);
+        Assert.Empty(snapshot.Management.ApiKeys);
         Assert.Equal("*", snapshot.Listeners[0].Address);
     }
 
