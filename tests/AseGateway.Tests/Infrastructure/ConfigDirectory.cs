@@ -17,13 +17,13 @@ public sealed class ConfigDirectory : IDisposable
     public string FilePath { get; }
 
     /// <summary>Plain overwrite in place (what many editors do).</summary>
-    public void WriteInPlace(string json) => File.WriteAllText(FilePath, json, Encoding.UTF8);
+    public void WriteInPlace(string json) => File.WriteAllText(FilePath, json, new UTF8Encoding(false));
 
     /// <summary>Write a temporary file, then rename it over the configuration (what deploy tools do).</summary>
     public void WriteByRename(string json)
     {
         var temporary = System.IO.Path.Combine(Path, $"ase.json.{Guid.NewGuid():N}.tmp");
-        File.WriteAllText(temporary, json, Encoding.UTF8);
+        File.WriteAllText(temporary, json, new UTF8Encoding(false));
         File.Move(temporary, FilePath, overwrite: true);
     }
 
@@ -36,7 +36,7 @@ public sealed class ConfigDirectory : IDisposable
         var version = $"..{DateTime.UtcNow:yyyy_MM_dd_HH_mm_ss.fffffff}";
         var folder = System.IO.Path.Combine(Path, version);
         Directory.CreateDirectory(folder);
-        File.WriteAllText(System.IO.Path.Combine(folder, "ase.json"), json, Encoding.UTF8);
+        File.WriteAllText(System.IO.Path.Combine(folder, "ase.json"), json, new UTF8Encoding(false));
         var data = System.IO.Path.Combine(Path, "..data");
         var temporaryLink = System.IO.Path.Combine(Path, "..data_tmp");
         File.CreateSymbolicLink(temporaryLink, version);
