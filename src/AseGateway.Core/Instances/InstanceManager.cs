@@ -15,6 +15,9 @@ namespace AseGateway.Instances;
 internal sealed partial class InstanceManager : IInstanceObserver, IAsyncDisposable
 {
 
+    /// <summary>How long a draining instance waits before trusting an in-flight count of zero.</summary>
+    public static readonly TimeSpan DrainSettle = TimeSpan.FromMilliseconds(500);
+
     /// <summary>YARP's own default reactivation period for passive failures.</summary>
     public static readonly TimeSpan PassiveReactivation = TimeSpan.FromSeconds(10);
 
@@ -320,6 +323,11 @@ internal sealed partial class InstanceManager : IInstanceObserver, IAsyncDisposa
     private async Task WaitForInFlightAsync(InstanceState instance)
     {
         var started = _time.GetTimestamp();
+
+        // A request may have picked this instance just before it left rotation and not yet be counted as in flight:
+        // give such requests a moment to register before "zero in flight" is believed.
+        var settle = _drainTimeout < DrainSettle ? _drainTimeout : DrainSettle;
+        await Task.Delay(settle, _time);
         while (_time.GetElapsedTime(started) < _drainTimeout)
         {
             if (!_proxyState.TryGetCluster(instance.Spec.AppName, out var cluster)

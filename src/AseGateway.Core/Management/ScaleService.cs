@@ -20,7 +20,7 @@ internal sealed partial class ScaleService
     private readonly InstanceManager _instances;
     private readonly TimeProvider _time;
     private readonly ILogger _logger;
-    private readonly Dictionary<string, Task> _running = new(StringComparer.OrdinalIgnoreCase);
+    private readonly Dictionary<string, (Task Operation, string? Plan)> _running = new(StringComparer.OrdinalIgnoreCase);
 
     public ScaleService(ConfigController config, InstanceManager instances, TimeProvider time, ILogger<ScaleService> logger)
     {
@@ -34,14 +34,23 @@ internal sealed partial class ScaleService
     {
         lock (_running)
         {
-            return _running.TryGetValue(pool, out var task) && !task.IsCompleted;
+            return IsRunning(pool);
         }
     }
+
+    /// <summary>
+    /// A plan scale is finished the moment its instances have converged, even if the background watch has not
+    /// looked yet: a caller that saw the instances come up must not be told the pool is still busy.
+    /// </summary>
+    private bool IsRunning(string pool) =>
+        _running.TryGetValue(pool, out var running)
+        && !running.Operation.IsCompleted
+        && (running.Plan is null || !_instances.PlanConverged(_config.Current, running.Plan));
 
     public async Task<ConfigChangeResult> ScalePoolAsync(string poolName, int workerCount, CancellationToken cancellationToken)
     {
         var operation = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
-        if (!TryBegin(poolName, operation.Task))
+        if (!TryBegin(poolName, operation.Task, plan: null))
         {
             return Busy(poolName);
         }
@@ -63,7 +72,7 @@ internal sealed partial class ScaleService
         var plan = Array.Find(_config.Current.Config.Plans ?? [], p => string.Equals(p.Name, planName, StringComparison.OrdinalIgnoreCase));
         var poolName = plan?.WorkerPool ?? planName;
         var operation = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
-        if (!TryBegin(poolName, operation.Task))
+        if (!TryBegin(poolName, operation.Task, planName))
         {
             return Busy(poolName);
         }
@@ -91,16 +100,16 @@ internal sealed partial class ScaleService
         return result;
     }
 
-    private bool TryBegin(string pool, Task operation)
+    private bool TryBegin(string pool, Task operation, string? plan)
     {
         lock (_running)
         {
-            if (_running.TryGetValue(pool, out var running) && !running.IsCompleted)
+            if (IsRunning(pool))
             {
                 return false;
             }
 
-            _running[pool] = operation;
+            _running[pool] = (operation, plan);
             return true;
         }
     }
