@@ -8,12 +8,12 @@ namespace AseGateway.Instances;
 /// </summary>
 internal abstract class InstanceRuntime
 {
-    private static long s_serial;
+    private static long _nextSerial;
 
     protected InstanceRuntime(InstanceSpec spec, IInstanceObserver observer)
     {
         // A replacement for the same spec key runs beside the draining original, so each runtime has its own id.
-        State = new InstanceState(spec, $"{spec.Key}#{Interlocked.Increment(ref s_serial)}");
+        State = new InstanceState(spec, $"{spec.Key}#{Interlocked.Increment(ref _nextSerial)}");
         Observer = observer;
     }
 

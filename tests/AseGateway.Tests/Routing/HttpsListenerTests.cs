@@ -1,0 +1,76 @@
+using System.Net;
+using System.Net.Security;
+using System.Security.Authentication;
+using System.Security.Cryptography.X509Certificates;
+using AseGateway.Tests.Infrastructure;
+using Xunit.Abstractions;
+
+namespace AseGateway.Tests.Routing;
+
+public sealed class HttpsListenerTests(ITestOutputHelper output)
+{
+    [Fact]
+    public async Task HttpsRequest_RealHandshake_WorkerSeesTlsHeaders()
+    {
+        await using var backends = await Backends.StartAsync(1);
+        Environment.SetEnvironmentVariable("ASEGATEWAY_TEST_PFX_PASSWORD", "dev-password");
+        var json = TestConfigs.Static(backends.List).Replace(
+            "\"listeners\": [ { \"name\": \"http\", \"address\": \"127.0.0.1\", \"port\": 0, \"protocol\": \"Http\" } ]",
+            $$"""
+            "listeners": [
+              { "name": "http", "address": "127.0.0.1", "port": 0, "protocol": "Http" },
+              { "name": "https", "address": "127.0.0.1", "port": 0, "protocol": "Https" } ],
+            "tls": { "certificates": [ { "path": "{{RepoPaths.Combine("certs", "dev", "localhost.pfx").Replace("\\", "/")}}", "passwordEnvironmentVariable": "ASEGATEWAY_TEST_PFX_PASSWORD" } ] }
+            """);
+        await using var gateway = await TestGateway.StartAsync(json.Replace("\"web.contoso.test\"", "\"web.contoso.com\"").Replace("localhost.pfx", "contoso.pfx"), output);
+        using var ca = X509CertificateLoader.LoadCertificateFromFile(RepoPaths.Combine("certs", "dev", "ca.crt"));
+        using var client = new HttpClient(new SocketsHttpHandler
+        {
+            SslOptions = new SslClientAuthenticationOptions
+            {
+                CertificateChainPolicy = new X509ChainPolicy { TrustMode = X509ChainTrustMode.CustomRootTrust, CustomTrustStore = { ca }, RevocationMode = X509RevocationMode.NoCheck },
+            },
+        });
+
+        using var request = new HttpRequestMessage(HttpMethod.Get, gateway.Server.ListenerUrls["https"]) { Version = HttpVersion.Version20 };
+        request.Headers.Host = "web.contoso.com"; // also the SNI name: the dev certificate covers *.contoso.com
+        using var response = await client.SendAsync(request);
+
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        Assert.Equal(HttpVersion.Version20, response.Version);
+        var headers = backends.List[0].ReceivedHeaders.Single();
+        Assert.Equal("https", headers["X-Forwarded-Proto"]);
+        Assert.True(headers.ContainsKey("X-ARR-SSL"));
+    }
+
+    [Fact]
+    public async Task Tls11Client_IsRefused()
+    {
+        await using var backends = await Backends.StartAsync(1);
+        Environment.SetEnvironmentVariable("ASEGATEWAY_TEST_PFX_PASSWORD", "dev-password");
+        var json = TestConfigs.Static(backends.List).Replace(
+            "\"listeners\": [ { \"name\": \"http\", \"address\": \"127.0.0.1\", \"port\": 0, \"protocol\": \"Http\" } ]",
+            $$"""
+            "listeners": [
+              { "name": "http", "address": "127.0.0.1", "port": 0, "protocol": "Http" },
+              { "name": "https", "address": "127.0.0.1", "port": 0, "protocol": "Https" } ],
+            "tls": { "certificates": [ { "path": "{{RepoPaths.Combine("certs", "dev", "localhost.pfx").Replace("\\", "/")}}", "passwordEnvironmentVariable": "ASEGATEWAY_TEST_PFX_PASSWORD" } ] }
+            """);
+        await using var gateway = await TestGateway.StartAsync(json, output);
+        var url = gateway.Server.ListenerUrls["https"];
+        using var tcp = new System.Net.Sockets.TcpClient();
+        await tcp.ConnectAsync(url.Host, url.Port);
+        await using var tls = new SslStream(tcp.GetStream());
+
+#pragma warning disable SYSLIB0039, CA5397, CA5359 // TLS 1.1 on purpose: the gateway must refuse it.
+        var attempt = tls.AuthenticateAsClientAsync(new SslClientAuthenticationOptions
+        {
+            TargetHost = "localhost",
+            EnabledSslProtocols = SslProtocols.Tls11,
+            RemoteCertificateValidationCallback = (_, _, _, _) => true,
+        });
+#pragma warning restore SYSLIB0039, CA5397, CA5359
+
+        await Assert.ThrowsAnyAsync<Exception>(() => attempt);
+    }
+}
