@@ -65,7 +65,7 @@ public sealed partial class GatewayServer : IAsyncDisposable
     /// <summary>The control plane: reloads, replacements, edits of the configuration.</summary>
     public ConfigController Config => _dataPlane.Services.GetRequiredService<ConfigController>();
 
-    /// <summary>Compiles the configuration, starts its instances, waits for them to be ready, then opens the listeners.</summary>
+    /// <summary>Compiles the configuration, starts its instances, waits (bounded) for all of them to be ready, then opens the listeners.</summary>
     /// <exception cref="GatewayConfigurationException">The configuration is invalid or its certificates cannot be loaded.</exception>
     public static async Task<GatewayServer> StartAsync(ConfigSource source, GatewayServerOptions? options = null, CancellationToken cancellationToken = default)
     {
@@ -350,20 +350,12 @@ public sealed partial class GatewayServer : IAsyncDisposable
         LogNotReady(_logger, timeout.TotalSeconds);
     }
 
+    /// <summary>Every instance the configuration asks for is up and has passed its first health check.</summary>
     private bool AllAppsReady(GatewaySnapshot snapshot)
     {
-        var ready = new HashSet<string>(StringComparer.OrdinalIgnoreCase);
-        foreach (var runtime in _instances.Registry.Snapshot())
-        {
-            if (runtime.State.Phase == InstancePhase.Ready)
-            {
-                ready.Add(runtime.Spec.AppName);
-            }
-        }
-
         foreach (var spec in snapshot.Instances)
         {
-            if (!ready.Contains(spec.AppName))
+            if (_instances.FindActive(spec.Key)?.Phase != InstancePhase.Ready)
             {
                 return false;
             }
@@ -419,6 +411,6 @@ public sealed partial class GatewayServer : IAsyncDisposable
     [LoggerMessage(EventId = Logging.EventIds.GatewayStopping, Level = LogLevel.Information, Message = "Stopping: closing listeners, then instances.")]
     private static partial void LogStopping(ILogger logger);
 
-    [LoggerMessage(EventId = Logging.EventIds.StartupNotReady, Level = LogLevel.Warning, Message = "Not every app had a ready instance after {Seconds} s; opening the listeners anyway.")]
+    [LoggerMessage(EventId = Logging.EventIds.StartupNotReady, Level = LogLevel.Warning, Message = "Not every instance was ready after {Seconds} s; opening the listeners anyway (instances join as they pass their health check).")]
     private static partial void LogNotReady(ILogger logger, double seconds);
 }

@@ -11,7 +11,7 @@ public sealed class GatewayServerOptions
     public TimeProvider TimeProvider { get; init; } = TimeProvider.System;
 
     /// <summary>
-    /// How long start-up waits for every app to have a ready instance before opening the listeners anyway.
+    /// How long start-up waits for every instance to pass its first health check before opening the listeners anyway.
     /// Opening early would answer the first requests with 503.
     /// </summary>
     public TimeSpan StartupReadyTimeout { get; init; } = TimeSpan.FromSeconds(30);
