@@ -98,9 +98,11 @@ public static partial class ConfigLoader
             return new ConfigError(path, $"property '{duplicate.Groups[1].Value}' appears more than once{where}");
         }
 
-        if (NotConvertible().Match(message) is { Success: true } conversion)
+        if (NotConvertible().IsMatch(message))
         {
-            return new ConfigError(path, $"{ExpectedKind(conversion.Groups[1].Value)}{where}");
+            // System.Text.Json names the type that holds the value, not the value's own type: find that from the path.
+            var expected = TypeAt(ex.Path) is { } type ? ExpectedKind(type) : "has the wrong type";
+            return new ConfigError(path, $"{expected}{where}");
         }
 
         // Syntax errors: keep the reader's own words, drop its trailing "Path: … | LineNumber: …" noise.
@@ -116,51 +118,60 @@ public static partial class ConfigLoader
         return new ConfigError(path, $"invalid JSON{where}: {text.TrimEnd('.', ' ')}");
     }
 
-    private static string ExpectedKind(string typeName)
+    private static string ExpectedKind(Type type)
     {
-        if (typeName.EndsWith("[]", StringComparison.Ordinal))
+        type = Nullable.GetUnderlyingType(type) ?? type;
+        if (type.IsEnum)
+        {
+            return $"expected one of: {string.Join(", ", Enum.GetNames(type))}";
+        }
+
+        if (type.IsArray)
         {
             return "expected an array";
         }
 
-        if (typeName.Contains("Int32", StringComparison.Ordinal))
+        return type == typeof(int) ? "expected a whole number"
+            : type == typeof(bool) ? "expected true or false"
+            : type == typeof(string) ? "expected a string"
+            : type == typeof(Dictionary<string, string>) ? "expected an object of string values"
+            : "expected an object";
+    }
+
+    /// <summary>The model type at a System.Text.Json path such as <c>$.frontEnd.listeners[0].port</c>.</summary>
+    [System.Diagnostics.CodeAnalysis.UnconditionalSuppressMessage("Trimming", "IL2075", Justification = "The configuration records are rooted by the source-generated serializer context.")]
+    private static Type? TypeAt(string? jsonPath)
+    {
+        if (string.IsNullOrEmpty(jsonPath))
         {
-            return "expected a whole number";
+            return null;
         }
 
-        if (typeName.Contains("Boolean", StringComparison.Ordinal))
+        Type? type = typeof(GatewayConfig);
+        foreach (var segment in jsonPath.Split('.', StringSplitOptions.RemoveEmptyEntries))
         {
-            return "expected true or false";
-        }
-
-        if (typeName.Contains("System.String", StringComparison.Ordinal))
-        {
-            return "expected a string";
-        }
-
-        if (typeName.Contains("Dictionary", StringComparison.Ordinal))
-        {
-            return "expected an object of string values";
-        }
-
-        foreach (var (type, names) in EnumNames)
-        {
-            if (typeName.Contains(type, StringComparison.Ordinal))
+            if (segment == "$" || type is null)
             {
-                return $"expected one of: {names}";
+                continue;
+            }
+
+            var bracket = segment.IndexOf('[', StringComparison.Ordinal);
+            var name = bracket < 0 ? segment : segment[..bracket];
+            var property = Array.Find(type.GetProperties(), p => string.Equals(JsonName(p), name, StringComparison.Ordinal));
+            type = property is null ? null : Nullable.GetUnderlyingType(property.PropertyType) ?? property.PropertyType;
+            for (var i = bracket; type is not null && i >= 0 && i < segment.Length; i = segment.IndexOf('[', i + 1))
+            {
+                type = type.IsArray ? type.GetElementType() : type == typeof(Dictionary<string, string>) ? typeof(string) : null;
             }
         }
 
-        return "expected an object";
+        return type;
     }
 
-    private static readonly (string Type, string Names)[] EnumNames =
-    [
-        (nameof(ListenerProtocol), string.Join(", ", Enum.GetNames<ListenerProtocol>())),
-        (nameof(TlsVersion), string.Join(", ", Enum.GetNames<TlsVersion>())),
-        (nameof(WorkerSize), string.Join(", ", Enum.GetNames<WorkerSize>())),
-        (nameof(ApiKeyRole), string.Join(", ", Enum.GetNames<ApiKeyRole>())),
-    ];
+    private static string JsonName(System.Reflection.PropertyInfo property) =>
+        property.GetCustomAttributes(typeof(System.Text.Json.Serialization.JsonPropertyNameAttribute), false) is [System.Text.Json.Serialization.JsonPropertyNameAttribute named]
+            ? named.Name
+            : JsonNamingPolicy.CamelCase.ConvertName(property.Name);
 
     internal static string ToConfigPath(string? jsonPath)
     {
@@ -178,6 +189,6 @@ public static partial class ConfigLoader
     [GeneratedRegex("[Dd]uplicate .*?property '(.+?)'")]
     private static partial Regex DuplicateProperty();
 
-    [GeneratedRegex("could not be converted to (\\S+?)\\.? Path")]
+    [GeneratedRegex("could not be converted to ")]
     private static partial Regex NotConvertible();
 }

@@ -82,7 +82,7 @@ public sealed class ConfigReloadTests(ITestOutputHelper output)
         var status = gateway.Server.Config.Status;
         Assert.Equal(1, status.Generation);
         Assert.NotEmpty(status.LastError!.Errors);
-        Assert.Equal(Configuration.ConfigLoader.Hash(File.ReadAllBytes(folder.FilePath)), status.LastError.Sha256);
+        Assert.Equal(AseGateway.Configuration.ConfigLoader.Hash(File.ReadAllBytes(folder.FilePath)), status.LastError.Sha256);
         Assert.Equal("b0", await gateway.GetBodyAsync(TestConfigs.AppHost));
 
         var applied = NextGeneration(gateway, 2);

@@ -137,7 +137,7 @@ public sealed class ManagementApiTests(ITestOutputHelper output)
         var get = await env.Send(HttpMethod.Get, "/api/config", AdminKey);
         var etag = get.Headers.ETag!.Tag;
         var current = await get.Content.ReadAsStringAsync();
-        Assert.Equal($"\"{Configuration.ConfigLoader.Hash(Encoding.UTF8.GetBytes(current))}\"", etag);
+        Assert.Equal($"\"{AseGateway.Configuration.ConfigLoader.Hash(Encoding.UTF8.GetBytes(current))}\"", etag);
 
         var changed = current.Replace("\"web.contoso.test\"", "\"put.contoso.test\"");
         Assert.Equal((HttpStatusCode)428, (await env.Put(changed, ifMatch: null)).StatusCode);
