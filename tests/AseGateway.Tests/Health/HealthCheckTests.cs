@@ -114,6 +114,18 @@ public sealed class HealthCheckTests(ITestOutputHelper output)
         Assert.True(failures <= 1, $"{failures} requests failed; only the one that discovered the dead instance may.");
     }
 
+    [Fact]
+    public async Task HealthEndpointRedirects_IsAFailure_RedirectNotFollowed()
+    {
+        await using var backends = await Backends.StartAsync(2);
+        await using var gateway = await TestGateway.StartAsync(TestConfigs.Static(backends.List, maxPingFailures: 2), output);
+
+        backends.List[0].HealthStatus = 302;
+        await gateway.WaitUntilAsync(() => !gateway.Available().Contains("web/web-plan/0"), TimeSpan.FromSeconds(15), "b0 is out of rotation");
+
+        Assert.Equal(302, gateway.Instances.FindActive("web/web-plan/0")!.LastProbe!.StatusCode);
+    }
+
     private static int Failures(TestGateway gateway, int index) =>
         gateway.Instances.FindActive($"web/web-plan/{index}")?.ConsecutiveFailures ?? -1;
 }
