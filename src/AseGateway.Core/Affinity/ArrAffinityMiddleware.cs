@@ -6,7 +6,7 @@ using Yarp.ReverseProxy.Model;
 namespace AseGateway.Affinity;
 
 /// <summary>
-/// Proxy-pipeline stage before load balancing: resolves the request's app, and when the client carries an
+/// Proxy-pipeline stage before load balancing: when the client carries an
 /// ARRAffinity cookie for an instance that is still available, narrows the choice to that instance. A cookie for an
 /// instance that is gone or unhealthy is ignored: the client is re-balanced and gets a new cookie.
 /// </summary>
@@ -30,7 +30,6 @@ internal sealed class ArrAffinityMiddleware
             return _next(context);
         }
 
-        gateway.App = gateway.Snapshot.Apps.GetValueOrDefault(proxy.Route.Config.RouteId);
         if (gateway.App?.ClientAffinityEnabled != true || ArrAffinity.ReadToken(context.Request.Cookies) is not { } token)
         {
             return _next(context);

@@ -18,6 +18,7 @@ public static partial class ConfigValidator
         var pools = ValidatePools(config, errors);
         var plans = ValidatePlans(config.Plans, pools, errors);
         ValidateApps(config, pools, plans, baseDirectory, errors);
+        EdgeValidator.Validate(config, errors);
         ValidateLifecycle(config, errors);
         ValidateManagement(config, errors);
         return errors;

@@ -25,6 +25,9 @@ public sealed record GatewayConfig
 
     public FrontEndConfig? FrontEnd { get; init; }
 
+    /// <summary>Inbound rules checked per connection, before TLS, like an Azure NSG on the ASE subnet.</summary>
+    public NetworkSecurityGroupConfig? NetworkSecurityGroup { get; init; }
+
     /// <summary>Environment-wide health-check settings; an app may override them.</summary>
     public HealthCheckConfig? HealthCheck { get; init; }
 
@@ -69,6 +72,81 @@ public sealed record FrontEndConfig
 
     /// <summary>Peers (CIDR or address) whose X-Forwarded-* headers are believed, e.g. an upstream WAF subnet.</summary>
     public string[]? TrustedForwarders { get; init; }
+
+    public LimitsConfig? Limits { get; init; }
+}
+
+/// <summary>Connection caps and timeouts, with edge-proxy defaults (Envoy's edge best practices).</summary>
+public sealed record LimitsConfig
+{
+    /// <summary>Open connections on all listeners together (default 10000).</summary>
+    public int? MaxConcurrentConnections { get; init; }
+
+    /// <summary>Open connections from one client address (default 200); more are refused at accept.</summary>
+    public int? MaxConnectionsPerClient { get; init; }
+
+    /// <summary>Time a client has to send all request headers (default 10).</summary>
+    public int? RequestHeadersTimeoutSeconds { get; init; }
+
+    /// <summary>Idle time before a keep-alive connection is closed (default 120).</summary>
+    public int? KeepAliveTimeoutSeconds { get; init; }
+
+    /// <summary>Largest request header block (default 32).</summary>
+    public int? MaxRequestHeadersTotalSizeInKb { get; init; }
+
+    /// <summary>Largest request body (default 100 MB, as App Service's front end).</summary>
+    public int? MaxRequestBodySizeInMb { get; init; }
+
+    /// <summary>Slowest request body a client may send, after a 5 s grace (default 240 bytes/s).</summary>
+    public int? MinRequestBodyBytesPerSecond { get; init; }
+
+    /// <summary>Slowest a client may read a response, after a 5 s grace (default 240 bytes/s).</summary>
+    public int? MinResponseBytesPerSecond { get; init; }
+
+    /// <summary>Concurrent HTTP/2 streams per connection (default 100).</summary>
+    public int? Http2MaxStreamsPerConnection { get; init; }
+}
+
+public sealed record NetworkSecurityGroupConfig
+{
+    /// <summary>Service tags usable as sources: VirtualNetwork and AzureLoadBalancer (built-in defaults), and your own.</summary>
+    public Dictionary<string, string[]>? ServiceTags { get; init; }
+
+    public SecurityRuleConfig[]? SecurityRules { get; init; }
+}
+
+/// <summary>An inbound NSG rule, as Azure writes it.</summary>
+public sealed record SecurityRuleConfig
+{
+    public string? Name { get; init; }
+
+    public string? Description { get; init; }
+
+    /// <summary>100-4096, unique; lower is checked first and the first match decides.</summary>
+    public int? Priority { get; init; }
+
+    public SecurityRuleAccess? Access { get; init; }
+
+    /// <summary>Tcp or * (this gateway accepts TCP only; Udp/Icmp rules never match).</summary>
+    public string? Protocol { get; init; }
+
+    /// <summary>Only Inbound rules exist for a front end; accepted for compatibility with Azure's JSON.</summary>
+    public string? Direction { get; init; }
+
+    public string? SourceAddressPrefix { get; init; }
+
+    public string[]? SourceAddressPrefixes { get; init; }
+
+    public string? DestinationPortRange { get; init; }
+
+    public string[]? DestinationPortRanges { get; init; }
+}
+
+[JsonConverter(typeof(JsonStringEnumConverter<SecurityRuleAccess>))]
+public enum SecurityRuleAccess
+{
+    Allow,
+    Deny,
 }
 
 public sealed record ListenerConfig
@@ -114,6 +192,9 @@ public sealed record CertificateConfig
 
     /// <summary>Name of the environment variable that holds the PFX password (never the password itself).</summary>
     public string? PasswordEnvironmentVariable { get; init; }
+
+    /// <summary>Serve this certificate when no other matches the client's SNI name (default: the first listed).</summary>
+    public bool? Default { get; init; }
 }
 
 public sealed record HealthCheckConfig
@@ -185,6 +266,66 @@ public sealed record AppConfig
 
     /// <summary>A YARP load-balancing policy name; default PowerOfTwoChoices.</summary>
     public string? LoadBalancing { get; init; }
+
+    /// <summary>Redirect plain HTTP requests to HTTPS with 301, as App Service's "HTTPS Only".</summary>
+    public bool? HttpsOnly { get; init; }
+
+    /// <summary>Send Strict-Transport-Security on HTTPS responses.</summary>
+    public HstsConfig? Hsts { get; init; }
+
+    /// <summary>Ignore (default), Optional or Required: whether the client is asked for a certificate.</summary>
+    public ClientCertMode? ClientCertMode { get; init; }
+
+    /// <summary>Paths (prefixes) where a Required client certificate is not required.</summary>
+    public string[]? ClientCertExclusionPaths { get; init; }
+
+    public AccessRestrictionsConfig? AccessRestrictions { get; init; }
+}
+
+public sealed record HstsConfig
+{
+    public int? MaxAgeSeconds { get; init; }
+
+    public bool? IncludeSubDomains { get; init; }
+
+    public bool? Preload { get; init; }
+}
+
+[JsonConverter(typeof(JsonStringEnumConverter<ClientCertMode>))]
+public enum ClientCertMode
+{
+    Ignore,
+    Optional,
+    Required,
+}
+
+/// <summary>App Service access restrictions: checked per request against the client address (and headers).</summary>
+public sealed record AccessRestrictionsConfig
+{
+    /// <summary>What happens when no rule matches: Allow when there are no rules, Deny when there are (App Service's implicit deny).</summary>
+    public SecurityRuleAccess? DefaultAction { get; init; }
+
+    public AccessRuleConfig[]? Rules { get; init; }
+}
+
+public sealed record AccessRuleConfig
+{
+    public string? Name { get; init; }
+
+    public string? Description { get; init; }
+
+    public int? Priority { get; init; }
+
+    public SecurityRuleAccess? Action { get; init; }
+
+    /// <summary>Up to 8 CIDR ranges or addresses, comma-separated.</summary>
+    public string? IpAddress { get; init; }
+
+    /// <summary>A service tag of the NSG section (or a built-in one) instead of addresses.</summary>
+    public string? ServiceTag { get; init; }
+
+    /// <summary>Header filters, ANDed with the rule: X-Forwarded-For, X-Forwarded-Host, X-Azure-FDID, X-FD-HealthProbe; up to 8 values each.</summary>
+    public Dictionary<string, string[]>? Headers { get; init; }
 }
 
 public sealed record RunConfig

@@ -66,6 +66,12 @@ internal sealed class AppServiceRequestTransform : RequestTransform
         if (request.IsHttps)
         {
             headers.TryAddWithoutValidation(AppServiceHeaders.ArrSsl, TlsDescription(httpContext));
+
+            // As App Service: the client certificate is passed on, base64 DER, and not validated by the front end.
+            if (httpContext.Connection.ClientCertificate is { } certificate)
+            {
+                headers.TryAddWithoutValidation(AppServiceHeaders.ArrClientCert, Convert.ToBase64String(certificate.RawData));
+            }
         }
 
         headers.TryAddWithoutValidation(AppServiceHeaders.OriginalUrl, OriginalUrl(httpContext));

@@ -1,6 +1,7 @@
 using System.Net;
 using System.Security.Authentication;
 using System.Security.Cryptography.X509Certificates;
+using AseGateway.Access;
 using AseGateway.Affinity;
 using AseGateway.Configuration;
 using AseGateway.Control;
@@ -9,6 +10,7 @@ using AseGateway.Health;
 using AseGateway.Instances;
 using AseGateway.Management;
 using AseGateway.Model;
+using AseGateway.Nsg;
 using AseGateway.Routing;
 using AseGateway.Tls;
 using Microsoft.AspNetCore.Builder;
@@ -175,10 +177,22 @@ public sealed partial class GatewayServer : IAsyncDisposable
         builder.WebHost.ConfigureKestrel(kestrel =>
         {
             kestrel.AddServerHeader = false;
+            ApplyLimits(kestrel, snapshot.Limits);
             foreach (var listener in snapshot.Listeners)
             {
                 Listen(kestrel, listener.Address, listener.Port, listenOptions.Add, listener, options =>
                 {
+                    // Cheapest refusals first, before TLS: the NSG, then the per-client connection cap.
+                    options.Use(next => new NsgConnectionMiddleware(
+                        next,
+                        options.ApplicationServices.GetRequiredService<SnapshotHolder>(),
+                        options.ApplicationServices.GetRequiredService<NsgCounters>(),
+                        options.ApplicationServices.GetRequiredService<ILogger<NsgConnectionMiddleware>>()).OnConnectionAsync);
+                    options.Use(next => new ClientConnectionLimitMiddleware(
+                        next,
+                        options.ApplicationServices.GetRequiredService<SnapshotHolder>(),
+                        options.ApplicationServices.GetRequiredService<ClientConnectionTable>().Open,
+                        options.ApplicationServices.GetRequiredService<ILogger<ClientConnectionLimitMiddleware>>()).OnConnectionAsync);
                     if (listener.Protocol == ListenerProtocol.Https)
                     {
                         options.Protocols = HttpProtocols.Http1AndHttp2;
@@ -200,6 +214,9 @@ public sealed partial class GatewayServer : IAsyncDisposable
         services.AddSingleton<ProxyConfigPublisher>();
         services.AddSingleton<InstanceManager>();
         services.AddSingleton<IAvailableDestinationsPolicy, InstanceAvailabilityPolicy>();
+        services.AddSingleton<NsgCounters>();
+        services.AddSingleton<AccessCounters>();
+        services.AddSingleton<ClientConnectionTable>();
         services.AddSingleton(source);
         services.AddSingleton(provider => new ConfigController(
             source,
@@ -215,6 +232,7 @@ public sealed partial class GatewayServer : IAsyncDisposable
         app.UseMiddleware<GatewayRequestMiddleware>();
         app.MapReverseProxy(proxy =>
         {
+            proxy.UseMiddleware<AppPolicyMiddleware>();
             proxy.UseMiddleware<ArrAffinityMiddleware>();
             proxy.UseLoadBalancing();
             proxy.UseMiddleware<PassiveHealthMiddleware>();
@@ -241,6 +259,7 @@ public sealed partial class GatewayServer : IAsyncDisposable
         services.AddSingleton(shared.GetRequiredService<SnapshotHolder>());
         services.AddSingleton(shared.GetRequiredService<InstanceManager>());
         services.AddSingleton(shared.GetRequiredService<ConfigController>());
+        services.AddSingleton(shared.GetRequiredService<NsgCounters>());
         services.AddSingleton(options.TimeProvider);
         services.AddSingleton<ScaleService>();
         services.AddProblemDetails();
@@ -260,6 +279,21 @@ public sealed partial class GatewayServer : IAsyncDisposable
         app.MapManagementApi();
         app.MapOpenApi("/openapi/{documentName}.json");
         return app;
+    }
+
+    /// <summary>Edge-proxy limits: bounded headers, bodies, idle time and slow clients (Envoy's edge best practices).</summary>
+    private static void ApplyLimits(KestrelServerOptions kestrel, LimitsModel limits)
+    {
+        var grace = TimeSpan.FromSeconds(5);
+        kestrel.Limits.MaxConcurrentConnections = limits.MaxConcurrentConnections;
+        kestrel.Limits.MaxConcurrentUpgradedConnections = limits.MaxConcurrentConnections;
+        kestrel.Limits.RequestHeadersTimeout = limits.RequestHeadersTimeout;
+        kestrel.Limits.KeepAliveTimeout = limits.KeepAliveTimeout;
+        kestrel.Limits.MaxRequestHeadersTotalSize = limits.MaxRequestHeadersTotalSize;
+        kestrel.Limits.MaxRequestBodySize = limits.MaxRequestBodySize;
+        kestrel.Limits.MinRequestBodyDataRate = limits.MinRequestBodyBytesPerSecond > 0 ? new MinDataRate(limits.MinRequestBodyBytesPerSecond, grace) : null;
+        kestrel.Limits.MinResponseDataRate = limits.MinResponseBytesPerSecond > 0 ? new MinDataRate(limits.MinResponseBytesPerSecond, grace) : null;
+        kestrel.Limits.Http2.MaxStreamsPerConnection = limits.Http2MaxStreamsPerConnection;
     }
 
     private static WebApplicationBuilder CreateBuilder(GatewayServerOptions options)

@@ -35,6 +35,10 @@ internal static class EventIds
 
     public const int UnknownHost = 400;
     public const int ProxyError = 401;
+    public const int NsgDenied = 402;
+    public const int ClientConnectionLimit = 403;
+    public const int AccessDenied = 404;
+    public const int ClientCertificateMissing = 405;
 
     public const int GatewayStarted = 500;
     public const int ListenerBound = 501;

@@ -36,6 +36,10 @@ internal static class ManagementApi
         apps.MapGet("/{name}/instances", ListInstances);
         apps.MapPost("/{name}/instances/{index:int}/drain", DrainAsync);
 
+        var nsg = api.MapGroup("/nsg").WithTags("Network security group");
+        nsg.MapGet("/", ListNsgRules);
+        nsg.MapGet("/explain", ExplainNsg);
+
         var config = api.MapGroup("/config").WithTags("Configuration");
         config.MapGet("/", GetConfigAsync);
         config.MapPut("/", PutConfigAsync);
@@ -185,6 +189,46 @@ internal static class ManagementApi
 
         await drain;
         return TypedResults.Ok(new DrainDto(key, true, watch));
+    }
+
+    private static Ok<List<NsgRuleDto>> ListNsgRules(SnapshotHolder snapshots, Nsg.NsgCounters counters)
+    {
+        var list = new List<NsgRuleDto>();
+        foreach (var rule in snapshots.Current.Nsg?.Rules ?? [])
+        {
+            var sources = new List<string>();
+            foreach (var (source, _) in rule.Sources)
+            {
+                sources.Add(source);
+            }
+
+            var ports = new List<string>();
+            foreach (var port in rule.Ports)
+            {
+                ports.Add(port.From == port.To ? port.From.ToString(System.Globalization.CultureInfo.InvariantCulture) : port == Networking.PortRange.All ? "*" : $"{port.From}-{port.To}");
+            }
+
+            list.Add(new NsgRuleDto(rule.Name, rule.Priority, rule.Access.ToString(), rule.IsDefault, sources, ports, counters.Denied(rule.Name)));
+        }
+
+        return TypedResults.Ok(list);
+    }
+
+    /// <summary>Which rule decides a connection from <paramref name="source"/> to <paramref name="port"/>, and why.</summary>
+    private static Results<Ok<NsgExplanationDto>, ProblemHttpResult> ExplainNsg(string? source, int? port, SnapshotHolder snapshots)
+    {
+        if (!System.Net.IPAddress.TryParse(source, out var address) || port is not (>= 0 and <= 65535))
+        {
+            return Problems.Create(StatusCodes.Status422UnprocessableEntity, "Invalid request", "Give ?source=<IP address>&port=<0-65535>.");
+        }
+
+        if (snapshots.Current.Nsg is not { } nsg)
+        {
+            return TypedResults.Ok(new NsgExplanationDto(address.ToString(), port.Value, "Allow", null, null, "the configuration has no networkSecurityGroup: every connection is allowed"));
+        }
+
+        var decision = nsg.Explain(address, port.Value);
+        return TypedResults.Ok(new NsgExplanationDto(address.ToString(), port.Value, decision.Access.ToString(), decision.Rule, decision.Priority, decision.Reason));
     }
 
     private static async Task<IResult> GetConfigAsync(ConfigController config, HttpContext context)

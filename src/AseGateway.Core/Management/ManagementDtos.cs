@@ -36,6 +36,10 @@ public sealed record InstanceDto(
 
 public sealed record HealthResultDto(DateTimeOffset At, bool Healthy, int? StatusCode, string Detail);
 
+public sealed record NsgRuleDto(string Name, int Priority, string Access, bool IsDefault, IReadOnlyList<string> Sources, IReadOnlyList<string> Ports, long DeniedConnections);
+
+public sealed record NsgExplanationDto(string Source, int Port, string Access, string? Rule, int? Priority, string Reason);
+
 public sealed record WorkerCountRequest(int? WorkerCount);
 
 public sealed record InstanceCountRequest(int? InstanceCount);

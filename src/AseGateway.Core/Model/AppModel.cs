@@ -21,6 +21,17 @@ internal sealed class AppModel
 
     public required HealthCheckModel HealthCheck { get; init; }
 
+    public required Access.AccessRestrictionModel AccessRestrictions { get; init; }
+
+    public required bool HttpsOnly { get; init; }
+
+    /// <summary>The Strict-Transport-Security value for HTTPS responses, or null.</summary>
+    public required string? Hsts { get; init; }
+
+    public required Configuration.ClientCertMode ClientCertMode { get; init; }
+
+    public required IReadOnlyList<string> ClientCertExclusionPaths { get; init; }
+
     /// <summary>The YARP route and cluster id of this app (its name).</summary>
     public string ClusterId => Name;
 }

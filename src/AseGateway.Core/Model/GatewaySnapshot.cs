@@ -34,11 +34,40 @@ internal sealed class GatewaySnapshot
 
     public required ManagementModel Management { get; init; }
 
+    /// <summary>Null when the file has no networkSecurityGroup section (every connection is let in).</summary>
+    public required Nsg.NsgModel? Nsg { get; init; }
+
+    public required LimitsModel Limits { get; init; }
+
     /// <summary>How long a removed instance may finish in-flight requests before it is stopped anyway.</summary>
     public required TimeSpan DrainTimeout { get; init; }
 
     /// <summary>How long a process instance may take to exit after SIGTERM before it is killed.</summary>
     public required TimeSpan StopTimeout { get; init; }
+}
+
+/// <summary>Connection caps and timeouts with their defaults applied.</summary>
+internal sealed record LimitsModel(
+    int MaxConcurrentConnections,
+    int MaxConnectionsPerClient,
+    TimeSpan RequestHeadersTimeout,
+    TimeSpan KeepAliveTimeout,
+    int MaxRequestHeadersTotalSize,
+    long MaxRequestBodySize,
+    double MinRequestBodyBytesPerSecond,
+    double MinResponseBytesPerSecond,
+    int Http2MaxStreamsPerConnection)
+{
+    public static LimitsModel From(LimitsConfig? config) => new(
+        config?.MaxConcurrentConnections ?? 10_000,
+        config?.MaxConnectionsPerClient ?? 200,
+        TimeSpan.FromSeconds(config?.RequestHeadersTimeoutSeconds ?? 10),
+        TimeSpan.FromSeconds(config?.KeepAliveTimeoutSeconds ?? 120),
+        (config?.MaxRequestHeadersTotalSizeInKb ?? 32) * 1024,
+        (config?.MaxRequestBodySizeInMb ?? 100) * 1024L * 1024L,
+        config?.MinRequestBodyBytesPerSecond ?? 240,
+        config?.MinResponseBytesPerSecond ?? 240,
+        config?.Http2MaxStreamsPerConnection ?? 100);
 }
 
 internal sealed record ListenerModel(string Name, string Address, int Port, ListenerProtocol Protocol);

@@ -28,6 +28,7 @@ internal static class SnapshotCompiler
         var plans = (config.Plans ?? []).ToDictionary(p => p.Name!, StringComparer.OrdinalIgnoreCase);
         var staticWorkers = AssignStaticWorkers(config);
 
+        var tags = Nsg.NsgCompiler.ResolveTags(config.NetworkSecurityGroup);
         var apps = new Dictionary<string, AppModel>(StringComparer.OrdinalIgnoreCase);
         var instances = new List<InstanceSpec>();
         foreach (var app in config.Apps ?? [])
@@ -62,6 +63,11 @@ internal static class SnapshotCompiler
                 ClientAffinityEnabled = app.ClientAffinityEnabled ?? ConfigDefaults.ClientAffinityEnabled,
                 LoadBalancingPolicy = app.LoadBalancing ?? ConfigDefaults.LoadBalancingPolicy,
                 HealthCheck = health,
+                AccessRestrictions = Access.AccessRestrictionModel.Compile(app.AccessRestrictions, tags),
+                HttpsOnly = app.HttpsOnly ?? false,
+                Hsts = app.Hsts is { } hsts ? HstsValue(hsts) : null,
+                ClientCertMode = app.ClientCertMode ?? ClientCertMode.Ignore,
+                ClientCertExclusionPaths = app.ClientCertExclusionPaths ?? [],
             };
             apps.Add(model.Name, model);
 
@@ -108,6 +114,8 @@ internal static class SnapshotCompiler
                 config.Management?.Port ?? ConfigDefaults.ManagementPort,
                 CompileApiKeys(config.Management?.ApiKeys),
                 (config.Management?.MaxRequestBodySizeInKb ?? ConfigDefaults.ManagementMaxRequestBodySizeInKb) * 1024L),
+            Nsg = Nsg.NsgCompiler.Compile(config.NetworkSecurityGroup),
+            Limits = LimitsModel.From(config.FrontEnd.Limits),
             DrainTimeout = TimeSpan.FromSeconds(config.Instances?.DrainTimeoutSeconds ?? ConfigDefaults.DrainTimeoutSeconds),
             StopTimeout = TimeSpan.FromSeconds(config.Instances?.StopTimeoutSeconds ?? ConfigDefaults.StopTimeoutSeconds),
         };
@@ -195,6 +203,13 @@ internal static class SnapshotCompiler
         }
 
         return compiled;
+    }
+
+    private static string HstsValue(HstsConfig hsts)
+    {
+        var value = $"max-age={hsts.MaxAgeSeconds ?? 31536000}";
+        value += hsts.IncludeSubDomains == true ? "; includeSubDomains" : string.Empty;
+        return value + (hsts.Preload == true ? "; preload" : string.Empty);
     }
 
     internal static string InstanceId(string environment, string pool, string plan, int index)

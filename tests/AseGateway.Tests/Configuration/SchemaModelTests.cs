@@ -107,9 +107,17 @@ public sealed class SchemaModelTests
                 CompareValue(type.GetElementType()!, items, root, $"{path}[]", problems);
             }
         }
-        else if (type == typeof(Dictionary<string, string>))
+        else if (type.IsGenericType && type.GetGenericTypeDefinition() == typeof(Dictionary<,>))
         {
             Expect(node, "object", path, problems);
+            if (node.TryGetProperty("additionalProperties", out var values))
+            {
+                CompareValue(type.GetGenericArguments()[1], values, root, $"{path}.*", problems);
+            }
+            else
+            {
+                problems.Add($"{path}: a map needs additionalProperties describing its values");
+            }
         }
         else
         {

@@ -5,6 +5,18 @@ public static class TestConfigs
 {
     public const string AppHost = "web.contoso.test";
 
+    /// <summary>The admin API key <see cref="WithApiKey"/> configures.</summary>
+    public const string ApiKey = "test-admin-key";
+
+    /// <summary>Gives the management listener an admin key (<see cref="ApiKey"/>), stored as its SHA-256.</summary>
+    public static string WithApiKey(string json)
+    {
+        var hash = Convert.ToHexStringLower(System.Security.Cryptography.SHA256.HashData(System.Text.Encoding.UTF8.GetBytes(ApiKey)));
+        return json.Replace(
+            "\"management\": { \"address\": \"127.0.0.1\", \"port\": 0 }",
+            $"\"management\": {{ \"address\": \"127.0.0.1\", \"port\": 0, \"apiKeys\": [ {{ \"name\": \"test\", \"sha256\": \"{hash}\" }} ] }}");
+    }
+
     /// <summary>One app ("web", answering on <see cref="AppHost"/> and web.ase.test) on a static pool whose workers are the backends.</summary>
     public static string Static(
         IReadOnlyList<TestBackend> backends,

@@ -61,6 +61,14 @@ public sealed class TestGateway : IAsyncDisposable
         return await response.Content.ReadAsStringAsync();
     }
 
+    /// <summary>A client for the management API, authenticated with <see cref="TestConfigs.ApiKey"/> (see <see cref="TestConfigs.WithApiKey"/>).</summary>
+    public HttpClient ManagementClient()
+    {
+        var client = new HttpClient { BaseAddress = Server.ManagementUrl };
+        client.DefaultRequestHeaders.Add("X-API-Key", TestConfigs.ApiKey);
+        return client;
+    }
+
     /// <summary>Keys of the app's instances that take traffic now (e.g. <c>web/web-plan/0</c>).</summary>
     public IReadOnlyList<string> Available(string app = "web") => Instances.AvailableInstances(app);
 
