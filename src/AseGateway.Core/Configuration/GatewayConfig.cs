@@ -173,6 +173,9 @@ public sealed record TlsConfig
 {
     public TlsVersion? MinVersion { get; init; }
 
+    /// <summary>Offer HTTP/2 by ALPN (default true); HTTP/1.1 is always offered.</summary>
+    public bool? Http2 { get; init; }
+
     public CertificateConfig[]? Certificates { get; init; }
 }
 

@@ -63,7 +63,7 @@ public sealed partial class ConfigController : IDisposable
             {
                 // Missing (mid-rename, deleted before being recreated) is an error to report, never "no apps".
                 var reason = ex is FileNotFoundException or DirectoryNotFoundException ? "the file does not exist" : ex.Message;
-                return Refuse(ConfigLoader.Failed(new ConfigError("$", $"cannot read '{_source.Name}': {reason}"), _source.Name, _source.BaseDirectory), trigger, rememberBytes: false);
+                return Refuse(ConfigLoader.Failed(new ConfigError("$", $"cannot read '{_source.Name}': {reason}"), _source.Name, _source.BaseDirectory), trigger, rememberVersion: null);
             }
 
             return await ApplyLockedAsync(content, trigger, write: false, cancellationToken);
@@ -138,9 +138,14 @@ public sealed partial class ConfigController : IDisposable
     {
         var loaded = _source.Load(content);
         var current = _snapshots.Current;
-        if (!write && (loaded.Sha256 == current.ConfigSha256 || loaded.Sha256 == _lastRefusedSha256))
+
+        // Certificate files can change under an unchanged configuration (renewal): that is a change too.
+        var certificates = loaded.IsValid ? Tls.TlsCompiler.Fingerprint(loaded.Config!, loaded.BaseDirectory) : string.Empty;
+        var version = $"{loaded.Sha256}/{certificates}";
+        var running = $"{current.ConfigSha256}/{(current.Tls is { } tls ? tls.Fingerprint : Tls.TlsCompiler.Fingerprint(current.Config, loaded.BaseDirectory))}";
+        if (!write && (version == running || version == _lastRefusedSha256))
         {
-            if (loaded.Sha256 == current.ConfigSha256 && _lastError is not null)
+            if (version == running && _lastError is not null)
             {
                 // The file went back to what serves: the refused version is history.
                 _lastError = null;
@@ -154,7 +159,22 @@ public sealed partial class ConfigController : IDisposable
         {
             return write
                 ? new ConfigChangeResult(ConfigChangeOutcome.Invalid, current.Generation, loaded.Sha256, loaded.Errors)
-                : Refuse(loaded, trigger, rememberBytes: true);
+                : Refuse(loaded, trigger, rememberVersion: version);
+        }
+
+        var errors = new List<ConfigError>();
+        var warnings = new List<string>();
+        var next = SnapshotCompiler.TryCompile(loaded, current.Generation + 1, _time.GetUtcNow(), errors, warnings);
+        if (next is null)
+        {
+            return write
+                ? new ConfigChangeResult(ConfigChangeOutcome.Invalid, current.Generation, loaded.Sha256, errors)
+                : Refuse(new ConfigLoadResultWithErrors(loaded, errors), trigger, rememberVersion: version);
+        }
+
+        foreach (var warning in warnings)
+        {
+            LogNeedsRestart(_logger, warning);
         }
 
         if (write)
@@ -162,7 +182,6 @@ public sealed partial class ConfigController : IDisposable
             await _source.WriteAsync(content, cancellationToken);
         }
 
-        var next = SnapshotCompiler.Compile(loaded, current.Generation + 1, _time.GetUtcNow());
         var pending = RestartOnlyChanges(current, next);
         _snapshots.Swap(next);
         await _instances.ReconcileAsync(next);
@@ -180,13 +199,17 @@ public sealed partial class ConfigController : IDisposable
         return result;
     }
 
-    private ConfigChangeResult Refuse(ConfigLoadResult loaded, string trigger, bool rememberBytes)
+    private ConfigChangeResult Refuse(ConfigLoadResult loaded, string trigger, string? rememberVersion) => Refuse(new ConfigLoadResultWithErrors(loaded, loaded.Errors), trigger, rememberVersion);
+
+    /// <param name="rememberVersion">The refused version (config and certificate hashes): polls skip it until something changes.</param>
+    private ConfigChangeResult Refuse(ConfigLoadResultWithErrors refused, string trigger, string? rememberVersion)
     {
+        var (loaded, errors) = refused;
         var current = _snapshots.Current;
-        _lastError = new ConfigFailure(_time.GetUtcNow(), loaded.Sha256, trigger, loaded.Errors);
-        _lastRefusedSha256 = rememberBytes ? loaded.Sha256 : null;
-        LogRefused(_logger, trigger, loaded.Errors.Count, current.Generation, string.Join("; ", loaded.Errors));
-        var result = new ConfigChangeResult(ConfigChangeOutcome.Invalid, current.Generation, loaded.Sha256, loaded.Errors);
+        _lastError = new ConfigFailure(_time.GetUtcNow(), loaded.Sha256, trigger, errors);
+        _lastRefusedSha256 = rememberVersion;
+        LogRefused(_logger, trigger, errors.Count, current.Generation, string.Join("; ", errors));
+        var result = new ConfigChangeResult(ConfigChangeOutcome.Invalid, current.Generation, loaded.Sha256, errors);
         Changed?.Invoke(result);
         return result;
     }
@@ -205,20 +228,12 @@ public sealed partial class ConfigController : IDisposable
             notes.Add("management address/port changed: restart the gateway to rebind it");
         }
 
-        if (!Equals(running.Config.FrontEnd?.Tls, next.Config.FrontEnd?.Tls) && !TlsEquivalent(running, next))
+        if (!Equals(running.Limits, next.Limits))
         {
-            notes.Add("frontEnd.tls changed: restart the gateway to load the new certificates");
+            notes.Add("frontEnd.limits changed: the per-client cap applies now, Kestrel's limits and timeouts after a restart");
         }
 
         return notes;
-    }
-
-    private static bool TlsEquivalent(GatewaySnapshot a, GatewaySnapshot b)
-    {
-        var x = a.Config.FrontEnd?.Tls;
-        var y = b.Config.FrontEnd?.Tls;
-        return x?.MinVersion == y?.MinVersion
-            && (x?.Certificates ?? []).SequenceEqual(y?.Certificates ?? []);
     }
 
     [LoggerMessage(EventId = Logging.EventIds.ConfigLoaded, Level = LogLevel.Information, Message = "Configuration generation {Generation} applied ({Trigger}, sha256 {Sha256}): {Apps} app(s), {Instances} instance(s).")]
@@ -230,6 +245,9 @@ public sealed partial class ConfigController : IDisposable
     [LoggerMessage(EventId = Logging.EventIds.ConfigError, Level = LogLevel.Warning, Message = "Applied, but {Note}.")]
     private static partial void LogNeedsRestart(ILogger logger, string note);
 }
+
+/// <summary>A configuration version and the errors that refused it (parse, validation or certificate loading).</summary>
+internal sealed record ConfigLoadResultWithErrors(ConfigLoadResult Loaded, IReadOnlyList<ConfigError> Errors);
 
 /// <summary>What an edit of the configuration produced: new bytes, or why there are none.</summary>
 public sealed record EditResult(byte[]? Content, ConfigChangeOutcome Outcome, IReadOnlyList<ConfigError> Errors)

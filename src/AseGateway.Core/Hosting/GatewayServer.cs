@@ -79,12 +79,11 @@ public sealed partial class GatewayServer : IAsyncDisposable
         }
 
         var snapshot = SnapshotCompiler.Compile(config, generation: 1, options.TimeProvider.GetUtcNow());
-        var certificate = LoadCertificate(config);
         var snapshots = new SnapshotHolder();
         snapshots.Swap(snapshot);
 
         var listenOptions = new List<(ListenerModel, ListenOptions)>();
-        var dataPlane = BuildDataPlane(source, snapshot, snapshots, certificate, options, listenOptions);
+        var dataPlane = BuildDataPlane(source, snapshot, snapshots, options, listenOptions);
         var managementListen = new ListenOptionsBox();
         var management = BuildManagement(snapshot, dataPlane, options, managementListen);
         var server = new GatewayServer(dataPlane, management, listenOptions, managementListen);
@@ -170,10 +169,9 @@ public sealed partial class GatewayServer : IAsyncDisposable
         }
     }
 
-    private static WebApplication BuildDataPlane(ConfigSource source, GatewaySnapshot snapshot, SnapshotHolder snapshots, X509Certificate2? certificate, GatewayServerOptions options, List<(ListenerModel, ListenOptions)> listenOptions)
+    private static WebApplication BuildDataPlane(ConfigSource source, GatewaySnapshot snapshot, SnapshotHolder snapshots, GatewayServerOptions options, List<(ListenerModel, ListenOptions)> listenOptions)
     {
         var builder = CreateBuilder(options);
-        var tls = snapshot.Config.FrontEnd?.Tls?.MinVersion == TlsVersion.Tls13 ? SslProtocols.Tls13 : SslProtocols.Tls12 | SslProtocols.Tls13;
         builder.WebHost.ConfigureKestrel(kestrel =>
         {
             kestrel.AddServerHeader = false;
@@ -195,8 +193,14 @@ public sealed partial class GatewayServer : IAsyncDisposable
                         options.ApplicationServices.GetRequiredService<ILogger<ClientConnectionLimitMiddleware>>()).OnConnectionAsync);
                     if (listener.Protocol == ListenerProtocol.Https)
                     {
+                        // Certificates, protocols and ciphers come from the snapshot current at each handshake, chosen by
+                        // SNI: a reload or a renewed certificate file applies to the next handshake, none in flight fails.
                         options.Protocols = HttpProtocols.Http1AndHttp2;
-                        options.UseHttps(new HttpsConnectionAdapterOptions { ServerCertificate = certificate, SslProtocols = tls });
+                        options.UseHttps(new TlsHandshakeCallbackOptions
+                        {
+                            OnConnection = context => ValueTask.FromResult(snapshots.Current.Tls!.OptionsFor(context.ClientHelloInfo.ServerName)),
+                            HandshakeTimeout = TimeSpan.FromSeconds(10),
+                        });
                     }
                     else
                     {
@@ -353,19 +357,6 @@ public sealed partial class GatewayServer : IAsyncDisposable
             var ip = string.Equals(address, "localhost", StringComparison.OrdinalIgnoreCase) ? IPAddress.Loopback : IPAddress.Parse(address);
             kestrel.Listen(ip, port, Configure);
         }
-    }
-
-    private static X509Certificate2? LoadCertificate(ConfigLoadResult config)
-    {
-        var certificates = config.Config!.FrontEnd?.Tls?.Certificates;
-        if (certificates is not { Length: > 0 })
-        {
-            return null;
-        }
-
-        var errors = new List<ConfigError>();
-        var certificate = ListenerCertificateLoader.TryLoad(certificates[0], config.BaseDirectory, "frontEnd.tls.certificates[0]", errors);
-        return errors.Count > 0 ? throw new GatewayConfigurationException(errors) : certificate;
     }
 
     private async Task WaitForAppsReadyAsync(GatewaySnapshot snapshot, TimeSpan timeout, CancellationToken cancellationToken)

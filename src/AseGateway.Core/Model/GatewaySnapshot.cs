@@ -39,6 +39,9 @@ internal sealed class GatewaySnapshot
 
     public required LimitsModel Limits { get; init; }
 
+    /// <summary>Null when no certificates are configured (then there is no Https listener either).</summary>
+    public required Tls.TlsModel? Tls { get; init; }
+
     /// <summary>How long a removed instance may finish in-flight requests before it is stopped anyway.</summary>
     public required TimeSpan DrainTimeout { get; init; }
 

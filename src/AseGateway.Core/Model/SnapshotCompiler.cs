@@ -12,11 +12,25 @@ namespace AseGateway.Model;
 /// </summary>
 internal static class SnapshotCompiler
 {
+    /// <exception cref="Hosting.GatewayConfigurationException">Certificates could not be loaded.</exception>
     public static GatewaySnapshot Compile(ConfigLoadResult loaded, long generation, DateTimeOffset now)
+    {
+        var errors = new List<ConfigError>();
+        return TryCompile(loaded, generation, now, errors, []) ?? throw new Hosting.GatewayConfigurationException(errors);
+    }
+
+    /// <summary>Compiles, or returns null with the errors found while loading what the file points at (certificates).</summary>
+    public static GatewaySnapshot? TryCompile(ConfigLoadResult loaded, long generation, DateTimeOffset now, List<ConfigError> errors, List<string> warnings)
     {
         if (!loaded.IsValid)
         {
             throw new InvalidOperationException("Only a validated configuration can be compiled.");
+        }
+
+        var tls = Tls.TlsCompiler.Compile(loaded.Config!, loaded.BaseDirectory, now, errors, warnings);
+        if (errors.Count > 0)
+        {
+            return null;
         }
 
         var config = loaded.Config!;
@@ -116,6 +130,7 @@ internal static class SnapshotCompiler
                 (config.Management?.MaxRequestBodySizeInKb ?? ConfigDefaults.ManagementMaxRequestBodySizeInKb) * 1024L),
             Nsg = Nsg.NsgCompiler.Compile(config.NetworkSecurityGroup),
             Limits = LimitsModel.From(config.FrontEnd.Limits),
+            Tls = tls,
             DrainTimeout = TimeSpan.FromSeconds(config.Instances?.DrainTimeoutSeconds ?? ConfigDefaults.DrainTimeoutSeconds),
             StopTimeout = TimeSpan.FromSeconds(config.Instances?.StopTimeoutSeconds ?? ConfigDefaults.StopTimeoutSeconds),
         };
