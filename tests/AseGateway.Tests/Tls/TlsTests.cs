@@ -1,0 +1,214 @@
+using System.Net;
+using System.Net.Security;
+using System.Net.Sockets;
+using System.Security.Cryptography;
+using System.Security.Cryptography.X509Certificates;
+using AseGateway.Control;
+using AseGateway.Tests.Infrastructure;
+using AseGateway.Tests.Routing;
+using Xunit.Abstractions;
+
+namespace AseGateway.Tests.Tls;
+
+/// <summary>Real TLS handshakes against the gateway's HTTPS listener.</summary>
+public sealed class TlsTests(ITestOutputHelper output)
+{
+    private const string PasswordVariable = "ASEGATEWAY_TEST_PFX_PASSWORD";
+
+    static TlsTests() => Environment.SetEnvironmentVariable(PasswordVariable, "dev-password");
+
+    /// <summary>Two certificates (localhost first, so it is the default) and app settings for TLS tests.</summary>
+    private static string Config(TestBackend backend, string certificates, string appExtras = "") => TestConfigs.Static([backend])
+        .Replace(
+            "\"listeners\": [ { \"name\": \"http\", \"address\": \"127.0.0.1\", \"port\": 0, \"protocol\": \"Http\" } ]",
+            $$"""
+            "listeners": [
+              { "name": "http", "address": "127.0.0.1", "port": 0, "protocol": "Http" },
+              { "name": "https", "address": "127.0.0.1", "port": 0, "protocol": "Https" } ],
+            "tls": { "certificates": {{certificates}} }
+            """)
+        .Replace("\"hostNames\": [ \"web.contoso.test\" ]", "\"hostNames\": [ \"web.contoso.test\", \"www.contoso.com\" ]" + appExtras);
+
+    private static string Cert(string name) => $$"""{ "path": "{{RepoPaths.Combine("certs", "dev", name + ".pfx")}}", "passwordEnvironmentVariable": "{{PasswordVariable}}" }""";
+
+    private static string Both => $"[ {Cert("localhost")}, {Cert("contoso")} ]";
+
+    [Theory]
+    [InlineData("www.contoso.com", "contoso.com")]
+    [InlineData("contoso.com", "contoso.com")]
+    [InlineData("hello.localhost", "localhost")]
+    [InlineData("unknown.example", "localhost")]
+    [InlineData(null, "localhost")]
+    public async Task Handshake_SniChoosesCertificate_ExactThenWildcardThenDefault(string? serverName, string expectedSubject)
+    {
+        await using var backend = await TestBackend.StartAsync("b0");
+        await using var gateway = await TestGateway.StartAsync(Config(backend, Both), output);
+
+        var (certificate, _) = await HandshakeAsync(gateway, serverName);
+
+        Assert.Equal(expectedSubject, Name(certificate));
+    }
+
+    [Fact]
+    public async Task Handshake_OffersH2AndHttp11_NegotiatesTls13OrTls12()
+    {
+        await using var backend = await TestBackend.StartAsync("b0");
+        await using var gateway = await TestGateway.StartAsync(Config(backend, Both), output);
+
+        var (_, stream) = await HandshakeAsync(gateway, "www.contoso.com", [SslApplicationProtocol.Http2, SslApplicationProtocol.Http11]);
+
+        Assert.Equal(SslApplicationProtocol.Http2, stream.NegotiatedApplicationProtocol);
+        Assert.True(stream.SslProtocol is System.Security.Authentication.SslProtocols.Tls13 or System.Security.Authentication.SslProtocols.Tls12);
+        await stream.DisposeAsync();
+    }
+
+    [Fact]
+    public async Task CertificateFileReplaced_NextHandshakeUsesTheNewOne()
+    {
+        await using var backend = await TestBackend.StartAsync("b0");
+        using var folder = new ConfigDirectory();
+        var pfx = Path.Combine(folder.Path, "site.pfx");
+        File.Copy(RepoPaths.Combine("certs", "dev", "localhost.pfx"), pfx);
+        folder.WriteInPlace(Config(backend, $$"""[ { "path": "site.pfx", "passwordEnvironmentVariable": "{{PasswordVariable}}" } ]"""));
+        await using var gateway = await TestGateway.StartAsync(new FileConfigSource(folder.FilePath), output);
+        Assert.Equal("localhost", Name((await HandshakeAsync(gateway, "www.contoso.com")).Certificate));
+
+        File.Copy(RepoPaths.Combine("certs", "dev", "contoso.pfx"), pfx + ".new");
+        File.Move(pfx + ".new", pfx, overwrite: true);
+        var result = await gateway.Server.Config.ReloadAsync("certificate renewed");
+
+        Assert.Equal(ConfigChangeOutcome.Applied, result.Outcome);
+        Assert.Equal("contoso.com", Name((await HandshakeAsync(gateway, "www.contoso.com")).Certificate));
+    }
+
+    [Fact]
+    public async Task HttpsOnly_PlainRequest_Is301ToTheSameUrlOverHttps_HstsOnHttps()
+    {
+        await using var backend = await TestBackend.StartAsync("b0");
+        var json = Config(backend, Both, ", \"httpsOnly\": true, \"hsts\": { \"maxAgeSeconds\": 600, \"includeSubDomains\": true }");
+        await using var gateway = await TestGateway.StartAsync(json, output);
+
+        using var plain = await gateway.GetAsync("www.contoso.com", "/cart?item=7");
+        Assert.Equal(HttpStatusCode.MovedPermanently, plain.StatusCode);
+        Assert.Equal("https://www.contoso.com/cart?item=7", plain.Headers.Location!.OriginalString);
+        Assert.Equal(0, backend.RequestCount);
+
+        using var client = TrustingDevCa();
+        using var request = new HttpRequestMessage(HttpMethod.Get, gateway.Server.ListenerUrls["https"]);
+        request.Headers.Host = "www.contoso.com";
+        using var secure = await client.SendAsync(request);
+        Assert.Equal(HttpStatusCode.OK, secure.StatusCode);
+        Assert.Equal("max-age=600; includeSubDomains", secure.Headers.GetValues("Strict-Transport-Security").Single());
+    }
+
+    [Fact]
+    public async Task ClientCertificate_Required_ForwardedBase64_MissingIs403_ExcludedPathPasses()
+    {
+        await using var backend = await TestBackend.StartAsync("b0");
+        var json = Config(backend, Both, ", \"clientCertMode\": \"Required\", \"clientCertExclusionPaths\": [ \"/public\" ]");
+        await using var gateway = await TestGateway.StartAsync(json, output);
+        using var clientCertificate = SelfSigned("CN=client.contoso.com", DateTimeOffset.UtcNow.AddDays(-1), DateTimeOffset.UtcNow.AddDays(30));
+
+        using (var withCertificate = TrustingDevCa(clientCertificate))
+        using (var request = new HttpRequestMessage(HttpMethod.Get, gateway.Server.ListenerUrls["https"]))
+        {
+            request.Headers.Host = "www.contoso.com";
+            using var response = await withCertificate.SendAsync(request);
+            Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+            Assert.Equal(Convert.ToBase64String(clientCertificate.RawData), backend.ReceivedHeaders.Last()["X-ARR-ClientCert"]);
+        }
+
+        using var without = TrustingDevCa();
+        using (var request = new HttpRequestMessage(HttpMethod.Get, gateway.Server.ListenerUrls["https"]))
+        {
+            request.Headers.Host = "www.contoso.com";
+            Assert.Equal(HttpStatusCode.Forbidden, (await without.SendAsync(request)).StatusCode);
+        }
+
+        using (var request = new HttpRequestMessage(HttpMethod.Get, new Uri(gateway.Server.ListenerUrls["https"], "/public/logo.png")))
+        {
+            request.Headers.Host = "www.contoso.com";
+            Assert.Equal(HttpStatusCode.OK, (await without.SendAsync(request)).StatusCode);
+        }
+    }
+
+    [Fact]
+    public async Task BadCertificates_AreConfigurationErrorsWithPaths()
+    {
+        using var folder = new ConfigDirectory();
+        using var expired = SelfSigned("CN=old.contoso.com", DateTimeOffset.UtcNow.AddYears(-2), DateTimeOffset.UtcNow.AddDays(-1));
+        await File.WriteAllBytesAsync(Path.Combine(folder.Path, "expired.pfx"), expired.Export(X509ContentType.Pkcs12, "pw"));
+        Environment.SetEnvironmentVariable("ASEGATEWAY_TEST_EXPIRED_PASSWORD", "pw");
+        Environment.SetEnvironmentVariable("ASEGATEWAY_TEST_WRONG_PASSWORD", "not-the-password");
+        await using var backend = await TestBackend.StartAsync("b0");
+        folder.WriteInPlace(Config(backend, $$"""
+            [
+              { "path": "expired.pfx", "passwordEnvironmentVariable": "ASEGATEWAY_TEST_EXPIRED_PASSWORD" },
+              { "path": "{{RepoPaths.Combine("certs", "dev", "contoso.pfx")}}", "passwordEnvironmentVariable": "ASEGATEWAY_TEST_WRONG_PASSWORD" },
+              { "path": "missing.pfx" }
+            ]
+            """));
+
+        var source = new FileConfigSource(folder.FilePath);
+        var error = await Assert.ThrowsAsync<AseGateway.Hosting.GatewayConfigurationException>(() => TestGateway.StartAsync(source, output));
+        var errors = error.Errors.Select(e => e.ToString()).ToList();
+
+        Assert.Contains("frontEnd.tls.certificates[2].path: the file 'missing.pfx' does not exist", errors);
+        Assert.True(errors.Count == 1, string.Join(Environment.NewLine, errors)); // validation stops before loading when a file is missing
+
+        folder.WriteInPlace(File.ReadAllText(folder.FilePath).Replace(", { \"path\": \"missing.pfx\" }", string.Empty).Replace("{ \"path\": \"missing.pfx\" }", string.Empty).Replace("},\n  \n", "}\n"));
+        error = await Assert.ThrowsAsync<AseGateway.Hosting.GatewayConfigurationException>(() => TestGateway.StartAsync(source, output));
+        errors = error.Errors.Select(e => e.ToString()).ToList();
+        Assert.Contains(errors, e => e.StartsWith("frontEnd.tls.certificates[0].path: 'expired.pfx' expired on", StringComparison.Ordinal));
+        Assert.Contains(errors, e => e.StartsWith("frontEnd.tls.certificates[1].path: cannot load", StringComparison.Ordinal) && e.Contains("wrong password", StringComparison.Ordinal));
+    }
+
+    private static async Task<(X509Certificate2 Certificate, SslStream Stream)> HandshakeAsync(TestGateway gateway, string? serverName, List<SslApplicationProtocol>? alpn = null)
+    {
+        var url = gateway.Server.ListenerUrls["https"];
+        var tcp = new TcpClient();
+        await tcp.ConnectAsync(url.Host, url.Port);
+        var stream = new SslStream(tcp.GetStream(), leaveInnerStreamOpen: false);
+        X509Certificate2? seen = null;
+        await stream.AuthenticateAsClientAsync(new SslClientAuthenticationOptions
+        {
+            TargetHost = serverName ?? string.Empty,
+            ApplicationProtocols = alpn,
+            RemoteCertificateValidationCallback = (_, certificate, _, _) =>
+            {
+                seen = new X509Certificate2(certificate!);
+                return true;
+            },
+        });
+        if (alpn is null)
+        {
+            await stream.DisposeAsync();
+        }
+
+        return (seen!, stream);
+    }
+
+    private static string Name(X509Certificate2 certificate) => certificate.GetNameInfo(X509NameType.SimpleName, forIssuer: false);
+
+    private static HttpClient TrustingDevCa(X509Certificate2? clientCertificate = null)
+    {
+        var ca = X509CertificateLoader.LoadCertificateFromFile(RepoPaths.Combine("certs", "dev", "ca.crt"));
+        return new HttpClient(new SocketsHttpHandler
+        {
+            AllowAutoRedirect = false,
+            SslOptions = new SslClientAuthenticationOptions
+            {
+                CertificateChainPolicy = new X509ChainPolicy { TrustMode = X509ChainTrustMode.CustomRootTrust, CustomTrustStore = { ca }, RevocationMode = X509RevocationMode.NoCheck },
+                ClientCertificates = clientCertificate is null ? null : [clientCertificate],
+            },
+        });
+    }
+
+    private static X509Certificate2 SelfSigned(string subject, DateTimeOffset notBefore, DateTimeOffset notAfter)
+    {
+        using var key = ECDsa.Create(ECCurve.NamedCurves.nistP256);
+        var request = new CertificateRequest(subject, key, HashAlgorithmName.SHA256);
+        using var certificate = request.CreateSelfSigned(notBefore, notAfter);
+        return X509CertificateLoader.LoadPkcs12(certificate.Export(X509ContentType.Pkcs12), null);
+    }
+}
