@@ -98,6 +98,12 @@ public static partial class ConfigLoader
             return new ConfigError(path, $"property '{duplicate.Groups[1].Value}' appears more than once{where}");
         }
 
+        // A repeated key of a map (run.environment, serviceTags, headers): System.Text.Json does not name it, the path does.
+        if (message.StartsWith("Duplicate properties", StringComparison.Ordinal))
+        {
+            return new ConfigError(path, $"property '{LastName(ex.Path)}' appears more than once{where}");
+        }
+
         if (NotConvertible().IsMatch(message))
         {
             // System.Text.Json names the type that holds the value, not the value's own type: find that from the path.
@@ -138,8 +144,10 @@ public static partial class ConfigLoader
             : "expected an object";
     }
 
-    /// <summary>The model type at a System.Text.Json path such as <c>$.frontEnd.listeners[0].port</c>.</summary>
-    [System.Diagnostics.CodeAnalysis.UnconditionalSuppressMessage("Trimming", "IL2075", Justification = "The configuration records are rooted by the source-generated serializer context.")]
+    /// <summary>
+    /// The model type at a System.Text.Json path such as <c>$.frontEnd.listeners[0].port</c>, <c>$.apps[0].run.environment.HOME</c>
+    /// or <c>$.apps[0].run.environment['my.var']</c> (a map's key is a segment too: it leads to the map's value type).
+    /// </summary>
     private static Type? TypeAt(string? jsonPath)
     {
         if (string.IsNullOrEmpty(jsonPath))
@@ -148,24 +156,68 @@ public static partial class ConfigLoader
         }
 
         Type? type = typeof(GatewayConfig);
-        foreach (var segment in jsonPath.Split('.', StringSplitOptions.RemoveEmptyEntries))
+        var i = jsonPath[0] == '$' ? 1 : 0;
+        while (type is not null && i < jsonPath.Length)
         {
-            if (segment == "$" || type is null)
+            if (jsonPath[i] == '.')
             {
-                continue;
+                var end = jsonPath.IndexOfAny(['.', '['], i + 1);
+                end = end < 0 ? jsonPath.Length : end;
+                type = MemberType(type, jsonPath[(i + 1)..end]);
+                i = end;
             }
-
-            var bracket = segment.IndexOf('[', StringComparison.Ordinal);
-            var name = bracket < 0 ? segment : segment[..bracket];
-            var property = Array.Find(type.GetProperties(), p => string.Equals(JsonName(p), name, StringComparison.Ordinal));
-            type = property is null ? null : Nullable.GetUnderlyingType(property.PropertyType) ?? property.PropertyType;
-            for (var i = bracket; type is not null && i >= 0 && i < segment.Length; i = segment.IndexOf('[', i + 1))
+            else if (jsonPath.AsSpan(i).StartsWith("['"))
             {
-                type = type.IsArray ? type.GetElementType() : type == typeof(Dictionary<string, string>) ? typeof(string) : null;
+                var end = jsonPath.IndexOf("']", i + 2, StringComparison.Ordinal);
+                if (end < 0)
+                {
+                    return null;
+                }
+
+                type = MemberType(type, jsonPath[(i + 2)..end]);
+                i = end + 2;
+            }
+            else if (jsonPath[i] == '[' && jsonPath.IndexOf(']', i) is var close and > 0)
+            {
+                type = type.IsArray ? type.GetElementType() : null;
+                i = close + 1;
+            }
+            else
+            {
+                return null;
             }
         }
 
         return type;
+    }
+
+    [System.Diagnostics.CodeAnalysis.UnconditionalSuppressMessage("Trimming", "IL2070", Justification = "The configuration records are rooted by the source-generated serializer context.")]
+    [System.Diagnostics.CodeAnalysis.UnconditionalSuppressMessage("Trimming", "IL2075", Justification = "The configuration records are rooted by the source-generated serializer context.")]
+    private static Type? MemberType(Type type, string name)
+    {
+        if (type.IsGenericType && type.GetGenericTypeDefinition() == typeof(Dictionary<,>))
+        {
+            return type.GetGenericArguments()[1];
+        }
+
+        var property = Array.Find(type.GetProperties(), p => string.Equals(JsonName(p), name, StringComparison.Ordinal));
+        return property is null ? null : Nullable.GetUnderlyingType(property.PropertyType) ?? property.PropertyType;
+    }
+
+    /// <summary>The last property name of a System.Text.Json path: <c>A</c> of <c>$.x.A</c> or of <c>$.x['A']</c>.</summary>
+    private static string LastName(string? jsonPath)
+    {
+        if (string.IsNullOrEmpty(jsonPath))
+        {
+            return "$";
+        }
+
+        if (jsonPath.EndsWith("']", StringComparison.Ordinal) && jsonPath.LastIndexOf("['", StringComparison.Ordinal) is var open and >= 0)
+        {
+            return jsonPath[(open + 2)..^2];
+        }
+
+        return jsonPath[(jsonPath.LastIndexOf('.') + 1)..];
     }
 
     private static string JsonName(System.Reflection.PropertyInfo property) =>

@@ -19,6 +19,7 @@ public static partial class ConfigValidator
         var plans = ValidatePlans(config.Plans, pools, errors);
         ValidateApps(config, pools, plans, baseDirectory, errors);
         EdgeValidator.Validate(config, errors);
+        WafValidator.Validate(config, errors);
         ValidateLifecycle(config, errors);
         ValidateManagement(config, errors);
         return errors;
@@ -70,7 +71,7 @@ public static partial class ConfigValidator
         }
 
         var names = new Dictionary<string, int>(StringComparer.OrdinalIgnoreCase);
-        var endpoints = new Dictionary<(string Address, int Port), int>();
+        var endpoints = new List<(string Address, int Port, int Index)>();
         var needsTls = false;
         for (var i = 0; i < listeners.Length; i++)
         {
@@ -105,9 +106,16 @@ public static partial class ConfigValidator
             {
                 errors.Add(new($"{path}.port", $"{port} is not a TCP port (0-65535)"));
             }
-            else if (port != 0 && !endpoints.TryAdd((address.ToLowerInvariant(), port), i))
+            else if (port != 0 && endpoints.FindIndex(e => e.Port == port && Overlaps(e.Address, address)) is var clash and >= 0)
             {
-                errors.Add(new($"{path}.port", $"{address}:{port} is already used by frontEnd.listeners[{endpoints[(address.ToLowerInvariant(), port)]}]"));
+                var (other, _, index) = endpoints[clash];
+                errors.Add(new($"{path}.port", string.Equals(other, address, StringComparison.OrdinalIgnoreCase)
+                    ? $"{address}:{port} is already used by frontEnd.listeners[{index}]"
+                    : $"{address}:{port} overlaps {other}:{port} of frontEnd.listeners[{index}]: both cannot be bound"));
+            }
+            else if (port != 0)
+            {
+                endpoints.Add((address, port, i));
             }
 
             if (listener.Protocol is null)
@@ -464,11 +472,25 @@ public static partial class ConfigValidator
             errors.Add(new($"{path}.run.workingDirectory", $"the folder '{workingDirectory}' does not exist"));
         }
 
-        foreach (var name in app.Run.Environment?.Keys ?? Enumerable.Empty<string>())
+        // JSON null parses into these string slots; caught here rather than when the process is started.
+        var args = app.Run.Args ?? [];
+        for (var a = 0; a < args.Length; a++)
+        {
+            if (args[a] is null)
+            {
+                errors.Add(new($"{path}.run.args[{a}]", "an argument cannot be null (write \"\" for an empty one)"));
+            }
+        }
+
+        foreach (var (name, value) in app.Run.Environment ?? [])
         {
             if (ConfigDefaults.ReservedEnvironmentVariables.Contains(name, StringComparer.OrdinalIgnoreCase))
             {
                 errors.Add(new($"{path}.run.environment.{name}", $"'{name}' is set by the gateway for each instance and cannot be overridden"));
+            }
+            else if (value is null)
+            {
+                errors.Add(new($"{path}.run.environment.{name}", "a value cannot be null (write \"\" for an empty one)"));
             }
         }
     }
@@ -574,6 +596,30 @@ public static partial class ConfigValidator
 
         return true;
     }
+
+    /// <summary>
+    /// Whether two listen addresses on one port collide when bound: the same address, a wildcard ('*', 0.0.0.0, ::)
+    /// against anything (Kestrel binds '*' dual-mode, and Linux refuses a specific address on a port a wildcard holds),
+    /// or 'localhost' against 127.0.0.1 or ::1 (what Kestrel binds for it).
+    /// </summary>
+    private static bool Overlaps(string a, string b)
+    {
+        var ipA = ParseListenAddress(a);
+        var ipB = ParseListenAddress(b);
+        if (string.Equals(a, b, StringComparison.OrdinalIgnoreCase) || (ipA is not null && ipA.Equals(ipB)))
+        {
+            return true;
+        }
+
+        static bool IsWildcard(string text, IPAddress? ip) => text == "*" || IPAddress.Any.Equals(ip) || IPAddress.IPv6Any.Equals(ip);
+        static bool IsLocalhost(string text) => string.Equals(text, "localhost", StringComparison.OrdinalIgnoreCase);
+
+        return IsWildcard(a, ipA) || IsWildcard(b, ipB)
+            || (IsLocalhost(a) && (IPAddress.Loopback.Equals(ipB) || IPAddress.IPv6Loopback.Equals(ipB)))
+            || (IsLocalhost(b) && (IPAddress.Loopback.Equals(ipA) || IPAddress.IPv6Loopback.Equals(ipA)));
+    }
+
+    private static IPAddress? ParseListenAddress(string address) => IPAddress.TryParse(address, out var ip) ? ip : null;
 
     internal static bool IsListenAddress(string address) =>
         address == "*" || string.Equals(address, "localhost", StringComparison.OrdinalIgnoreCase) || IPAddress.TryParse(address, out _);

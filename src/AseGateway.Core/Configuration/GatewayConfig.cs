@@ -28,6 +28,14 @@ public sealed record GatewayConfig
     /// <summary>Inbound rules checked per connection, before TLS, like an Azure NSG on the ASE subnet.</summary>
     public NetworkSecurityGroupConfig? NetworkSecurityGroup { get; init; }
 
+    public WafPolicyConfig[]? WafPolicies { get; init; }
+
+    /// <summary>The WAF policy of apps that name none.</summary>
+    public string? DefaultWafPolicy { get; init; }
+
+    /// <summary>Where WAF findings are written, one JSON line each (Azure ApplicationGatewayFirewallLog fields).</summary>
+    public WafAuditLogConfig? WafAuditLog { get; init; }
+
     /// <summary>Environment-wide health-check settings; an app may override them.</summary>
     public HealthCheckConfig? HealthCheck { get; init; }
 
@@ -142,7 +150,7 @@ public sealed record SecurityRuleConfig
     public string[]? DestinationPortRanges { get; init; }
 }
 
-[JsonConverter(typeof(JsonStringEnumConverter<SecurityRuleAccess>))]
+[JsonConverter(typeof(StrictEnumConverter<SecurityRuleAccess>))]
 public enum SecurityRuleAccess
 {
     Allow,
@@ -162,7 +170,7 @@ public sealed record ListenerConfig
     public ListenerProtocol? Protocol { get; init; }
 }
 
-[JsonConverter(typeof(JsonStringEnumConverter<ListenerProtocol>))]
+[JsonConverter(typeof(StrictEnumConverter<ListenerProtocol>))]
 public enum ListenerProtocol
 {
     Http,
@@ -179,7 +187,7 @@ public sealed record TlsConfig
     public CertificateConfig[]? Certificates { get; init; }
 }
 
-[JsonConverter(typeof(JsonStringEnumConverter<TlsVersion>))]
+[JsonConverter(typeof(StrictEnumConverter<TlsVersion>))]
 public enum TlsVersion
 {
     Tls12,
@@ -226,7 +234,7 @@ public sealed record WorkerPoolConfig
     public WorkerConfig[]? Workers { get; init; }
 }
 
-[JsonConverter(typeof(JsonStringEnumConverter<WorkerSize>))]
+[JsonConverter(typeof(StrictEnumConverter<WorkerSize>))]
 public enum WorkerSize
 {
     Small,
@@ -283,6 +291,21 @@ public sealed record AppConfig
     public string[]? ClientCertExclusionPaths { get; init; }
 
     public AccessRestrictionsConfig? AccessRestrictions { get; init; }
+
+    /// <summary>The WAF policy for this app (default: the environment's defaultWafPolicy, if any).</summary>
+    public string? WafPolicy { get; init; }
+}
+
+public sealed record WafAuditLogConfig
+{
+    /// <summary>A file (relative to this file) that rotates at maxFileSizeInMb; absent: no file.</summary>
+    public string? Path { get; init; }
+
+    public bool? Console { get; init; }
+
+    public int? MaxFileSizeInMb { get; init; }
+
+    public int? MaxFiles { get; init; }
 }
 
 public sealed record HstsConfig
@@ -294,7 +317,7 @@ public sealed record HstsConfig
     public bool? Preload { get; init; }
 }
 
-[JsonConverter(typeof(JsonStringEnumConverter<ClientCertMode>))]
+[JsonConverter(typeof(StrictEnumConverter<ClientCertMode>))]
 public enum ClientCertMode
 {
     Ignore,
@@ -371,7 +394,7 @@ public sealed record ApiKeyConfig
     public ApiKeyRole? Role { get; init; }
 }
 
-[JsonConverter(typeof(JsonStringEnumConverter<ApiKeyRole>))]
+[JsonConverter(typeof(StrictEnumConverter<ApiKeyRole>))]
 public enum ApiKeyRole
 {
     Admin,

@@ -23,8 +23,11 @@ public sealed partial class ConfigController : IDisposable
     private string? _lastRefusedSha256;
     private IReadOnlyList<string> _pendingRestart = [];
 
-    internal ConfigController(ConfigSource source, SnapshotHolder snapshots, InstanceManager instances, TimeProvider time, ILogger<ConfigController> logger)
+    private readonly IReadOnlyList<Waf.IManagedRuleSetProvider> _providers;
+
+    internal ConfigController(ConfigSource source, SnapshotHolder snapshots, InstanceManager instances, TimeProvider time, ILogger<ConfigController> logger, IReadOnlyList<Waf.IManagedRuleSetProvider> providers)
     {
+        _providers = providers;
         _source = source;
         _snapshots = snapshots;
         _instances = instances;
@@ -164,7 +167,7 @@ public sealed partial class ConfigController : IDisposable
 
         var errors = new List<ConfigError>();
         var warnings = new List<string>();
-        var next = SnapshotCompiler.TryCompile(loaded, current.Generation + 1, _time.GetUtcNow(), errors, warnings);
+        var next = SnapshotCompiler.TryCompile(loaded, current.Generation + 1, _time.GetUtcNow(), errors, warnings, _providers);
         if (next is null)
         {
             return write

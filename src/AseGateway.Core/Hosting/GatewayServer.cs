@@ -13,6 +13,7 @@ using AseGateway.Model;
 using AseGateway.Nsg;
 using AseGateway.Routing;
 using AseGateway.Tls;
+using AseGateway.Waf;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Hosting;
 using Microsoft.AspNetCore.Http;
@@ -78,7 +79,8 @@ public sealed partial class GatewayServer : IAsyncDisposable
             throw new GatewayConfigurationException(config.Errors);
         }
 
-        var snapshot = SnapshotCompiler.Compile(config, generation: 1, options.TimeProvider.GetUtcNow());
+        var providers = ManagedRuleSetProviders(options);
+        var snapshot = SnapshotCompiler.Compile(config, generation: 1, options.TimeProvider.GetUtcNow(), providers);
         var snapshots = new SnapshotHolder();
         snapshots.Swap(snapshot);
 
@@ -125,6 +127,11 @@ public sealed partial class GatewayServer : IAsyncDisposable
         // Stop taking requests first (Kestrel lets in-flight ones finish), then stop the instances serving them.
         await StopQuietlyAsync(_dataPlane);
         await _instances.DisposeAsync();
+        if (_dataPlane.Services.GetService<WafAuditLog>() is { } audit)
+        {
+            await audit.DisposeAsync();
+        }
+
         await StopQuietlyAsync(_management);
         await _dataPlane.DisposeAsync();
         await _management.DisposeAsync();
@@ -227,7 +234,20 @@ public sealed partial class GatewayServer : IAsyncDisposable
             snapshots,
             provider.GetRequiredService<InstanceManager>(),
             options.TimeProvider,
-            provider.GetRequiredService<ILogger<ConfigController>>()));
+            provider.GetRequiredService<ILogger<ConfigController>>(),
+            ManagedRuleSetProviders(options)));
+        services.AddSingleton(new RateLimiter(options.TimeProvider));
+        services.AddSingleton<WafCounters>();
+        services.AddSingleton(provider => new WafEngine(provider.GetRequiredService<RateLimiter>(), options.WafHooks, options.TimeProvider, provider.GetRequiredService<ILogger<WafEngine>>()));
+        if (snapshot.Config.WafAuditLog is { } audit && (audit.Path is not null || audit.Console == true))
+        {
+            services.AddSingleton(provider => new WafAuditLog(
+                audit.Path is null ? null : Path.GetFullPath(audit.Path, source.BaseDirectory),
+                audit.Console == true,
+                (audit.MaxFileSizeInMb ?? 100) * 1024L * 1024L,
+                audit.MaxFiles ?? 5,
+                provider.GetRequiredService<ILogger<WafAuditLog>>()));
+        }
         services.AddReverseProxy()
             .LoadFromMemory([], [])
             .AddTransforms<GatewayTransformProvider>();
@@ -237,6 +257,7 @@ public sealed partial class GatewayServer : IAsyncDisposable
         app.MapReverseProxy(proxy =>
         {
             proxy.UseMiddleware<AppPolicyMiddleware>();
+            proxy.UseMiddleware<WafMiddleware>();
             proxy.UseMiddleware<ArrAffinityMiddleware>();
             proxy.UseLoadBalancing();
             proxy.UseMiddleware<PassiveHealthMiddleware>();
@@ -284,6 +305,9 @@ public sealed partial class GatewayServer : IAsyncDisposable
         app.MapOpenApi("/openapi/{documentName}.json");
         return app;
     }
+
+    private static IReadOnlyList<IManagedRuleSetProvider> ManagedRuleSetProviders(GatewayServerOptions options) =>
+        [.. options.ManagedRuleSetProviders, .. SnapshotCompiler.BuiltInProviders];
 
     /// <summary>Edge-proxy limits: bounded headers, bodies, idle time and slow clients (Envoy's edge best practices).</summary>
     private static void ApplyLimits(KestrelServerOptions kestrel, LimitsModel limits)

@@ -25,6 +25,12 @@ public sealed class GatewayServerOptions
     /// <summary>Overrides the file's <c>reload.pollIntervalSeconds</c>.</summary>
     public TimeSpan? ConfigPollInterval { get; init; }
 
+    /// <summary>In-process WAF inspectors, run in order after each policy's rules (before its external hooks).</summary>
+    public IReadOnlyList<Waf.IWafHook> WafHooks { get; init; } = [];
+
+    /// <summary>Managed rule sets beyond the built-in ones (e.g. an OWASP CRS engine), by type and version.</summary>
+    public IReadOnlyList<Waf.IManagedRuleSetProvider> ManagedRuleSetProviders { get; init; } = [];
+
     /// <summary>Reload on SIGHUP. Process-wide, so only the program (not tests) turns it on.</summary>
     public bool ReloadOnSighup { get; init; }
 }

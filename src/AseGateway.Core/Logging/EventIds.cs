@@ -39,6 +39,9 @@ internal static class EventIds
     public const int ClientConnectionLimit = 403;
     public const int AccessDenied = 404;
     public const int ClientCertificateMissing = 405;
+    public const int WafBlocked = 406;
+    public const int WafHookFailed = 407;
+    public const int WafAuditFailed = 408;
 
     public const int GatewayStarted = 500;
     public const int ListenerBound = 501;

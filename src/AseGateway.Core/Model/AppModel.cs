@@ -32,6 +32,9 @@ internal sealed class AppModel
 
     public required IReadOnlyList<string> ClientCertExclusionPaths { get; init; }
 
+    /// <summary>The app's WAF policy (its own or the environment default), or null.</summary>
+    public required Waf.WafPolicyModel? Waf { get; init; }
+
     /// <summary>The YARP route and cluster id of this app (its name).</summary>
     public string ClusterId => Name;
 }

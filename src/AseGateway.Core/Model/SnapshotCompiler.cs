@@ -13,21 +13,26 @@ namespace AseGateway.Model;
 internal static class SnapshotCompiler
 {
     /// <exception cref="Hosting.GatewayConfigurationException">Certificates could not be loaded.</exception>
-    public static GatewaySnapshot Compile(ConfigLoadResult loaded, long generation, DateTimeOffset now)
+    public static GatewaySnapshot Compile(ConfigLoadResult loaded, long generation, DateTimeOffset now, IReadOnlyList<Waf.IManagedRuleSetProvider>? providers = null)
     {
         var errors = new List<ConfigError>();
-        return TryCompile(loaded, generation, now, errors, []) ?? throw new Hosting.GatewayConfigurationException(errors);
+        return TryCompile(loaded, generation, now, errors, [], providers) ?? throw new Hosting.GatewayConfigurationException(errors);
     }
 
+    /// <summary>The managed rule sets every gateway has; hosts may add their own (e.g. a CRS engine).</summary>
+    public static readonly IReadOnlyList<Waf.IManagedRuleSetProvider> BuiltInProviders = [new Waf.BuiltInManagedRuleSetProvider()];
+
     /// <summary>Compiles, or returns null with the errors found while loading what the file points at (certificates).</summary>
-    public static GatewaySnapshot? TryCompile(ConfigLoadResult loaded, long generation, DateTimeOffset now, List<ConfigError> errors, List<string> warnings)
+    public static GatewaySnapshot? TryCompile(ConfigLoadResult loaded, long generation, DateTimeOffset now, List<ConfigError> errors, List<string> warnings, IReadOnlyList<Waf.IManagedRuleSetProvider>? providers = null)
     {
         if (!loaded.IsValid)
         {
             throw new InvalidOperationException("Only a validated configuration can be compiled.");
         }
 
+        providers ??= BuiltInProviders;
         var tls = Tls.TlsCompiler.Compile(loaded.Config!, loaded.BaseDirectory, now, errors, warnings);
+        var wafPolicies = CompileWaf(loaded.Config!, providers, errors);
         if (errors.Count > 0)
         {
             return null;
@@ -82,6 +87,7 @@ internal static class SnapshotCompiler
                 Hsts = app.Hsts is { } hsts ? HstsValue(hsts) : null,
                 ClientCertMode = app.ClientCertMode ?? ClientCertMode.Ignore,
                 ClientCertExclusionPaths = app.ClientCertExclusionPaths ?? [],
+                Waf = (app.WafPolicy ?? config.DefaultWafPolicy) is { } policyName ? wafPolicies[policyName] : null,
             };
             apps.Add(model.Name, model);
 
@@ -218,6 +224,54 @@ internal static class SnapshotCompiler
         }
 
         return compiled;
+    }
+
+    /// <summary>Compiles every WAF policy; rule sets are resolved by type and version, and overrides must name real rules.</summary>
+    private static Dictionary<string, Waf.WafPolicyModel> CompileWaf(GatewayConfig config, IReadOnlyList<Waf.IManagedRuleSetProvider> providers, List<ConfigError> errors)
+    {
+        var policies = new Dictionary<string, Waf.WafPolicyModel>(StringComparer.OrdinalIgnoreCase);
+        var list = config.WafPolicies ?? [];
+        var before = errors.Count;
+        for (var p = 0; p < list.Length; p++)
+        {
+            var sets = list[p].ManagedRules?.ManagedRuleSets ?? [];
+            for (var s = 0; s < sets.Length; s++)
+            {
+                var path = $"wafPolicies[{p}].managedRules.managedRuleSets[{s}]";
+                var provider = providers.FirstOrDefault(x => x.Supports(sets[s].RuleSetType ?? string.Empty, sets[s].RuleSetVersion ?? string.Empty));
+                if (provider is null)
+                {
+                    errors.Add(new ConfigError(path, $"no managed rule set '{sets[s].RuleSetType}' version '{sets[s].RuleSetVersion}' is available (built in: {Waf.AseDefaultRuleSet.Type} {Waf.AseDefaultRuleSet.Version})"));
+                    continue;
+                }
+
+                var known = provider.Create(sets[s].RuleSetType!, sets[s].RuleSetVersion!).Rules.Select(r => r.RuleId).ToHashSet(StringComparer.OrdinalIgnoreCase);
+                var groups = sets[s].RuleGroupOverrides ?? [];
+                for (var g = 0; g < groups.Length; g++)
+                {
+                    var rules = groups[g]?.Rules ?? [];
+                    for (var r = 0; r < rules.Length; r++)
+                    {
+                        if (rules[r]?.RuleId is not { } id || !known.Contains(id))
+                        {
+                            errors.Add(new ConfigError($"{path}.ruleGroupOverrides[{g}].rules[{r}].ruleId", $"rule '{rules[r]?.RuleId}' is not in {sets[s].RuleSetType} {sets[s].RuleSetVersion}"));
+                        }
+                    }
+                }
+            }
+        }
+
+        if (errors.Count > before)
+        {
+            return policies;
+        }
+
+        foreach (var policy in list)
+        {
+            policies[policy.Name!] = Waf.WafPolicyModel.Compile(policy, providers);
+        }
+
+        return policies;
     }
 
     private static string HstsValue(HstsConfig hsts)

@@ -19,10 +19,13 @@ public sealed class TestBackend : IAsyncDisposable
     private int _requests;
     private int _healthPings;
 
-    private TestBackend(string name, WebApplication app)
+    private readonly bool _hashBodies;
+
+    private TestBackend(string name, WebApplication app, bool hashBodies)
     {
         Name = name;
         _app = app;
+        _hashBodies = hashBodies;
     }
 
     public string Name { get; }
@@ -47,13 +50,14 @@ public sealed class TestBackend : IAsyncDisposable
         set => _healthStatus = value;
     }
 
-    public static async Task<TestBackend> StartAsync(string name, int port = 0)
+    /// <param name="hashBodies">Answer with the SHA-256 (hex) of the request body instead of the name.</param>
+    public static async Task<TestBackend> StartAsync(string name, int port = 0, bool hashBodies = false)
     {
         var builder = WebApplication.CreateSlimBuilder();
         builder.Logging.ClearProviders();
         builder.WebHost.ConfigureKestrel(k => k.Listen(IPAddress.Loopback, port, o => o.Protocols = HttpProtocols.Http1));
         var app = builder.Build();
-        var backend = new TestBackend(name, app);
+        var backend = new TestBackend(name, app, hashBodies);
         app.Run(backend.HandleAsync);
         await app.StartAsync();
         backend.Url = new Uri(app.Urls.First().TrimEnd('/') + "/");
@@ -89,6 +93,14 @@ public sealed class TestBackend : IAsyncDisposable
         {
             SlowStarted.TrySetResult();
             await ReleaseSlow.Task;
+        }
+
+        if (_hashBodies)
+        {
+            using var body = new MemoryStream();
+            await context.Request.Body.CopyToAsync(body);
+            await context.Response.WriteAsync(Convert.ToHexStringLower(System.Security.Cryptography.SHA256.HashData(body.ToArray())));
+            return;
         }
 
         if (context.Request.Path == "/no-affinity")

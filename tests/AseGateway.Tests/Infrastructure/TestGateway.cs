@@ -26,22 +26,23 @@ public sealed class TestGateway : IAsyncDisposable
 
     internal InstanceManager Instances => Server.Instances;
 
-    public static async Task<TestGateway> StartAsync(string json, ITestOutputHelper output, string? baseDirectory = null, TimeSpan? readyTimeout = null)
+    public static async Task<TestGateway> StartAsync(string json, ITestOutputHelper output, string? baseDirectory = null, TimeSpan? readyTimeout = null, IReadOnlyList<AseGateway.Waf.IWafHook>? wafHooks = null)
     {
         var bytes = Encoding.UTF8.GetBytes(json);
         var source = new InMemoryConfigSource(bytes, "test config", baseDirectory ?? AppContext.BaseDirectory);
         var config = source.Load(bytes);
         Assert.True(config.IsValid, string.Join(Environment.NewLine, config.Errors));
-        return await StartAsync(source, output, readyTimeout);
+        return await StartAsync(source, output, readyTimeout, wafHooks: wafHooks);
     }
 
-    public static async Task<TestGateway> StartAsync(ConfigSource source, ITestOutputHelper output, TimeSpan? readyTimeout = null, TimeSpan? pollInterval = null)
+    public static async Task<TestGateway> StartAsync(ConfigSource source, ITestOutputHelper output, TimeSpan? readyTimeout = null, TimeSpan? pollInterval = null, IReadOnlyList<AseGateway.Waf.IWafHook>? wafHooks = null)
     {
         var server = await GatewayServer.StartAsync(source, new GatewayServerOptions
         {
             ConfigureLogging = logging => logging.AddProvider(new XunitLoggerProvider(output)),
             StartupReadyTimeout = readyTimeout ?? TimeSpan.FromSeconds(30),
             ConfigPollInterval = pollInterval,
+            WafHooks = wafHooks ?? [],
         });
         return new TestGateway(server);
     }

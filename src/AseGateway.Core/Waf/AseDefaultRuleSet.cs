@@ -1,0 +1,185 @@
+using System.Text.RegularExpressions;
+
+namespace AseGateway.Waf;
+
+/// <summary>
+/// The built-in managed rule set ("AseDefault" 1.0): a small, native set against the most common attacks —
+/// scanners, protocol abuse, path traversal, command injection, XSS and SQL injection — scored like the Core Rule
+/// Set (critical 5, error 4, warning 3, notice 2). It is a baseline, not the CRS: the CRS engine plugs into the
+/// same seam as its own rule set.
+/// </summary>
+internal sealed partial class AseDefaultRuleSet : IManagedRuleSet
+{
+    public const string Type = "AseDefault";
+    public const string Version = "1.0";
+
+    private static readonly ManagedRule[] AllRules =
+    [
+        new(new("913100", "SCANNER-DETECTION", WafSeverity.Critical, "Security scanner identified by its User-Agent"), Targets.UserAgent, Scanner()),
+        new(new("920270", "PROTOCOL-ENFORCEMENT", WafSeverity.Critical, "NUL character in request"), Targets.Uri | Targets.Args, Nul()),
+        new(new("930100", "LFI", WafSeverity.Critical, "Path traversal attack (../)"), Targets.Uri | Targets.Args, Traversal()),
+        new(new("932100", "RCE", WafSeverity.Critical, "Remote command execution: Unix command injection"), Targets.Args | Targets.Cookies | Targets.Body, CommandInjection()),
+        new(new("941100", "XSS", WafSeverity.Critical, "XSS attack: script tag, event handler or javascript: URI"), Targets.Uri | Targets.Args | Targets.Cookies | Targets.Referer, CrossSiteScripting()),
+        new(new("942100", "SQLI", WafSeverity.Critical, "SQL injection: tautology, UNION SELECT, stacked or time-based query"), Targets.Args | Targets.Cookies, SqlInjection()),
+        new(new("920350", "PROTOCOL-ENFORCEMENT", WafSeverity.Warning, "Host header is a numeric IP address"), Targets.Host, NumericHost()),
+        new(new("200002", "REQUEST-BODY", WafSeverity.Critical, "Failed to parse request body"), Targets.BodyError, null),
+    ];
+
+    public string RuleSetType => Type;
+
+    public string RuleSetVersion => Version;
+
+    public IReadOnlyList<ManagedRuleInfo> Rules { get; } = [.. AllRules.Select(r => r.Info)];
+
+    public void Evaluate(WafRequest request, ManagedRuleContext context)
+    {
+        foreach (var rule in AllRules)
+        {
+            if (context.IsEnabled(rule.Info) && Find(rule, request, context) is { } match)
+            {
+                context.Report(match);
+            }
+        }
+    }
+
+    private static ManagedRuleMatch? Find(ManagedRule rule, WafRequest request, ManagedRuleContext context)
+    {
+        var info = rule.Info;
+        if ((rule.Targets & Targets.BodyError) != 0)
+        {
+            return request.BodyError is { } error && context.MayInspect(info, WafInspectedKind.Body, "REQUEST_BODY")
+                ? new ManagedRuleMatch(info, "REQBODY_ERROR", error, info.Description)
+                : null;
+        }
+
+        var pattern = rule.Pattern!;
+        // The path only (REQUEST_FILENAME): query arguments are inspected one by one below, where exclusions apply.
+        if ((rule.Targets & Targets.Uri) != 0 && context.MayInspect(info, WafInspectedKind.Uri, "REQUEST_FILENAME")
+            && Test(pattern, WafTransforms.UrlDecode(request.Path)) is { } uri)
+        {
+            return new ManagedRuleMatch(info, "REQUEST_FILENAME", uri, info.Description);
+        }
+
+        if ((rule.Targets & Targets.Args) != 0
+            && (Scan(request.QueryArgs, "ARGS", info, pattern, context) ?? Scan(request.BodyArgs, "ARGS", info, pattern, context)) is { } arg)
+        {
+            return arg;
+        }
+
+        if ((rule.Targets & Targets.Cookies) != 0)
+        {
+            foreach (var (name, value) in request.Cookies)
+            {
+                if (context.MayInspect(info, WafInspectedKind.CookieValue, name) && Test(pattern, value) is { } matched)
+                {
+                    return new ManagedRuleMatch(info, $"REQUEST_COOKIES:{name}", matched, info.Description);
+                }
+            }
+        }
+
+        if ((rule.Targets & Targets.Body) != 0 && request.BodyArgs.Count == 0 && !request.Body.IsEmpty
+            && context.MayInspect(info, WafInspectedKind.Body, "REQUEST_BODY") && Test(pattern, request.BodyText) is { } body)
+        {
+            return new ManagedRuleMatch(info, "REQUEST_BODY", body, info.Description);
+        }
+
+        return Header(rule, request, context, Targets.UserAgent, "User-Agent")
+            ?? Header(rule, request, context, Targets.Referer, "Referer")
+            ?? Header(rule, request, context, Targets.Host, "Host");
+    }
+
+    private static ManagedRuleMatch? Header(ManagedRule rule, WafRequest request, ManagedRuleContext context, Targets target, string name)
+    {
+        if ((rule.Targets & target) == 0 || !context.MayInspect(rule.Info, WafInspectedKind.HeaderValue, name))
+        {
+            return null;
+        }
+
+        foreach (var value in request.Headers[name])
+        {
+            if (value is not null && Test(rule.Pattern!, value) is { } matched)
+            {
+                return new ManagedRuleMatch(rule.Info, $"REQUEST_HEADERS:{name}", matched, rule.Info.Description);
+            }
+        }
+
+        return null;
+    }
+
+    private static ManagedRuleMatch? Scan(IReadOnlyList<KeyValuePair<string, string>> args, string variable, ManagedRuleInfo info, Regex pattern, ManagedRuleContext context)
+    {
+        foreach (var (name, value) in args)
+        {
+            if (context.MayInspect(info, WafInspectedKind.ArgName, name) && Test(pattern, name) is { } inName)
+            {
+                return new ManagedRuleMatch(info, $"{variable}_NAMES:{name}", inName, info.Description);
+            }
+
+            if (context.MayInspect(info, WafInspectedKind.ArgValue, name) && Test(pattern, value) is { } inValue)
+            {
+                return new ManagedRuleMatch(info, $"{variable}:{name}", inValue, info.Description);
+            }
+        }
+
+        return null;
+    }
+
+    private static string? Test(Regex pattern, string value)
+    {
+        if (value.Length == 0)
+        {
+            return null;
+        }
+
+        var match = pattern.Match(value);
+        return match.Success ? match.Value : null;
+    }
+
+    [Flags]
+    private enum Targets
+    {
+        Uri = 1,
+        Args = 2,
+        Cookies = 4,
+        Body = 8,
+        UserAgent = 16,
+        Referer = 32,
+        Host = 64,
+        BodyError = 128,
+    }
+
+    private sealed record ManagedRule(ManagedRuleInfo Info, Targets Targets, Regex? Pattern);
+
+    // Patterns run with NonBacktracking: linear in the input, whatever the input (no ReDoS).
+    private const RegexOptions Options = RegexOptions.IgnoreCase | RegexOptions.CultureInvariant | RegexOptions.NonBacktracking;
+
+    [GeneratedRegex(@"\b(sqlmap|nikto|nessus|masscan|zgrab|nmap scripting engine|dirbuster|gobuster|wpscan|acunetix|netsparker|w3af)\b", Options)]
+    private static partial Regex Scanner();
+
+    [GeneratedRegex(@"\x00", Options)]
+    private static partial Regex Nul();
+
+    [GeneratedRegex(@"(?:^|[\\/])\.\.(?:[\\/]|$)|%2e%2e(?:%2f|%5c|/|\\)|\.\.%(?:2f|5c)|%c0%ae", Options)]
+    private static partial Regex Traversal();
+
+    [GeneratedRegex(@"(?:[;|&`]|\$\(|\|\|)\s*(?:cat|ls|id|uname|whoami|wget|curl|bash|sh|nc|ncat|python[23]?|perl|chmod|rm)\b|/etc/passwd|/bin/(?:ba)?sh\b", Options)]
+    private static partial Regex CommandInjection();
+
+    [GeneratedRegex(@"<\s*script\b|javascript\s*:|\bon(?:error|load|click|mouseover|focus|blur|submit|change|input)\s*=|<\s*(?:iframe|svg|img|object|embed)\b[^>]*?(?:src|on\w+)\s*=|document\.cookie|\balert\s*\(", Options)]
+    private static partial Regex CrossSiteScripting();
+
+    [GeneratedRegex(@"['""`]\s*(?:or|and)\s+['""`]?\w+['""`]?\s*(?:=|like|<|>)|\bunion\b[\s\S]{0,40}?\bselect\b|;\s*(?:drop|delete|insert|update|alter|create|exec|shutdown)\b|\b(?:sleep|benchmark|pg_sleep|waitfor\s+delay)\s*\(|\binformation_schema\b|'\s*(?:--|#|/\*)|\bor\s+1\s*=\s*1\b", Options)]
+    private static partial Regex SqlInjection();
+
+    [GeneratedRegex(@"^\d{1,3}(?:\.\d{1,3}){3}(?::\d+)?$|^\[[0-9a-f:]+\](?::\d+)?$", Options)]
+    private static partial Regex NumericHost();
+}
+
+/// <summary>The rule sets this gateway ships.</summary>
+internal sealed class BuiltInManagedRuleSetProvider : IManagedRuleSetProvider
+{
+    public bool Supports(string ruleSetType, string ruleSetVersion) =>
+        string.Equals(ruleSetType, AseDefaultRuleSet.Type, StringComparison.OrdinalIgnoreCase) && ruleSetVersion == AseDefaultRuleSet.Version;
+
+    public IManagedRuleSet Create(string ruleSetType, string ruleSetVersion) => new AseDefaultRuleSet();
+}

@@ -1,0 +1,330 @@
+using System.Globalization;
+using System.Net;
+using System.Text.RegularExpressions;
+using AseGateway.Configuration;
+using AseGateway.Networking;
+using Microsoft.AspNetCore.Http;
+
+namespace AseGateway.Waf;
+
+/// <summary>One compiled match condition: variables, operator, values and transforms, all resolved at load.</summary>
+internal sealed class CompiledCondition
+{
+    public required (WafVariable Variable, string? Selector)[] Variables { get; init; }
+
+    public required WafOperator Operator { get; init; }
+
+    public required bool Negate { get; init; }
+
+    public required string[] Values { get; init; }
+
+    public required WafTransform[] Transforms { get; init; }
+
+    public Regex[]? Patterns { get; init; }
+
+    public IReadOnlyList<(UInt128 First, UInt128 Last)>? Ranges { get; init; }
+
+    public double[]? Numbers { get; init; }
+
+    /// <returns>The matching value (for the audit log), or null when the condition does not hold.</returns>
+    public string? Evaluate(WafRequest request)
+    {
+        string? matched = null;
+        foreach (var (variable, selector) in Variables)
+        {
+            foreach (var raw in ValuesOf(request, variable, selector))
+            {
+                var value = Transforms.Length == 0 ? raw : WafTransforms.Apply(raw, Transforms);
+                if (Test(value))
+                {
+                    matched = value;
+                    break;
+                }
+            }
+
+            if (matched is not null)
+            {
+                break;
+            }
+        }
+
+        if (Negate)
+        {
+            return matched is null ? "(negated: no value matched)" : null;
+        }
+
+        return matched;
+    }
+
+    private bool Test(string value)
+    {
+        switch (Operator)
+        {
+            case WafOperator.Any:
+                return true;
+            case WafOperator.IPMatch:
+                return ForwardedParse(value) is { } address && Nsg.NsgCompiler.Contains(Ranges!, address);
+            case WafOperator.Regex:
+                foreach (var pattern in Patterns!)
+                {
+                    if (pattern.IsMatch(value))
+                    {
+                        return true;
+                    }
+                }
+
+                return false;
+            case WafOperator.LessThan or WafOperator.GreaterThan or WafOperator.LessThanOrEqual or WafOperator.GreaterThanOrEqual:
+                if (!double.TryParse(value, NumberStyles.Float, CultureInfo.InvariantCulture, out var number))
+                {
+                    return false;
+                }
+
+                foreach (var bound in Numbers!)
+                {
+                    if (Operator switch
+                    {
+                        WafOperator.LessThan => number < bound,
+                        WafOperator.GreaterThan => number > bound,
+                        WafOperator.LessThanOrEqual => number <= bound,
+                        _ => number >= bound,
+                    })
+                    {
+                        return true;
+                    }
+                }
+
+                return false;
+        }
+
+        foreach (var candidate in Values)
+        {
+            if (Operator switch
+            {
+                WafOperator.Equal => string.Equals(value, candidate, StringComparison.Ordinal),
+                WafOperator.Contains => value.Contains(candidate, StringComparison.Ordinal),
+                WafOperator.BeginsWith => value.StartsWith(candidate, StringComparison.Ordinal),
+                WafOperator.EndsWith => value.EndsWith(candidate, StringComparison.Ordinal),
+                _ => false,
+            })
+            {
+                return true;
+            }
+        }
+
+        return false;
+    }
+
+    private static IPAddress? ForwardedParse(string value) => Forwarding.ForwardedForParser.TryParseHop(value.AsSpan().Trim(), out var address) ? address : null;
+
+    /// <summary>The values of a match variable, with a selector narrowing collections to one name.</summary>
+    internal static IEnumerable<string> ValuesOf(WafRequest request, WafVariable variable, string? selector)
+    {
+        switch (variable)
+        {
+            case WafVariable.RemoteAddr:
+                if (request.ClientAddress is { } client)
+                {
+                    yield return client.ToString();
+                }
+
+                break;
+            case WafVariable.RequestMethod:
+                yield return request.Method;
+                break;
+            case WafVariable.RequestUri:
+                yield return request.Uri;
+                break;
+            case WafVariable.RequestBody:
+                yield return request.BodyText;
+                break;
+            case WafVariable.QueryString:
+                if (selector is null)
+                {
+                    yield return request.QueryString;
+                }
+                else
+                {
+                    foreach (var arg in Named(request.QueryArgs, selector))
+                    {
+                        yield return arg;
+                    }
+                }
+
+                break;
+            case WafVariable.PostArgs:
+                foreach (var arg in selector is null ? All(request.BodyArgs) : Named(request.BodyArgs, selector))
+                {
+                    yield return arg;
+                }
+
+                break;
+            case WafVariable.RequestHeaders:
+                if (selector is not null)
+                {
+                    foreach (var value in request.Headers[selector])
+                    {
+                        yield return value ?? string.Empty;
+                    }
+                }
+                else
+                {
+                    foreach (var (_, values) in request.Headers)
+                    {
+                        foreach (var value in values)
+                        {
+                            yield return value ?? string.Empty;
+                        }
+                    }
+                }
+
+                break;
+            case WafVariable.RequestCookies:
+                if (selector is not null)
+                {
+                    if (request.Cookies[selector] is { } cookie)
+                    {
+                        yield return cookie;
+                    }
+                }
+                else
+                {
+                    foreach (var (_, value) in request.Cookies)
+                    {
+                        yield return value;
+                    }
+                }
+
+                break;
+        }
+    }
+
+    private static IEnumerable<string> Named(IReadOnlyList<KeyValuePair<string, string>> args, string name)
+    {
+        foreach (var (key, value) in args)
+        {
+            if (string.Equals(key, name, StringComparison.OrdinalIgnoreCase))
+            {
+                yield return value;
+            }
+        }
+    }
+
+    private static IEnumerable<string> All(IReadOnlyList<KeyValuePair<string, string>> args)
+    {
+        foreach (var (_, value) in args)
+        {
+            yield return value;
+        }
+    }
+}
+
+/// <summary>A compiled custom rule (match or rate limit).</summary>
+internal sealed class CompiledCustomRule
+{
+    public required string Name { get; init; }
+
+    public required int Priority { get; init; }
+
+    public required WafAction Action { get; init; }
+
+    public required CompiledCondition[] Conditions { get; init; }
+
+    public required bool IsRateLimit { get; init; }
+
+    public TimeSpan RateWindow { get; init; }
+
+    public int RateThreshold { get; init; }
+
+    public bool GroupByClient { get; init; }
+
+    /// <summary>All conditions hold (AND); returns the first condition's matched value for the log.</summary>
+    public string? Match(WafRequest request)
+    {
+        string? first = null;
+        foreach (var condition in Conditions)
+        {
+            if (condition.Evaluate(request) is not { } matched)
+            {
+                return null;
+            }
+
+            first ??= matched;
+        }
+
+        return first ?? string.Empty;
+    }
+
+    public static CompiledCustomRule Compile(WafCustomRuleConfig rule)
+    {
+        var conditions = new List<CompiledCondition>();
+        foreach (var condition in rule.MatchConditions ?? [])
+        {
+            var op = WafNames.Operators[condition.Operator!];
+            var values = condition.MatchValues ?? [];
+            conditions.Add(new CompiledCondition
+            {
+                Variables = [.. (condition.MatchVariables ?? []).Select(v => (WafNames.Variables[v.VariableName!], v.Selector))],
+                Operator = op,
+                Negate = condition.NegationCondition ?? condition.NegationConditon ?? false,
+                Values = values,
+                Transforms = [.. (condition.Transforms ?? []).Select(t => WafNames.Transforms[t])],
+                Patterns = op == WafOperator.Regex ? [.. values.Select(WafRegex.Create)] : null,
+                Ranges = op == WafOperator.IPMatch ? IpRanges(values) : null,
+                Numbers = op is WafOperator.LessThan or WafOperator.GreaterThan or WafOperator.LessThanOrEqual or WafOperator.GreaterThanOrEqual
+                    ? [.. values.Select(v => double.Parse(v, CultureInfo.InvariantCulture))]
+                    : null,
+            });
+        }
+
+        var isRate = rule.RuleType == WafRuleType.RateLimitRule;
+        return new CompiledCustomRule
+        {
+            Name = rule.Name!,
+            Priority = rule.Priority!.Value,
+            Action = rule.Action!.Value,
+            Conditions = [.. conditions],
+            IsRateLimit = isRate,
+            RateWindow = rule.RateLimitDuration == WafRateLimitDuration.FiveMins ? TimeSpan.FromMinutes(5) : TimeSpan.FromMinutes(1),
+            RateThreshold = rule.RateLimitThreshold ?? 0,
+            GroupByClient = !(rule.GroupByUserSession ?? []).Any(g => (g.GroupByVariables ?? []).Any(v => string.Equals(v.VariableName, "None", StringComparison.OrdinalIgnoreCase))),
+        };
+    }
+
+    private static List<(UInt128, UInt128)> IpRanges(string[] values)
+    {
+        var ranges = new List<(UInt128, UInt128)>();
+        foreach (var value in values)
+        {
+            if (NetworkParsing.TryParsePrefix(value, out var network))
+            {
+                ranges.Add(AddressSpace.ToRange(network));
+            }
+        }
+
+        return ranges;
+    }
+}
+
+/// <summary>Regexes from configuration: compiled once, linear-time (no catastrophic backtracking, so no ReDoS).</summary>
+internal static class WafRegex
+{
+    public static Regex Create(string pattern) => new(pattern, RegexOptions.NonBacktracking | RegexOptions.CultureInvariant, TimeSpan.FromMilliseconds(100));
+
+    public static string? Check(string pattern)
+    {
+        try
+        {
+            _ = Create(pattern);
+            return null;
+        }
+        catch (ArgumentException ex)
+        {
+            return ex.Message;
+        }
+        catch (NotSupportedException ex)
+        {
+            return ex.Message;
+        }
+    }
+}

@@ -1,0 +1,115 @@
+using AseGateway.Configuration;
+
+namespace AseGateway.Waf;
+
+/// <summary>What a managed rule inspects; exclusions are stated in these terms.</summary>
+public enum WafInspectedKind
+{
+    Uri,
+    ArgName,
+    ArgValue,
+    HeaderName,
+    HeaderValue,
+    CookieName,
+    CookieValue,
+    Body,
+}
+
+/// <summary>One compiled exclusion: which part of the request, which names, and for which rules.</summary>
+internal sealed record WafExclusion(WafInspectedKind[] Kinds, string Operator, string Selector, IReadOnlyList<(string? Group, IReadOnlyList<string>? RuleIds)>? Scope)
+{
+    public bool Applies(ManagedRuleInfo rule, WafInspectedKind kind, string name)
+    {
+        if (Array.IndexOf(Kinds, kind) < 0 || !Matches(name))
+        {
+            return false;
+        }
+
+        if (Scope is null)
+        {
+            return true;
+        }
+
+        foreach (var (group, ids) in Scope)
+        {
+            if ((group is null || string.Equals(group, rule.RuleGroup, StringComparison.OrdinalIgnoreCase))
+                && (ids is null || ids.Contains(rule.RuleId)))
+            {
+                return true;
+            }
+        }
+
+        return false;
+    }
+
+    private bool Matches(string name) => Operator switch
+    {
+        "EqualsAny" => true,
+        "Equals" => string.Equals(name, Selector, StringComparison.OrdinalIgnoreCase),
+        "StartsWith" => name.StartsWith(Selector, StringComparison.OrdinalIgnoreCase),
+        "EndsWith" => name.EndsWith(Selector, StringComparison.OrdinalIgnoreCase),
+        "Contains" => name.Contains(Selector, StringComparison.OrdinalIgnoreCase),
+        _ => false,
+    };
+
+    /// <summary>Azure's exclusion variables: "…Names" (legacy) exclude the named item's value, "…Keys" its name, "…Values" its value.</summary>
+    public static readonly IReadOnlyDictionary<string, WafInspectedKind[]> Variables = new Dictionary<string, WafInspectedKind[]>(StringComparer.OrdinalIgnoreCase)
+    {
+        ["RequestHeaderNames"] = [WafInspectedKind.HeaderValue],
+        ["RequestHeaderKeys"] = [WafInspectedKind.HeaderName],
+        ["RequestHeaderValues"] = [WafInspectedKind.HeaderValue],
+        ["RequestCookieNames"] = [WafInspectedKind.CookieValue],
+        ["RequestCookieKeys"] = [WafInspectedKind.CookieName],
+        ["RequestCookieValues"] = [WafInspectedKind.CookieValue],
+        ["RequestArgNames"] = [WafInspectedKind.ArgValue],
+        ["RequestArgKeys"] = [WafInspectedKind.ArgName],
+        ["RequestArgValues"] = [WafInspectedKind.ArgValue],
+    };
+
+    public static readonly IReadOnlyList<string> Operators = ["Equals", "StartsWith", "EndsWith", "Contains", "EqualsAny"];
+}
+
+/// <summary>A rule's override: off, or a different action than anomaly scoring.</summary>
+internal sealed record WafRuleOverride(bool Disabled, string? Action);
+
+/// <summary>
+/// Per request and rule set: which rules run, what they may look at (exclusions), and the matches they report.
+/// </summary>
+public sealed class ManagedRuleContext
+{
+    private readonly IReadOnlyDictionary<string, WafRuleOverride> _overrides;
+    private readonly IReadOnlyList<WafExclusion> _exclusions;
+    private readonly List<ManagedRuleMatch> _matches = [];
+
+    internal ManagedRuleContext(IReadOnlyDictionary<string, WafRuleOverride> overrides, IReadOnlyList<WafExclusion> exclusions)
+    {
+        _overrides = overrides;
+        _exclusions = exclusions;
+    }
+
+    public IReadOnlyList<ManagedRuleMatch> Matches => _matches;
+
+    public bool IsEnabled(ManagedRuleInfo rule) => !(_overrides.TryGetValue(rule.RuleId, out var ruleOverride) && ruleOverride.Disabled);
+
+    /// <summary>False when an exclusion removes this part of the request from this rule's inspection.</summary>
+    public bool MayInspect(ManagedRuleInfo rule, WafInspectedKind kind, string name)
+    {
+        foreach (var exclusion in _exclusions)
+        {
+            if (exclusion.Applies(rule, kind, name))
+            {
+                return false;
+            }
+        }
+
+        return true;
+    }
+
+    public void Report(ManagedRuleMatch match) => _matches.Add(match);
+
+    internal string? ActionOf(string ruleId) => _overrides.TryGetValue(ruleId, out var ruleOverride) ? ruleOverride.Action : null;
+
+    internal static string Severity(WafSeverity severity) => severity.ToString();
+
+    internal static readonly WafMode DefaultMode = WafMode.Prevention;
+}

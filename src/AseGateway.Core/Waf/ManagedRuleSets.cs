@@ -1,0 +1,40 @@
+namespace AseGateway.Waf;
+
+/// <summary>Severity of a managed rule; each match adds its score to the request's anomaly score.</summary>
+public enum WafSeverity
+{
+    Notice = 2,
+    Warning = 3,
+    Error = 4,
+    Critical = 5,
+}
+
+/// <summary>A rule of a managed rule set, as overrides and exclusions name it.</summary>
+public sealed record ManagedRuleInfo(string RuleId, string RuleGroup, WafSeverity Severity, string Description);
+
+/// <summary>A managed rule that matched: the rule, what it saw, and where.</summary>
+public sealed record ManagedRuleMatch(ManagedRuleInfo Rule, string Variable, string MatchedData, string Message);
+
+/// <summary>
+/// A managed rule set, compiled once per snapshot and shared by all requests (the seam where e.g. the OWASP Core
+/// Rule Set engine plugs in). <see cref="Evaluate"/> reports matches through the context, which applies the
+/// policy's exclusions and disabled rules before anything is inspected.
+/// </summary>
+public interface IManagedRuleSet
+{
+    string RuleSetType { get; }
+
+    string RuleSetVersion { get; }
+
+    IReadOnlyList<ManagedRuleInfo> Rules { get; }
+
+    void Evaluate(WafRequest request, ManagedRuleContext context);
+}
+
+/// <summary>Creates managed rule sets by type and version, as the configuration names them.</summary>
+public interface IManagedRuleSetProvider
+{
+    bool Supports(string ruleSetType, string ruleSetVersion);
+
+    IManagedRuleSet Create(string ruleSetType, string ruleSetVersion);
+}

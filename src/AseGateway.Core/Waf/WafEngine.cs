@@ -1,0 +1,185 @@
+using AseGateway.Configuration;
+using Microsoft.Extensions.Logging;
+
+namespace AseGateway.Waf;
+
+/// <summary>The outcome of evaluating one request against one policy.</summary>
+internal sealed record WafVerdict(bool Blocked, IReadOnlyList<WafFinding> Findings);
+
+/// <summary>
+/// Evaluates a request in Azure's order: custom rules by priority (Allow and Block end evaluation, Log continues;
+/// rate-limit rules count first), then managed rule sets (anomaly scoring, with per-rule overrides), then hooks.
+/// In Detection mode nothing is blocked and every match is recorded; in Prevention the first block wins.
+/// </summary>
+internal sealed partial class WafEngine
+{
+    private readonly RateLimiter _rateLimiter;
+    private readonly IReadOnlyList<IWafHook> _inProcessHooks;
+    private readonly TimeProvider _time;
+    private readonly ILogger _logger;
+
+    public WafEngine(RateLimiter rateLimiter, IReadOnlyList<IWafHook> inProcessHooks, TimeProvider time, ILogger logger)
+    {
+        _rateLimiter = rateLimiter;
+        _inProcessHooks = inProcessHooks;
+        _time = time;
+        _logger = logger;
+    }
+
+    public async ValueTask<WafVerdict> EvaluateAsync(WafPolicyModel policy, string appName, WafRequest request, CancellationToken cancellationToken)
+    {
+        var findings = new List<WafFinding>();
+        var prevention = policy.Mode == WafMode.Prevention;
+
+        foreach (var rule in policy.CustomRules)
+        {
+            if (rule.Match(request) is not { } matched)
+            {
+                continue;
+            }
+
+            if (rule.IsRateLimit && !_rateLimiter.Exceeds($"{policy.Name}/{rule.Name}", rule.GroupByClient ? request.ClientAddress : null, rule.RateWindow, rule.RateThreshold))
+            {
+                continue;
+            }
+
+            var message = rule.IsRateLimit ? $"Rate limit of {rule.RateThreshold} per {rule.RateWindow.TotalMinutes:0} min exceeded" : $"Custom rule {rule.Name} matched";
+            switch (rule.Action)
+            {
+                case WafAction.Allow:
+                    findings.Add(Finding(policy, appName, request, "CustomRule", rule.Name, "CustomRules", message, "Allowed", matched));
+                    return new WafVerdict(false, findings);
+                case WafAction.Block:
+                    findings.Add(Finding(policy, appName, request, "CustomRule", rule.Name, "CustomRules", message, prevention ? "Blocked" : "Detected", matched));
+                    if (prevention)
+                    {
+                        return new WafVerdict(true, findings);
+                    }
+
+                    break;
+                default:
+                    findings.Add(Finding(policy, appName, request, "CustomRule", rule.Name, "CustomRules", message, "Matched", matched));
+                    break;
+            }
+        }
+
+        foreach (var managed in policy.ManagedRuleSets)
+        {
+            var context = new ManagedRuleContext(managed.Overrides, managed.Exclusions);
+            managed.RuleSet.Evaluate(request, context);
+            var score = 0;
+            foreach (var match in context.Matches)
+            {
+                var action = context.ActionOf(match.Rule.RuleId);
+                var data = $"Matched Data: {BodyParser.Truncate(BodyParser.Mask(match.Variable, match.MatchedData))} found within {match.Variable}";
+                if (action == "Allow")
+                {
+                    findings.Add(Finding(policy, appName, request, managed.RuleSet, match, "Allowed", data));
+                    return new WafVerdict(false, findings);
+                }
+
+                if (action == "Block")
+                {
+                    findings.Add(Finding(policy, appName, request, managed.RuleSet, match, prevention ? "Blocked" : "Detected", data));
+                    if (prevention)
+                    {
+                        return new WafVerdict(true, findings);
+                    }
+
+                    continue;
+                }
+
+                findings.Add(Finding(policy, appName, request, managed.RuleSet, match, "Matched", data));
+                if (action != "Log")
+                {
+                    score += (int)match.Rule.Severity;
+                }
+            }
+
+            if (score >= policy.AnomalyThreshold)
+            {
+                var message = $"Inbound Anomaly Score Exceeded (Total Score: {score})";
+                findings.Add(Finding(policy, appName, request, managed.RuleSet.RuleSetType, "949110", "BLOCKING-EVALUATION", message, prevention ? "Blocked" : "Detected", string.Empty, managed.RuleSet.RuleSetVersion));
+                if (prevention)
+                {
+                    return new WafVerdict(true, findings);
+                }
+            }
+        }
+
+        foreach (var hook in _inProcessHooks)
+        {
+            if (await RunHookAsync(hook, policy, appName, request, findings, prevention, cancellationToken))
+            {
+                return new WafVerdict(true, findings);
+            }
+        }
+
+        foreach (var hook in policy.Hooks)
+        {
+            if (await RunHookAsync(hook, policy, appName, request, findings, prevention, cancellationToken))
+            {
+                return new WafVerdict(true, findings);
+            }
+        }
+
+        return new WafVerdict(false, findings);
+    }
+
+    /// <returns>True when the request is blocked.</returns>
+    private async ValueTask<bool> RunHookAsync(IWafHook hook, WafPolicyModel policy, string appName, WafRequest request, List<WafFinding> findings, bool prevention, CancellationToken cancellationToken)
+    {
+        WafHookResult result;
+        using var budget = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        budget.CancelAfter(hook.Budget);
+        try
+        {
+            result = await hook.InspectAsync(request, budget.Token);
+        }
+        catch (Exception ex) when (!cancellationToken.IsCancellationRequested)
+        {
+            var reason = ex is OperationCanceledException ? $"no answer within {hook.Budget.TotalMilliseconds:0} ms" : ex.Message;
+            LogHookFailed(_logger, hook.Name, reason, hook.OnError);
+            if (hook.OnError != WafAction.Block)
+            {
+                return false;
+            }
+
+            result = new WafHookResult(WafAction.Block, hook.Name, $"WAF hook '{hook.Name}' failed ({reason}); failing closed");
+        }
+
+        if (result.Decision == WafAction.Allow)
+        {
+            return false;
+        }
+
+        var blocks = result.Decision == WafAction.Block;
+        findings.Add(Finding(policy, appName, request, "Hook", string.IsNullOrEmpty(result.RuleId) ? hook.Name : result.RuleId, hook.Name, result.Message, blocks ? (prevention ? "Blocked" : "Detected") : "Matched", string.Empty));
+        return blocks && prevention;
+    }
+
+    private WafFinding Finding(WafPolicyModel policy, string app, WafRequest request, IManagedRuleSet set, ManagedRuleMatch match, string action, string data) =>
+        Finding(policy, app, request, set.RuleSetType, match.Rule.RuleId, match.Rule.RuleGroup, match.Message, action, data, set.RuleSetVersion);
+
+    private WafFinding Finding(WafPolicyModel policy, string app, WafRequest request, string ruleSetType, string ruleId, string ruleGroup, string message, string action, string data, string ruleSetVersion = "")
+        => new(
+            _time.GetUtcNow(),
+            request.TransactionId,
+            request.ClientAddress?.ToString() ?? string.Empty,
+            request.ClientPort,
+            request.Host,
+            BodyParser.Truncate(BodyParser.MaskQuery(request.Uri), 512),
+            ruleSetType,
+            ruleSetVersion,
+            ruleId,
+            ruleGroup,
+            message,
+            action,
+            BodyParser.Truncate(data, 200),
+            policy.Name,
+            "App",
+            app);
+
+    [LoggerMessage(EventId = Logging.EventIds.WafHookFailed, Level = LogLevel.Warning, Message = "WAF hook '{Hook}' failed: {Reason}; applying onError {OnError}.")]
+    private static partial void LogHookFailed(ILogger logger, string hook, string reason, WafAction onError);
+}

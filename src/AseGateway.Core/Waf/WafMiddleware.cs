@@ -1,0 +1,148 @@
+using System.Buffers;
+using AseGateway.Forwarding;
+using Microsoft.AspNetCore.Http;
+using Microsoft.AspNetCore.WebUtilities;
+using Microsoft.Extensions.Logging;
+
+namespace AseGateway.Waf;
+
+/// <summary>
+/// Gates each request with its app's WAF policy before it is proxied. The body is read up to the inspect limit
+/// into a rewindable buffer, so the worker still receives it byte for byte; bodies or uploads over the policy's
+/// limits get 413 when enforcement is on. Findings go to the audit log; a block answers with the policy's status
+/// and a body naming the transaction id.
+/// </summary>
+internal sealed partial class WafMiddleware
+{
+    private readonly RequestDelegate _next;
+    private readonly WafEngine _engine;
+    private readonly WafAuditLog? _audit;
+    private readonly WafCounters _counters;
+    private readonly ILogger _logger;
+
+    public WafMiddleware(RequestDelegate next, WafEngine engine, WafCounters counters, ILogger<WafMiddleware> logger, WafAuditLog? audit = null)
+    {
+        _next = next;
+        _engine = engine;
+        _audit = audit;
+        _counters = counters;
+        _logger = logger;
+    }
+
+    public async Task InvokeAsync(HttpContext context)
+    {
+        var gateway = context.Features.Get<GatewayRequestFeature>();
+        if (gateway?.App?.Waf is not { Enabled: true } policy)
+        {
+            await _next(context);
+            return;
+        }
+
+        var request = new WafRequest(context, gateway.ClientAddress, gateway.ClientPort, context.TraceIdentifier);
+        if (policy.RequestBodyCheck && BodyParser.HasBody(context.Request))
+        {
+            if (await ReadBodyAsync(context, policy, request) is { } refusal)
+            {
+                context.Response.StatusCode = StatusCodes.Status413PayloadTooLarge;
+                context.Response.ContentType = "text/plain; charset=utf-8";
+                await context.Response.WriteAsync($"413 Payload Too Large: {refusal}\n");
+                return;
+            }
+        }
+
+        var verdict = await _engine.EvaluateAsync(policy, gateway.App.Name, request, context.RequestAborted);
+        foreach (var finding in verdict.Findings)
+        {
+            _counters.Count(finding);
+            _audit?.Record(finding);
+        }
+
+        if (verdict.Blocked)
+        {
+            var reason = verdict.Findings[^1];
+            LogBlocked(_logger, request.TransactionId, gateway.App.Name, reason.RuleId, reason.Message);
+            context.Response.StatusCode = policy.BlockStatusCode;
+            context.Response.ContentType = "text/plain; charset=utf-8";
+            await context.Response.WriteAsync(policy.BlockBody.Replace("{transactionId}", request.TransactionId, StringComparison.Ordinal));
+            return;
+        }
+
+        await _next(context);
+    }
+
+    /// <returns>Why the body is refused, or null when it may pass.</returns>
+    private static async Task<string?> ReadBodyAsync(HttpContext context, WafPolicyModel policy, WafRequest request)
+    {
+        var http = context.Request;
+        if (policy.RequestBodyEnforcement && http.ContentLength > policy.MaxRequestBodyBytes)
+        {
+            return $"the body is larger than {policy.MaxRequestBodyBytes / 1024} KB";
+        }
+
+        // Buffer so the proxy can send every byte again from the start; read only as far as needed.
+        http.EnableBuffering(bufferThreshold: 64 * 1024, bufferLimit: policy.RequestBodyEnforcement ? policy.MaxRequestBodyBytes : long.MaxValue);
+        var readLimit = policy.RequestBodyEnforcement ? Math.Max(policy.InspectLimitBytes, policy.MaxRequestBodyBytes) : policy.InspectLimitBytes;
+        var inspected = new byte[Math.Min(policy.InspectLimitBytes, (int)Math.Min(http.ContentLength ?? policy.InspectLimitBytes, policy.InspectLimitBytes))];
+        var buffer = ArrayPool<byte>.Shared.Rent(16 * 1024);
+        long total = 0;
+        var kept = 0;
+        try
+        {
+            int read;
+            while (total <= readLimit && (read = await http.Body.ReadAsync(buffer, context.RequestAborted)) > 0)
+            {
+                if (kept < policy.InspectLimitBytes)
+                {
+                    if (kept + read > inspected.Length && inspected.Length < policy.InspectLimitBytes)
+                    {
+                        Array.Resize(ref inspected, Math.Min(policy.InspectLimitBytes, Math.Max(inspected.Length * 2, kept + read)));
+                    }
+
+                    var take = Math.Min(read, inspected.Length - kept);
+                    buffer.AsSpan(0, take).CopyTo(inspected.AsSpan(kept));
+                    kept += take;
+                }
+
+                total += read;
+            }
+        }
+        catch (IOException) when (policy.RequestBodyEnforcement)
+        {
+            // FileBufferingReadStream refuses to buffer past its limit: the body is too large.
+            return $"the body is larger than {policy.MaxRequestBodyBytes / 1024} KB";
+        }
+        finally
+        {
+            ArrayPool<byte>.Shared.Return(buffer);
+        }
+
+        if (policy.RequestBodyEnforcement && total > policy.MaxRequestBodyBytes)
+        {
+            return $"the body is larger than {policy.MaxRequestBodyBytes / 1024} KB";
+        }
+
+        http.Body.Position = 0;
+        request.Body = inspected.AsMemory(0, kept);
+        request.BodyTruncated = total > kept;
+        await BodyParser.ParseAsync(request, http.ContentType, request.BodyTruncated);
+        if (policy.FileUploadEnforcement && request.FileBytes > policy.FileUploadLimitBytes)
+        {
+            return $"the uploaded files are larger than {policy.FileUploadLimitBytes / (1024 * 1024)} MB";
+        }
+
+        return null;
+    }
+
+    [LoggerMessage(EventId = Logging.EventIds.WafBlocked, Level = LogLevel.Information, Message = "WAF blocked request {TransactionId} to app '{App}': rule {RuleId}: {Message}")]
+    private static partial void LogBlocked(ILogger logger, string transactionId, string app, string ruleId, string message);
+}
+
+/// <summary>WAF matches and blocks by policy, rule and action (kept across reloads).</summary>
+internal sealed class WafCounters
+{
+    private readonly System.Collections.Concurrent.ConcurrentDictionary<(string Policy, string RuleId, string Action), long> _counts = new();
+
+    public void Count(WafFinding finding) => _counts.AddOrUpdate((finding.PolicyName, finding.RuleId, finding.Action), 1, static (_, n) => n + 1);
+
+    public long Get(string policy, string ruleId, string action) => _counts.TryGetValue((policy, ruleId, action), out var n) ? n : 0;
+}

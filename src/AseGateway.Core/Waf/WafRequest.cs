@@ -1,0 +1,69 @@
+using System.Net;
+using System.Text;
+using Microsoft.AspNetCore.Http;
+
+namespace AseGateway.Waf;
+
+/// <summary>
+/// The request as WAF rules and hooks see it. Parts are materialised on first use only (query arguments, the body
+/// as text), so a clean GET that no rule inspects deeply costs little.
+/// </summary>
+public sealed class WafRequest
+{
+    private readonly HttpRequest _request;
+    private List<KeyValuePair<string, string>>? _queryArgs;
+    private string? _bodyText;
+
+    internal WafRequest(HttpContext context, IPAddress? clientAddress, int? clientPort, string transactionId)
+    {
+        _request = context.Request;
+        ClientAddress = clientAddress;
+        ClientPort = clientPort;
+        TransactionId = transactionId;
+        var raw = context.Features.Get<Microsoft.AspNetCore.Http.Features.IHttpRequestFeature>()?.RawTarget;
+        Uri = !string.IsNullOrEmpty(raw) && raw[0] == '/' ? raw : $"{_request.PathBase}{_request.Path}{_request.QueryString}";
+    }
+
+    public string TransactionId { get; }
+
+    public string Method => _request.Method;
+
+    /// <summary>Path and query exactly as the client sent them.</summary>
+    public string Uri { get; }
+
+    public string Host => _request.Host.Value ?? string.Empty;
+
+    /// <summary>The path part of <see cref="Uri"/>, as sent (still percent-encoded).</summary>
+    public string Path => Uri.IndexOf('?', StringComparison.Ordinal) is var question and >= 0 ? Uri[..question] : Uri;
+
+    /// <summary>The query string without its leading '?'.</summary>
+    public string QueryString => _request.QueryString.HasValue ? _request.QueryString.Value![1..] : string.Empty;
+
+    public IPAddress? ClientAddress { get; }
+
+    public int? ClientPort { get; }
+
+    public IHeaderDictionary Headers => _request.Headers;
+
+    public IRequestCookieCollection Cookies => _request.Cookies;
+
+    /// <summary>Query string arguments, decoded, in order (a name may repeat).</summary>
+    public IReadOnlyList<KeyValuePair<string, string>> QueryArgs => _queryArgs ??= BodyParser.ParseForm(QueryString);
+
+    /// <summary>Arguments from the body: form fields, JSON leaves (<c>a.b[0].c</c>), XML text and attributes.</summary>
+    public IReadOnlyList<KeyValuePair<string, string>> BodyArgs { get; internal set; } = [];
+
+    /// <summary>The inspected part of the body (up to the policy's inspect limit); the worker still gets all of it.</summary>
+    public ReadOnlyMemory<byte> Body { get; internal set; }
+
+    public bool BodyTruncated { get; internal set; }
+
+    /// <summary>Why the body could not be parsed, if it could not (a finding, never a crash).</summary>
+    public string? BodyError { get; internal set; }
+
+    public int FileCount { get; internal set; }
+
+    public long FileBytes { get; internal set; }
+
+    public string BodyText => _bodyText ??= Body.IsEmpty ? string.Empty : Encoding.UTF8.GetString(Body.Span);
+}

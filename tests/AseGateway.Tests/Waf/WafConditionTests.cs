@@ -1,0 +1,156 @@
+using System.Net;
+using AseGateway.Configuration;
+using AseGateway.Waf;
+using Microsoft.AspNetCore.Http;
+
+namespace AseGateway.Tests.Waf;
+
+/// <summary>Each operator, transform and match variable of Azure's custom rules, against a real request object.</summary>
+public sealed class WafConditionTests
+{
+    private static WafRequest Request(string method = "GET", string target = "/shop/cart?item=7&q=Hello%20World", string? body = null, string contentType = "application/x-www-form-urlencoded", string client = "203.0.113.9", params (string Name, string Value)[] headers)
+    {
+        var context = new DefaultHttpContext();
+        var question = target.IndexOf('?', StringComparison.Ordinal);
+        context.Request.Method = method;
+        context.Request.Path = question < 0 ? target : target[..question];
+        context.Request.QueryString = new QueryString(question < 0 ? string.Empty : target[question..]);
+        context.Request.Host = new HostString("web.contoso.test");
+        foreach (var (name, value) in headers)
+        {
+            context.Request.Headers.Append(name, value);
+        }
+
+        var request = new WafRequest(context, IPAddress.Parse(client), 50000, "tx-1");
+        if (body is not null)
+        {
+            request.Body = System.Text.Encoding.UTF8.GetBytes(body);
+            BodyParser.ParseAsync(request, contentType, truncated: false).GetAwaiter().GetResult();
+        }
+
+        return request;
+    }
+
+    private static bool Matches(WafRequest request, string variable, string? selector, string op, string[] values, string[]? transforms = null, bool negate = false)
+    {
+        var rule = CompiledCustomRule.Compile(new WafCustomRuleConfig
+        {
+            Name = "r",
+            Priority = 1,
+            RuleType = WafRuleType.MatchRule,
+            Action = WafAction.Block,
+            MatchConditions =
+            [
+                new WafMatchConditionConfig
+                {
+                    MatchVariables = [new WafMatchVariableConfig { VariableName = variable, Selector = selector }],
+                    Operator = op,
+                    MatchValues = values,
+                    Transforms = transforms,
+                    NegationConditon = negate,
+                },
+            ],
+        });
+        return rule.Match(request) is not null;
+    }
+
+    [Theory]
+    [InlineData("RemoteAddr", null, "IPMatch", "203.0.113.0/24", true)]
+    [InlineData("RemoteAddr", null, "IPMatch", "198.51.100.0/24", false)]
+    [InlineData("RequestMethod", null, "Equal", "GET", true)]
+    [InlineData("RequestMethod", null, "Equal", "get", false)]
+    [InlineData("RequestUri", null, "BeginsWith", "/shop/", true)]
+    [InlineData("RequestUri", null, "EndsWith", "World", true)]
+    [InlineData("RequestUri", null, "Contains", "cart?item", true)]
+    [InlineData("QueryString", null, "Contains", "item=7", true)]
+    [InlineData("QueryString", "q", "Equal", "Hello World", true)]
+    [InlineData("QueryString", "item", "LessThan", "8", true)]
+    [InlineData("QueryString", "item", "GreaterThan", "7", false)]
+    [InlineData("QueryString", "item", "GreaterThanOrEqual", "7", true)]
+    [InlineData("QueryString", "item", "LessThanOrEqual", "6", false)]
+    [InlineData("RequestHeaders", "User-Agent", "Regex", "^evil(bot|crawler)/[0-9]+$", true)]
+    [InlineData("RequestHeaders", "User-Agent", "Regex", "^good", false)]
+    [InlineData("RequestCookies", "session", "Equal", "abc", true)]
+    [InlineData("RequestCookies", null, "Contains", "ab", true)]
+    [InlineData("RequestUri", null, "Any", "", true)]
+    public void Operator_OnVariable_Matches(string variable, string? selector, string op, string value, bool expected)
+    {
+        var request = Request(headers: [("User-Agent", "evilbot/2"), ("Cookie", "session=abc")]);
+
+        Assert.Equal(expected, Matches(request, variable, selector, op, value.Length == 0 ? [] : [value]));
+    }
+
+    [Theory]
+    [InlineData("Lowercase", "EVILBOT", "evilbot")]
+    [InlineData("Uppercase", "evilbot", "EVILBOT")]
+    [InlineData("Trim", "  x  ", "x")]
+    [InlineData("UrlDecode", "%3Cscript%3E+1", "<script> 1")]
+    [InlineData("UrlEncode", "a b&c", "a%20b%26c")]
+    [InlineData("RemoveNulls", "se\0lect", "select")]
+    [InlineData("HtmlEntityDecode", "&lt;script&gt;&#x27;", "<script>'")]
+    public void Transform_IsAppliedBeforeMatching(string transform, string input, string expected)
+    {
+        Assert.Equal(expected, WafTransforms.Apply(input, [Enum.Parse<WafTransform>(transform)]));
+    }
+
+    [Fact]
+    public void Conditions_AreAnded_ValuesOred_NegationFlips()
+    {
+        var request = Request(headers: [("User-Agent", "EvilBot/1")]);
+
+        Assert.True(Matches(request, "RequestHeaders", "User-Agent", "Contains", ["nothing", "evilbot"], ["Lowercase"]));
+        Assert.False(Matches(request, "RequestHeaders", "User-Agent", "Contains", ["evilbot"]));
+        Assert.True(Matches(request, "RequestHeaders", "User-Agent", "Contains", ["goodbot"], negate: true));
+
+        var both = CompiledCustomRule.Compile(new WafCustomRuleConfig
+        {
+            Name = "and",
+            Priority = 1,
+            RuleType = WafRuleType.MatchRule,
+            Action = WafAction.Block,
+            MatchConditions =
+            [
+                new() { MatchVariables = [new() { VariableName = "RequestMethod" }], Operator = "Equal", MatchValues = ["GET"] },
+                new() { MatchVariables = [new() { VariableName = "RequestUri" }], Operator = "Contains", MatchValues = ["/admin"] },
+            ],
+        });
+        Assert.Null(both.Match(request));
+        Assert.NotNull(both.Match(Request(target: "/admin/users")));
+    }
+
+    [Theory]
+    [InlineData("application/x-www-form-urlencoded", "user=alice&comment=hi%20there", "comment", "hi there")]
+    [InlineData("application/json", """{"order":{"items":[{"sku":"A-1"}]},"note":"x"}""", "order.items[0].sku", "A-1")]
+    [InlineData("application/xml", """<order id="7"><note>hello</note></order>""", "order@id", "7")]
+    [InlineData("text/xml", """<order id="7"><note>hello</note></order>""", "note", "hello")]
+    public void PostArgs_FromEachBodyType(string contentType, string body, string name, string value)
+    {
+        var request = Request(method: "POST", body: body, contentType: contentType);
+
+        Assert.Contains(new KeyValuePair<string, string>(name, value), request.BodyArgs);
+        Assert.True(Matches(request, "PostArgs", name, "Equal", [value]));
+        Assert.Null(request.BodyError);
+    }
+
+    [Fact]
+    public void Multipart_FilesAreCountedNotInspected()
+    {
+        const string body = "--b\r\nContent-Disposition: form-data; name=\"title\"\r\n\r\nreport\r\n--b\r\nContent-Disposition: form-data; name=\"file\"; filename=\"a.txt\"\r\nContent-Type: text/plain\r\n\r\n<script>not an arg</script>\r\n--b--\r\n";
+        var request = Request(method: "POST", body: body, contentType: "multipart/form-data; boundary=b");
+
+        Assert.Equal([new KeyValuePair<string, string>("title", "report")], request.BodyArgs);
+        Assert.Equal(1, request.FileCount);
+        Assert.Equal(27, request.FileBytes);
+    }
+
+    [Theory]
+    [InlineData("application/json", "{\"a\": [1, 2")]
+    [InlineData("application/xml", "<a><b></a>")]
+    [InlineData("application/xml", "<!DOCTYPE x [<!ENTITY e \"boom\">]><x>&e;</x>")]
+    public void MalformedBody_IsAFinding_NotACrash(string contentType, string body)
+    {
+        var request = Request(method: "POST", body: body, contentType: contentType);
+
+        Assert.NotNull(request.BodyError);
+    }
+}
