@@ -33,7 +33,7 @@ public sealed record WafPolicySettingsConfig
     public int? MaxRequestBodySizeInKb { get; init; }
 
     /// <summary>How much of a body is inspected (default 128).</summary>
-    public int? RequestBodyInspectLimitInKb { get; init; }
+    public int? RequestBodyInspectLimitInKB { get; init; }
 
     /// <summary>Largest multipart file upload (default 100).</summary>
     public int? FileUploadLimitInMb { get; init; }

@@ -63,7 +63,7 @@ internal static class WafValidator
         }
 
         Range(settings.MaxRequestBodySizeInKb, 8, 2048, $"{path}.maxRequestBodySizeInKb", errors);
-        Range(settings.RequestBodyInspectLimitInKb, 8, 2048, $"{path}.requestBodyInspectLimitInKb", errors);
+        Range(settings.RequestBodyInspectLimitInKB, 8, 2048, $"{path}.requestBodyInspectLimitInKB", errors);
         Range(settings.FileUploadLimitInMb, 1, 4000, $"{path}.fileUploadLimitInMb", errors);
         Range(settings.CustomBlockResponseStatusCode, 200, 599, $"{path}.customBlockResponseStatusCode", errors);
         Range(settings.AnomalyScoreThreshold, 1, 1000, $"{path}.anomalyScoreThreshold", errors);

@@ -66,7 +66,7 @@ internal sealed class WafPolicyModel
             Mode = settings?.Mode ?? WafMode.Detection,
             RequestBodyCheck = settings?.RequestBodyCheck ?? true,
             MaxRequestBodyBytes = maxBody,
-            InspectLimitBytes = (settings?.RequestBodyInspectLimitInKb ?? 128) * 1024,
+            InspectLimitBytes = (settings?.RequestBodyInspectLimitInKB ?? 128) * 1024,
             FileUploadLimitBytes = (settings?.FileUploadLimitInMb ?? 100) * 1024L * 1024L,
             RequestBodyEnforcement = settings?.RequestBodyEnforcement ?? true,
             FileUploadEnforcement = settings?.FileUploadEnforcement ?? true,

@@ -44,7 +44,7 @@ public sealed class ConfigLoaderTests
               "name": "default",
               "policySettings": {
                 "state": "Enabled", "mode": "Prevention", "requestBodyCheck": true, "maxRequestBodySizeInKb": 128,
-                "requestBodyInspectLimitInKb": 128, "fileUploadLimitInMb": 100, "requestBodyEnforcement": true,
+                "requestBodyInspectLimitInKB": 128, "fileUploadLimitInMb": 100, "requestBodyEnforcement": true,
                 "fileUploadEnforcement": true, "customBlockResponseStatusCode": 403,
                 "customBlockResponseBody": "blocked: {transactionId}", "anomalyScoreThreshold": 5
               },

@@ -1,5 +1,4 @@
 using System.Net;
-using System.Net.Sockets;
 using AseGateway.Tests.Infrastructure;
 using AseGateway.Tests.Routing;
 using Xunit.Abstractions;
@@ -48,7 +47,7 @@ public sealed class AppServiceHeadersTests(ITestOutputHelper output)
         await using var backends = await Backends.StartAsync(1);
         var json = TestConfigs.Static(backends.List, trustedForwarders: """["127.0.0.2", "10.0.1.0/24"]""");
         await using var gateway = await TestGateway.StartAsync(json, output);
-        using var client = ClientFrom(IPAddress.Parse("127.0.0.2"));
+        using var client = LoopbackClient.From(IPAddress.Parse("127.0.0.2"));
 
         using var request = new HttpRequestMessage(HttpMethod.Get, gateway.Url);
         request.Headers.Host = TestConfigs.AppHost;
@@ -72,7 +71,7 @@ public sealed class AppServiceHeadersTests(ITestOutputHelper output)
         await using var backends = await Backends.StartAsync(1);
         var json = TestConfigs.Static(backends.List, trustedForwarders: """["127.0.0.2"]""");
         await using var gateway = await TestGateway.StartAsync(json, output);
-        using var client = ClientFrom(IPAddress.Parse("127.0.0.3"));
+        using var client = LoopbackClient.From(IPAddress.Parse("127.0.0.3"));
 
         using var request = new HttpRequestMessage(HttpMethod.Get, gateway.Url);
         request.Headers.Host = TestConfigs.AppHost;
@@ -84,26 +83,4 @@ public sealed class AppServiceHeadersTests(ITestOutputHelper output)
         Assert.Equal("127.0.0.3", headers["X-Forwarded-For"]);
         Assert.Equal("127.0.0.3", headers["X-Client-IP"]);
     }
-
-    /// <summary>An HTTP client whose connections come from a chosen loopback address (127.0.0.2, 127.0.0.3, …).</summary>
-    private static HttpClient ClientFrom(IPAddress source) => new(new SocketsHttpHandler
-    {
-        UseProxy = false,
-        UseCookies = false,
-        ConnectCallback = async (context, cancellationToken) =>
-        {
-            var socket = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp) { NoDelay = true };
-            try
-            {
-                socket.Bind(new IPEndPoint(source, 0));
-                await socket.ConnectAsync(context.DnsEndPoint, cancellationToken);
-                return new NetworkStream(socket, ownsSocket: true);
-            }
-            catch
-            {
-                socket.Dispose();
-                throw;
-            }
-        },
-    });
 }

@@ -9,12 +9,11 @@ namespace AseGateway.Tests.Routing;
 
 public sealed class HttpsListenerTests(ITestOutputHelper output)
 {
-    [Fact]
-    public async Task HttpsRequest_RealHandshake_WorkerSeesTlsHeaders()
+    /// <summary>Adds an Https listener with the development certificate for localhost.</summary>
+    private static string WithHttps(string json)
     {
-        await using var backends = await Backends.StartAsync(1);
         Environment.SetEnvironmentVariable("ASEGATEWAY_TEST_PFX_PASSWORD", "dev-password");
-        var json = TestConfigs.Static(backends.List).Replace(
+        return json.Replace(
             "\"listeners\": [ { \"name\": \"http\", \"address\": \"127.0.0.1\", \"port\": 0, \"protocol\": \"Http\" } ]",
             $$"""
             "listeners": [
@@ -22,6 +21,13 @@ public sealed class HttpsListenerTests(ITestOutputHelper output)
               { "name": "https", "address": "127.0.0.1", "port": 0, "protocol": "Https" } ],
             "tls": { "certificates": [ { "path": "{{RepoPaths.Combine("certs", "dev", "localhost.pfx").Replace("\\", "/")}}", "passwordEnvironmentVariable": "ASEGATEWAY_TEST_PFX_PASSWORD" } ] }
             """);
+    }
+
+    [Fact]
+    public async Task HttpsRequest_RealHandshake_WorkerSeesTlsHeaders()
+    {
+        await using var backends = await Backends.StartAsync(1);
+        var json = WithHttps(TestConfigs.Static(backends.List));
         await using var gateway = await TestGateway.StartAsync(json.Replace("\"web.contoso.test\"", "\"web.contoso.com\"").Replace("localhost.pfx", "contoso.pfx"), output);
         using var ca = X509CertificateLoader.LoadCertificateFromFile(RepoPaths.Combine("certs", "dev", "ca.crt"));
         using var client = new HttpClient(new SocketsHttpHandler
@@ -47,15 +53,7 @@ public sealed class HttpsListenerTests(ITestOutputHelper output)
     public async Task Tls11Client_IsRefused()
     {
         await using var backends = await Backends.StartAsync(1);
-        Environment.SetEnvironmentVariable("ASEGATEWAY_TEST_PFX_PASSWORD", "dev-password");
-        var json = TestConfigs.Static(backends.List).Replace(
-            "\"listeners\": [ { \"name\": \"http\", \"address\": \"127.0.0.1\", \"port\": 0, \"protocol\": \"Http\" } ]",
-            $$"""
-            "listeners": [
-              { "name": "http", "address": "127.0.0.1", "port": 0, "protocol": "Http" },
-              { "name": "https", "address": "127.0.0.1", "port": 0, "protocol": "Https" } ],
-            "tls": { "certificates": [ { "path": "{{RepoPaths.Combine("certs", "dev", "localhost.pfx").Replace("\\", "/")}}", "passwordEnvironmentVariable": "ASEGATEWAY_TEST_PFX_PASSWORD" } ] }
-            """);
+        var json = WithHttps(TestConfigs.Static(backends.List));
         await using var gateway = await TestGateway.StartAsync(json, output);
         var url = gateway.Server.ListenerUrls["https"];
         using var tcp = new System.Net.Sockets.TcpClient();

@@ -124,7 +124,7 @@ public sealed class WafPipelineTests(ITestOutputHelper output)
     public async Task Bodies_JsonAttackBlocked_CleanFormReachesWorkerByteIdentical_OversizedIs413()
     {
         await using var backends = await HashingBackend.StartAsync();
-        var settings = """, "maxRequestBodySizeInKb": 16, "requestBodyInspectLimitInKb": 8""";
+        var settings = """, "maxRequestBodySizeInKb": 16, "requestBodyInspectLimitInKB": 8""";
         await using var gateway = await TestGateway.StartAsync(WithPolicy(TestConfigs.Static([backends.Backend]), Policy(customRules: string.Empty, managed: AseDefault, settings: settings)), output);
 
         using var attack = await Post(gateway, "application/json", """{"user":{"name":"x' OR 'a'='a"}}""");
