@@ -73,6 +73,10 @@ public sealed partial class GatewayServer : IAsyncDisposable
     public static async Task<GatewayServer> StartAsync(ConfigSource source, GatewayServerOptions? options = null, CancellationToken cancellationToken = default)
     {
         options ??= new GatewayServerOptions();
+
+        // A request or header line ending in a bare LF is refused (400), not read as a line end: an intermediary or
+        // worker that disagrees about line ends could otherwise see a different message than the gateway did.
+        AppContext.SetSwitch("Microsoft.AspNetCore.Server.Kestrel.DisableHttp1LineFeedTerminators", true);
         var config = await source.LoadAsync(cancellationToken);
         if (!config.IsValid)
         {
@@ -253,6 +257,7 @@ public sealed partial class GatewayServer : IAsyncDisposable
             .AddTransforms<GatewayTransformProvider>();
 
         var app = builder.Build();
+        app.UseMiddleware<HeaderSanityMiddleware>();
         app.UseMiddleware<GatewayRequestMiddleware>();
         app.MapReverseProxy(proxy =>
         {

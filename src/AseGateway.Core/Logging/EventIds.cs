@@ -42,6 +42,7 @@ internal static class EventIds
     public const int WafBlocked = 406;
     public const int WafHookFailed = 407;
     public const int WafAuditFailed = 408;
+    public const int MalformedHeader = 409;
 
     public const int GatewayStarted = 500;
     public const int ListenerBound = 501;

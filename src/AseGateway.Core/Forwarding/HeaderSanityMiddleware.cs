@@ -1,0 +1,64 @@
+using System.Buffers;
+using Microsoft.AspNetCore.Http;
+using Microsoft.Extensions.Logging;
+
+namespace AseGateway.Forwarding;
+
+/// <summary>
+/// Refuses requests whose header names are not RFC 9110 tokens, or whose values hold control characters, before
+/// anything is forwarded. Kestrel accepts names such as <c>Transfer-Encoding\x01</c> (an unknown header to it); a
+/// worker or an intermediary that trims or folds them may read a different message than the gateway did — the
+/// root of request smuggling. Answer 400 and close the connection, as RFC 9112 asks for malformed framing.
+/// </summary>
+internal sealed partial class HeaderSanityMiddleware
+{
+    // tchar = "!" / "#" / "$" / "%" / "&" / "'" / "*" / "+" / "-" / "." / "^" / "_" / "`" / "|" / "~" / DIGIT / ALPHA (RFC 9110 §5.6.2)
+    private static readonly SearchValues<char> TokenChars = SearchValues.Create("!#$%&'*+-.^_`|~0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz");
+
+    // Field values: visible characters, space and horizontal tab; no other controls (RFC 9110 §5.5). HTTP/2
+    // pseudo-headers never reach here (Kestrel maps them), and Kestrel already refuses NUL, CR and LF.
+    private static readonly SearchValues<char> ValueControls = SearchValues.Create(
+        "\u0001\u0002\u0003\u0004\u0005\u0006\u0007\u0008\u000b\u000c\u000e\u000f\u0010\u0011\u0012\u0013\u0014\u0015\u0016\u0017\u0018\u0019\u001a\u001b\u001c\u001d\u001e\u001f\u007f");
+
+    private readonly RequestDelegate _next;
+    private readonly ILogger _logger;
+
+    public HeaderSanityMiddleware(RequestDelegate next, ILogger<HeaderSanityMiddleware> logger)
+    {
+        _next = next;
+        _logger = logger;
+    }
+
+    public Task InvokeAsync(HttpContext context)
+    {
+        foreach (var (name, values) in context.Request.Headers)
+        {
+            if (name.Length == 0 || name.AsSpan().ContainsAnyExcept(TokenChars))
+            {
+                return Refuse(context, "header name");
+            }
+
+            foreach (var value in values)
+            {
+                if (value is not null && value.AsSpan().ContainsAny(ValueControls))
+                {
+                    return Refuse(context, $"value of header '{name}'");
+                }
+            }
+        }
+
+        return _next(context);
+    }
+
+    private Task Refuse(HttpContext context, string what)
+    {
+        LogRefused(_logger, what);
+        context.Response.StatusCode = StatusCodes.Status400BadRequest;
+        context.Response.Headers.Connection = "close";
+        context.Response.ContentType = "text/plain; charset=utf-8";
+        return context.Response.WriteAsync("400 Bad Request: malformed header.\n");
+    }
+
+    [LoggerMessage(EventId = Logging.EventIds.MalformedHeader, Level = LogLevel.Debug, Message = "Refused a request with a malformed {What}.")]
+    private static partial void LogRefused(ILogger logger, string what);
+}
