@@ -46,6 +46,23 @@ public static class LoopbackClient
         return socket;
     }
 
+    /// <summary>
+    /// Connects from <paramref name="source"/> and reports whether the server refused the connection without a
+    /// byte: a reset that arrives while the connect is still completing counts as refused too.
+    /// </summary>
+    public static async Task<bool> IsRefusedAsync(IPAddress source, Uri url)
+    {
+        try
+        {
+            using var socket = await ConnectAsync(source, url);
+            return await IsClosedWithoutBytesAsync(socket);
+        }
+        catch (SocketException)
+        {
+            return true;
+        }
+    }
+
     /// <summary>True when the server closed the connection without sending a byte.</summary>
     public static async Task<bool> IsClosedWithoutBytesAsync(Socket socket)
     {
