@@ -1,9 +1,10 @@
 using System.CommandLine;
 using AseGateway.Cli;
+using AseGateway.Cli.Operator;
 
 var configOption = new Option<FileInfo?>("--config", "-c")
 {
-    Description = "The configuration file. Default: ./ase.json if it exists, else the embedded quickstart configuration.",
+    Description = "The configuration file. Default: $ASEGATEWAY_CONFIG, else ./ase.json if it exists, else the embedded quickstart configuration.",
 };
 
 var root = new RootCommand("AseGateway: the front end of an App Service Environment — TLS, access rules, WAF and load balancing over worker pools.");
@@ -24,6 +25,8 @@ var healthcheck = new Command("healthcheck", "Probe a running gateway's health e
 healthcheck.Options.Add(urlOption);
 healthcheck.SetAction((result, cancellationToken) => GatewayCommands.HealthCheckAsync(result.GetValue(urlOption)!, cancellationToken));
 root.Subcommands.Add(healthcheck);
+
+OperatorVerbs.Add(root);
 
 // The gateway handles SIGINT/SIGTERM itself (graceful: close listeners, drain, stop instances); the parser's own
 // handler would cut that short.
