@@ -1,5 +1,6 @@
 using AseGateway.Configuration;
 using AseGateway.Forwarding;
+using AseGateway.Hosting;
 using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Http.Extensions;
 using Microsoft.Extensions.Logging;
@@ -48,7 +49,7 @@ internal sealed partial class AppPolicyMiddleware
                 var name = rule?.Name ?? "(default action)";
                 _counters.CountDenied(app.Name, name);
                 LogDenied(_logger, client, app.Name, name);
-                return Refuse(context, StatusCodes.Status403Forbidden, "403 Forbidden: access to this app is restricted.\n");
+                return PlainTextResponse.WriteAsync(context, StatusCodes.Status403Forbidden, "403 Forbidden: access to this app is restricted.\n");
             }
         }
 
@@ -69,7 +70,7 @@ internal sealed partial class AppPolicyMiddleware
         if (app.ClientCertMode == ClientCertMode.Required && context.Connection.ClientCertificate is null && !IsExcluded(request.Path, app.ClientCertExclusionPaths))
         {
             LogNoCertificate(_logger, app.Name, request.Path.Value ?? "/");
-            return Refuse(context, StatusCodes.Status403Forbidden, "403 Forbidden: this app requires a client certificate.\n");
+            return PlainTextResponse.WriteAsync(context, StatusCodes.Status403Forbidden, "403 Forbidden: this app requires a client certificate.\n");
         }
 
         if (app.Hsts is { } hsts)
@@ -91,13 +92,6 @@ internal sealed partial class AppPolicyMiddleware
         }
 
         return false;
-    }
-
-    private static Task Refuse(HttpContext context, int status, string body)
-    {
-        context.Response.StatusCode = status;
-        context.Response.ContentType = "text/plain; charset=utf-8";
-        return context.Response.WriteAsync(body);
     }
 
     [LoggerMessage(EventId = Logging.EventIds.AccessDenied, Level = LogLevel.Information, Message = "Access restriction '{Rule}' of app '{App}' denied {Client}.")]

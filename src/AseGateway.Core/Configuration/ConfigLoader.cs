@@ -10,24 +10,6 @@ namespace AseGateway.Configuration;
 /// </summary>
 public static partial class ConfigLoader
 {
-    public static ConfigLoadResult LoadFile(string path)
-    {
-        var fullPath = Path.GetFullPath(path);
-        var directory = Path.GetDirectoryName(fullPath) ?? Directory.GetCurrentDirectory();
-        byte[] bytes;
-        try
-        {
-            bytes = File.ReadAllBytes(fullPath);
-        }
-        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
-        {
-            var reason = ex is FileNotFoundException or DirectoryNotFoundException ? "the file does not exist" : ex.Message;
-            return new ConfigLoadResult(null, [new ConfigError("$", $"cannot read '{fullPath}': {reason}")], string.Empty, fullPath, directory);
-        }
-
-        return Load(bytes, fullPath, directory);
-    }
-
     public static ConfigLoadResult Load(ReadOnlySpan<byte> utf8Json, string sourceName, string baseDirectory)
     {
         var hash = Hash(utf8Json);

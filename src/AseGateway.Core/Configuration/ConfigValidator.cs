@@ -41,10 +41,7 @@ public static partial class ConfigValidator
             errors.Add(new("dnsSuffix", $"'{suffix}' is not a valid DNS name"));
         }
 
-        if (config.MaxTotalWorkers is { } max && (max < 1 || max > ConfigDefaults.MaxTotalWorkersLimit))
-        {
-            errors.Add(new("maxTotalWorkers", $"must be between 1 and {ConfigDefaults.MaxTotalWorkersLimit}, not {max}"));
-        }
+        CheckRange(config.MaxTotalWorkers, 1, ConfigDefaults.MaxTotalWorkersLimit, "maxTotalWorkers", errors);
 
         if (config.WorkerPools is null)
         {
@@ -179,25 +176,15 @@ public static partial class ConfigValidator
             return;
         }
 
-        if (health.IntervalSeconds is { } interval && (interval < 1 || interval > 3600))
-        {
-            errors.Add(new($"{path}.intervalSeconds", $"must be between 1 and 3600, not {interval}"));
-        }
-
-        if (health.TimeoutSeconds is { } timeout && (timeout < 1 || timeout > 300))
-        {
-            errors.Add(new($"{path}.timeoutSeconds", $"must be between 1 and 300, not {timeout}"));
-        }
+        CheckRange(health.IntervalSeconds, 1, 3600, $"{path}.intervalSeconds", errors);
+        CheckRange(health.TimeoutSeconds, 1, 300, $"{path}.timeoutSeconds", errors);
 
         if (health.MaxPingFailures is { } failures && (failures < ConfigDefaults.MinPingFailures || failures > ConfigDefaults.MaxPingFailures))
         {
             errors.Add(new($"{path}.maxPingFailures", $"must be between {ConfigDefaults.MinPingFailures} and {ConfigDefaults.MaxPingFailures} (as App Service allows), not {failures}"));
         }
 
-        if (health.MaxUnhealthyPercent is { } percent && (percent < 0 || percent > 100))
-        {
-            errors.Add(new($"{path}.maxUnhealthyPercent", $"must be between 0 and 100, not {percent}"));
-        }
+        CheckRange(health.MaxUnhealthyPercent, 0, 100, $"{path}.maxUnhealthyPercent", errors);
     }
 
     private static Dictionary<string, PoolFacts> ValidatePools(GatewayConfig config, List<ConfigError> errors)
@@ -497,25 +484,15 @@ public static partial class ConfigValidator
 
     private static void ValidateLifecycle(GatewayConfig config, List<ConfigError> errors)
     {
-        if (config.Instances?.DrainTimeoutSeconds is { } drain && (drain < 0 || drain > 3600))
-        {
-            errors.Add(new("instances.drainTimeoutSeconds", $"must be between 0 and 3600, not {drain}"));
-        }
-
-        if (config.Instances?.StopTimeoutSeconds is { } stop && (stop < 0 || stop > 600))
-        {
-            errors.Add(new("instances.stopTimeoutSeconds", $"must be between 0 and 600, not {stop}"));
-        }
+        CheckRange(config.Instances?.DrainTimeoutSeconds, 0, 3600, "instances.drainTimeoutSeconds", errors);
+        CheckRange(config.Instances?.StopTimeoutSeconds, 0, 600, "instances.stopTimeoutSeconds", errors);
 
         if (config.Reload?.PollIntervalSeconds is { } poll && (poll < 0 || poll > 3600))
         {
             errors.Add(new("reload.pollIntervalSeconds", $"must be between 0 (off) and 3600, not {poll}"));
         }
 
-        if (config.Reload?.DebounceMilliseconds is { } debounce && (debounce < 0 || debounce > 60000))
-        {
-            errors.Add(new("reload.debounceMilliseconds", $"must be between 0 and 60000, not {debounce}"));
-        }
+        CheckRange(config.Reload?.DebounceMilliseconds, 0, 60000, "reload.debounceMilliseconds", errors);
     }
 
     private static void ValidateManagement(GatewayConfig config, List<ConfigError> errors)
@@ -562,10 +539,7 @@ public static partial class ConfigValidator
             }
         }
 
-        if (management.MaxRequestBodySizeInKb is { } maxBody && (maxBody < 1 || maxBody > 65536))
-        {
-            errors.Add(new("management.maxRequestBodySizeInKb", $"must be between 1 and 65536, not {maxBody}"));
-        }
+        CheckRange(management.MaxRequestBodySizeInKb, 1, 65536, "management.maxRequestBodySizeInKb", errors);
 
         if (management.Port is { } port)
         {
@@ -620,6 +594,15 @@ public static partial class ConfigValidator
     }
 
     private static IPAddress? ParseListenAddress(string address) => IPAddress.TryParse(address, out var ip) ? ip : null;
+
+    /// <summary>The one "must be between" check every validator uses.</summary>
+    internal static void CheckRange(int? value, int min, int max, string path, List<ConfigError> errors)
+    {
+        if (value is { } v && (v < min || v > max))
+        {
+            errors.Add(new(path, $"must be between {min} and {max}, not {v}"));
+        }
+    }
 
     internal static bool IsListenAddress(string address) =>
         address == "*" || string.Equals(address, "localhost", StringComparison.OrdinalIgnoreCase) || IPAddress.TryParse(address, out _);

@@ -284,22 +284,14 @@ internal static class EdgeValidator
             return;
         }
 
-        Range(limits.MaxConcurrentConnections, 1, 1_000_000, "maxConcurrentConnections", errors);
-        Range(limits.MaxConnectionsPerClient, 1, 1_000_000, "maxConnectionsPerClient", errors);
-        Range(limits.RequestHeadersTimeoutSeconds, 1, 600, "requestHeadersTimeoutSeconds", errors);
-        Range(limits.KeepAliveTimeoutSeconds, 1, 3600, "keepAliveTimeoutSeconds", errors);
-        Range(limits.MaxRequestHeadersTotalSizeInKb, 1, 1024, "maxRequestHeadersTotalSizeInKb", errors);
-        Range(limits.MaxRequestBodySizeInMb, 1, 100_000, "maxRequestBodySizeInMb", errors);
-        Range(limits.MinRequestBodyBytesPerSecond, 0, 1_000_000_000, "minRequestBodyBytesPerSecond", errors);
-        Range(limits.MinResponseBytesPerSecond, 0, 1_000_000_000, "minResponseBytesPerSecond", errors);
-        Range(limits.Http2MaxStreamsPerConnection, 1, 10_000, "http2MaxStreamsPerConnection", errors);
-    }
-
-    private static void Range(int? value, int min, int max, string name, List<ConfigError> errors)
-    {
-        if (value is { } v && (v < min || v > max))
-        {
-            errors.Add(new($"frontEnd.limits.{name}", $"must be between {min} and {max}, not {v}"));
-        }
+        ConfigValidator.CheckRange(limits.MaxConcurrentConnections, 1, 1_000_000, "frontEnd.limits.maxConcurrentConnections", errors);
+        ConfigValidator.CheckRange(limits.MaxConnectionsPerClient, 1, 1_000_000, "frontEnd.limits.maxConnectionsPerClient", errors);
+        ConfigValidator.CheckRange(limits.RequestHeadersTimeoutSeconds, 1, 600, "frontEnd.limits.requestHeadersTimeoutSeconds", errors);
+        ConfigValidator.CheckRange(limits.KeepAliveTimeoutSeconds, 1, 3600, "frontEnd.limits.keepAliveTimeoutSeconds", errors);
+        ConfigValidator.CheckRange(limits.MaxRequestHeadersTotalSizeInKb, 1, 1024, "frontEnd.limits.maxRequestHeadersTotalSizeInKb", errors);
+        ConfigValidator.CheckRange(limits.MaxRequestBodySizeInMb, 1, 100_000, "frontEnd.limits.maxRequestBodySizeInMb", errors);
+        ConfigValidator.CheckRange(limits.MinRequestBodyBytesPerSecond, 0, 1_000_000_000, "frontEnd.limits.minRequestBodyBytesPerSecond", errors);
+        ConfigValidator.CheckRange(limits.MinResponseBytesPerSecond, 0, 1_000_000_000, "frontEnd.limits.minResponseBytesPerSecond", errors);
+        ConfigValidator.CheckRange(limits.Http2MaxStreamsPerConnection, 1, 10_000, "frontEnd.limits.http2MaxStreamsPerConnection", errors);
     }
 }

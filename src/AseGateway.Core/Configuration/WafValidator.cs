@@ -50,8 +50,8 @@ internal static class WafValidator
 
         if (config.WafAuditLog is { } audit)
         {
-            Range(audit.MaxFileSizeInMb, 1, 10_240, "wafAuditLog.maxFileSizeInMb", errors);
-            Range(audit.MaxFiles, 1, 1000, "wafAuditLog.maxFiles", errors);
+            ConfigValidator.CheckRange(audit.MaxFileSizeInMb, 1, 10_240, "wafAuditLog.maxFileSizeInMb", errors);
+            ConfigValidator.CheckRange(audit.MaxFiles, 1, 1000, "wafAuditLog.maxFiles", errors);
         }
     }
 
@@ -62,11 +62,11 @@ internal static class WafValidator
             return;
         }
 
-        Range(settings.MaxRequestBodySizeInKb, 8, 2048, $"{path}.maxRequestBodySizeInKb", errors);
-        Range(settings.RequestBodyInspectLimitInKB, 8, 2048, $"{path}.requestBodyInspectLimitInKB", errors);
-        Range(settings.FileUploadLimitInMb, 1, 4000, $"{path}.fileUploadLimitInMb", errors);
-        Range(settings.CustomBlockResponseStatusCode, 200, 599, $"{path}.customBlockResponseStatusCode", errors);
-        Range(settings.AnomalyScoreThreshold, 1, 1000, $"{path}.anomalyScoreThreshold", errors);
+        ConfigValidator.CheckRange(settings.MaxRequestBodySizeInKb, 8, 2048, $"{path}.maxRequestBodySizeInKb", errors);
+        ConfigValidator.CheckRange(settings.RequestBodyInspectLimitInKB, 8, 2048, $"{path}.requestBodyInspectLimitInKB", errors);
+        ConfigValidator.CheckRange(settings.FileUploadLimitInMb, 1, 4000, $"{path}.fileUploadLimitInMb", errors);
+        ConfigValidator.CheckRange(settings.CustomBlockResponseStatusCode, 200, 599, $"{path}.customBlockResponseStatusCode", errors);
+        ConfigValidator.CheckRange(settings.AnomalyScoreThreshold, 1, 1000, $"{path}.anomalyScoreThreshold", errors);
     }
 
     private static void ValidateCustomRules(WafCustomRuleConfig[] rules, string path, List<ConfigError> errors)
@@ -299,21 +299,13 @@ internal static class WafValidator
                 errors.Add(new($"{hookPath}.url", $"'{hook?.Url}' is not an absolute http:// or https:// URL"));
             }
 
-            Range(hook?.TimeoutMs, 1, 60_000, $"{hookPath}.timeoutMs", errors);
-            Range(hook?.MaxConcurrency, 1, 100_000, $"{hookPath}.maxConcurrency", errors);
-            Range(hook?.IncludeBodyKb, 0, 1024, $"{hookPath}.includeBodyKb", errors);
+            ConfigValidator.CheckRange(hook?.TimeoutMs, 1, 60_000, $"{hookPath}.timeoutMs", errors);
+            ConfigValidator.CheckRange(hook?.MaxConcurrency, 1, 100_000, $"{hookPath}.maxConcurrency", errors);
+            ConfigValidator.CheckRange(hook?.IncludeBodyKb, 0, 1024, $"{hookPath}.includeBodyKb", errors);
             if (hook?.OnError is WafAction.Log)
             {
                 errors.Add(new($"{hookPath}.onError", "onError is Allow (fail open) or Block (fail closed)"));
             }
-        }
-    }
-
-    private static void Range(int? value, int min, int max, string path, List<ConfigError> errors)
-    {
-        if (value is { } v && (v < min || v > max))
-        {
-            errors.Add(new(path, $"must be between {min} and {max}, not {v}"));
         }
     }
 }

@@ -65,8 +65,7 @@ public sealed partial class ConfigController : IDisposable
             catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
             {
                 // Missing (mid-rename, deleted before being recreated) is an error to report, never "no apps".
-                var reason = ex is FileNotFoundException or DirectoryNotFoundException ? "the file does not exist" : ex.Message;
-                return Refuse(ConfigLoader.Failed(new ConfigError("$", $"cannot read '{_source.Name}': {reason}"), _source.Name, _source.BaseDirectory), trigger, rememberVersion: null);
+                return Refuse(_source.ReadFailed(ex), trigger, rememberVersion: null);
             }
 
             return await ApplyLockedAsync(content, trigger, write: false, cancellationToken);

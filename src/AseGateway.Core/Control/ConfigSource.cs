@@ -31,9 +31,15 @@ public abstract class ConfigSource
         }
         catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
         {
-            var reason = ex is FileNotFoundException or DirectoryNotFoundException ? "the file does not exist" : ex.Message;
-            return ConfigLoader.Failed(new ConfigError("$", $"cannot read '{Name}': {reason}"), Name, BaseDirectory);
+            return ReadFailed(ex);
         }
+    }
+
+    /// <summary>The result for a configuration that could not be read: an error, never "no apps".</summary>
+    public ConfigLoadResult ReadFailed(Exception exception)
+    {
+        var reason = exception is FileNotFoundException or DirectoryNotFoundException ? "the file does not exist" : exception.Message;
+        return ConfigLoader.Failed(new ConfigError("$", $"cannot read '{Name}': {reason}"), Name, BaseDirectory);
     }
 
     public ConfigLoadResult Load(byte[] content) => ConfigLoader.Load(content, Name, BaseDirectory);

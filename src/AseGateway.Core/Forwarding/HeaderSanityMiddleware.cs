@@ -53,10 +53,8 @@ internal sealed partial class HeaderSanityMiddleware
     private Task Refuse(HttpContext context, string what)
     {
         LogRefused(_logger, what);
-        context.Response.StatusCode = StatusCodes.Status400BadRequest;
         context.Response.Headers.Connection = "close";
-        context.Response.ContentType = "text/plain; charset=utf-8";
-        return context.Response.WriteAsync("400 Bad Request: malformed header.\n");
+        return Hosting.PlainTextResponse.WriteAsync(context, StatusCodes.Status400BadRequest, "400 Bad Request: malformed header.\n");
     }
 
     [LoggerMessage(EventId = Logging.EventIds.MalformedHeader, Level = LogLevel.Debug, Message = "Refused a request with a malformed {What}.")]

@@ -20,9 +20,7 @@ internal static partial class UnknownHostEndpoint
             LogUnknownHost(logger, host);
         }
 
-        context.Response.StatusCode = StatusCodes.Status404NotFound;
-        context.Response.ContentType = "text/plain; charset=utf-8";
-        return context.Response.WriteAsync($"404 Not Found: no app is configured for host '{host}'.\n");
+        return PlainTextResponse.WriteAsync(context, StatusCodes.Status404NotFound, $"404 Not Found: no app is configured for host '{host}'.\n");
     }
 
     private static string Sanitize(string host)

@@ -23,9 +23,6 @@ internal sealed class ProcessSpawner : IDisposable
         _thread.Start();
     }
 
-    /// <summary>False where the OS offers no parent-death signal: children may then outlive a killed gateway.</summary>
-    public static bool ProtectsAgainstOrphans => SetPrivPath is not null;
-
     /// <summary>Starts the program; <paramref name="configure"/> runs before start (event handlers) on the spawner thread.</summary>
     public Task<Process> StartAsync(ProcessStartInfo startInfo, Action<Process> configure)
     {

@@ -9,7 +9,6 @@ internal static class EventIds
     public const int ConfigLoaded = 100;
     public const int ConfigInvalid = 101;
     public const int ConfigError = 102;
-    public const int ConfigUnchanged = 103;
     public const int ConfigWatchUnavailable = 104;
     public const int ConfigReloadFailed = 105;
 
@@ -22,7 +21,6 @@ internal static class EventIds
     public const int InstanceStartFailed = 206;
     public const int InstanceKilled = 207;
     public const int InstanceDraining = 208;
-    public const int OrphanProtectionUnavailable = 209;
     public const int InstanceAdded = 210;
     public const int InstanceRemoved = 211;
 
@@ -34,7 +32,6 @@ internal static class EventIds
     public const int InstanceExclusionCapped = 305;
 
     public const int UnknownHost = 400;
-    public const int ProxyError = 401;
     public const int NsgDenied = 402;
     public const int ClientConnectionLimit = 403;
     public const int AccessDenied = 404;

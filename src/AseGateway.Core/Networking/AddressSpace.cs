@@ -50,8 +50,6 @@ internal sealed class AddressRangeTable
         _winners = winners;
     }
 
-    public int SegmentCount => _starts.Length;
-
     /// <summary>Builds the table; an entry's value is what lookups return, its rank decides overlaps (lower wins).</summary>
     public static AddressRangeTable Build(IReadOnlyList<(UInt128 First, UInt128 Last, int Value, int Rank)> ranges)
     {

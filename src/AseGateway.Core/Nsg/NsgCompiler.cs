@@ -91,7 +91,8 @@ internal static class NsgCompiler
         return null;
     }
 
-    private static List<(UInt128, UInt128)> Prefixes(IEnumerable<string> prefixes)
+    /// <summary>Addresses and CIDR prefixes as ranges on the address line (unparsable entries were refused at validation).</summary>
+    internal static List<(UInt128, UInt128)> Prefixes(IEnumerable<string> prefixes)
     {
         var ranges = new List<(UInt128, UInt128)>();
         foreach (var text in prefixes)

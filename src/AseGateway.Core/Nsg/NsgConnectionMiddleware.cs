@@ -14,8 +14,6 @@ internal sealed class NsgCounters
     public void CountDenied(string rule) => _denied.AddOrUpdate(rule, 1, static (_, count) => count + 1);
 
     public long Denied(string rule) => _denied.TryGetValue(rule, out var count) ? count : 0;
-
-    public IReadOnlyDictionary<string, long> Snapshot() => new Dictionary<string, long>(_denied);
 }
 
 /// <summary>

@@ -231,6 +231,4 @@ internal static class BodyParser
     }
 
     internal static string Truncate(string value, int max = 100) => value.Length <= max ? value : value[..max] + "…";
-
-    internal static string Decode(string value) => WebUtility.UrlDecode(value);
 }

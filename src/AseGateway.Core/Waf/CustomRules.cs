@@ -2,7 +2,6 @@ using System.Globalization;
 using System.Net;
 using System.Text.RegularExpressions;
 using AseGateway.Configuration;
-using AseGateway.Networking;
 using Microsoft.AspNetCore.Http;
 
 namespace AseGateway.Waf;
@@ -270,7 +269,7 @@ internal sealed class CompiledCustomRule
                 Values = values,
                 Transforms = [.. (condition.Transforms ?? []).Select(t => WafNames.Transforms[t])],
                 Patterns = op == WafOperator.Regex ? [.. values.Select(WafRegex.Create)] : null,
-                Ranges = op == WafOperator.IPMatch ? IpRanges(values) : null,
+                Ranges = op == WafOperator.IPMatch ? Nsg.NsgCompiler.Prefixes(values) : null,
                 Numbers = op is WafOperator.LessThan or WafOperator.GreaterThan or WafOperator.LessThanOrEqual or WafOperator.GreaterThanOrEqual
                     ? [.. values.Select(v => double.Parse(v, CultureInfo.InvariantCulture))]
                     : null,
@@ -289,20 +288,6 @@ internal sealed class CompiledCustomRule
             RateThreshold = rule.RateLimitThreshold ?? 0,
             GroupByClient = !(rule.GroupByUserSession ?? []).Any(g => (g.GroupByVariables ?? []).Any(v => string.Equals(v.VariableName, "None", StringComparison.OrdinalIgnoreCase))),
         };
-    }
-
-    private static List<(UInt128, UInt128)> IpRanges(string[] values)
-    {
-        var ranges = new List<(UInt128, UInt128)>();
-        foreach (var value in values)
-        {
-            if (NetworkParsing.TryParsePrefix(value, out var network))
-            {
-                ranges.Add(AddressSpace.ToRange(network));
-            }
-        }
-
-        return ranges;
     }
 }
 

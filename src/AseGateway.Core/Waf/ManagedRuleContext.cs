@@ -108,8 +108,4 @@ public sealed class ManagedRuleContext
     public void Report(ManagedRuleMatch match) => _matches.Add(match);
 
     internal string? ActionOf(string ruleId) => _overrides.TryGetValue(ruleId, out var ruleOverride) ? ruleOverride.Action : null;
-
-    internal static string Severity(WafSeverity severity) => severity.ToString();
-
-    internal static readonly WafMode DefaultMode = WafMode.Prevention;
 }

@@ -1,5 +1,6 @@
 using System.Buffers;
 using AseGateway.Forwarding;
+using AseGateway.Hosting;
 using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.WebUtilities;
 using Microsoft.Extensions.Logging;
@@ -43,9 +44,7 @@ internal sealed partial class WafMiddleware
         {
             if (await ReadBodyAsync(context, policy, request) is { } refusal)
             {
-                context.Response.StatusCode = StatusCodes.Status413PayloadTooLarge;
-                context.Response.ContentType = "text/plain; charset=utf-8";
-                await context.Response.WriteAsync($"413 Payload Too Large: {refusal}\n");
+                await PlainTextResponse.WriteAsync(context, StatusCodes.Status413PayloadTooLarge, $"413 Payload Too Large: {refusal}\n");
                 return;
             }
         }
@@ -61,9 +60,7 @@ internal sealed partial class WafMiddleware
         {
             var reason = verdict.Findings[^1];
             LogBlocked(_logger, request.TransactionId, gateway.App.Name, reason.RuleId, reason.Message);
-            context.Response.StatusCode = policy.BlockStatusCode;
-            context.Response.ContentType = "text/plain; charset=utf-8";
-            await context.Response.WriteAsync(policy.BlockBody.Replace("{transactionId}", request.TransactionId, StringComparison.Ordinal));
+            await PlainTextResponse.WriteAsync(context, policy.BlockStatusCode, policy.BlockBody.Replace("{transactionId}", request.TransactionId, StringComparison.Ordinal));
             return;
         }
 

@@ -36,12 +36,8 @@ public sealed class DesyncTests(ITestOutputHelper output)
     [Fact]
     public async Task KestrelParsingCorpus_NothingReachesTheWorker_AtMostOneErrorEach()
     {
-        var folder = SharedCorpora.Path("reliability-corpora", "http1-desync", "kestrel-parsing-data");
         await using var backends = await Backends.StartAsync(1);
-        await using var gateway = await TestGateway.StartAsync(Fast(TestConfigs.Static(backends.List)), output);
-
-        var files = Directory.GetFiles(folder, "*.bin");
-        var results = await Task.WhenAll(files.Select(async f => (File: Path.GetFileName(f), Result: await ReplayAsync(gateway.Url, Retarget(await File.ReadAllBytesAsync(f))))));
+        var (files, results) = await ReplayCorpusAsync("kestrel-parsing-data", backends);
 
         var bad = results.Where(r => r.Result.Statuses.Count > 1 || r.Result.Statuses.Any(s => s < 400) || r.Result.TimedOut).Select(r => $"{r.File}: [{string.Join(",", r.Result.Statuses)}]{(r.Result.TimedOut ? " hung" : string.Empty)}").ToList();
         output.WriteLine($"desync (kestrel-parsing-data): {files.Length - bad.Count}/{files.Length} vectors safe");
@@ -53,12 +49,8 @@ public sealed class DesyncTests(ITestOutputHelper output)
     [Fact]
     public async Task SmugglerGadgets_WorkerNeverSeesAnUnframedRequestOrAMalformedHeader()
     {
-        var folder = SharedCorpora.Path("reliability-corpora", "http1-desync", "smuggler-te-gadgets");
         await using var backends = await Backends.StartAsync(1);
-        await using var gateway = await TestGateway.StartAsync(Fast(TestConfigs.Static(backends.List)), output);
-
-        var files = Directory.GetFiles(folder, "*.bin");
-        var results = await Task.WhenAll(files.Select(async f => (File: Path.GetFileName(f), Result: await ReplayAsync(gateway.Url, Retarget(await File.ReadAllBytesAsync(f))))));
+        var (files, results) = await ReplayCorpusAsync("smuggler-te-gadgets", backends);
 
         // Each vector is one request (plus a poisoning leftover): the worker may receive at most one request per
         // vector, and never a header that is not a plain token name with a clean value.
@@ -72,6 +64,16 @@ public sealed class DesyncTests(ITestOutputHelper output)
         Assert.Empty(malformed);
         Assert.True(hung.Count == 0, string.Join(", ", hung));
         Assert.DoesNotContain(backends.List[0].ReceivedHeaders, h => h.TryGetValue("Transfer-Encoding", out var te) && !string.Equals(te, "chunked", StringComparison.OrdinalIgnoreCase));
+    }
+
+    /// <summary>Replays every vector of one desync corpus through a gateway in front of <paramref name="backends"/>, one connection each.</summary>
+    private async Task<(string[] Files, (string File, ReplayResult Result)[] Results)> ReplayCorpusAsync(string corpus, Backends backends)
+    {
+        var folder = SharedCorpora.Path("reliability-corpora", "http1-desync", corpus);
+        await using var gateway = await TestGateway.StartAsync(Fast(TestConfigs.Static(backends.List)), output);
+        var files = Directory.GetFiles(folder, "*.bin");
+        var results = await Task.WhenAll(files.Select(async f => (File: Path.GetFileName(f), Result: await ReplayAsync(gateway.Url, Retarget(await File.ReadAllBytesAsync(f))))));
+        return (files, results);
     }
 
     /// <summary>Short timeouts, so vectors that leave a request half-sent end quickly.</summary>
