@@ -183,7 +183,9 @@ public sealed class WafPipelineTests(ITestOutputHelper output)
         using var response = await gateway.GetAsync(TestConfigs.AppHost, path);
 
         Assert.Equal(expected, response.StatusCode);
-        Assert.Contains(inspector.Seen, s => s.Contains($"\"uri\":\"{path}\"", StringComparison.Ordinal));
+
+        // A hook that timed out may record the call after the gateway has answered: wait (bounded) for it.
+        await inspector.WaitForAsync(path, TimeSpan.FromSeconds(10));
     }
 
     [Fact]
@@ -267,6 +269,17 @@ public sealed class WafPipelineTests(ITestOutputHelper output)
 
         public System.Collections.Concurrent.ConcurrentBag<string> Seen { get; } = [];
 
+        private SemaphoreSlim Arrived { get; } = new(0);
+
+        public async Task WaitForAsync(string path, TimeSpan timeout)
+        {
+            using var deadline = new CancellationTokenSource(timeout);
+            while (!Seen.Any(s => s.Contains($"\"uri\":\"{path}\"", StringComparison.Ordinal)))
+            {
+                await Arrived.WaitAsync(deadline.Token);
+            }
+        }
+
         public static async Task<Inspector> StartAsync()
         {
             var builder = WebApplication.CreateSlimBuilder();
@@ -279,6 +292,7 @@ public sealed class WafPipelineTests(ITestOutputHelper output)
                 using var reader = new StreamReader(context.Request.Body);
                 var payload = await reader.ReadToEndAsync();
                 inspector.Seen.Add(payload);
+                inspector.Arrived.Release();
                 var uri = JsonDocument.Parse(payload).RootElement.GetProperty("uri").GetString();
                 switch (uri)
                 {
@@ -302,6 +316,7 @@ public sealed class WafPipelineTests(ITestOutputHelper output)
         {
             await _app.StopAsync();
             await _app.DisposeAsync();
+            Arrived.Dispose();
         }
     }
 }
