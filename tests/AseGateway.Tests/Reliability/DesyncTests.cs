@@ -40,7 +40,7 @@ public sealed class DesyncTests(ITestOutputHelper output)
         var (files, results) = await ReplayCorpusAsync("kestrel-parsing-data", backends);
 
         var bad = results.Where(r => r.Result.Statuses.Count > 1 || r.Result.Statuses.Any(s => s < 400) || r.Result.TimedOut).Select(r => $"{r.File}: [{string.Join(",", r.Result.Statuses)}]{(r.Result.TimedOut ? " hung" : string.Empty)}").ToList();
-        output.WriteLine($"desync (kestrel-parsing-data): {files.Length - bad.Count}/{files.Length} vectors safe");
+        ReliabilityReport.Row(output, "desync (kestrel-parsing-data)", $"{files.Length - bad.Count}/{files.Length} vectors refused, {backends.List[0].RequestCount} reached the worker", bad.Count == 0 && backends.List[0].RequestCount == 0);
         Assert.True(files.Length > 200, $"only {files.Length} vectors found");
         Assert.True(bad.Count == 0, string.Join(Environment.NewLine, bad));
         Assert.Equal(0, backends.List[0].RequestCount);
@@ -57,7 +57,7 @@ public sealed class DesyncTests(ITestOutputHelper output)
         var responses = results.Sum(r => r.Result.Statuses.Count(s => s < 400));
         var hung = results.Where(r => r.Result.TimedOut).Select(r => r.File).ToList();
         var malformed = backends.List[0].ReceivedHeaders.SelectMany(h => h.Keys).Where(k => k.Any(c => c < 0x21 || c > 0x7e || "()<>@,;:\\\"/[]?={}".Contains(c))).ToList();
-        output.WriteLine($"desync (smuggler-te-gadgets): {files.Length} vectors, {backends.List[0].RequestCount} forwarded, {hung.Count} hung");
+        ReliabilityReport.Row(output, "desync (smuggler-te-gadgets)", $"{files.Length} vectors, {backends.List[0].RequestCount} forwarded once each, {malformed.Count} malformed headers forwarded, {hung.Count} hung", hung.Count == 0 && malformed.Count == 0 && backends.List[0].RequestCount == responses);
         Assert.True(files.Length > 200, $"only {files.Length} vectors found");
         Assert.True(backends.List[0].RequestCount <= files.Length, $"{backends.List[0].RequestCount} requests reached the worker from {files.Length} vectors");
         Assert.Equal(backends.List[0].RequestCount, responses);
