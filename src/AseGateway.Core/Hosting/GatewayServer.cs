@@ -62,6 +62,8 @@ public sealed partial class GatewayServer : IAsyncDisposable
 
     internal InstanceManager Instances => _instances;
 
+    internal RetryCounters Retries => _dataPlane.Services.GetRequiredService<RetryCounters>();
+
     /// <summary>Stops when the host is asked to (Ctrl+C, SIGTERM).</summary>
     public CancellationToken ShutdownRequested => _dataPlane.Lifetime.ApplicationStopping;
 
@@ -232,6 +234,7 @@ public sealed partial class GatewayServer : IAsyncDisposable
         services.AddSingleton<NsgCounters>();
         services.AddSingleton<AccessCounters>();
         services.AddSingleton<ClientConnectionTable>();
+        services.AddSingleton<RetryCounters>();
         services.AddSingleton(source);
         services.AddSingleton(provider => new ConfigController(
             source,
@@ -263,6 +266,7 @@ public sealed partial class GatewayServer : IAsyncDisposable
         {
             proxy.UseMiddleware<AppPolicyMiddleware>();
             proxy.UseMiddleware<WafMiddleware>();
+            proxy.UseMiddleware<RetryMiddleware>();
             proxy.UseMiddleware<ArrAffinityMiddleware>();
             proxy.UseLoadBalancing();
             proxy.UseMiddleware<PassiveHealthMiddleware>();

@@ -18,6 +18,7 @@ public sealed class TestBackend : IAsyncDisposable
     private volatile int _healthStatus = 200;
     private int _requests;
     private int _healthPings;
+    private int _disposed;
 
     private readonly bool _hashBodies;
 
@@ -66,6 +67,12 @@ public sealed class TestBackend : IAsyncDisposable
 
     public async ValueTask DisposeAsync()
     {
+        // Fault tests stop a backend early (its port then refuses connections) and dispose it again at the end.
+        if (Interlocked.Exchange(ref _disposed, 1) != 0)
+        {
+            return;
+        }
+
         ReleaseSlow.TrySetResult();
         await _app.StopAsync();
         await _app.DisposeAsync();
