@@ -280,6 +280,10 @@ public sealed partial class GatewayServer : IAsyncDisposable
     private static WebApplication BuildManagement(GatewaySnapshot snapshot, WebApplication dataPlane, GatewayServerOptions options, ListenOptionsBox box)
     {
         var builder = CreateBuilder(options);
+
+        // A request line may carry a key a client wrongly put in the query string (refused with 401): even with the
+        // framework's logging turned up, the management host never writes request lines.
+        builder.Logging.AddFilter("Microsoft.AspNetCore.Hosting.Diagnostics", LogLevel.None);
         builder.WebHost.ConfigureKestrel(kestrel =>
         {
             kestrel.AddServerHeader = false;
