@@ -45,6 +45,9 @@ public sealed class TestBackend : IAsyncDisposable
 
     public TaskCompletionSource SlowStarted { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
 
+    /// <summary>Requests to /abort-mid-body, having sent their headers and part of the body, abort when this completes.</summary>
+    public TaskCompletionSource ReleaseAbort { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
+
     public int HealthStatus
     {
         get => _healthStatus;
@@ -74,6 +77,7 @@ public sealed class TestBackend : IAsyncDisposable
         }
 
         ReleaseSlow.TrySetResult();
+        ReleaseAbort.TrySetResult();
         await _app.StopAsync();
         await _app.DisposeAsync();
     }
@@ -96,6 +100,23 @@ public sealed class TestBackend : IAsyncDisposable
         }
 
         ReceivedHeaders.Enqueue(headers);
+        // A worker that dies mid-request: before any response byte, or after the headers and part of the body.
+        if (context.Request.Path == "/abort-before-response")
+        {
+            context.Abort();
+            return;
+        }
+
+        if (context.Request.Path == "/abort-mid-body")
+        {
+            context.Response.ContentLength = 1000;
+            await context.Response.WriteAsync(Name);
+            await context.Response.Body.FlushAsync();
+            await ReleaseAbort.Task;
+            context.Abort();
+            return;
+        }
+
         if (context.Request.Path == "/slow")
         {
             SlowStarted.TrySetResult();

@@ -123,6 +123,40 @@ public sealed class WorkerFaultTests(ITestOutputHelper output)
         Assert.Equal(1, dead.Gateway.Server.Retries.Exhausted);
     }
 
+    [Fact]
+    public async Task InstanceResetsBeforeAnyResponse_IsRetried_ButNotOnceTheResponseHasStarted()
+    {
+        await using var backends = await Backends.StartAsync(2);
+        await using var gateway = await TestGateway.StartAsync(TestConfigs.Static(backends.List, loadBalancing: "FirstAlphabetical", intervalSeconds: 60), output);
+
+        // Both instances reset the connection before answering: one retry, then 502.
+        using (var before = await gateway.GetAsync(TestConfigs.AppHost, "/abort-before-response"))
+        {
+            Assert.Equal(HttpStatusCode.BadGateway, before.StatusCode);
+        }
+
+        Assert.Equal(1, gateway.Server.Retries.Retries);
+        Assert.Equal(1, backends.List[0].RequestCount);
+        Assert.Equal(1, backends.List[1].RequestCount);
+
+        // Headers and part of the body reached the client: the request is never sent again.
+        var retries = gateway.Server.Retries.Retries;
+        var first = gateway.Available()[0] == "web/web-plan/0" ? backends.List[0] : backends.List[1];
+        var firstCount = first.RequestCount;
+        var otherCount = backends.List.Sum(b => b.RequestCount) - firstCount;
+        using (var mid = await gateway.GetAsync(TestConfigs.AppHost, "/abort-mid-body"))
+        {
+            // The status line and headers have arrived; now the worker dies.
+            Assert.Equal(HttpStatusCode.OK, mid.StatusCode);
+            first.ReleaseAbort.TrySetResult();
+            await Assert.ThrowsAnyAsync<Exception>(() => mid.Content.ReadAsByteArrayAsync());
+        }
+
+        Assert.Equal(retries, gateway.Server.Retries.Retries);
+        Assert.Equal(firstCount + 1, first.RequestCount);
+        Assert.Equal(otherCount, backends.List.Sum(b => b.RequestCount) - first.RequestCount);
+    }
+
     private static async Task WaitForRequestsAsync(LoadLoop load, int count)
     {
         var deadline = Stopwatch.StartNew();
