@@ -23,6 +23,10 @@ public static class ConfigDefaults
     public const int ManagementPort = 9090;
     public const int ManagementMaxRequestBodySizeInKb = 1024;
 
+    public const bool RetryEnabled = true;
+    public const int RetryMaxAttempts = 2;
+    public const int RetryMaxAttemptsLimit = 5;
+
     public const int DrainTimeoutSeconds = 30;
     public const int StopTimeoutSeconds = 10;
     public const int ReloadPollIntervalSeconds = 5;

@@ -214,10 +214,16 @@ public static partial class ConfigLoader
             return "$";
         }
 
+        // System.Text.Json ends the path of a property named "" with a bare '.'; an operator reads ['']. (Found by the fuzzer.)
+        if (jsonPath.EndsWith('.'))
+        {
+            return jsonPath == "$." ? "['']" : ToConfigPath(jsonPath[..^1]) + "['']";
+        }
+
         return jsonPath.StartsWith("$.", StringComparison.Ordinal) ? jsonPath[2..] : jsonPath;
     }
 
-    [GeneratedRegex("The JSON property '(.+?)' could not be mapped")]
+    [GeneratedRegex("The JSON property '(.*?)' could not be mapped")]
     private static partial Regex UnmappedProperty();
 
     [GeneratedRegex("[Dd]uplicate .*?property '(.+?)'")]

@@ -15,6 +15,7 @@ public static partial class ConfigValidator
         ValidateEnvironment(config, errors);
         ValidateFrontEnd(config.FrontEnd, baseDirectory, errors);
         ValidateHealthCheck(config.HealthCheck, "healthCheck", errors);
+        ValidateRetry(config.Retry, "retry", errors);
         var pools = ValidatePools(config, errors);
         var plans = ValidatePlans(config.Plans, pools, errors);
         ValidateApps(config, pools, plans, baseDirectory, errors);
@@ -186,6 +187,9 @@ public static partial class ConfigValidator
 
         CheckRange(health.MaxUnhealthyPercent, 0, 100, $"{path}.maxUnhealthyPercent", errors);
     }
+
+    private static void ValidateRetry(RetryConfig? retry, string path, List<ConfigError> errors) =>
+        CheckRange(retry?.MaxAttempts, 1, ConfigDefaults.RetryMaxAttemptsLimit, $"{path}.maxAttempts", errors);
 
     private static Dictionary<string, PoolFacts> ValidatePools(GatewayConfig config, List<ConfigError> errors)
     {
@@ -412,6 +416,7 @@ public static partial class ConfigValidator
             }
 
             ValidateHealthCheck(app.HealthCheck, $"{path}.healthCheck", errors);
+            ValidateRetry(app.Retry, $"{path}.retry", errors);
 
             if (app.LoadBalancing is { } policy && !ConfigDefaults.LoadBalancingPolicyNames.Contains(policy))
             {

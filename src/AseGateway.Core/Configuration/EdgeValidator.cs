@@ -133,7 +133,8 @@ internal static class EdgeValidator
             return;
         }
 
-        errors.Add(new(path, source is not null && char.IsLetter(source[0]) && !source.Contains(':', StringComparison.Ordinal)
+        // An empty source is no tag name (it once indexed past its end here; found by the config fuzzer).
+        errors.Add(new(path, !string.IsNullOrEmpty(source) && char.IsLetter(source[0]) && !source.Contains(':', StringComparison.Ordinal)
             ? $"unknown service tag '{source}': define it in networkSecurityGroup.serviceTags or use {string.Join(", ", ServiceTags.BuiltInNames)}"
             : $"'{source}' is not an IP address, CIDR prefix, service tag or *"));
     }

@@ -51,6 +51,9 @@ public sealed record GatewayConfig
     /// <summary>How the configuration file is watched for changes.</summary>
     public ReloadConfig? Reload { get; init; }
 
+    /// <summary>Environment-wide retry of idempotent requests that failed before any response; an app may override it.</summary>
+    public RetryConfig? Retry { get; init; }
+
     public ManagementConfig? Management { get; init; }
 }
 
@@ -61,6 +64,19 @@ public sealed record InstancesConfig
 
     /// <summary>How long a process instance may take to exit after SIGTERM before it is killed (default 10).</summary>
     public int? StopTimeoutSeconds { get; init; }
+}
+
+/// <summary>
+/// Retry on another instance when an idempotent request without a body could not get a response (connection refused
+/// or reset before any response byte). Never for POST/PATCH, requests with a body, or once the response has started.
+/// </summary>
+public sealed record RetryConfig
+{
+    /// <summary>Default true.</summary>
+    public bool? Enabled { get; init; }
+
+    /// <summary>Attempts in all, the first included (default 2: one retry; 1-5).</summary>
+    public int? MaxAttempts { get; init; }
 }
 
 public sealed record ReloadConfig
@@ -294,6 +310,9 @@ public sealed record AppConfig
 
     /// <summary>The WAF policy for this app (default: the environment's defaultWafPolicy, if any).</summary>
     public string? WafPolicy { get; init; }
+
+    /// <summary>Overrides the environment's retry settings for this app.</summary>
+    public RetryConfig? Retry { get; init; }
 }
 
 public sealed record WafAuditLogConfig

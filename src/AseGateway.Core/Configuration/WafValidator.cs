@@ -123,9 +123,17 @@ internal static class WafValidator
                     errors.Add(new($"{rulePath}.rateLimitDuration", "a rate-limit rule needs a duration: OneMin or FiveMins"));
                 }
 
-                foreach (var group in rule.GroupByUserSession ?? [])
+                var groups = rule.GroupByUserSession ?? [];
+                for (var g = 0; g < groups.Length; g++)
                 {
-                    foreach (var variable in group?.GroupByVariables ?? [])
+                    // The compiler reads every group: a null one is refused here (found by the config fuzzer).
+                    if (groups[g] is null)
+                    {
+                        errors.Add(new($"{rulePath}.groupByUserSession[{g}]", "a group cannot be null"));
+                        continue;
+                    }
+
+                    foreach (var variable in groups[g].GroupByVariables ?? [])
                     {
                         if (!string.Equals(variable?.VariableName, "ClientAddr", StringComparison.OrdinalIgnoreCase) && !string.Equals(variable?.VariableName, "None", StringComparison.OrdinalIgnoreCase))
                         {

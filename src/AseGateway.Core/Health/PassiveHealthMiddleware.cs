@@ -7,8 +7,9 @@ using Yarp.ReverseProxy.Model;
 namespace AseGateway.Health;
 
 /// <summary>
-/// Passive health: when a request could not even connect to its instance, the instance leaves rotation at once
-/// instead of after its next failed pings (which may be a minute apart).
+/// Passive health: when a request could not even connect to its instance, or the connection was reset or closed
+/// before any response (a crashed or killed process), the instance leaves rotation at once instead of after its next
+/// failed pings (which may be a minute apart).
 /// </summary>
 internal sealed class PassiveHealthMiddleware
 {
@@ -32,10 +33,22 @@ internal sealed class PassiveHealthMiddleware
         }
     }
 
-    private static bool IsConnectFailure(Exception? exception) => exception switch
+    private static bool IsConnectFailure(Exception? exception)
     {
-        HttpRequestException { HttpRequestError: HttpRequestError.ConnectionError } => true,
-        HttpRequestException { InnerException: SocketException } => true,
-        _ => false,
-    };
+        if (exception is HttpRequestException { HttpRequestError: HttpRequestError.ConnectionError or HttpRequestError.ResponseEnded })
+        {
+            return true;
+        }
+
+        // A reset arrives as HttpRequestException → IOException → SocketException.
+        for (var inner = exception; inner is not null; inner = inner.InnerException)
+        {
+            if (inner is SocketException)
+            {
+                return true;
+            }
+        }
+
+        return false;
+    }
 }

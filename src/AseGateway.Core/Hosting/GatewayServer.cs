@@ -62,6 +62,8 @@ public sealed partial class GatewayServer : IAsyncDisposable
 
     internal InstanceManager Instances => _instances;
 
+    internal RetryCounters Retries => _dataPlane.Services.GetRequiredService<RetryCounters>();
+
     /// <summary>Stops when the host is asked to (Ctrl+C, SIGTERM).</summary>
     public CancellationToken ShutdownRequested => _dataPlane.Lifetime.ApplicationStopping;
 
@@ -232,6 +234,7 @@ public sealed partial class GatewayServer : IAsyncDisposable
         services.AddSingleton<NsgCounters>();
         services.AddSingleton<AccessCounters>();
         services.AddSingleton<ClientConnectionTable>();
+        services.AddSingleton<RetryCounters>();
         services.AddSingleton(source);
         services.AddSingleton(provider => new ConfigController(
             source,
@@ -263,6 +266,7 @@ public sealed partial class GatewayServer : IAsyncDisposable
         {
             proxy.UseMiddleware<AppPolicyMiddleware>();
             proxy.UseMiddleware<WafMiddleware>();
+            proxy.UseMiddleware<RetryMiddleware>();
             proxy.UseMiddleware<ArrAffinityMiddleware>();
             proxy.UseLoadBalancing();
             proxy.UseMiddleware<PassiveHealthMiddleware>();
@@ -276,6 +280,10 @@ public sealed partial class GatewayServer : IAsyncDisposable
     private static WebApplication BuildManagement(GatewaySnapshot snapshot, WebApplication dataPlane, GatewayServerOptions options, ListenOptionsBox box)
     {
         var builder = CreateBuilder(options);
+
+        // A request line may carry a key a client wrongly put in the query string (refused with 401): even with the
+        // framework's logging turned up, the management host never writes request lines.
+        builder.Logging.AddFilter("Microsoft.AspNetCore.Hosting.Diagnostics", LogLevel.None);
         builder.WebHost.ConfigureKestrel(kestrel =>
         {
             kestrel.AddServerHeader = false;

@@ -48,4 +48,9 @@ internal static class EventIds
     public const int StartupNotReady = 504;
     public const int ManagementUnauthorized = 505;
     public const int ScaleRequested = 506;
+
+    // 700-749: reliability (retries).
+    public const int RequestRetried = 700;
+    public const int RetryExhausted = 701;
+    public const int RetryNoOtherInstance = 702;
 }

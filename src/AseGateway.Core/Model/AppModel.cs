@@ -35,6 +35,11 @@ internal sealed class AppModel
     /// <summary>The app's WAF policy (its own or the environment default), or null.</summary>
     public required Waf.WafPolicyModel? Waf { get; init; }
 
+    /// <summary>
+    /// How many times an idempotent, bodiless request may be sent to an instance in all (1: never retried).
+    /// </summary>
+    public required int MaxAttempts { get; init; }
+
     /// <summary>The YARP route and cluster id of this app (its name).</summary>
     public string ClusterId => Name;
 }

@@ -88,6 +88,7 @@ internal static class SnapshotCompiler
                 ClientCertMode = app.ClientCertMode ?? ClientCertMode.Ignore,
                 ClientCertExclusionPaths = app.ClientCertExclusionPaths ?? [],
                 Waf = (app.WafPolicy ?? config.DefaultWafPolicy) is { } policyName ? wafPolicies[policyName] : null,
+                MaxAttempts = CompileMaxAttempts(app.Retry, config.Retry),
             };
             apps.Add(model.Name, model);
 
@@ -186,6 +187,12 @@ internal static class SnapshotCompiler
             own?.MaxPingFailures ?? environment?.MaxPingFailures ?? ConfigDefaults.MaxPingFailures,
             own?.MaxUnhealthyPercent ?? environment?.MaxUnhealthyPercent ?? ConfigDefaults.MaxUnhealthyPercent);
     }
+
+    /// <summary>The app's own setting wins field by field over the environment's; disabled means one attempt.</summary>
+    private static int CompileMaxAttempts(RetryConfig? own, RetryConfig? environment) =>
+        (own?.Enabled ?? environment?.Enabled ?? ConfigDefaults.RetryEnabled)
+            ? own?.MaxAttempts ?? environment?.MaxAttempts ?? ConfigDefaults.RetryMaxAttempts
+            : 1;
 
     private static ProcessLaunchSpec CompileLaunch(RunConfig run, string baseDirectory)
     {

@@ -3,6 +3,7 @@ using AseGateway.Control;
 using AseGateway.Tests.Infrastructure;
 using AseGateway.Tests.Routing;
 using Xunit.Abstractions;
+using static AseGateway.Tests.Infrastructure.ConfigChanges;
 
 namespace AseGateway.Tests.Control;
 
@@ -122,26 +123,5 @@ public sealed class ConfigReloadTests(ITestOutputHelper output)
         await applied.WaitAsync(Timeout);
 
         Assert.Equal("b0", await gateway.GetBodyAsync("polled.contoso.test"));
-    }
-
-    private static Task NextGeneration(TestGateway gateway, long generation) =>
-        Wait(gateway, r => r.Outcome == ConfigChangeOutcome.Applied && r.Generation >= generation);
-
-    private static Task NextOutcome(TestGateway gateway, ConfigChangeOutcome outcome) => Wait(gateway, r => r.Outcome == outcome);
-
-    private static Task Wait(TestGateway gateway, Func<ConfigChangeResult, bool> condition)
-    {
-        var done = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
-        void OnChanged(ConfigChangeResult result)
-        {
-            if (condition(result))
-            {
-                gateway.Server.Config.Changed -= OnChanged;
-                done.TrySetResult();
-            }
-        }
-
-        gateway.Server.Config.Changed += OnChanged;
-        return done.Task;
     }
 }

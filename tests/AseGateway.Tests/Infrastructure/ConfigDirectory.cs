@@ -29,14 +29,19 @@ public sealed class ConfigDirectory : IDisposable
 
     /// <summary>
     /// Kubernetes ConfigMap layout: <c>ase.json → ..data/ase.json</c>, <c>..data → ..{version}</c>. An update writes a
-    /// new version folder and atomically replaces the <c>..data</c> link.
+    /// new version folder and atomically replaces the <c>..data</c> link. A null <paramref name="json"/> makes a
+    /// version without the file: <c>ase.json</c> then dangles.
     /// </summary>
-    public void WriteConfigMapVersion(string json)
+    public void WriteConfigMapVersion(string? json)
     {
         var version = $"..{DateTime.UtcNow:yyyy_MM_dd_HH_mm_ss.fffffff}";
         var folder = System.IO.Path.Combine(Path, version);
         Directory.CreateDirectory(folder);
-        File.WriteAllText(System.IO.Path.Combine(folder, "ase.json"), json, new UTF8Encoding(false));
+        if (json is not null)
+        {
+            File.WriteAllText(System.IO.Path.Combine(folder, "ase.json"), json, new UTF8Encoding(false));
+        }
+
         var data = System.IO.Path.Combine(Path, "..data");
         var temporaryLink = System.IO.Path.Combine(Path, "..data_tmp");
         File.CreateSymbolicLink(temporaryLink, version);

@@ -18,6 +18,7 @@ public sealed class TestBackend : IAsyncDisposable
     private volatile int _healthStatus = 200;
     private int _requests;
     private int _healthPings;
+    private int _disposed;
 
     private readonly bool _hashBodies;
 
@@ -44,6 +45,9 @@ public sealed class TestBackend : IAsyncDisposable
 
     public TaskCompletionSource SlowStarted { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
 
+    /// <summary>Requests to /abort-mid-body, having sent their headers and part of the body, abort when this completes.</summary>
+    public TaskCompletionSource ReleaseAbort { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
+
     public int HealthStatus
     {
         get => _healthStatus;
@@ -66,7 +70,14 @@ public sealed class TestBackend : IAsyncDisposable
 
     public async ValueTask DisposeAsync()
     {
+        // Fault tests stop a backend early (its port then refuses connections) and dispose it again at the end.
+        if (Interlocked.Exchange(ref _disposed, 1) != 0)
+        {
+            return;
+        }
+
         ReleaseSlow.TrySetResult();
+        ReleaseAbort.TrySetResult();
         await _app.StopAsync();
         await _app.DisposeAsync();
     }
@@ -89,6 +100,23 @@ public sealed class TestBackend : IAsyncDisposable
         }
 
         ReceivedHeaders.Enqueue(headers);
+        // A worker that dies mid-request: before any response byte, or after the headers and part of the body.
+        if (context.Request.Path == "/abort-before-response")
+        {
+            context.Abort();
+            return;
+        }
+
+        if (context.Request.Path == "/abort-mid-body")
+        {
+            context.Response.ContentLength = 1000;
+            await context.Response.WriteAsync(Name);
+            await context.Response.Body.FlushAsync();
+            await ReleaseAbort.Task;
+            context.Abort();
+            return;
+        }
+
         if (context.Request.Path == "/slow")
         {
             SlowStarted.TrySetResult();

@@ -17,6 +17,16 @@ public static class TestConfigs
             $"\"management\": {{ \"address\": \"127.0.0.1\", \"port\": 0, \"apiKeys\": [ {{ \"name\": \"test\", \"sha256\": \"{hash}\" }} ] }}");
     }
 
+    /// <summary>Adds an HTTPS listener (free loopback port, named "https") with the given <c>tls.certificates</c> JSON array.</summary>
+    public static string WithHttps(string json, string certificates) => json.Replace(
+        "\"listeners\": [ { \"name\": \"http\", \"address\": \"127.0.0.1\", \"port\": 0, \"protocol\": \"Http\" } ]",
+        $$"""
+        "listeners": [
+          { "name": "http", "address": "127.0.0.1", "port": 0, "protocol": "Http" },
+          { "name": "https", "address": "127.0.0.1", "port": 0, "protocol": "Https" } ],
+        "tls": { "certificates": {{certificates}} }
+        """);
+
     /// <summary>One app ("web", answering on <see cref="AppHost"/> and web.ase.test) on a static pool whose workers are the backends.</summary>
     public static string Static(
         IReadOnlyList<TestBackend> backends,

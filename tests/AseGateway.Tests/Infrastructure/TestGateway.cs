@@ -35,11 +35,15 @@ public sealed class TestGateway : IAsyncDisposable
         return await StartAsync(source, output, readyTimeout, wafHooks: wafHooks);
     }
 
-    public static async Task<TestGateway> StartAsync(ConfigSource source, ITestOutputHelper output, TimeSpan? readyTimeout = null, TimeSpan? pollInterval = null, IReadOnlyList<AseGateway.Waf.IWafHook>? wafHooks = null)
+    public static async Task<TestGateway> StartAsync(ConfigSource source, ITestOutputHelper output, TimeSpan? readyTimeout = null, TimeSpan? pollInterval = null, IReadOnlyList<AseGateway.Waf.IWafHook>? wafHooks = null, LogCapture? capture = null)
     {
         var server = await GatewayServer.StartAsync(source, new GatewayServerOptions
         {
-            ConfigureLogging = logging => logging.AddProvider(new XunitLoggerProvider(output)),
+            ConfigureLogging = logging =>
+            {
+                logging.AddProvider(new XunitLoggerProvider(output));
+                capture?.AddTo(logging);
+            },
             StartupReadyTimeout = readyTimeout ?? TimeSpan.FromSeconds(30),
             ConfigPollInterval = pollInterval,
             WafHooks = wafHooks ?? [],

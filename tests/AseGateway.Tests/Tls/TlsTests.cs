@@ -18,15 +18,7 @@ public sealed class TlsTests(ITestOutputHelper output)
     static TlsTests() => Environment.SetEnvironmentVariable(PasswordVariable, "dev-password");
 
     /// <summary>Two certificates (localhost first, so it is the default) and app settings for TLS tests.</summary>
-    private static string Config(TestBackend backend, string certificates, string appExtras = "") => TestConfigs.Static([backend])
-        .Replace(
-            "\"listeners\": [ { \"name\": \"http\", \"address\": \"127.0.0.1\", \"port\": 0, \"protocol\": \"Http\" } ]",
-            $$"""
-            "listeners": [
-              { "name": "http", "address": "127.0.0.1", "port": 0, "protocol": "Http" },
-              { "name": "https", "address": "127.0.0.1", "port": 0, "protocol": "Https" } ],
-            "tls": { "certificates": {{certificates}} }
-            """)
+    private static string Config(TestBackend backend, string certificates, string appExtras = "") => TestConfigs.WithHttps(TestConfigs.Static([backend]), certificates)
         .Replace("\"hostNames\": [ \"web.contoso.test\" ]", "\"hostNames\": [ \"web.contoso.test\", \"www.contoso.com\" ]" + appExtras);
 
     private static string Cert(string name) => $$"""{ "path": "{{RepoPaths.Combine("certs", "dev", name + ".pfx")}}", "passwordEnvironmentVariable": "{{PasswordVariable}}" }""";

@@ -1,0 +1,147 @@
+using Microsoft.AspNetCore.Http;
+using Microsoft.AspNetCore.Http.Features;
+using Microsoft.Extensions.Logging;
+using Yarp.ReverseProxy.Forwarder;
+using Yarp.ReverseProxy.Model;
+
+namespace AseGateway.Forwarding;
+
+/// <summary>
+/// Proxy-pipeline stage before affinity and load balancing: when an idempotent request without a body could not
+/// get any response from its instance (refused, reset or closed before the first response byte), it is sent again
+/// to another instance, up to the app's <c>retry.maxAttempts</c>. YARP has no retry of its own.
+/// </summary>
+/// <remarks>
+/// Only then is a second send safe: the method is idempotent (RFC 9110 §9.2.2), there is no body that could have
+/// been consumed, and nothing reached the client yet. YARP's forwarder leaves exactly two traces of the failed
+/// attempt on the context (a 502 status and the <see cref="IForwarderErrorFeature"/>; with no upstream response
+/// its transforms add no header) and refuses to forward when the status is not 200, so both are undone here.
+/// The failed instance is dropped from the candidates, so affinity and load balancing choose among the others.
+/// </remarks>
+internal sealed partial class RetryMiddleware
+{
+    private readonly RequestDelegate _next;
+    private readonly RetryCounters _counters;
+    private readonly ILogger _logger;
+
+    public RetryMiddleware(RequestDelegate next, RetryCounters counters, ILogger<RetryMiddleware> logger)
+    {
+        _next = next;
+        _counters = counters;
+        _logger = logger;
+    }
+
+    public Task InvokeAsync(HttpContext context)
+    {
+        var app = context.Features.Get<GatewayRequestFeature>()?.App;
+        if (app is null || app.MaxAttempts <= 1 || !IsRetriable(context))
+        {
+            return _next(context);
+        }
+
+        return InvokeWithRetriesAsync(context, app.Name, app.MaxAttempts);
+    }
+
+    /// <summary>Idempotent methods without a request body (RFC 9110 §9.2.2); POST and PATCH never.</summary>
+    internal static bool IsRetriable(HttpContext context)
+    {
+        var request = context.Request;
+        var method = request.Method;
+        if (!(HttpMethods.IsGet(method) || HttpMethods.IsHead(method) || HttpMethods.IsOptions(method)
+            || HttpMethods.IsPut(method) || HttpMethods.IsDelete(method) || HttpMethods.IsTrace(method)))
+        {
+            return false;
+        }
+
+        // Kestrel knows for HTTP/1 (Content-Length / chunked) and HTTP/2 (END_STREAM on the headers).
+        if (context.Features.Get<IHttpRequestBodyDetectionFeature>() is { } detection)
+        {
+            return !detection.CanHaveBody;
+        }
+
+        return request.ContentLength is null or 0 && !request.Headers.ContainsKey("Transfer-Encoding");
+    }
+
+    private async Task InvokeWithRetriesAsync(HttpContext context, string appName, int maxAttempts)
+    {
+        var proxy = context.GetReverseProxyFeature();
+        var candidates = proxy.AvailableDestinations;
+        for (var attempt = 1; ; attempt++)
+        {
+            await _next(context);
+            if (!FailedBeforeAnyResponse(context) || proxy.ProxiedDestination is not { } failed)
+            {
+                return;
+            }
+
+            if (attempt >= maxAttempts)
+            {
+                _counters.CountExhausted();
+                LogExhausted(_logger, context.Request.Method, appName, attempt);
+                return;
+            }
+
+            candidates = Without(candidates, failed);
+            if (candidates.Count == 0)
+            {
+                _counters.CountExhausted();
+                LogNoOtherInstance(_logger, context.Request.Method, appName, failed.DestinationId);
+                return;
+            }
+
+            context.Response.StatusCode = StatusCodes.Status200OK;
+            context.Features.Set<IForwarderErrorFeature>(null);
+            proxy.AvailableDestinations = candidates;
+            proxy.ProxiedDestination = null;
+            _counters.CountRetry();
+            LogRetrying(_logger, context.Request.Method, appName, failed.DestinationId, attempt + 1, maxAttempts);
+        }
+    }
+
+    /// <summary>
+    /// <see cref="ForwarderError.Request"/> is YARP's "an error was encountered before receiving a response"; a
+    /// timeout or a canceled client is not retried (the instance may still be working on it, or nobody waits).
+    /// </summary>
+    private static bool FailedBeforeAnyResponse(HttpContext context) =>
+        context.Features.Get<IForwarderErrorFeature>() is { Error: ForwarderError.Request }
+        && !context.Response.HasStarted
+        && !context.RequestAborted.IsCancellationRequested;
+
+    private static List<DestinationState> Without(IReadOnlyList<DestinationState> destinations, DestinationState failed)
+    {
+        var rest = new List<DestinationState>(destinations.Count);
+        for (var i = 0; i < destinations.Count; i++)
+        {
+            if (!ReferenceEquals(destinations[i], failed))
+            {
+                rest.Add(destinations[i]);
+            }
+        }
+
+        return rest;
+    }
+
+    [LoggerMessage(EventId = Logging.EventIds.RequestRetried, Level = LogLevel.Warning, Message = "{Method} to app '{App}' got no response from instance {Instance}: retrying on another instance (attempt {Attempt} of {MaxAttempts}).")]
+    private static partial void LogRetrying(ILogger logger, string method, string app, string instance, int attempt, int maxAttempts);
+
+    [LoggerMessage(EventId = Logging.EventIds.RetryExhausted, Level = LogLevel.Warning, Message = "{Method} to app '{App}' got no response after {Attempts} attempt(s): answering 502.")]
+    private static partial void LogExhausted(ILogger logger, string method, string app, int attempts);
+
+    [LoggerMessage(EventId = Logging.EventIds.RetryNoOtherInstance, Level = LogLevel.Warning, Message = "{Method} to app '{App}' got no response from instance {Instance} and no other instance is available: answering 502.")]
+    private static partial void LogNoOtherInstance(ILogger logger, string method, string app, string instance);
+}
+
+/// <summary>Retries sent and requests that failed with every attempt used; for logs now and metrics later.</summary>
+internal sealed class RetryCounters
+{
+    private long _retries;
+    private long _exhausted;
+
+    public long Retries => Interlocked.Read(ref _retries);
+
+    public long Exhausted => Interlocked.Read(ref _exhausted);
+
+    public void CountRetry() => Interlocked.Increment(ref _retries);
+
+    public void CountExhausted() => Interlocked.Increment(ref _exhausted);
+}
