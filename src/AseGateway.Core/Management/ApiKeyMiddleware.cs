@@ -11,7 +11,9 @@ namespace AseGateway.Management;
 /// Every management call needs a key, sent as <c>Authorization: Bearer …</c> or <c>X-API-Key: …</c> — never in the
 /// query string, where it would end up in logs and browser history. Keys are compared as SHA-256 hashes with a
 /// fixed-time comparison against every configured key, so timing tells nothing about which key or how much of it
-/// matched. Reader keys may only read. Only <c>/healthz</c> is open (it says nothing but "serving").
+/// matched. Reader keys may only read. Open without a key: <c>/healthz</c> (it says nothing but "serving"), the
+/// dashboard's static files (its data comes from the API, with the key the page asks for), and <c>/metrics</c> only
+/// when <c>management.metricsRequireApiKey</c> is false.
 /// </summary>
 internal sealed partial class ApiKeyMiddleware
 {
@@ -30,7 +32,10 @@ internal sealed partial class ApiKeyMiddleware
 
     public Task InvokeAsync(HttpContext context)
     {
-        if (context.Request.Path.Equals("/healthz", StringComparison.OrdinalIgnoreCase))
+        var path = context.Request.Path;
+        if (path.Equals("/healthz", StringComparison.OrdinalIgnoreCase)
+            || Dashboard.DashboardEndpoints.IsPage(path)
+            || (path.Equals(Metrics.MetricsExport.ScrapePath, StringComparison.OrdinalIgnoreCase) && !_snapshots.Current.Management.MetricsRequireApiKey))
         {
             return _next(context);
         }
