@@ -32,13 +32,18 @@ internal static class DashboardEndpoints
     public static void MapDashboard(this IEndpointRouteBuilder endpoints)
     {
         endpoints.MapGet("/", () => TypedResults.Redirect(PagePath + "/")).ExcludeFromDescription();
-        endpoints.MapGet(PagePath, () => TypedResults.Redirect(PagePath + "/")).ExcludeFromDescription();
         endpoints.MapGet(PagePath + "/{**file}", ServeFile).ExcludeFromDescription();
         endpoints.MapGet("/api/stats", GetStats).WithTags("Dashboard");
     }
 
     private static IResult ServeFile(string? file, HttpContext context)
     {
+        if (string.IsNullOrEmpty(file) && !context.Request.Path.Value!.EndsWith('/'))
+        {
+            // The page's files are relative to /dashboard/, so the bare path must gain its slash.
+            return TypedResults.Redirect(PagePath + "/");
+        }
+
         if (!Files.TryGetValue("/" + (file ?? string.Empty), out var content))
         {
             return TypedResults.NotFound();

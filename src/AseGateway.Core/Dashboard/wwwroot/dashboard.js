@@ -153,7 +153,9 @@ function drawSpark(canvas, points) {
   const context = canvas.getContext("2d");
   if (!context || points.length < 2) return;
   const max = Math.max(1, ...points.map((p) => p.rate));
-  const x = (i) => i * (canvas.width - 2) / (HISTORY_POINTS - 1) + 1;
+  // Newest point at the right edge; older ones to its left, one step per reading.
+  const step = (canvas.width - 2) / (HISTORY_POINTS - 1);
+  const x = (i) => canvas.width - 1 - (points.length - 1 - i) * step;
   const y = (v) => canvas.height - 2 - v / max * (canvas.height - 4);
   for (const [field, colour] of [["rate", "#0969da"], ["errors", "#cf222e"]]) {
     context.beginPath();
@@ -165,10 +167,19 @@ function drawSpark(canvas, points) {
 }
 
 function scaleCell(kind, name, current, minimum) {
-  const input = el("input", { type: "number", min: String(minimum), value: String(current), "data-scale-input": `${kind}:${name}` });
+  const id = `${kind}:${name}`;
+  const input = el("input", { type: "number", min: String(minimum), value: String(current), "data-scale-input": id });
   input.setAttribute("aria-label", `new count for ${kind} ${name}`);
-  const button = el("button", { type: "button", text: "Scale", "data-scale-button": `${kind}:${name}` });
-  button.addEventListener("click", () => scale(kind, name, Number(input.value)));
+  input.addEventListener("input", () => { input.dataset.edited = "true"; });
+  // The table is redrawn on every refresh: a number being typed must survive it (value and focus).
+  const before = document.querySelector(`[data-scale-input="${CSS.escape(id)}"]`);
+  if (before && before.dataset.edited === "true") {
+    input.value = before.value;
+    input.dataset.edited = "true";
+    if (document.activeElement === before) queueMicrotask(() => input.focus());
+  }
+  const button = el("button", { type: "button", text: "Scale", "data-scale-button": id });
+  button.addEventListener("click", () => { delete input.dataset.edited; scale(kind, name, Number(input.value)); });
   return el("td", {}, [input, " ", button]);
 }
 
