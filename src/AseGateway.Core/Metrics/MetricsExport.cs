@@ -38,12 +38,13 @@ internal static class MetricsExport
     ];
 
     /// <summary>
-    /// HttpClient tags kept for the forwarder's client: the worker's port changes with every process restart and the
-    /// peer address is per connection, so both are dropped to keep series bounded.
+    /// HttpClient tags kept for the forwarder's client. Dropped to keep series bounded: the server address (it is the
+    /// forwarded Host header, which a wildcard host name lets the client choose), the port (a process instance gets a
+    /// new one on every restart) and the peer address. Per-instance upstream figures are in ase.upstream.duration.
     /// </summary>
     private static readonly string[] HttpClientTags =
     [
-        "http.request.method", "http.response.status_code", "error.type", "network.protocol.version", "server.address", "url.scheme", "http.connection.state",
+        "http.request.method", "http.response.status_code", "error.type", "network.protocol.version", "url.scheme", "http.connection.state",
     ];
 
     /// <summary>Data-plane registrations: the meter, the request table, and an HttpClient for YARP that reports to this host's meters.</summary>
