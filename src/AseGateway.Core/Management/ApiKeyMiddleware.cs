@@ -19,6 +19,9 @@ internal sealed partial class ApiKeyMiddleware
 {
     public const string ApiKeyHeader = "X-API-Key";
 
+    /// <summary>Query parameters that look like a key (compared case-insensitively).</summary>
+    private static readonly string[] KeyQueryNames = ["key", "apikey", "api_key", "api-key", "x-api-key", "access_token", "token"];
+
     private readonly RequestDelegate _next;
     private readonly SnapshotHolder _snapshots;
     private readonly ILogger _logger;
@@ -32,6 +35,13 @@ internal sealed partial class ApiKeyMiddleware
 
     public Task InvokeAsync(HttpContext context)
     {
+        if (HasKeyInQuery(context.Request.Query))
+        {
+            // Refused even alongside a valid header: a URL ends up in logs, proxies and browser history.
+            context.Response.Headers.WWWAuthenticate = "Bearer realm=\"AseGateway management\"";
+            return Problems.Write(context, StatusCodes.Status401Unauthorized, "API keys are never accepted in a URL", "Remove the key from the query string and send it as 'Authorization: Bearer <key>' or 'X-API-Key: <key>'.");
+        }
+
         var path = context.Request.Path;
         if (path.Equals("/healthz", StringComparison.OrdinalIgnoreCase)
             || Dashboard.DashboardEndpoints.IsPage(path)
@@ -55,6 +65,19 @@ internal sealed partial class ApiKeyMiddleware
         }
 
         return _next(context);
+    }
+
+    private static bool HasKeyInQuery(IQueryCollection query)
+    {
+        foreach (var name in KeyQueryNames)
+        {
+            if (query.ContainsKey(name))
+            {
+                return true;
+            }
+        }
+
+        return false;
     }
 
     private static string? ReadKey(HttpRequest request)

@@ -121,7 +121,7 @@ public sealed class MetricsEndpointTests(ITestOutputHelper output)
     }
 
     [Fact]
-    public async Task MetricsRequireApiKeyFalse_ScrapeWithoutKey_RestOfApiStillNeedsIt()
+    public async Task MetricsRequireApiKeyFalse_ScrapeWithoutKey_RestOfApiStillNeedsIt_KeyInUrlRefused()
     {
         await using var backends = await Backends.StartAsync(2);
         await using var gateway = await TestGateway.StartAsync(Config(backends.List, metricsRequireApiKey: false), output);
@@ -133,6 +133,14 @@ public sealed class MetricsEndpointTests(ITestOutputHelper output)
         Assert.Equal(1, PrometheusText.Parse(await scrape.Content.ReadAsStringAsync()).Sum("ase_requests_total", ("app", "web")));
         Assert.Equal(HttpStatusCode.Unauthorized, (await anonymous.GetAsync("/api/apps")).StatusCode);
         Assert.Equal(HttpStatusCode.Unauthorized, (await anonymous.GetAsync("/api/stats")).StatusCode);
+
+        // A key in a URL is refused outright, even with a valid key in the header.
+        using var api = gateway.ManagementClient();
+        Assert.Equal(HttpStatusCode.Unauthorized, (await anonymous.GetAsync($"/metrics?api_key={TestConfigs.ApiKey}")).StatusCode);
+        using var keyInUrl = await api.GetAsync($"/api/stats?key={TestConfigs.ApiKey}");
+        Assert.Equal(HttpStatusCode.Unauthorized, keyInUrl.StatusCode);
+        Assert.Contains("never accepted in a URL", await keyInUrl.Content.ReadAsStringAsync(), StringComparison.Ordinal);
+        Assert.Equal(HttpStatusCode.OK, (await api.GetAsync("/api/stats")).StatusCode);
     }
 
     [Fact]
