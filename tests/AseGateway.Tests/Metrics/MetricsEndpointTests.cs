@@ -164,4 +164,64 @@ public sealed class MetricsEndpointTests(ITestOutputHelper output)
         var denial = stats.RecentNsgDenials[0];
         Assert.Equal(("DenyThree", "127.0.0.3", gateway.Url.Port), (denial.Rule, denial.Source, denial.Port));
     }
+    [Fact]
+    public async Task HttpsListener_HandshakesByResult_RequestsByProtocol_ConnectionsByListener()
+    {
+        await using var backends = await Backends.StartAsync(1);
+        var json = HttpsListenerTests.WithHttps(TestConfigs.WithApiKey(TestConfigs.Static(backends.List)))
+            .Replace("\"web.contoso.test\"", "\"web.contoso.com\"", StringComparison.Ordinal).Replace("localhost.pfx", "contoso.pfx", StringComparison.Ordinal);
+        await using var gateway = await TestGateway.StartAsync(json, output);
+        var https = gateway.Server.ListenerUrls["https"];
+
+        using var ca = System.Security.Cryptography.X509Certificates.X509CertificateLoader.LoadCertificateFromFile(RepoPaths.Combine("certs", "dev", "ca.crt"));
+        using var client = new HttpClient(new SocketsHttpHandler
+        {
+            SslOptions = new System.Net.Security.SslClientAuthenticationOptions
+            {
+                CertificateChainPolicy = new System.Security.Cryptography.X509Certificates.X509ChainPolicy
+                {
+                    TrustMode = System.Security.Cryptography.X509Certificates.X509ChainTrustMode.CustomRootTrust,
+                    CustomTrustStore = { ca },
+                    RevocationMode = System.Security.Cryptography.X509Certificates.X509RevocationMode.NoCheck,
+                },
+            },
+        });
+        using var request = new HttpRequestMessage(HttpMethod.Get, https) { Version = HttpVersion.Version20 };
+        request.Headers.Host = "web.contoso.com";
+        Assert.Equal(HttpStatusCode.OK, (await client.SendAsync(request)).StatusCode);
+
+        // Plain HTTP to the HTTPS port: the handshake fails and the connection ends.
+        using (var tcp = new System.Net.Sockets.TcpClient())
+        {
+            await tcp.ConnectAsync(https.Host, https.Port);
+            var stream = tcp.GetStream();
+            await stream.WriteAsync("GET / HTTP/1.1\r\nHost: web.contoso.com\r\n\r\n"u8.ToArray());
+            var buffer = new byte[256];
+            while (await stream.ReadAsync(buffer).AsTask().WaitAsync(TimeSpan.FromSeconds(15)) > 0)
+            {
+            }
+        }
+
+        using var api = gateway.ManagementClient();
+        var samples = await ScrapeUntilAsync(api, s => s.Sum("ase_tls_handshakes_total", ("listener", "https"), ("result", "failed")) >= 1);
+        Assert.Equal(1, samples.Sum("ase_tls_handshakes_total", ("listener", "https"), ("result", "ok")));
+        Assert.Equal(1, samples.Sum("ase_requests_total", ("app", "web"), ("status_class", "2xx"), ("protocol", "HTTP/2")));
+        Assert.Single(samples.Find("ase_connections_open", ("listener", "https")));
+    }
+
+    /// <summary>Scrapes until <paramref name="condition"/> holds (a closed connection is counted as it ends), bounded.</summary>
+    private static async Task<List<PrometheusSample>> ScrapeUntilAsync(HttpClient api, Func<List<PrometheusSample>, bool> condition)
+    {
+        using var deadline = new CancellationTokenSource(TimeSpan.FromSeconds(20));
+        while (true)
+        {
+            var samples = PrometheusText.Parse(await api.GetStringAsync("/metrics", deadline.Token));
+            if (condition(samples))
+            {
+                return samples;
+            }
+
+            await Task.Delay(100, deadline.Token);
+        }
+    }
 }
