@@ -109,4 +109,7 @@ internal sealed class AccessCounters
     public void CountDenied(string app, string rule) => _denied.AddOrUpdate((app, rule), 1, static (_, count) => count + 1);
 
     public long Denied(string app, string rule) => _denied.TryGetValue((app, rule), out var count) ? count : 0;
+
+    /// <summary>Denied requests by app and rule, for the metrics exporter.</summary>
+    public IEnumerable<KeyValuePair<(string App, string Rule), long>> All => _denied;
 }

@@ -397,6 +397,9 @@ public sealed record ManagementConfig
 
     /// <summary>The largest request body the API accepts (default 1024 KB).</summary>
     public int? MaxRequestBodySizeInKb { get; init; }
+
+    /// <summary>GET /metrics needs an API key (default true); false lets a Prometheus scraper in without one.</summary>
+    public bool? MetricsRequireApiKey { get; init; }
 }
 
 public sealed record ApiKeyConfig

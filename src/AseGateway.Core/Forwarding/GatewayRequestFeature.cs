@@ -33,4 +33,10 @@ internal sealed class GatewayRequestFeature
 
     /// <summary>The app the request was routed to; set by the proxy pipeline.</summary>
     public AppModel? App { get; set; }
+
+    /// <summary>The instance (spec key) the request was forwarded to; set just before forwarding.</summary>
+    public string? Instance { get; set; }
+
+    /// <summary>When forwarding began (<see cref="System.Diagnostics.Stopwatch"/> ticks), or 0 when it did not.</summary>
+    public long UpstreamStarted { get; set; }
 }

@@ -5,10 +5,12 @@ using AseGateway.Access;
 using AseGateway.Affinity;
 using AseGateway.Configuration;
 using AseGateway.Control;
+using AseGateway.Dashboard;
 using AseGateway.Forwarding;
 using AseGateway.Health;
 using AseGateway.Instances;
 using AseGateway.Management;
+using AseGateway.Metrics;
 using AseGateway.Model;
 using AseGateway.Nsg;
 using AseGateway.Routing;
@@ -92,6 +94,9 @@ public sealed partial class GatewayServer : IAsyncDisposable
 
         var listenOptions = new List<(ListenerModel, ListenOptions)>();
         var dataPlane = BuildDataPlane(source, snapshot, snapshots, options, listenOptions);
+
+        // Created now, not on first use: it subscribes to health pings and reloads from the start.
+        dataPlane.Services.GetRequiredService<GatewayMetrics>();
         var managementListen = new ListenOptionsBox();
         var management = BuildManagement(snapshot, dataPlane, options, managementListen);
         var server = new GatewayServer(dataPlane, management, listenOptions, managementListen);
@@ -204,6 +209,8 @@ public sealed partial class GatewayServer : IAsyncDisposable
                         options.ApplicationServices.GetRequiredService<SnapshotHolder>(),
                         options.ApplicationServices.GetRequiredService<ClientConnectionTable>().Open,
                         options.ApplicationServices.GetRequiredService<ILogger<ClientConnectionLimitMiddleware>>()).OnConnectionAsync);
+                    var metrics = options.ApplicationServices.GetRequiredService<GatewayMetrics>();
+                    options.Use(next => new ConnectionMetricsMiddleware(next, metrics, listener.Name, listener.Protocol == ListenerProtocol.Https).OnConnectionAsync);
                     if (listener.Protocol == ListenerProtocol.Https)
                     {
                         // Certificates, protocols and ciphers come from the snapshot current at each handshake, chosen by
@@ -214,6 +221,7 @@ public sealed partial class GatewayServer : IAsyncDisposable
                             OnConnection = context => ValueTask.FromResult(snapshots.Current.Tls!.OptionsFor(context.ClientHelloInfo.ServerName)),
                             HandshakeTimeout = TimeSpan.FromSeconds(10),
                         });
+                        options.Use(next => new TlsHandshakeMetricsMiddleware(next, metrics, listener.Name).OnConnectionAsync);
                     }
                     else
                     {
@@ -245,6 +253,7 @@ public sealed partial class GatewayServer : IAsyncDisposable
             ManagedRuleSetProviders(options)));
         services.AddSingleton(new RateLimiter(options.TimeProvider));
         services.AddSingleton<WafCounters>();
+        services.AddGatewayMetrics();
         services.AddSingleton(provider => new WafEngine(provider.GetRequiredService<RateLimiter>(), options.WafHooks, options.TimeProvider, provider.GetRequiredService<ILogger<WafEngine>>()));
         if (snapshot.Config.WafAuditLog is { } audit && (audit.Path is not null || audit.Console == true))
         {
@@ -260,6 +269,7 @@ public sealed partial class GatewayServer : IAsyncDisposable
             .AddTransforms<GatewayTransformProvider>();
 
         var app = builder.Build();
+        app.UseMiddleware<RequestMetricsMiddleware>();
         app.UseMiddleware<HeaderSanityMiddleware>();
         app.UseMiddleware<GatewayRequestMiddleware>();
         app.MapReverseProxy(proxy =>
@@ -270,6 +280,7 @@ public sealed partial class GatewayServer : IAsyncDisposable
             proxy.UseMiddleware<ArrAffinityMiddleware>();
             proxy.UseLoadBalancing();
             proxy.UseMiddleware<PassiveHealthMiddleware>();
+            proxy.UseMiddleware<UpstreamMetricsMiddleware>();
         });
 
         // Lowest priority: only requests whose host matched no app route land here.
@@ -298,6 +309,9 @@ public sealed partial class GatewayServer : IAsyncDisposable
         services.AddSingleton(shared.GetRequiredService<InstanceManager>());
         services.AddSingleton(shared.GetRequiredService<ConfigController>());
         services.AddSingleton(shared.GetRequiredService<NsgCounters>());
+        services.AddSingleton(shared.GetRequiredService<WafCounters>());
+        services.AddSingleton(shared.GetRequiredService<RequestCounts>());
+        services.AddGatewayMetricsExport(shared);
         services.AddSingleton(options.TimeProvider);
         services.AddSingleton<ScaleService>();
         services.AddProblemDetails();
@@ -316,6 +330,8 @@ public sealed partial class GatewayServer : IAsyncDisposable
         app.MapGet("/healthz", () => snapshots.HasSnapshot ? Microsoft.AspNetCore.Http.Results.Text("Healthy\n") : Microsoft.AspNetCore.Http.Results.StatusCode(503));
         app.MapManagementApi();
         app.MapOpenApi("/openapi/{documentName}.json");
+        app.MapGatewayMetrics();
+        app.MapDashboard();
         return app;
     }
 

@@ -11,11 +11,16 @@ namespace AseGateway.Management;
 /// Every management call needs a key, sent as <c>Authorization: Bearer …</c> or <c>X-API-Key: …</c> — never in the
 /// query string, where it would end up in logs and browser history. Keys are compared as SHA-256 hashes with a
 /// fixed-time comparison against every configured key, so timing tells nothing about which key or how much of it
-/// matched. Reader keys may only read. Only <c>/healthz</c> is open (it says nothing but "serving").
+/// matched. Reader keys may only read. Open without a key: <c>/healthz</c> (it says nothing but "serving"), the
+/// dashboard's static files (its data comes from the API, with the key the page asks for), and <c>/metrics</c> only
+/// when <c>management.metricsRequireApiKey</c> is false.
 /// </summary>
 internal sealed partial class ApiKeyMiddleware
 {
     public const string ApiKeyHeader = "X-API-Key";
+
+    /// <summary>Query parameters that look like a key (compared case-insensitively).</summary>
+    private static readonly string[] KeyQueryNames = ["key", "apikey", "api_key", "api-key", "x-api-key", "access_token", "token"];
 
     private readonly RequestDelegate _next;
     private readonly SnapshotHolder _snapshots;
@@ -30,7 +35,17 @@ internal sealed partial class ApiKeyMiddleware
 
     public Task InvokeAsync(HttpContext context)
     {
-        if (context.Request.Path.Equals("/healthz", StringComparison.OrdinalIgnoreCase))
+        if (HasKeyInQuery(context.Request.Query))
+        {
+            // Refused even alongside a valid header: a URL ends up in logs, proxies and browser history.
+            context.Response.Headers.WWWAuthenticate = "Bearer realm=\"AseGateway management\"";
+            return Problems.Write(context, StatusCodes.Status401Unauthorized, "API keys are never accepted in a URL", "Remove the key from the query string and send it as 'Authorization: Bearer <key>' or 'X-API-Key: <key>'.");
+        }
+
+        var path = context.Request.Path;
+        if (path.Equals("/healthz", StringComparison.OrdinalIgnoreCase)
+            || Dashboard.DashboardEndpoints.IsPage(path)
+            || (path.Equals(Metrics.MetricsExport.ScrapePath, StringComparison.OrdinalIgnoreCase) && !_snapshots.Current.Management.MetricsRequireApiKey))
         {
             return _next(context);
         }
@@ -50,6 +65,19 @@ internal sealed partial class ApiKeyMiddleware
         }
 
         return _next(context);
+    }
+
+    private static bool HasKeyInQuery(IQueryCollection query)
+    {
+        foreach (var name in KeyQueryNames)
+        {
+            if (query.ContainsKey(name))
+            {
+                return true;
+            }
+        }
+
+        return false;
     }
 
     private static string? ReadKey(HttpRequest request)

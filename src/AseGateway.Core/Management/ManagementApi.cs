@@ -382,7 +382,7 @@ internal static class ManagementApi
             spec.AppName,
             spec.PlanName,
             spec.Index,
-            StateName(state),
+            InstanceStateNames.Of(state),
             available,
             state.Address?.AbsoluteUri,
             state.ProcessId,
@@ -391,16 +391,6 @@ internal static class ManagementApi
             state.Restarts,
             probe is null ? null : new HealthResultDto(probe.At, probe.Healthy, probe.StatusCode, probe.Detail));
     }
-
-    /// <summary>The states an operator reasons about: starting, healthy, unhealthy, draining (and restarting, stopped).</summary>
-    private static string StateName(InstanceState state) => state.Phase switch
-    {
-        InstancePhase.Ready => state.ConsecutiveFailures >= state.Spec.HealthCheck.MaxPingFailures ? "unhealthy" : "healthy",
-        InstancePhase.Starting => "starting",
-        InstancePhase.Restarting => "restarting",
-        InstancePhase.Draining => "draining",
-        _ => "stopped",
-    };
 
     private static List<ErrorDto> ToDtos(IReadOnlyList<ConfigError> errors)
     {

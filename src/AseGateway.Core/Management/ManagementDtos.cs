@@ -57,6 +57,15 @@ public sealed record ConfigChangeDto(string Outcome, long Generation, string Sha
 
 public sealed record ValidationDto(bool Valid, string Sha256, IReadOnlyList<ErrorDto> Errors);
 
+/// <summary>Cumulative counters since start, for the dashboard (it derives rates from two readings).</summary>
+public sealed record StatsDto(DateTimeOffset At, long Generation, IReadOnlyList<AppTrafficDto> Apps, AppTrafficDto Unrouted, IReadOnlyList<WafBlockDto> RecentWafBlocks, IReadOnlyList<NsgDenialDto> RecentNsgDenials);
+
+public sealed record AppTrafficDto(string App, long Requests, long ClientErrors, long ServerErrors);
+
+public sealed record WafBlockDto(DateTimeOffset At, string Policy, string RuleId, string Message, string ClientIp, string Host, string TransactionId);
+
+public sealed record NsgDenialDto(DateTimeOffset At, string Rule, string Source, int Port);
+
 internal static class ManagementJson
 {
     public static readonly JsonSerializerOptions Options = new(JsonSerializerDefaults.Web)

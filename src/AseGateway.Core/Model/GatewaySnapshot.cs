@@ -75,7 +75,7 @@ internal sealed record LimitsModel(
 
 internal sealed record ListenerModel(string Name, string Address, int Port, ListenerProtocol Protocol);
 
-internal sealed record ManagementModel(string Address, int Port, IReadOnlyList<ApiKeyModel> ApiKeys, long MaxRequestBodyBytes)
+internal sealed record ManagementModel(string Address, int Port, IReadOnlyList<ApiKeyModel> ApiKeys, long MaxRequestBodyBytes, bool MetricsRequireApiKey)
 {
     /// <summary>The socket it binds: a change needs a restart.</summary>
     public bool SameEndpoint(ManagementModel other) => Address == other.Address && Port == other.Port;

@@ -10,11 +10,27 @@ namespace AseGateway.Nsg;
 internal sealed class NsgCounters
 {
     private readonly ConcurrentDictionary<string, long> _denied = new(StringComparer.Ordinal);
+    private readonly TimeProvider _time;
 
-    public void CountDenied(string rule) => _denied.AddOrUpdate(rule, 1, static (_, count) => count + 1);
+    public NsgCounters(TimeProvider time) => _time = time;
+
+    /// <summary>The last denials, for the dashboard.</summary>
+    public Metrics.RecentEvents<NsgDenial> Recent { get; } = new();
+
+    public void CountDenied(string rule, IPEndPoint remote, int port)
+    {
+        _denied.AddOrUpdate(rule, 1, static (_, count) => count + 1);
+        Recent.Add(new NsgDenial(_time.GetUtcNow(), rule, remote.Address, port));
+    }
 
     public long Denied(string rule) => _denied.TryGetValue(rule, out var count) ? count : 0;
+
+    /// <summary>Denied connections by rule, for the metrics exporter.</summary>
+    public IEnumerable<KeyValuePair<string, long>> All => _denied;
 }
+
+/// <summary>One refused connection: when, by which rule, from where, to which port.</summary>
+internal readonly record struct NsgDenial(DateTimeOffset At, string Rule, IPAddress Source, int Port);
 
 /// <summary>
 /// The NSG, applied where Azure applies it: to the connection, before TLS and before a single byte is read. A
@@ -51,7 +67,7 @@ internal sealed partial class NsgConnectionMiddleware
         }
 
         var rule = index >= 0 ? nsg.Rules[index].Name : "(no rule)";
-        _counters.CountDenied(rule);
+        _counters.CountDenied(rule, remote, local.Port);
         LogDenied(_logger, remote, local.Port, rule);
         connection.Abort(new ConnectionAbortedException($"Denied by NSG rule '{rule}'."));
         return Task.CompletedTask;

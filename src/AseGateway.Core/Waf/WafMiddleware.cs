@@ -139,7 +139,20 @@ internal sealed class WafCounters
 {
     private readonly System.Collections.Concurrent.ConcurrentDictionary<(string Policy, string RuleId, string Action), long> _counts = new();
 
-    public void Count(WafFinding finding) => _counts.AddOrUpdate((finding.PolicyName, finding.RuleId, finding.Action), 1, static (_, n) => n + 1);
+    /// <summary>The last blocking findings, for the dashboard (the findings themselves: nothing is copied).</summary>
+    public Metrics.RecentEvents<WafFinding> RecentBlocks { get; } = new();
+
+    public void Count(WafFinding finding)
+    {
+        _counts.AddOrUpdate((finding.PolicyName, finding.RuleId, finding.Action), 1, static (_, n) => n + 1);
+        if (string.Equals(finding.Action, "Blocked", StringComparison.Ordinal))
+        {
+            RecentBlocks.Add(finding);
+        }
+    }
 
     public long Get(string policy, string ruleId, string action) => _counts.TryGetValue((policy, ruleId, action), out var n) ? n : 0;
+
+    /// <summary>Findings by policy, rule id and action (Blocked, Detected, Matched), for the metrics exporter.</summary>
+    public IEnumerable<KeyValuePair<(string Policy, string RuleId, string Action), long>> All => _counts;
 }

@@ -8,10 +8,13 @@ public static class TestConfigs
     /// <summary>The admin API key <see cref="WithApiKey"/> configures.</summary>
     public const string ApiKey = "test-admin-key";
 
+    /// <summary>The SHA-256 of <see cref="ApiKey"/>, as a configuration file stores it.</summary>
+    public static string ApiKeySha256 { get; } = Convert.ToHexStringLower(System.Security.Cryptography.SHA256.HashData(System.Text.Encoding.UTF8.GetBytes(ApiKey)));
+
     /// <summary>Gives the management listener an admin key (<see cref="ApiKey"/>), stored as its SHA-256.</summary>
     public static string WithApiKey(string json)
     {
-        var hash = Convert.ToHexStringLower(System.Security.Cryptography.SHA256.HashData(System.Text.Encoding.UTF8.GetBytes(ApiKey)));
+        var hash = ApiKeySha256;
         return json.Replace(
             "\"management\": { \"address\": \"127.0.0.1\", \"port\": 0 }",
             $"\"management\": {{ \"address\": \"127.0.0.1\", \"port\": 0, \"apiKeys\": [ {{ \"name\": \"test\", \"sha256\": \"{hash}\" }} ] }}");

@@ -10,7 +10,7 @@ namespace AseGateway.Tests.Routing;
 public sealed class HttpsListenerTests(ITestOutputHelper output)
 {
     /// <summary>Adds an Https listener with the development certificate for localhost.</summary>
-    private static string WithHttps(string json)
+    internal static string WithHttps(string json)
     {
         Environment.SetEnvironmentVariable("ASEGATEWAY_TEST_PFX_PASSWORD", "dev-password");
         return json.Replace(

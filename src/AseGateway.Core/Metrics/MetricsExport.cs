@@ -1,0 +1,97 @@
+using System.Diagnostics.Metrics;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Routing;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.DependencyInjection.Extensions;
+using Microsoft.Extensions.Logging;
+using OpenTelemetry.Metrics;
+using OpenTelemetry.Resources;
+using Yarp.ReverseProxy.Forwarder;
+
+namespace AseGateway.Metrics;
+
+/// <summary>
+/// Wires metrics across the two hosts of one gateway: the data plane records (its own meter, ASP.NET Core's, Kestrel's
+/// and the proxy's HttpClient meters, all created from its <see cref="IMeterFactory"/>), and the management listener
+/// owns the one OpenTelemetry MeterProvider and serves it in Prometheus text format at <c>/metrics</c>.
+/// </summary>
+/// <remarks>
+/// Meters are process-wide and OpenTelemetry subscribes by meter name, so a second gateway in the same process (as in
+/// the tests) or the management host's own ASP.NET Core meters would be counted too. A view keeps only instruments
+/// whose meter came from this gateway's data-plane factory (plus the process-wide runtime meter), so /metrics shows
+/// this data plane and nothing else. YARP 2.3 publishes EventCounters, not a Meter: its per-destination state is
+/// exported through <c>ase.instance.in_flight</c> and <c>ase.upstream.duration</c> instead.
+/// </remarks>
+internal static class MetricsExport
+{
+    public const string ScrapePath = "/metrics";
+
+    private const string RuntimeMeter = "System.Runtime";
+
+    /// <summary>Meters of the data plane exported at /metrics.</summary>
+    private static readonly string[] DataPlaneMeters =
+    [
+        GatewayMetrics.MeterName,
+        "Microsoft.AspNetCore.Hosting",
+        "Microsoft.AspNetCore.Server.Kestrel",
+        "System.Net.Http",
+    ];
+
+    /// <summary>
+    /// HttpClient tags kept for the forwarder's client. Dropped to keep series bounded: the server address (it is the
+    /// forwarded Host header, which a wildcard host name lets the client choose), the port (a process instance gets a
+    /// new one on every restart) and the peer address. Per-instance upstream figures are in ase.upstream.duration.
+    /// </summary>
+    private static readonly string[] HttpClientTags =
+    [
+        "http.request.method", "http.response.status_code", "error.type", "network.protocol.version", "url.scheme", "http.connection.state",
+    ];
+
+    /// <summary>Data-plane registrations: the meter, the request table, and an HttpClient for YARP that reports to this host's meters.</summary>
+    public static void AddGatewayMetrics(this IServiceCollection services)
+    {
+        services.AddSingleton<RequestCounts>();
+        services.AddSingleton<GatewayMetrics>();
+        services.TryAddSingleton<IForwarderHttpClientFactory, MeteredForwarderHttpClientFactory>();
+    }
+
+    /// <summary>Management-host registrations: one MeterProvider reading the data plane's meters, with a Prometheus exporter.</summary>
+    public static void AddGatewayMetricsExport(this IServiceCollection services, IServiceProvider dataPlane)
+    {
+        var scope = dataPlane.GetRequiredService<IMeterFactory>();
+        services.AddOpenTelemetry()
+            .ConfigureResource(resource => resource.AddService("AseGateway", autoGenerateServiceInstanceId: false))
+            .WithMetrics(metrics => metrics
+                .AddMeter([.. DataPlaneMeters, RuntimeMeter])
+                .AddView(instrument => Shape(instrument, scope))
+                .AddPrometheusExporter(prometheus => prometheus.ScrapeResponseCacheDurationMilliseconds = 0));
+    }
+
+    public static void MapGatewayMetrics(this IEndpointRouteBuilder endpoints) => endpoints.MapPrometheusScrapingEndpoint(ScrapePath);
+
+    private static MetricStreamConfiguration? Shape(Instrument instrument, IMeterFactory scope)
+    {
+        var ours = ReferenceEquals(instrument.Meter.Scope, scope) || (instrument.Meter.Scope is null && instrument.Meter.Name == RuntimeMeter);
+        if (!ours)
+        {
+            return MetricStreamConfiguration.Drop;
+        }
+
+        return instrument.Meter.Name == "System.Net.Http" ? new MetricStreamConfiguration { TagKeys = HttpClientTags } : null;
+    }
+
+    /// <summary>YARP's HttpClient, with its System.Net.Http metrics going to the data plane's meter factory.</summary>
+    private sealed class MeteredForwarderHttpClientFactory : ForwarderHttpClientFactory
+    {
+        private readonly IMeterFactory _meters;
+
+        public MeteredForwarderHttpClientFactory(IMeterFactory meters, ILogger<ForwarderHttpClientFactory> logger)
+            : base(logger) => _meters = meters;
+
+        protected override void ConfigureHandler(ForwarderHttpClientContext context, SocketsHttpHandler handler)
+        {
+            base.ConfigureHandler(context, handler);
+            handler.MeterFactory = _meters;
+        }
+    }
+}
