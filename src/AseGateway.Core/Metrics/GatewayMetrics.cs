@@ -2,6 +2,7 @@ using System.Diagnostics;
 using System.Diagnostics.Metrics;
 using AseGateway.Access;
 using AseGateway.Control;
+using AseGateway.Forwarding;
 using AseGateway.Instances;
 using AseGateway.Model;
 using AseGateway.Nsg;
@@ -37,7 +38,8 @@ internal sealed class GatewayMetrics
         ConfigController config,
         NsgCounters nsg,
         AccessCounters access,
-        WafCounters waf)
+        WafCounters waf,
+        RetryCounters retries)
     {
         _requests = requests;
         _snapshots = snapshots;
@@ -55,6 +57,7 @@ internal sealed class GatewayMetrics
         meter.CreateObservableCounter("ase.nsg.denied_connections", () => Observe(nsg.All, MetricLabels.Rule), "{connection}", "Connections refused by the network security group, by rule.");
         meter.CreateObservableCounter("ase.access.denied_requests", () => ObserveAccess(access), "{request}", "Requests refused by access restrictions, by app and rule.");
         meter.CreateObservableCounter("ase.waf.matches", () => ObserveWaf(waf), "{match}", "WAF findings by policy, rule id and action (Blocked, Detected, Matched); action Blocked counts blocked requests.");
+        meter.CreateObservableCounter("ase.retries", () => ObserveRetries(retries), "{request}", "Idempotent requests sent again to another instance after no response (result retried), and requests that failed with every attempt used (result exhausted).");
         ConfigReloads = meter.CreateCounter<long>("ase.config.reloads", "{reload}", "Configuration changes applied (ok) or refused (failed).");
         meter.CreateObservableGauge("ase.config.generation", () => _snapshots.Current.Generation, "{generation}", "The configuration generation serving now.");
         meter.CreateObservableGauge("ase.config.last_reload_time", () => _snapshots.Current.LoadedAt.ToUnixTimeMilliseconds() / 1000.0, "s", "When the serving configuration was applied (Unix time).");
@@ -170,6 +173,12 @@ internal sealed class GatewayMetrics
 
         return measurements;
     }
+
+    private static Measurement<long>[] ObserveRetries(RetryCounters retries) =>
+    [
+        new(retries.Retries, new KeyValuePair<string, object?>(MetricLabels.Result, "retried")),
+        new(retries.Exhausted, new KeyValuePair<string, object?>(MetricLabels.Result, "exhausted")),
+    ];
 
     private static List<Measurement<long>> ObserveWaf(WafCounters waf)
     {

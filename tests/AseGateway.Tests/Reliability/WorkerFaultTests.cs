@@ -113,7 +113,7 @@ public sealed class WorkerFaultTests(ITestOutputHelper output)
     [Fact]
     public async Task EveryInstanceRefuses_RetriedUpToMaxAttempts_Then502()
     {
-        await using var dead = await DeadFirstInstanceAsync(json => json.Replace("\"loadBalancing\":", "\"retry\": { \"maxAttempts\": 5 }, \"loadBalancing\":"), alsoKillSecond: true);
+        await using var dead = await DeadFirstInstanceAsync(json => TestConfigs.WithApiKey(json.Replace("\"loadBalancing\":", "\"retry\": { \"maxAttempts\": 5 }, \"loadBalancing\":")), alsoKillSecond: true);
         using var response = await dead.SendAsync("GET", body: null);
 
         Assert.Equal(HttpStatusCode.BadGateway, response.StatusCode);
@@ -121,6 +121,12 @@ public sealed class WorkerFaultTests(ITestOutputHelper output)
         // Two instances, both refusing: one retry, then no other instance is left to try.
         Assert.Equal(1, dead.Gateway.Server.Retries.Retries);
         Assert.Equal(1, dead.Gateway.Server.Retries.Exhausted);
+
+        // The same counts reach the operators' metrics.
+        using var api = dead.Gateway.ManagementClient();
+        var samples = Metrics.PrometheusText.Parse(await api.GetStringAsync("/metrics"));
+        Assert.Equal(1, Metrics.PrometheusText.Sum(samples, "ase_retries_total", ("result", "retried")));
+        Assert.Equal(1, Metrics.PrometheusText.Sum(samples, "ase_retries_total", ("result", "exhausted")));
     }
 
     [Fact]
