@@ -52,6 +52,9 @@ public sealed record GatewayConfig
     public ReloadConfig? Reload { get; init; }
 
     public ManagementConfig? Management { get; init; }
+
+    /// <summary>Access log and distributed tracing.</summary>
+    public ObservabilityConfig? Observability { get; init; }
 }
 
 public sealed record InstancesConfig

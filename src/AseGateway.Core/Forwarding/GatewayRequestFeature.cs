@@ -33,4 +33,7 @@ internal sealed class GatewayRequestFeature
 
     /// <summary>The app the request was routed to; set by the proxy pipeline.</summary>
     public AppModel? App { get; set; }
+
+    /// <summary>Set when a gateway stage answered the request itself: its access-log sub-status (see Observability.AccessLogSubStatus).</summary>
+    public int AnsweredBy { get; set; }
 }

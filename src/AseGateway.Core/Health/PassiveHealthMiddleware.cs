@@ -32,7 +32,7 @@ internal sealed class PassiveHealthMiddleware
         }
     }
 
-    private static bool IsConnectFailure(Exception? exception) => exception switch
+    internal static bool IsConnectFailure(Exception? exception) => exception switch
     {
         HttpRequestException { HttpRequestError: HttpRequestError.ConnectionError } => true,
         HttpRequestException { InnerException: SocketException } => true,

@@ -11,6 +11,7 @@ using AseGateway.Instances;
 using AseGateway.Management;
 using AseGateway.Model;
 using AseGateway.Nsg;
+using AseGateway.Observability;
 using AseGateway.Routing;
 using AseGateway.Tls;
 using AseGateway.Waf;
@@ -61,6 +62,8 @@ public sealed partial class GatewayServer : IAsyncDisposable
     internal SnapshotHolder Snapshots { get; }
 
     internal InstanceManager Instances => _instances;
+
+    internal AccessLogWriter AccessLog => _dataPlane.Services.GetRequiredService<AccessLogWriter>();
 
     /// <summary>Stops when the host is asked to (Ctrl+C, SIGTERM).</summary>
     public CancellationToken ShutdownRequested => _dataPlane.Lifetime.ApplicationStopping;
@@ -131,6 +134,7 @@ public sealed partial class GatewayServer : IAsyncDisposable
         // Stop taking requests first (Kestrel lets in-flight ones finish), then stop the instances serving them.
         await StopQuietlyAsync(_dataPlane);
         await _instances.DisposeAsync();
+        await AccessLog.DisposeAsync();
         if (_dataPlane.Services.GetService<WafAuditLog>() is { } audit)
         {
             await audit.DisposeAsync();
@@ -144,6 +148,8 @@ public sealed partial class GatewayServer : IAsyncDisposable
     private void StartWatching(ConfigSource source, GatewayServerOptions options)
     {
         var controller = Config;
+        controller.Changed += _ => AccessLog.Apply(Snapshots.Current.AccessLog);
+        AccessLog.Apply(Snapshots.Current.AccessLog);
         if (source is FileConfigSource file && options.WatchConfigFile)
         {
             var reload = controller.Current.Config.Reload;
@@ -242,6 +248,7 @@ public sealed partial class GatewayServer : IAsyncDisposable
             ManagedRuleSetProviders(options)));
         services.AddSingleton(new RateLimiter(options.TimeProvider));
         services.AddSingleton<WafCounters>();
+        services.AddSingleton<AccessLogWriter>();
         services.AddSingleton(provider => new WafEngine(provider.GetRequiredService<RateLimiter>(), options.WafHooks, options.TimeProvider, provider.GetRequiredService<ILogger<WafEngine>>()));
         if (snapshot.Config.WafAuditLog is { } audit && (audit.Path is not null || audit.Console == true))
         {
@@ -257,6 +264,7 @@ public sealed partial class GatewayServer : IAsyncDisposable
             .AddTransforms<GatewayTransformProvider>();
 
         var app = builder.Build();
+        app.UseMiddleware<AccessLogMiddleware>();
         app.UseMiddleware<HeaderSanityMiddleware>();
         app.UseMiddleware<GatewayRequestMiddleware>();
         app.MapReverseProxy(proxy =>

@@ -48,4 +48,10 @@ internal static class EventIds
     public const int StartupNotReady = 504;
     public const int ManagementUnauthorized = 505;
     public const int ScaleRequested = 506;
+
+    // 650-699: access log and tracing.
+    public const int AccessLogDropped = 650;
+    public const int AccessLogWriteFailed = 651;
+    public const int AccessLogRecovered = 652;
+    public const int TracingEnabled = 653;
 }
