@@ -360,6 +360,15 @@ public sealed partial class GatewayServer : IAsyncDisposable
         {
             configure(builder.Logging);
         }
+        else if (options.ConsoleLogFormat == ConsoleLogFormat.Json)
+        {
+            // Microsoft.Extensions.Logging's own JSON formatter: Timestamp, EventId, LogLevel, Category, Message, State.
+            builder.Logging.AddJsonConsole(console =>
+            {
+                console.UseUtcTimestamp = true;
+                console.TimestampFormat = "yyyy-MM-ddTHH:mm:ss.fffZ";
+            });
+        }
         else
         {
             builder.Logging.AddSimpleConsole(console =>
