@@ -111,6 +111,7 @@ public sealed partial class GatewayServer : IAsyncDisposable
 
             LogManagement(server._logger, server.ManagementUrl);
             LogStarted(server._logger, snapshot.EnvironmentName, snapshot.Apps.Count, snapshot.Instances.Count);
+            GatewayTracing.LogIfEnabled(server._logger, snapshot);
             return server;
         }
         catch
@@ -249,6 +250,7 @@ public sealed partial class GatewayServer : IAsyncDisposable
         services.AddSingleton(new RateLimiter(options.TimeProvider));
         services.AddSingleton<WafCounters>();
         services.AddSingleton<AccessLogWriter>();
+        GatewayTracing.Add(services, snapshot);
         services.AddSingleton(provider => new WafEngine(provider.GetRequiredService<RateLimiter>(), options.WafHooks, options.TimeProvider, provider.GetRequiredService<ILogger<WafEngine>>()));
         if (snapshot.Config.WafAuditLog is { } audit && (audit.Path is not null || audit.Console == true))
         {
