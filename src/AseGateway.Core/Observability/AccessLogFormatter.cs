@@ -17,6 +17,8 @@ internal static class AccessLogFormatter
     /// <summary>App Service's field list, in its order.</summary>
     public const string W3CFields = "date time s-sitename cs-method cs-uri-stem cs-uri-query s-port cs-username c-ip cs(User-Agent) cs(Cookie) cs(Referer) cs-host sc-status sc-substatus sc-win32-status sc-bytes cs-bytes time-taken";
 
+    private static readonly SearchValues<char> PrintableAsciiWithoutSpace = SearchValues.Create("!\"#$%&'()*+,-./0123456789:;<=>?@ABCDEFGHIJKLMNOPQRSTUVWXYZ[\\]^_`abcdefghijklmnopqrstuvwxyz{|}~");
+
     private static readonly string Software = $"AseGateway {typeof(AccessLogFormatter).Assembly.GetName().Version?.ToString(3) ?? "1.0.0"}";
 
     /// <summary>The directives every W3C file starts with (W3C Working Draft WD-logfile-960323).</summary>
@@ -68,7 +70,15 @@ internal static class AccessLogFormatter
         WriteJsonString(json, "SiteName", entry.SiteName);
         json.WriteString("CsMethod", entry.Method);
         WriteJsonString(json, "CsUriStem", entry.UriStem);
-        WriteJsonString(json, "CsUriQuery", entry.UriQuery is { Length: > 1 } query ? query[1..] : null);
+        if (entry.UriQuery is { Length: > 1 } query)
+        {
+            json.WriteString("CsUriQuery", query.AsSpan(1));
+        }
+        else
+        {
+            json.WriteNull("CsUriQuery");
+        }
+
         json.WriteNumber("SPort", entry.ServerPort);
         json.WriteNull("CsUsername");
         if (entry.ClientAddress is { } address)
@@ -129,8 +139,16 @@ internal static class AccessLogFormatter
 
         // At most 4 UTF-8 bytes per char (a lone surrogate becomes U+FFFD, 3 bytes), or "%XX" (3), plus the space.
         var span = output.GetSpan((value.Length * 4) + 1);
-        var at = 0;
-        foreach (var rune in value.EnumerateRunes())
+
+        // Most values are printable ASCII throughout: copy that run in one vectorised step, escape from there on.
+        var plain = value.IndexOfAnyExcept(PrintableAsciiWithoutSpace);
+        if (plain < 0)
+        {
+            plain = value.Length;
+        }
+
+        var at = Encoding.ASCII.GetBytes(value[..plain], span);
+        foreach (var rune in value[plain..].EnumerateRunes())
         {
             var c = rune.Value;
             if (c == ' ')

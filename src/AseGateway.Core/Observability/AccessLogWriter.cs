@@ -15,6 +15,7 @@ namespace AseGateway.Observability;
 internal sealed partial class AccessLogWriter : IAsyncDisposable
 {
     private const int FlushThresholdBytes = 64 * 1024;
+    private static readonly TimeSpan BatchWindow = TimeSpan.FromMilliseconds(50);
     private static readonly long DropWarningIntervalMs = 60_000;
 
     private readonly Channel<AccessLogEntry> _queue = Channel.CreateUnbounded<AccessLogEntry>(new UnboundedChannelOptions { SingleReader = true });
@@ -143,6 +144,13 @@ internal sealed partial class AccessLogWriter : IAsyncDisposable
 
                 Interlocked.Add(ref _written, batch);
                 Flushed?.Invoke();
+
+                // Let entries gather before the next wake-up: while the writer is not waiting, an enqueue is a plain
+                // queue write, never a thread-pool wake-up per request (nginx's buffered log, with a short window).
+                if (!reader.Completion.IsCompleted)
+                {
+                    await Task.Delay(BatchWindow);
+                }
             }
         }
         finally
