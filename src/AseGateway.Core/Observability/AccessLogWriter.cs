@@ -36,6 +36,7 @@ internal sealed partial class AccessLogWriter : IAsyncDisposable
     private long _fileBytes;
     private bool _fileHasEntries;
     private bool _failing;
+    private bool _applied;
 
     public AccessLogWriter(TimeProvider time, ILogger<AccessLogWriter> logger)
     {
@@ -67,7 +68,10 @@ internal sealed partial class AccessLogWriter : IAsyncDisposable
         }
     }
 
-    /// <summary>A reload changed the settings: close, switch or open the file now rather than at the next request.</summary>
+    /// <summary>
+    /// The host's current settings (at start and after each reload): from then on they, not the entries, choose the
+    /// file, which is closed, switched or opened now rather than at the next request.
+    /// </summary>
     public void Apply(AccessLogModel settings)
     {
         if (!ReferenceEquals(settings, Volatile.Read(ref _settings)))
@@ -96,19 +100,26 @@ internal sealed partial class AccessLogWriter : IAsyncDisposable
                 {
                     if (entry.IsSettingsChange)
                     {
+                        _applied = true;
                         await SwitchAsync(entry.Settings);
                         continue;
                     }
 
+                    // Once the host applies settings, they alone choose the file: a request that started before a
+                    // reload carries the old settings and must not switch the file back.
                     Interlocked.Decrement(ref _queued);
-                    if (!entry.Settings.SameFile(_settings))
+                    if (!_applied && !entry.Settings.SameFile(_settings))
                     {
                         await SwitchAsync(entry.Settings);
                     }
 
                     if (_file is null)
                     {
-                        CountDropped(1);
+                        if (_settings.Enabled)
+                        {
+                            CountDropped(1);
+                        }
+
                         continue;
                     }
 

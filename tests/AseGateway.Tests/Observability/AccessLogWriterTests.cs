@@ -51,6 +51,21 @@ public sealed class AccessLogWriterTests : IDisposable
         Assert.Contains("\"/49\"", File.ReadAllText(path), StringComparison.Ordinal);
     }
 
+    [Fact]
+    public async Task AppliedSettings_ChooseTheFile_AnEntryFromBeforeAReloadDoesNotSwitchBack()
+    {
+        var before = new AccessLogModel(true, AccessLogFormat.W3C, Path.Combine(_folder.Path, "before.log"), 1 << 20, 1, 100, false);
+        var after = before with { FullPath = Path.Combine(_folder.Path, "after.log") };
+        await using var writer = new AccessLogWriter(TimeProvider.System, NullLogger<AccessLogWriter>.Instance);
+        writer.Apply(after);
+        writer.Enqueue(Entry(before, "/in-flight"));
+        writer.Enqueue(Entry(after, "/new"));
+        await AccessLogTests.WaitForWrittenAsync(writer, 2);
+
+        Assert.False(File.Exists(before.FullPath));
+        Assert.Equal(["/in-flight", "/new"], AccessLogTests.ReadLines(after.FullPath!).Skip(4).Select(l => l.Split(' ')[4]));
+    }
+
     [Theory]
     [InlineData("plain", "plain")]
     [InlineData("two words", "two+words")]
