@@ -66,6 +66,43 @@ public sealed class AccessLogWriterTests : IDisposable
         Assert.Equal(["/in-flight", "/new"], AccessLogTests.ReadLines(after.FullPath!).Skip(4).Select(l => l.Split(' ')[4]));
     }
 
+    [Fact]
+    public async Task StuckWriter_DropsBeyondCapacity_WarnsOnceAMinute_ThenWritesWhatWasQueued()
+    {
+        // A FIFO with no reader blocks the writer in open(2), as a hung disk would.
+        var fifo = Path.Combine(_folder.Path, "stuck.log");
+        using (var mkfifo = System.Diagnostics.Process.Start("mkfifo", [fifo]))
+        {
+            await mkfifo.WaitForExitAsync();
+            Assert.Equal(0, mkfifo.ExitCode);
+        }
+
+        var settings = new AccessLogModel(true, AccessLogFormat.W3C, fifo, 1 << 20, 1, QueueCapacity: 2, IncludeCookies: false);
+        var logger = new WarningCollector();
+        var writer = new AccessLogWriter(TimeProvider.System, logger);
+        writer.Apply(settings);
+        for (var i = 0; i < 10; i++)
+        {
+            writer.Enqueue(Entry(settings, $"/{i}"));
+        }
+
+        Assert.Equal(8, writer.Dropped);
+        Assert.Equal([650], logger.EventIds);
+        // The first drop warns at once; the other seven wait for the next warning, a minute later.
+        Assert.StartsWith("The access log fell behind: 1 entr", logger.Messages[0], StringComparison.Ordinal);
+
+        using var reader = new StreamReader(new FileStream(fifo, FileMode.Open, FileAccess.Read));
+        await writer.DisposeAsync();
+        var lines = new List<string>();
+        while (await reader.ReadLineAsync() is { } line)
+        {
+            lines.Add(line);
+        }
+
+        Assert.Equal(["/0", "/1"], lines.Skip(4).Select(l => l.Split(' ')[4]));
+        Assert.Equal(2, writer.Written);
+    }
+
     [Theory]
     [InlineData("plain", "plain")]
     [InlineData("two words", "two+words")]
@@ -112,6 +149,31 @@ public sealed class AccessLogWriterTests : IDisposable
 
         await AccessLogTests.WaitForWrittenAsync(writer, count);
         return writer;
+    }
+
+    /// <summary>Keeps the warnings and errors a component logs, with their event ids.</summary>
+    private sealed class WarningCollector : Microsoft.Extensions.Logging.ILogger<AccessLogWriter>
+    {
+        public List<int> EventIds { get; } = [];
+
+        public List<string> Messages { get; } = [];
+
+        public IDisposable? BeginScope<TState>(TState state)
+            where TState : notnull => null;
+
+        public bool IsEnabled(Microsoft.Extensions.Logging.LogLevel logLevel) => logLevel >= Microsoft.Extensions.Logging.LogLevel.Warning;
+
+        public void Log<TState>(Microsoft.Extensions.Logging.LogLevel logLevel, Microsoft.Extensions.Logging.EventId eventId, TState state, Exception? exception, Func<TState, Exception?, string> formatter)
+        {
+            if (IsEnabled(logLevel))
+            {
+                lock (EventIds)
+                {
+                    EventIds.Add(eventId.Id);
+                    Messages.Add(formatter(state, exception));
+                }
+            }
+        }
     }
 
     internal static AccessLogEntry Entry(AccessLogModel settings, string stem) => new()
