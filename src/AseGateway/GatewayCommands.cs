@@ -14,8 +14,11 @@ internal static class GatewayCommands
     private const string DefaultFileName = "ase.json";
     private const string QuickstartResource = "AseGateway.quickstart.json";
 
-    public static async Task<int> RunAsync(FileInfo? configFile, CancellationToken cancellationToken)
+    public static async Task<int> RunAsync(FileInfo? configFile, ConsoleLogFormat? logFormat, CancellationToken cancellationToken)
     {
+        logFormat ??= Enum.TryParse<ConsoleLogFormat>(Environment.GetEnvironmentVariable("ASEGATEWAY_LOG_FORMAT"), ignoreCase: true, out var fromEnvironment)
+            ? fromEnvironment
+            : ConsoleLogFormat.Simple;
         var source = Resolve(configFile);
         var config = await source.LoadAsync(cancellationToken);
         if (!config.IsValid)
@@ -23,11 +26,16 @@ internal static class GatewayCommands
             return ReportInvalid(config);
         }
 
-        Console.Out.WriteLine($"AseGateway: configuration {config.SourceName}");
+        if (logFormat == ConsoleLogFormat.Simple)
+        {
+            // In Json mode every line on stdout is a JSON object; the log says which configuration is served.
+            Console.Out.WriteLine($"AseGateway: configuration {config.SourceName}");
+        }
+
         GatewayServer server;
         try
         {
-            server = await GatewayServer.StartAsync(source, new GatewayServerOptions { ReloadOnSighup = true }, cancellationToken);
+            server = await GatewayServer.StartAsync(source, new GatewayServerOptions { ReloadOnSighup = true, ConsoleLogFormat = logFormat.Value }, cancellationToken);
         }
         catch (GatewayConfigurationException ex)
         {

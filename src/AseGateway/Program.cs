@@ -1,15 +1,22 @@
 using System.CommandLine;
 using AseGateway.Cli;
 using AseGateway.Cli.Operator;
+using AseGateway.Hosting;
 
 var configOption = new Option<FileInfo?>("--config", "-c")
 {
     Description = "The configuration file. Default: $ASEGATEWAY_CONFIG, else ./ase.json if it exists, else the embedded quickstart configuration.",
 };
 
+var logFormatOption = new Option<ConsoleLogFormat?>("--log-format")
+{
+    Description = "Console log lines: Simple (readable) or Json (one JSON object a line, for container log collectors). Default: $ASEGATEWAY_LOG_FORMAT, else Simple.",
+};
+
 var root = new RootCommand("AseGateway: the front end of an App Service Environment — TLS, access rules, WAF and load balancing over worker pools.");
 root.Options.Add(configOption);
-root.SetAction((result, cancellationToken) => GatewayCommands.RunAsync(result.GetValue(configOption), cancellationToken));
+root.Options.Add(logFormatOption);
+root.SetAction((result, cancellationToken) => GatewayCommands.RunAsync(result.GetValue(configOption), result.GetValue(logFormatOption), cancellationToken));
 
 var validate = new Command("validate", "Check a configuration file and print every error; exit 0 when valid, 2 when not. Starts nothing.");
 validate.Options.Add(configOption);

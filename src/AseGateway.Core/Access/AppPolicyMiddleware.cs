@@ -49,6 +49,7 @@ internal sealed partial class AppPolicyMiddleware
                 var name = rule?.Name ?? "(default action)";
                 _counters.CountDenied(app.Name, name);
                 LogDenied(_logger, client, app.Name, name);
+                gateway.AnsweredBy = Observability.AccessLogSubStatus.AccessRestricted;
                 return PlainTextResponse.WriteAsync(context, StatusCodes.Status403Forbidden, "403 Forbidden: access to this app is restricted.\n");
             }
         }
@@ -59,6 +60,7 @@ internal sealed partial class AppPolicyMiddleware
             {
                 // Same host, path and query; only the scheme (and the default port) changes.
                 var target = UriHelper.BuildAbsolute("https", new HostString(request.Host.Host), request.PathBase, request.Path, request.QueryString);
+                gateway.AnsweredBy = Observability.AccessLogSubStatus.HttpsRedirect;
                 context.Response.StatusCode = StatusCodes.Status301MovedPermanently;
                 context.Response.Headers.Location = target;
                 return Task.CompletedTask;
@@ -70,6 +72,7 @@ internal sealed partial class AppPolicyMiddleware
         if (app.ClientCertMode == ClientCertMode.Required && context.Connection.ClientCertificate is null && !IsExcluded(request.Path, app.ClientCertExclusionPaths))
         {
             LogNoCertificate(_logger, app.Name, request.Path.Value ?? "/");
+            gateway.AnsweredBy = Observability.AccessLogSubStatus.ClientCertificateRequired;
             return PlainTextResponse.WriteAsync(context, StatusCodes.Status403Forbidden, "403 Forbidden: this app requires a client certificate.\n");
         }
 

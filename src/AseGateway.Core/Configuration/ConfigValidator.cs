@@ -23,6 +23,7 @@ public static partial class ConfigValidator
         WafValidator.Validate(config, errors);
         ValidateLifecycle(config, errors);
         ValidateManagement(config, errors);
+        ObservabilityValidator.Validate(config.Observability, errors);
         return errors;
     }
 

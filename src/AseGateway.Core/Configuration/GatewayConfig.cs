@@ -55,6 +55,9 @@ public sealed record GatewayConfig
     public RetryConfig? Retry { get; init; }
 
     public ManagementConfig? Management { get; init; }
+
+    /// <summary>Access log and distributed tracing.</summary>
+    public ObservabilityConfig? Observability { get; init; }
 }
 
 public sealed record InstancesConfig

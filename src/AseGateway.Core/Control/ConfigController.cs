@@ -235,6 +235,11 @@ public sealed partial class ConfigController : IDisposable
             notes.Add("frontEnd.limits changed: the per-client cap applies now, Kestrel's limits and timeouts after a restart");
         }
 
+        if (!Equals(running.Config.Observability?.Tracing, next.Config.Observability?.Tracing))
+        {
+            notes.Add("observability.tracing changed: restart the gateway to apply it");
+        }
+
         return notes;
     }
 

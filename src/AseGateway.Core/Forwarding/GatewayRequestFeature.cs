@@ -39,4 +39,6 @@ internal sealed class GatewayRequestFeature
 
     /// <summary>When forwarding began (<see cref="System.Diagnostics.Stopwatch"/> ticks), or 0 when it did not.</summary>
     public long UpstreamStarted { get; set; }
+    /// <summary>Set when a gateway stage answered the request itself: its access-log sub-status (see Observability.AccessLogSubStatus).</summary>
+    public int AnsweredBy { get; set; }
 }

@@ -33,7 +33,7 @@ internal sealed class PassiveHealthMiddleware
         }
     }
 
-    private static bool IsConnectFailure(Exception? exception)
+    internal static bool IsConnectFailure(Exception? exception)
     {
         if (exception is HttpRequestException { HttpRequestError: HttpRequestError.ConnectionError or HttpRequestError.ResponseEnded })
         {

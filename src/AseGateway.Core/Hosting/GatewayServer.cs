@@ -13,6 +13,7 @@ using AseGateway.Management;
 using AseGateway.Metrics;
 using AseGateway.Model;
 using AseGateway.Nsg;
+using AseGateway.Observability;
 using AseGateway.Routing;
 using AseGateway.Tls;
 using AseGateway.Waf;
@@ -65,6 +66,7 @@ public sealed partial class GatewayServer : IAsyncDisposable
     internal InstanceManager Instances => _instances;
 
     internal RetryCounters Retries => _dataPlane.Services.GetRequiredService<RetryCounters>();
+    internal AccessLogWriter AccessLog => _dataPlane.Services.GetRequiredService<AccessLogWriter>();
 
     /// <summary>Stops when the host is asked to (Ctrl+C, SIGTERM).</summary>
     public CancellationToken ShutdownRequested => _dataPlane.Lifetime.ApplicationStopping;
@@ -115,6 +117,7 @@ public sealed partial class GatewayServer : IAsyncDisposable
 
             LogManagement(server._logger, server.ManagementUrl);
             LogStarted(server._logger, snapshot.EnvironmentName, snapshot.Apps.Count, snapshot.Instances.Count);
+            GatewayTracing.LogIfEnabled(server._logger, snapshot);
             return server;
         }
         catch
@@ -138,6 +141,7 @@ public sealed partial class GatewayServer : IAsyncDisposable
         // Stop taking requests first (Kestrel lets in-flight ones finish), then stop the instances serving them.
         await StopQuietlyAsync(_dataPlane);
         await _instances.DisposeAsync();
+        await AccessLog.DisposeAsync();
         if (_dataPlane.Services.GetService<WafAuditLog>() is { } audit)
         {
             await audit.DisposeAsync();
@@ -151,6 +155,8 @@ public sealed partial class GatewayServer : IAsyncDisposable
     private void StartWatching(ConfigSource source, GatewayServerOptions options)
     {
         var controller = Config;
+        controller.Changed += _ => AccessLog.Apply(Snapshots.Current.AccessLog);
+        AccessLog.Apply(Snapshots.Current.AccessLog);
         if (source is FileConfigSource file && options.WatchConfigFile)
         {
             var reload = controller.Current.Config.Reload;
@@ -254,6 +260,8 @@ public sealed partial class GatewayServer : IAsyncDisposable
         services.AddSingleton(new RateLimiter(options.TimeProvider));
         services.AddSingleton<WafCounters>();
         services.AddGatewayMetrics();
+        services.AddSingleton<AccessLogWriter>();
+        GatewayTracing.Add(services, snapshot);
         services.AddSingleton(provider => new WafEngine(provider.GetRequiredService<RateLimiter>(), options.WafHooks, options.TimeProvider, provider.GetRequiredService<ILogger<WafEngine>>()));
         if (snapshot.Config.WafAuditLog is { } audit && (audit.Path is not null || audit.Console == true))
         {
@@ -269,6 +277,7 @@ public sealed partial class GatewayServer : IAsyncDisposable
             .AddTransforms<GatewayTransformProvider>();
 
         var app = builder.Build();
+        app.UseMiddleware<AccessLogMiddleware>();
         app.UseMiddleware<RequestMetricsMiddleware>();
         app.UseMiddleware<HeaderSanityMiddleware>();
         app.UseMiddleware<GatewayRequestMiddleware>();
@@ -375,6 +384,15 @@ public sealed partial class GatewayServer : IAsyncDisposable
         if (options.ConfigureLogging is { } configure)
         {
             configure(builder.Logging);
+        }
+        else if (options.ConsoleLogFormat == ConsoleLogFormat.Json)
+        {
+            // Microsoft.Extensions.Logging's own JSON formatter: Timestamp, EventId, LogLevel, Category, Message, State.
+            builder.Logging.AddJsonConsole(console =>
+            {
+                console.UseUtcTimestamp = true;
+                console.TimestampFormat = "yyyy-MM-ddTHH:mm:ss.fffZ";
+            });
         }
         else
         {

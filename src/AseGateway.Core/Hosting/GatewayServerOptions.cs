@@ -8,6 +8,9 @@ public sealed class GatewayServerOptions
     /// <summary>Changes logging (e.g. tests route logs to their output); console logging is the default.</summary>
     public Action<ILoggingBuilder>? ConfigureLogging { get; init; }
 
+    /// <summary>How console log lines look when <see cref="ConfigureLogging"/> is not set.</summary>
+    public ConsoleLogFormat ConsoleLogFormat { get; init; }
+
     public TimeProvider TimeProvider { get; init; } = TimeProvider.System;
 
     /// <summary>
@@ -33,4 +36,11 @@ public sealed class GatewayServerOptions
 
     /// <summary>Reload on SIGHUP. Process-wide, so only the program (not tests) turns it on.</summary>
     public bool ReloadOnSighup { get; init; }
+}
+
+/// <summary>Console log lines: one readable line each, or one JSON object each (for container log collectors).</summary>
+public enum ConsoleLogFormat
+{
+    Simple,
+    Json,
 }

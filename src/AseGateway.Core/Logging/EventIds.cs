@@ -53,4 +53,9 @@ internal static class EventIds
     public const int RequestRetried = 700;
     public const int RetryExhausted = 701;
     public const int RetryNoOtherInstance = 702;
+    // 650-699: access log and tracing.
+    public const int AccessLogDropped = 650;
+    public const int AccessLogWriteFailed = 651;
+    public const int AccessLogRecovered = 652;
+    public const int TracingEnabled = 653;
 }

@@ -47,6 +47,9 @@ internal sealed class GatewaySnapshot
 
     /// <summary>How long a process instance may take to exit after SIGTERM before it is killed.</summary>
     public required TimeSpan StopTimeout { get; init; }
+
+    /// <summary>The access log's settings (<see cref="Observability.AccessLogModel.Disabled"/> when the file has none).</summary>
+    public required Observability.AccessLogModel AccessLog { get; init; }
 }
 
 /// <summary>Connection caps and timeouts with their defaults applied.</summary>

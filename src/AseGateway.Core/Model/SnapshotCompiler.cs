@@ -141,6 +141,7 @@ internal static class SnapshotCompiler
             Tls = tls,
             DrainTimeout = TimeSpan.FromSeconds(config.Instances?.DrainTimeoutSeconds ?? ConfigDefaults.DrainTimeoutSeconds),
             StopTimeout = TimeSpan.FromSeconds(config.Instances?.StopTimeoutSeconds ?? ConfigDefaults.StopTimeoutSeconds),
+            AccessLog = Observability.AccessLogModel.Compile(config.Observability?.AccessLog, loaded.BaseDirectory),
         };
     }
 

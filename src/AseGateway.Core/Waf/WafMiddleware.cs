@@ -44,6 +44,7 @@ internal sealed partial class WafMiddleware
         {
             if (await ReadBodyAsync(context, policy, request) is { } refusal)
             {
+                gateway.AnsweredBy = Observability.AccessLogSubStatus.WafBodyTooLarge;
                 await PlainTextResponse.WriteAsync(context, StatusCodes.Status413PayloadTooLarge, $"413 Payload Too Large: {refusal}\n");
                 return;
             }
@@ -60,6 +61,7 @@ internal sealed partial class WafMiddleware
         {
             var reason = verdict.Findings[^1];
             LogBlocked(_logger, request.TransactionId, gateway.App.Name, reason.RuleId, reason.Message);
+            gateway.AnsweredBy = Observability.AccessLogSubStatus.WafBlocked;
             await PlainTextResponse.WriteAsync(context, policy.BlockStatusCode, policy.BlockBody.Replace("{transactionId}", request.TransactionId, StringComparison.Ordinal));
             return;
         }

@@ -200,6 +200,10 @@ public sealed class SchemaModelTests
         {
             ExpectType(node, "integer", path, problems);
         }
+        else if (type == typeof(double))
+        {
+            ExpectType(node, "number", path, problems);
+        }
         else if (type == typeof(bool))
         {
             ExpectType(node, "boolean", path, problems);

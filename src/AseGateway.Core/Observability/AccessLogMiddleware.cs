@@ -1,0 +1,120 @@
+using System.Diagnostics;
+using AseGateway.Forwarding;
+using AseGateway.Model;
+using Microsoft.AspNetCore.Http;
+using Microsoft.AspNetCore.Http.Features;
+using Yarp.ReverseProxy.Forwarder;
+
+namespace AseGateway.Observability;
+
+/// <summary>
+/// First stage of every data-plane request, so that every answer is logged — the worker's and the gateway's own
+/// (400, 403, 404, 413, 502, 503). When the access log is off it costs one snapshot read; when on, a counting
+/// wrapper for sc-bytes and one struct handed to <see cref="AccessLogWriter"/> after the response.
+/// </summary>
+internal sealed class AccessLogMiddleware
+{
+    private readonly RequestDelegate _next;
+    private readonly SnapshotHolder _snapshots;
+    private readonly AccessLogWriter _writer;
+
+    public AccessLogMiddleware(RequestDelegate next, SnapshotHolder snapshots, AccessLogWriter writer)
+    {
+        _next = next;
+        _snapshots = snapshots;
+        _writer = writer;
+    }
+
+    public Task InvokeAsync(HttpContext context)
+    {
+        var settings = _snapshots.Current.AccessLog;
+        return settings.Enabled ? LogAsync(context, settings) : _next(context);
+    }
+
+    private async Task LogAsync(HttpContext context, AccessLogModel settings)
+    {
+        var started = Stopwatch.GetTimestamp();
+        var body = CountingResponseBody.Attach(context);
+        var chunked = CountingRequestBody.AttachIfUnsized(context);
+        var failed = false;
+        try
+        {
+            await _next(context);
+        }
+        catch
+        {
+            failed = true;
+            throw;
+        }
+        finally
+        {
+            _writer.Enqueue(Capture(context, settings, body.Bytes, context.Request.ContentLength ?? chunked?.Bytes ?? 0, Stopwatch.GetTimestamp() - started, failed));
+        }
+    }
+
+    /// <param name="receivedBytes">cs-bytes: the request body's length (Content-Length, or what was read of a chunked body).</param>
+    internal static AccessLogEntry Capture(HttpContext context, AccessLogModel settings, long sentBytes, long receivedBytes, long elapsedTicks, bool failed)
+    {
+        var request = context.Request;
+        var response = context.Response;
+        var headers = request.Headers;
+        var gateway = context.Features.Get<GatewayRequestFeature>();
+        var (subStatus, win32) = Classify(context, gateway);
+
+        // An exception before the response started becomes Kestrel's 500 after this middleware returns.
+        var status = failed && !response.HasStarted ? StatusCodes.Status500InternalServerError : response.StatusCode;
+        return new AccessLogEntry
+        {
+            Settings = settings,
+            Time = DateTime.UtcNow,
+            SiteName = gateway?.App?.Name,
+            Method = request.Method,
+            UriStem = request.PathBase.HasValue ? request.PathBase.Add(request.Path).Value : request.Path.Value,
+            UriQuery = request.QueryString.Value,
+            ServerPort = context.Connection.LocalPort,
+            ClientAddress = gateway is not null ? gateway.ClientAddress : context.Connection.RemoteIpAddress is { } peer ? NetworkParsing.Normalize(peer) : null,
+            UserAgent = headers.UserAgent.ToString(),
+            Cookie = settings.IncludeCookies ? headers.Cookie.ToString() : null,
+            Referer = headers.Referer.ToString(),
+            Host = headers.Host.ToString(),
+            Status = status,
+            SubStatus = subStatus,
+            Win32Status = win32,
+            SentBytes = sentBytes,
+            ReceivedBytes = receivedBytes,
+            ElapsedTicks = elapsedTicks,
+        };
+    }
+
+    /// <summary>Which stage answered: the gateway's own refusals, the forwarder's failures, or the worker (0).</summary>
+    private static (int SubStatus, int Win32Status) Classify(HttpContext context, GatewayRequestFeature? gateway)
+    {
+        var aborted = context.RequestAborted.IsCancellationRequested ? AccessLogSubStatus.Win32ClientDisconnected : 0;
+        if (gateway is null)
+        {
+            // Refused before the gateway's request stage (malformed headers).
+            return (context.Response.StatusCode == StatusCodes.Status400BadRequest ? AccessLogSubStatus.MalformedHeader : AccessLogSubStatus.None, aborted);
+        }
+
+        if (gateway.AnsweredBy != AccessLogSubStatus.None)
+        {
+            return (gateway.AnsweredBy, aborted);
+        }
+
+        if (context.Features.Get<IForwarderErrorFeature>() is { } error)
+        {
+            return error.Error switch
+            {
+                ForwarderError.NoAvailableDestinations => (AccessLogSubStatus.NoAvailableInstance, aborted),
+                ForwarderError.RequestTimedOut => (AccessLogSubStatus.ForwarderError, AccessLogSubStatus.Win32Timeout),
+                ForwarderError.RequestCanceled or ForwarderError.RequestBodyClient or ForwarderError.ResponseBodyClient
+                    => (AccessLogSubStatus.None, AccessLogSubStatus.Win32ClientDisconnected),
+                ForwarderError.Request when error.Exception is HttpRequestException { HttpRequestError: HttpRequestError.ConnectionError } => (AccessLogSubStatus.ForwarderError, AccessLogSubStatus.Win32CannotConnect),
+                _ => (AccessLogSubStatus.ForwarderError, AccessLogSubStatus.Win32ConnectionError),
+            };
+        }
+
+        // No app route matched: the unknown-host endpoint answered.
+        return (gateway.App is null && context.Response.StatusCode == StatusCodes.Status404NotFound ? AccessLogSubStatus.UnknownHost : AccessLogSubStatus.None, aborted);
+    }
+}
