@@ -1,3 +1,5 @@
+using System.Buffers;
+
 namespace AseGateway.Waf.Crs.Injection;
 
 /// <summary>
@@ -127,7 +129,8 @@ internal static class HtmlScanner
                 case State.BeforeAttributeName:
                     if (IsSpace(c))
                     {
-                        break;
+                        i = SkipSpaces(input, i);
+                        continue;
                     }
 
                     if (c is '/' or '>')
@@ -141,20 +144,24 @@ internal static class HtmlScanner
                     break;
 
                 case State.AttributeName:
-                    if (IsSpace(c) || c is '/' or '>' or '=')
+                    if (!IsSpace(c) && c is not '/' and not '>' and not '=')
                     {
-                        attributeStart = nameStart;
-                        attributeLength = i - nameStart;
-                        state = c == '=' ? State.BeforeAttributeValue : State.AfterAttributeName;
-                        if (c == '=' && XssVocabulary.IsCodeAttribute(input.Slice(attributeStart, attributeLength)))
-                        {
-                            return true;
-                        }
+                        var nameEnd = input[i..].IndexOfAny(AttributeNameEnd);
+                        i = nameEnd < 0 ? input.Length : i + nameEnd;
+                        continue;
+                    }
 
-                        if (c is '/' or '>')
-                        {
-                            continue;
-                        }
+                    attributeStart = nameStart;
+                    attributeLength = i - nameStart;
+                    state = c == '=' ? State.BeforeAttributeValue : State.AfterAttributeName;
+                    if (c == '=' && XssVocabulary.IsCodeAttribute(input.Slice(attributeStart, attributeLength)))
+                    {
+                        return true;
+                    }
+
+                    if (c is '/' or '>')
+                    {
+                        continue;
                     }
 
                     break;
@@ -162,7 +169,8 @@ internal static class HtmlScanner
                 case State.AfterAttributeName:
                     if (IsSpace(c))
                     {
-                        break;
+                        i = SkipSpaces(input, i);
+                        continue;
                     }
 
                     if (c == '=')
@@ -193,7 +201,8 @@ internal static class HtmlScanner
                 case State.BeforeAttributeValue:
                     if (IsSpace(c))
                     {
-                        break;
+                        i = SkipSpaces(input, i);
+                        continue;
                     }
 
                     if (c is '"' or '\'' or '`')
@@ -217,27 +226,30 @@ internal static class HtmlScanner
 
                 case State.QuotedAttributeValue:
                     var close = input[i..].IndexOf(quote);
-                    var valueEnd = close < 0 ? input.Length : i + close;
-                    if (IsDangerousValue(input, attributeStart, attributeLength, input[valueStart..valueEnd]))
+                    var quotedEnd = close < 0 ? input.Length : i + close;
+                    if (IsDangerousValue(input, attributeStart, attributeLength, input[valueStart..quotedEnd]))
                     {
                         return true;
                     }
 
-                    i = valueEnd + 1;
+                    i = quotedEnd + 1;
                     state = State.AfterQuotedAttributeValue;
                     continue;
 
                 case State.UnquotedAttributeValue:
-                    if (IsSpace(c) || c == '>')
+                    if (!IsSpace(c) && c != '>')
                     {
-                        if (IsDangerousValue(input, attributeStart, attributeLength, input[valueStart..i]))
-                        {
-                            return true;
-                        }
-
-                        state = c == '>' ? State.Data : State.BeforeAttributeName;
+                        var valueEnd = input[i..].IndexOfAny(UnquotedValueEnd);
+                        i = valueEnd < 0 ? input.Length : i + valueEnd;
+                        continue;
                     }
 
+                    if (IsDangerousValue(input, attributeStart, attributeLength, input[valueStart..i]))
+                    {
+                        return true;
+                    }
+
+                    state = c == '>' ? State.Data : State.BeforeAttributeName;
                     break;
 
                 case State.AfterQuotedAttributeValue:
@@ -316,5 +328,17 @@ internal static class HtmlScanner
         attributeStart >= 0 && XssVocabulary.IsUrlAttribute(input.Slice(attributeStart, attributeLength)) && XssVocabulary.HasScriptScheme(value);
 
     /// <summary>HTML's ASCII whitespace, plus the controls some browsers also accept between attributes.</summary>
-    private static bool IsSpace(char c) => c is ' ' or '\t' or '\n' or '\f' or '\r' or '\v' or '\0';
+    private const string Spaces = " \t\n\f\r\v\0";
+
+    private static readonly SearchValues<char> SpaceValues = SearchValues.Create(Spaces);
+    private static readonly SearchValues<char> AttributeNameEnd = SearchValues.Create(Spaces + "/>=");
+    private static readonly SearchValues<char> UnquotedValueEnd = SearchValues.Create(Spaces + ">");
+
+    private static bool IsSpace(char c) => SpaceValues.Contains(c);
+
+    private static int SkipSpaces(ReadOnlySpan<char> input, int i)
+    {
+        var next = input[i..].IndexOfAnyExcept(SpaceValues);
+        return next < 0 ? input.Length : i + next;
+    }
 }

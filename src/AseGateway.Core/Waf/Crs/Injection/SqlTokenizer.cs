@@ -152,7 +152,7 @@ internal ref struct SqlTokenizer
                         return true;
                     }
 
-                    token = Single(SqlTokenType.Operator, 1);
+                    token = Single(SqlTokenType.Unknown, 1); // a lone dot is no SQL operator (PHP's '.'.'.' is not SQL)
                     return true;
                 default:
                     if (char.IsAsciiDigit(c))

@@ -42,6 +42,13 @@ public sealed class SqlInjectionDetectorTests
     [InlineData("ascii(substring(version(),1,1))")]
     [InlineData("1' and 1=1 and '1'='1")]
     [InlineData("@@version or 1=1")]
+    [InlineData("exec xp_cmdshell 'dir'")]
+    [InlineData("admin@example.com';")]
+    [InlineData("x'|email--")]
+    [InlineData("(load_file('/etc/passwd'))")]
+    [InlineData("mod(1,2);insert into t values (3)")]
+    [InlineData(";drop table users")]
+    [InlineData("and 2771=1709")]
     public void IsSqlInjection_Attack_Detected(string input)
     {
         var detected = SqlInjectionDetector.IsSqlInjection(input, out var fingerprint);
@@ -81,6 +88,9 @@ public sealed class SqlInjectionDetectorTests
     [InlineData("5 or 6 people")]
     [InlineData("true or false")]
     [InlineData("Looks good, ship it")]
+    [InlineData("Delete (Trashcan)")]
+    [InlineData("'a'.'b'.'c'")]
+    [InlineData("Update (v2): fixed")]
     [InlineData("")]
     public void IsSqlInjection_Benign_NotDetected(string input)
     {
