@@ -91,6 +91,16 @@ public sealed class SqlInjectionDetectorTests
     [InlineData("Delete (Trashcan)")]
     [InlineData("'a'.'b'.'c'")]
     [InlineData("Update (v2): fixed")]
+    [InlineData("  \"name\": \"contoso-ase\",")]
+    [InlineData("\"httpsOnly\": false, \"wafPolicy\": \"default\",")]
+    [InlineData("Press '+' to add a row")]
+    [InlineData("use '*' or '+' keys")]
+    [InlineData("can be found in \"/usr/share/common-licenses/GPL-2\".")]
+    [InlineData("d/rules: Drop '--with autoreconf'")]
+    [InlineData("do not accept '#' as part of the URI")]
+    [InlineData("Cherry-pick the 'is not' fix from upstream")]
+    [InlineData("\"You\" and \"your\" means any person")]
+    [InlineData("\"FreeType Project\", \"FreeType Engine\", \"FreeType library\",")]
     [InlineData("")]
     public void IsSqlInjection_Benign_NotDetected(string input)
     {
