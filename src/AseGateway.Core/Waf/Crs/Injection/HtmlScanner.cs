@@ -28,8 +28,7 @@ internal static class HtmlScanner
         EndTagOpen,
         TagName,
         BeforeAttributeName,
-        AttributeName,
-        AfterAttributeName,
+        AttributeList,
         BeforeAttributeValue,
         QuotedAttributeValue,
         UnquotedAttributeValue,
@@ -56,7 +55,8 @@ internal static class HtmlScanner
             _ => '\0',
         };
 
-        var nameStart = 0; // start of the tag or attribute name being read
+        var nameStart = 0; // start of the tag name or comment being read
+        var attributesFrom = 0; // where the current run of attributes began
         var valueStart = 0;
         var attributeStart = -1; // the attribute whose value is being read; -1 for the value the input starts in
         var attributeLength = 0;
@@ -127,75 +127,52 @@ internal static class HtmlScanner
                     break;
 
                 case State.BeforeAttributeName:
-                    if (IsSpace(c))
+                    attributesFrom = i;
+                    state = State.AttributeList;
+                    continue;
+
+                case State.AttributeList:
+                    // Only a name that gets a value can do harm, and only '>' leaves the tag: jump to the next of
+                    // the two and read the attribute name backwards from the '='.
+                    var stop = input[i..].IndexOfAny('=', '>');
+                    if (stop < 0)
                     {
-                        i = SkipSpaces(input, i);
+                        return false;
+                    }
+
+                    i += stop;
+                    if (input[i] == '>')
+                    {
+                        i++;
+                        state = State.Data;
                         continue;
                     }
 
-                    if (c is '/' or '>')
+                    var nameEnd = i;
+                    while (nameEnd > attributesFrom && IsSpace(input[nameEnd - 1]))
                     {
-                        state = State.AfterAttributeName;
-                        continue;
+                        nameEnd--;
                     }
 
-                    nameStart = i;
-                    state = State.AttributeName;
-                    break;
-
-                case State.AttributeName:
-                    if (!IsSpace(c) && c is not '/' and not '>' and not '=')
+                    var nameBegin = nameEnd;
+                    while (nameBegin > attributesFrom && !IsSpace(input[nameBegin - 1]) && input[nameBegin - 1] != '/')
                     {
-                        var nameEnd = input[i..].IndexOfAny(AttributeNameEnd);
-                        i = nameEnd < 0 ? input.Length : i + nameEnd;
-                        continue;
+                        nameBegin--;
                     }
 
-                    attributeStart = nameStart;
-                    attributeLength = i - nameStart;
-                    state = c == '=' ? State.BeforeAttributeValue : State.AfterAttributeName;
-                    if (c == '=' && XssVocabulary.IsCodeAttribute(input.Slice(attributeStart, attributeLength)))
+                    if (nameBegin == nameEnd)
+                    {
+                        break; // '=' where a name should start is part of the next name (<a =x>)
+                    }
+
+                    attributeStart = nameBegin;
+                    attributeLength = nameEnd - nameBegin;
+                    if (XssVocabulary.IsCodeAttribute(input.Slice(attributeStart, attributeLength)))
                     {
                         return true;
                     }
 
-                    if (c is '/' or '>')
-                    {
-                        continue;
-                    }
-
-                    break;
-
-                case State.AfterAttributeName:
-                    if (IsSpace(c))
-                    {
-                        i = SkipSpaces(input, i);
-                        continue;
-                    }
-
-                    if (c == '=')
-                    {
-                        if (XssVocabulary.IsCodeAttribute(input.Slice(attributeStart, attributeLength)))
-                        {
-                            return true;
-                        }
-
-                        state = State.BeforeAttributeValue;
-                    }
-                    else if (c == '/')
-                    {
-                        state = State.SelfClosingStartTag;
-                    }
-                    else if (c == '>')
-                    {
-                        state = State.Data;
-                    }
-                    else
-                    {
-                        nameStart = i;
-                        state = State.AttributeName;
-                    }
-
+                    state = State.BeforeAttributeValue;
                     break;
 
                 case State.BeforeAttributeValue:
@@ -331,7 +308,6 @@ internal static class HtmlScanner
     private const string Spaces = " \t\n\f\r\v\0";
 
     private static readonly SearchValues<char> SpaceValues = SearchValues.Create(Spaces);
-    private static readonly SearchValues<char> AttributeNameEnd = SearchValues.Create(Spaces + "/>=");
     private static readonly SearchValues<char> UnquotedValueEnd = SearchValues.Create(Spaces + ">");
 
     private static bool IsSpace(char c) => SpaceValues.Contains(c);
