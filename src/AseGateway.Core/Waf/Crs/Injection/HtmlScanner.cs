@@ -1,3 +1,5 @@
+using System.Buffers;
+
 namespace AseGateway.Waf.Crs.Injection;
 
 /// <summary>
@@ -26,8 +28,7 @@ internal static class HtmlScanner
         EndTagOpen,
         TagName,
         BeforeAttributeName,
-        AttributeName,
-        AfterAttributeName,
+        AttributeList,
         BeforeAttributeValue,
         QuotedAttributeValue,
         UnquotedAttributeValue,
@@ -54,7 +55,8 @@ internal static class HtmlScanner
             _ => '\0',
         };
 
-        var nameStart = 0; // start of the tag or attribute name being read
+        var nameStart = 0; // start of the tag name or comment being read
+        var attributesFrom = 0; // where the current run of attributes began
         var valueStart = 0;
         var attributeStart = -1; // the attribute whose value is being read; -1 for the value the input starts in
         var attributeLength = 0;
@@ -125,75 +127,59 @@ internal static class HtmlScanner
                     break;
 
                 case State.BeforeAttributeName:
-                    if (IsSpace(c))
+                    attributesFrom = i;
+                    state = State.AttributeList;
+                    continue;
+
+                case State.AttributeList:
+                    // Only a name that gets a value can do harm, and only '>' leaves the tag: jump to the next of
+                    // the two and read the attribute name backwards from the '='.
+                    var stop = input[i..].IndexOfAny('=', '>');
+                    if (stop < 0)
                     {
-                        break;
+                        return false;
                     }
 
-                    if (c is '/' or '>')
+                    i += stop;
+                    if (input[i] == '>')
                     {
-                        state = State.AfterAttributeName;
+                        i++;
+                        state = State.Data;
                         continue;
                     }
 
-                    nameStart = i;
-                    state = State.AttributeName;
-                    break;
-
-                case State.AttributeName:
-                    if (IsSpace(c) || c is '/' or '>' or '=')
+                    var nameEnd = i;
+                    while (nameEnd > attributesFrom && IsSpace(input[nameEnd - 1]))
                     {
-                        attributeStart = nameStart;
-                        attributeLength = i - nameStart;
-                        state = c == '=' ? State.BeforeAttributeValue : State.AfterAttributeName;
-                        if (c == '=' && XssVocabulary.IsCodeAttribute(input.Slice(attributeStart, attributeLength)))
-                        {
-                            return true;
-                        }
-
-                        if (c is '/' or '>')
-                        {
-                            continue;
-                        }
+                        nameEnd--;
                     }
 
-                    break;
-
-                case State.AfterAttributeName:
-                    if (IsSpace(c))
+                    var nameBegin = nameEnd;
+                    while (nameBegin > attributesFrom && !IsSpace(input[nameBegin - 1]) && input[nameBegin - 1] != '/')
                     {
-                        break;
+                        nameBegin--;
                     }
 
-                    if (c == '=')
+                    if (nameBegin == nameEnd)
                     {
-                        if (XssVocabulary.IsCodeAttribute(input.Slice(attributeStart, attributeLength)))
-                        {
-                            return true;
-                        }
-
-                        state = State.BeforeAttributeValue;
-                    }
-                    else if (c == '/')
-                    {
-                        state = State.SelfClosingStartTag;
-                    }
-                    else if (c == '>')
-                    {
-                        state = State.Data;
-                    }
-                    else
-                    {
-                        nameStart = i;
-                        state = State.AttributeName;
+                        break; // '=' where a name should start is part of the next name (<a =x>)
                     }
 
+                    attributeStart = nameBegin;
+                    attributeLength = nameEnd - nameBegin;
+                    if (XssVocabulary.IsCodeAttribute(input.Slice(attributeStart, attributeLength)))
+                    {
+                        return true;
+                    }
+
+                    state = State.BeforeAttributeValue;
                     break;
 
                 case State.BeforeAttributeValue:
                     if (IsSpace(c))
                     {
-                        break;
+                        i = SkipSpaces(input, i);
+                        continue;
                     }
 
                     if (c is '"' or '\'' or '`')
@@ -217,27 +203,30 @@ internal static class HtmlScanner
 
                 case State.QuotedAttributeValue:
                     var close = input[i..].IndexOf(quote);
-                    var valueEnd = close < 0 ? input.Length : i + close;
-                    if (IsDangerousValue(input, attributeStart, attributeLength, input[valueStart..valueEnd]))
+                    var quotedEnd = close < 0 ? input.Length : i + close;
+                    if (IsDangerousValue(input, attributeStart, attributeLength, input[valueStart..quotedEnd]))
                     {
                         return true;
                     }
 
-                    i = valueEnd + 1;
+                    i = quotedEnd + 1;
                     state = State.AfterQuotedAttributeValue;
                     continue;
 
                 case State.UnquotedAttributeValue:
-                    if (IsSpace(c) || c == '>')
+                    if (!IsSpace(c) && c != '>')
                     {
-                        if (IsDangerousValue(input, attributeStart, attributeLength, input[valueStart..i]))
-                        {
-                            return true;
-                        }
-
-                        state = c == '>' ? State.Data : State.BeforeAttributeName;
+                        var valueEnd = input[i..].IndexOfAny(UnquotedValueEnd);
+                        i = valueEnd < 0 ? input.Length : i + valueEnd;
+                        continue;
                     }
 
+                    if (IsDangerousValue(input, attributeStart, attributeLength, input[valueStart..i]))
+                    {
+                        return true;
+                    }
+
+                    state = c == '>' ? State.Data : State.BeforeAttributeName;
                     break;
 
                 case State.AfterQuotedAttributeValue:
@@ -316,5 +305,16 @@ internal static class HtmlScanner
         attributeStart >= 0 && XssVocabulary.IsUrlAttribute(input.Slice(attributeStart, attributeLength)) && XssVocabulary.HasScriptScheme(value);
 
     /// <summary>HTML's ASCII whitespace, plus the controls some browsers also accept between attributes.</summary>
-    private static bool IsSpace(char c) => c is ' ' or '\t' or '\n' or '\f' or '\r' or '\v' or '\0';
+    private const string Spaces = " \t\n\f\r\v\0";
+
+    private static readonly SearchValues<char> SpaceValues = SearchValues.Create(Spaces);
+    private static readonly SearchValues<char> UnquotedValueEnd = SearchValues.Create(Spaces + ">");
+
+    private static bool IsSpace(char c) => SpaceValues.Contains(c);
+
+    private static int SkipSpaces(ReadOnlySpan<char> input, int i)
+    {
+        var next = input[i..].IndexOfAnyExcept(SpaceValues);
+        return next < 0 ? input.Length : i + next;
+    }
 }

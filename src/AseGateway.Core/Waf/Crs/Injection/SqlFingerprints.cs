@@ -30,15 +30,20 @@ internal static class SqlFingerprints
     internal static readonly string[] Patterns =
     [
         // --- Quote context: the input closed a string (s) and continues as SQL. ---
-        "s&[1sv(E]*",          // ' or 1=1 | ' or 'a'='a | ' and @x | ' or (1)=(1) | ' and select
+        "s&[1v(E]*",           // ' or 1=1 | ' and @x | ' or (1)=(1) | ' and select
+        "s&s[=&;c)]*",         // ' or 'a'='a | ' || 'x' -- (not "x" and "y" and more prose)
         "s&f(*",               // ' and sleep(5) | ' or extractvalue(...
         "s&n[=(]*",            // ' or a=a | ' and unknown_function(
         "s&no[1sv]*",          // ' or a+1 ...
         "s=[1svf(]*",          // '='a | '=1 | '=sleep(
-        "so[1svf(]*",          // '+1 | ' + sleep(5) + '
-        "son[o=&;]*",          // " | type %x% | " : expression chains
-        "s)[&UE;o=cBTk)]*",    // ') or ('1 | ') union select | '); drop | ')-- | '))
-        "s;[ETk(v]*",          // '; drop table | '; waitfor | '; set @a
+        "so[1vf(]*",           // '+1 | ' + sleep(5) + ' (not "so" then a string: "press '+' to add")
+        "son[o&;c]*",          // " | type %x% | " : expression chains | x'|email--
+        "s[o=&]nc",            // id'is not-id-- : a comparison cut short by a comment
+        "s)[UE;o=cBT)]*",      // ') union select | '); drop | ')-- | '))
+        "s)&[1sv(fE]*",        // ') or ('1 | ') and 1=1
+        "s)&n[=(]*",           // ') or a=a
+        "s;[ETk(vc]*",         // '; drop table | '; waitfor | '; set @a | ';--
+        "s;",                  // admin@example.com'; : the query ends early
         "sU[E(]*",             // ' union select | ' union (select
         "sE[1ofv(]*",          // ' select 1 | ' select * | ' select @@version
         "sB[1ns]*",            // ' order by 1 | ' group by x
@@ -47,8 +52,6 @@ internal static class SqlFingerprints
         "sf(*",                // "sleep(5)" glued to the closing quote
         "s,[1sv][,)]*",        // ', 1, 2) : INSERT column shifting
         "s,f(*",               // ', sleep(5)
-        "s&s",                 // ' or 'x  (exact: filtered when both strings are whole)
-        "sos",
         "s=s",
 
         // --- As-is after a number or variable (numeric parameters). ---
@@ -87,11 +90,17 @@ internal static class SqlFingerprints
         "Ef(*",                // select sleep(5)
         "Ev*",                 // select @@version
         "E1,*",                // select 1,2,3
-        "E(*",                 // select(...)
+        "E([1svfE(]*",         // select(...) (not "Delete (Trashcan)")
+        "EE*",                 // exec xp_cmdshell 'dir'
         "Ekn",                 // drop table users
         "Ekn[;c]*",
         "(E*",                 // (select ...)
+        "(f(*",                // (load_file( | (convert(int,(select ...
+        "Bf(*",                // having count(x) > 5
+        "&[1sv]=[1sv]*",       // and 1=1 : the value is the tail of a condition
+        ";[ET]*",              // ;drop | ;update users | ;waitfor delay
         "Ts*",                 // waitfor delay '0:0:5'
+        "f(",                  // sleep( : the call is finished by the query around it
         "f([1sv])",            // sleep(20) | char(65)
         "f([1sv])[&o=;c]*",
         "f([1sv],*",           // concat(1,...

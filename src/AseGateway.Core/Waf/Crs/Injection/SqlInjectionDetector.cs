@@ -67,7 +67,7 @@ internal static class SqlInjectionDetector
         length = Print(tokens[..count], fingerprint);
         return length > 1
             && SqlFingerprints.IsAttack(fingerprint[..length])
-            && !IsBenignShape(tokens[..count], quoteContext, fingerprint[..length]);
+            && !IsBenignShape(input, tokens[..count], quoteContext, fingerprint[..length]);
     }
 
     /// <summary>
@@ -156,6 +156,16 @@ internal static class SqlInjectionDetector
             return true;
         }
 
+        // Words joined by '/' or '-' are one word: a path (/usr/share/doc) or a hyphenated name (GPL-2, x-y).
+        if (count >= 2 && last.Type == SqlTokenType.Operator && last.Length == 1 && input[last.Start] is '/' or '-'
+            && token.Type is SqlTokenType.Bareword or SqlTokenType.Number
+            && kept[count - 2].Type is SqlTokenType.Bareword or SqlTokenType.Number)
+        {
+            count--;
+            kept[count - 1].Type = SqlTokenType.Bareword;
+            return true;
+        }
+
         return false;
     }
 
@@ -178,29 +188,37 @@ internal static class SqlInjectionDetector
     }
 
     /// <summary>
-    /// Shapes in the set that are harmless when the tokens say more than their classes: a value that is itself a whole
-    /// quoted string compared to another whole string ("a" or "b"), or followed only by a comment.
+    /// Shapes in the set that are harmless when the tokens say more than their classes.
+    /// <list type="bullet">
+    /// <item>A short reading (three tokens or fewer) in a quote context whose host string holds a space: the
+    /// attacker's value before the quote is a field value (x, admin, an address), while prose quotes an option or a
+    /// character after some words (<c>do not accept '#' here</c>, <c>drop '--add-udeb'</c>, <c>'=' characters</c>).</item>
+    /// <item>As-is, a value that starts with a whole quoted string and whose third token is another quoted string:
+    /// quoted words joined by prose (<c>"You" and "your"</c>, <c>"a", "b", "c"</c>).</item>
+    /// <item>As-is, a whole quoted string followed only by a comment.</item>
+    /// </list>
     /// </summary>
-    private static bool IsBenignShape(ReadOnlySpan<SqlToken> tokens, char quoteContext, ReadOnlySpan<char> fingerprint)
+    private static bool IsBenignShape(ReadOnlySpan<char> input, ReadOnlySpan<SqlToken> tokens, char quoteContext, ReadOnlySpan<char> fingerprint)
     {
-        if (quoteContext != '\0' || fingerprint[0] != SqlTokenType.String)
+        if (fingerprint[0] != SqlTokenType.String)
         {
             return false;
         }
 
         var first = tokens[0];
-        var wholeFirst = first.OpenQuote != '\0' && first.CloseQuote != '\0';
-        if (fingerprint.Length == 2 && fingerprint[1] == SqlTokenType.Comment)
+        if (quoteContext != '\0')
         {
-            return wholeFirst;
+            return fingerprint.Length <= 3 && first.Text(input).ContainsAny(' ', '\t', '\n');
         }
 
-        if (fingerprint.Length == 3 && fingerprint[2] == SqlTokenType.String)
+        if (!IsWhole(first))
         {
-            var last = tokens[2];
-            return wholeFirst && last.OpenQuote != '\0' && last.CloseQuote != '\0';
+            return false;
         }
 
-        return false;
+        return (fingerprint.Length == 2 && fingerprint[1] == SqlTokenType.Comment)
+            || (fingerprint.Length >= 3 && fingerprint[2] == SqlTokenType.String && tokens[2].OpenQuote != '\0');
+
+        static bool IsWhole(SqlToken token) => token.OpenQuote != '\0' && token.CloseQuote != '\0';
     }
 }

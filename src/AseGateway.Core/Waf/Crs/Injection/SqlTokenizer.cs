@@ -137,7 +137,8 @@ internal ref struct SqlTokenizer
                     token = Peek(1) == '&' ? Single(SqlTokenType.Logic, 2) : Single(SqlTokenType.Operator, 1);
                     return true;
                 case ':':
-                    token = Single(SqlTokenType.Operator, Peek(1) is ':' or '=' ? 2 : 1);
+                    // := and :: are operators; a lone colon is not (and JSON's "key": "value" must not read as one).
+                    token = Peek(1) is ':' or '=' ? Single(SqlTokenType.Operator, 2) : Single(SqlTokenType.Unknown, 1);
                     return true;
                 case '+':
                 case '%':
@@ -152,7 +153,7 @@ internal ref struct SqlTokenizer
                         return true;
                     }
 
-                    token = Single(SqlTokenType.Operator, 1);
+                    token = Single(SqlTokenType.Unknown, 1); // a lone dot is no SQL operator (PHP's '.'.'.' is not SQL)
                     return true;
                 default:
                     if (char.IsAsciiDigit(c))

@@ -42,6 +42,13 @@ public sealed class SqlInjectionDetectorTests
     [InlineData("ascii(substring(version(),1,1))")]
     [InlineData("1' and 1=1 and '1'='1")]
     [InlineData("@@version or 1=1")]
+    [InlineData("exec xp_cmdshell 'dir'")]
+    [InlineData("admin@example.com';")]
+    [InlineData("x'|email--")]
+    [InlineData("(load_file('/etc/passwd'))")]
+    [InlineData("mod(1,2);insert into t values (3)")]
+    [InlineData(";drop table users")]
+    [InlineData("and 2771=1709")]
     public void IsSqlInjection_Attack_Detected(string input)
     {
         var detected = SqlInjectionDetector.IsSqlInjection(input, out var fingerprint);
@@ -81,6 +88,19 @@ public sealed class SqlInjectionDetectorTests
     [InlineData("5 or 6 people")]
     [InlineData("true or false")]
     [InlineData("Looks good, ship it")]
+    [InlineData("Delete (Trashcan)")]
+    [InlineData("'a'.'b'.'c'")]
+    [InlineData("Update (v2): fixed")]
+    [InlineData("  \"name\": \"contoso-ase\",")]
+    [InlineData("\"httpsOnly\": false, \"wafPolicy\": \"default\",")]
+    [InlineData("Press '+' to add a row")]
+    [InlineData("use '*' or '+' keys")]
+    [InlineData("can be found in \"/usr/share/common-licenses/GPL-2\".")]
+    [InlineData("d/rules: Drop '--with autoreconf'")]
+    [InlineData("do not accept '#' as part of the URI")]
+    [InlineData("Cherry-pick the 'is not' fix from upstream")]
+    [InlineData("\"You\" and \"your\" means any person")]
+    [InlineData("\"FreeType Project\", \"FreeType Engine\", \"FreeType library\",")]
     [InlineData("")]
     public void IsSqlInjection_Benign_NotDetected(string input)
     {
