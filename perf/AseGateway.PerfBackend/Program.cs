@@ -1,19 +1,14 @@
 using System.Text;
-using Microsoft.AspNetCore.Server.Kestrel.Core;
 
 // The backend every target of perf/compare.sh forwards to (TechEmpower's plaintext and JSON shapes): as little
 // work per request as Kestrel allows, so the numbers measure the proxy in front of it.
 //   GET /json      -> {"message":"Hello, World!"}
 //   anything else  -> Hello, World!   (13 bytes, text/plain; /healthz too, for the gateway's health checks)
-// Port: ASPNETCORE_URLS (set by the gateway for process instances), else $PORT, else 5000. Cleartext HTTP/1.1 and
-// HTTP/2 prior knowledge (h2c) on the same port.
+// Port: ASPNETCORE_URLS (set by the gateway for process instances), else $PORT, else 5000. HTTP/1.1: the proxies
+// under test all speak HTTP/1.1 with keep-alive to their upstreams.
 var builder = WebApplication.CreateSlimBuilder(args);
 builder.Logging.ClearProviders();
-builder.WebHost.ConfigureKestrel(kestrel =>
-{
-    kestrel.AddServerHeader = false;
-    kestrel.ConfigureEndpointDefaults(endpoint => endpoint.Protocols = HttpProtocols.Http1AndHttp2);
-});
+builder.WebHost.ConfigureKestrel(kestrel => kestrel.AddServerHeader = false);
 if (Environment.GetEnvironmentVariable("ASPNETCORE_URLS") is null)
 {
     builder.WebHost.UseUrls($"http://127.0.0.1:{Environment.GetEnvironmentVariable("PORT") ?? "5000"}");

@@ -6,16 +6,22 @@ using Yarp.ReverseProxy.Configuration;
 // catch-all route, one cluster, one destination, every proxy setting at its default (web-host defaults too, so the
 // GC and Kestrel settings are what a new YARP app gets). The only change: logging at Warning, because YARP logs
 // every proxied request at Information and console logging would then be what is measured.
-//   --backend http://127.0.0.1:5000/  --port 8000 (HTTP/1.1 + h2c)  [--tls-port 8443 --pfx file.pfx --pfx-password pw]
+//   --backend http://127.0.0.1:5000/ --port 8000 (HTTP/1.1)  [--h2c-port 8001 (HTTP/2 prior knowledge: Kestrel
+//   cannot tell h2c from HTTP/1.1 on one cleartext port)]  [--tls-port 8443 --pfx file.pfx --pfx-password pw]
 var settings = ArgsToSettings(args);
 var builder = WebApplication.CreateBuilder();
 builder.Logging.SetMinimumLevel(LogLevel.Warning);
 builder.WebHost.ConfigureKestrel(kestrel =>
 {
-    kestrel.Listen(IPAddress.Loopback, int.Parse(settings["port"], System.Globalization.CultureInfo.InvariantCulture), listen => listen.Protocols = HttpProtocols.Http1AndHttp2);
+    kestrel.Listen(IPAddress.Loopback, Port(settings["port"]), listen => listen.Protocols = HttpProtocols.Http1);
+    if (settings.TryGetValue("h2c-port", out var h2cPort))
+    {
+        kestrel.Listen(IPAddress.Loopback, Port(h2cPort), listen => listen.Protocols = HttpProtocols.Http2);
+    }
+
     if (settings.TryGetValue("tls-port", out var tlsPort))
     {
-        kestrel.Listen(IPAddress.Loopback, int.Parse(tlsPort, System.Globalization.CultureInfo.InvariantCulture), listen =>
+        kestrel.Listen(IPAddress.Loopback, Port(tlsPort), listen =>
         {
             listen.Protocols = HttpProtocols.Http1AndHttp2;
             listen.UseHttps(settings["pfx"], settings.GetValueOrDefault("pfx-password"));
@@ -31,6 +37,8 @@ app.MapReverseProxy();
 app.Lifetime.ApplicationStarted.Register(() => Console.WriteLine($"plain YARP listening on {string.Join(", ", app.Urls)}, forwarding to {settings["backend"]}"));
 app.Run();
 
+static int Port(string text) => int.Parse(text, System.Globalization.CultureInfo.InvariantCulture);
+
 static Dictionary<string, string> ArgsToSettings(string[] args)
 {
     var settings = new Dictionary<string, string>(StringComparer.Ordinal);
@@ -43,7 +51,7 @@ static Dictionary<string, string> ArgsToSettings(string[] args)
     {
         if (!settings.ContainsKey(required))
         {
-            Console.Error.WriteLine("usage: AseGateway.PlainYarp --backend URL --port N [--tls-port N --pfx FILE --pfx-password PW]");
+            Console.Error.WriteLine("usage: AseGateway.PlainYarp --backend URL --port N [--h2c-port N] [--tls-port N --pfx FILE --pfx-password PW]");
             Environment.Exit(2);
         }
     }
