@@ -5,6 +5,9 @@
 #   perf/compare.sh --quick    about 2 minutes, for development (fewer, shorter rounds; numbers are rough)
 #   options: --rounds N  --duration SECONDS  --warmup SECONDS  --rates R1,R2,...  --scale-cycles N
 #            --no-scenarios  --scenarios-only  --no-build  --out DIR (default perf/results/default or perf/results/quick)
+#            --only REGEX         only the cases whose "target:protocol" matches, e.g. '^(ase-bare|yarp|nginx):h1$'
+#            --gateway-env "K=V"  extra environment for the AseGateway processes only (e.g. DOTNET_gcServer=1), to
+#                                 measure a runtime setting before putting it in the csproj
 #
 # What it does: installs what is missing (wrk, nghttp2-client, hey, nginx, haproxy, gnuplot-nox, jq, curl) from Debian
 # packages; builds in Release; starts two backends (perf/AseGateway.PerfBackend: 13-byte plaintext) and every
@@ -31,7 +34,7 @@ export LC_ALL=C DOTNET_CLI_TELEMETRY_OPTOUT=1 DOTNET_NOLOGO=1 DOTNET_SKIP_FIRST_
 
 REPO="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 COMMAND_LINE="perf/compare.sh $*"
-MODE=default ROUNDS=3 DURATION=9 WARMUP=4 RATES="2000,5000,10000" SCALE_CYCLES=3 SCENARIOS=1 BUILD=1 OUT=""
+ONLY="" GATEWAY_ENV="" MODE=default ROUNDS=3 DURATION=9 WARMUP=4 RATES="2000,5000,10000" SCALE_CYCLES=3 SCENARIOS=1 BUILD=1 OUT=""
 OPEN_DURATION=10 RELOADS=100 RELOAD_LOAD_RPS=3000
 WRK_CONNECTIONS=64 WRK_THREADS=2 H2_CONNECTIONS=16 H2_STREAMS=8 H2_THREADS=2
 HOST_HEADER="bench.perf.test" API_KEY="perf-$RANDOM$RANDOM"
@@ -46,6 +49,8 @@ while [ $# -gt 0 ]; do
     --scale-cycles) SCALE_CYCLES="$2"; shift ;;
     --no-scenarios) SCENARIOS=0 ;;
     --scenarios-only) SCENARIOS=2 ;;
+    --only) ONLY="$2"; shift ;;
+    --gateway-env) GATEWAY_ENV="$2"; shift ;;
     --no-build) BUILD=0 ;;
     --out) OUT="$2"; shift ;;
     -h|--help) sed -n '2,30p' "$0"; exit 0 ;;
@@ -262,7 +267,7 @@ start_gateway() {
   http="$(free_port)"; https="$(free_port)"; mgmt="$(free_port)"
   CONFIG_FILE[$name]="$WORK/$name.json"
   gateway_config "$name" "$http" "$https" "$mgmt" "$features" > "${CONFIG_FILE[$name]}"
-  ASE_CERT_PASSWORD=dev-password start "$name" dotnet "$GATEWAY_DLL" --config "${CONFIG_FILE[$name]}"
+  start "$name" env ASE_CERT_PASSWORD=dev-password $GATEWAY_ENV dotnet "$GATEWAY_DLL" --config "${CONFIG_FILE[$name]}"
   TARGET_PID[$name]=$STARTED_PID
   MGMT_URL[$name]="http://127.0.0.1:$mgmt"
   URL_h1[$name]="http://127.0.0.1:$http/"
@@ -528,7 +533,7 @@ scenario_scale() {
   "management": { "address": "127.0.0.1", "port": $mgmt, "apiKeys": [ { "name": "perf", "sha256": "$(api_key_sha256)" } ] }
 }
 EOF
-  start "$name" dotnet "$GATEWAY_DLL" --config "$file"
+  start "$name" env $GATEWAY_ENV dotnet "$GATEWAY_DLL" --config "$file"
   TARGET_PID[$name]=$STARTED_PID
   local base="http://127.0.0.1:$mgmt"
   wait_http "http://127.0.0.1:$http/"
@@ -656,8 +661,13 @@ start_haproxy
 CASES=(backend:h1 ase-bare:h1 ase-full:h1 yarp:h1 nginx:h1 haproxy:h1
        yarp:h2c nginx:h2c haproxy:h2c
        ase-bare:h2tls ase-full:h2tls yarp:h2tls nginx:h2tls haproxy:h2tls)
-count=${#CASES[@]}
+if [ -n "$ONLY" ]; then
+  selected=()
+  for case in "${CASES[@]}"; do [[ "$case" =~ $ONLY ]] && selected+=("$case"); done
+  CASES=("${selected[@]}")
+fi
 [ "$SCENARIOS" = 2 ] && CASES=() ROUNDS=0
+count=${#CASES[@]}
 log "${count} cases; warm-up ${WARMUP}s each, then $ROUNDS rounds of ${DURATION}s each"
 for case in "${CASES[@]}"; do
   run_case 0 "${case%%:*}" "${case#*:}" "$WARMUP" true
