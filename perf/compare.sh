@@ -33,7 +33,7 @@ set -euo pipefail
 export LC_ALL=C DOTNET_CLI_TELEMETRY_OPTOUT=1 DOTNET_NOLOGO=1 DOTNET_SKIP_FIRST_TIME_EXPERIENCE=1
 
 REPO="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-COMMAND_LINE="perf/compare.sh $*"
+COMMAND_LINE="perf/compare.sh${*:+ $*}"
 ONLY="" GATEWAY_ENV="" MODE=default ROUNDS=3 DURATION=9 WARMUP=4 RATES="2000,5000,10000" SCALE_CYCLES=3 SCENARIOS=1 BUILD=1 OUT=""
 OPEN_DURATION=10 RELOADS=100 RELOAD_LOAD_RPS=3000
 WRK_CONNECTIONS=64 WRK_THREADS=2 H2_CONNECTIONS=16 H2_STREAMS=8 H2_THREADS=2
@@ -107,10 +107,12 @@ ensure_tools() {
 
 # ------------------------------------------------------------------------------------------------------ processes
 USED_PORTS=" "
+# Below the kernel's ephemeral range: a port that is some outgoing connection's local port cannot be bound either.
+EPHEMERAL_LOW="$(awk '{ print $1 }' /proc/sys/net/ipv4/ip_local_port_range 2>/dev/null || echo 32768)"
 free_port() {
   local port
   while :; do
-    port=$((20000 + RANDOM % 40000))
+    port=$((10000 + RANDOM % (EPHEMERAL_LOW - 10000)))
     case "$USED_PORTS" in *" $port "*) continue ;; esac
     # Nobody answers on it (a connect fails at once on loopback): free enough for a child started right away.
     if ! (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then
@@ -477,7 +479,8 @@ scenario_open_model() {
   : > "$OUT/open-model.jsonl"
   for target in ase-full yarp nginx; do
     for rate in ${RATES//,/ }; do
-      result="$(load h1 "${URL_h1[$target]}json" "$OPEN_DURATION" "$WORK/open-$target-$rate.out" "$rate")"
+      # hey's report (every status and error message) stays beside the results.
+      result="$(load h1 "${URL_h1[$target]}json" "$OPEN_DURATION" "$OUT/open-$target-$rate.txt" "$rate")"
       set -- $result
       printf '{"target":"%s","rate":%s,"seconds":%s,"rps":%s,"p50_ms":%s,"p90_ms":%s,"p99_ms":%s,"p95_ms":%s,"max_ms":%s,"requests":%s,"errors":%s,"non2xx":%s}\n' \
         "$target" "$rate" "$OPEN_DURATION" "$1" "$2" "$7" "$3" "$8" "$9" "$4" "$5" "$6" >> "$OUT/open-model.jsonl"
