@@ -2,7 +2,7 @@
 # AseGateway side by side with nginx, HAProxy and plain YARP on this machine, then NBomber-shaped load scenarios.
 #
 #   perf/compare.sh            default run (about 13 minutes on 2 cores)
-#   perf/compare.sh --quick    about 2 minutes, for development (fewer, shorter rounds; numbers are rough)
+#   perf/compare.sh --quick    about 3 minutes, for development (fewer, shorter rounds; numbers are rough)
 #   options: --rounds N  --duration SECONDS  --warmup SECONDS  --rates R1,R2,...  --scale-cycles N
 #            --no-scenarios  --scenarios-only  --no-build  --out DIR (default perf/results/default or perf/results/quick)
 #            --only REGEX         only the cases whose "target:protocol" matches, e.g. '^(ase-bare|yarp|nginx):h1$'
