@@ -42,11 +42,16 @@ internal sealed class AccessRule
 
     private static bool AnyHopIn(Microsoft.Extensions.Primitives.StringValues chain, IReadOnlyList<(UInt128, UInt128)> ranges)
     {
-        foreach (var line in chain)
+        // Hops are read in place (no Split, no substrings): this runs per request for rules with a header filter.
+        for (var i = 0; i < chain.Count; i++)
         {
-            foreach (var hop in (line ?? string.Empty).Split(',', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries))
+            var rest = (chain[i] ?? string.Empty).AsSpan();
+            while (!rest.IsEmpty)
             {
-                if (Forwarding.ForwardedForParser.TryParseHop(hop, out var address) && NsgCompiler.Contains(ranges, address))
+                var comma = rest.IndexOf(',');
+                var hop = (comma < 0 ? rest : rest[..comma]).Trim();
+                rest = comma < 0 ? default : rest[(comma + 1)..];
+                if (!hop.IsEmpty && Forwarding.ForwardedForParser.TryParseHop(hop, out var address) && NsgCompiler.Contains(ranges, address))
                 {
                     return true;
                 }
@@ -63,8 +68,9 @@ internal sealed class AccessRule
             return false;
         }
 
-        foreach (var pattern in patterns)
+        for (var i = 0; i < patterns.Count; i++)
         {
+            var pattern = patterns[i];
             if (pattern.StartsWith("*.", StringComparison.Ordinal)
                 ? host.EndsWith(pattern[1..], StringComparison.OrdinalIgnoreCase) && host.Length > pattern.Length - 1
                 : string.Equals(host, pattern, StringComparison.OrdinalIgnoreCase))
@@ -78,9 +84,9 @@ internal sealed class AccessRule
 
     private static bool ValueIn(string value, IReadOnlyList<string> values)
     {
-        foreach (var candidate in values)
+        for (var i = 0; i < values.Count; i++)
         {
-            if (string.Equals(candidate, value, StringComparison.OrdinalIgnoreCase))
+            if (string.Equals(values[i], value, StringComparison.OrdinalIgnoreCase))
             {
                 return true;
             }

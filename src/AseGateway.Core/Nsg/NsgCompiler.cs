@@ -143,9 +143,11 @@ internal static class NsgCompiler
     /// <summary>For tests and explain: a tag's ranges contain the address.</summary>
     internal static bool Contains(IReadOnlyList<(UInt128 First, UInt128 Last)> ranges, IPAddress address)
     {
+        // Indexed, not foreach: an interface's enumerator is a heap object, and this runs per request.
         var key = AddressSpace.ToKey(NetworkParsing.Normalize(address));
-        foreach (var (first, last) in ranges)
+        for (var i = 0; i < ranges.Count; i++)
         {
+            var (first, last) = ranges[i];
             if (key >= first && key <= last)
             {
                 return true;

@@ -1,0 +1,703 @@
+#!/usr/bin/env bash
+# AseGateway side by side with nginx, HAProxy and plain YARP on this machine, then NBomber-shaped load scenarios.
+#
+#   perf/compare.sh            default run (about 13 minutes on 2 cores)
+#   perf/compare.sh --quick    about 3 minutes, for development (fewer, shorter rounds; numbers are rough)
+#   options: --rounds N  --duration SECONDS  --warmup SECONDS  --rates R1,R2,...  --scale-cycles N
+#            --no-scenarios  --scenarios-only  --no-build  --out DIR (default perf/results/default or perf/results/quick)
+#            --only REGEX         only the cases whose "target:protocol" matches, e.g. '^(ase-bare|yarp|nginx):h1$'
+#            --gateway-env "K=V"  extra environment for the AseGateway processes only (e.g. DOTNET_gcServer=1), to
+#                                 measure a runtime setting before putting it in the csproj
+#
+# What it does: installs what is missing (wrk, nghttp2-client, hey, nginx, haproxy, gnuplot-nox, jq, curl) from Debian
+# packages; builds in Release; starts two backends (perf/AseGateway.PerfBackend: 13-byte plaintext) and every
+# target on loopback with free ports, all as children of this script (nginx and HAProxy too, with configs in a
+# temporary folder — never the system services); then drives every (target, protocol) case once as a discarded
+# warm-up and then in rounds whose order rotates, so that drift on a shared machine hits every target alike and
+# ratios are paired within a round. Protocols: HTTP/1.1 keep-alive (wrk, 64 connections), h2c and HTTP/2 over TLS
+# (h2load) where the target speaks them.
+#
+# Per case: requests/s, p50/p99 latency, CPU µs per request of the proxy's processes (utime+stime from /proc over the
+# measured run, divided by the requests it served), peak RSS (VmHWM) and RSS after the warm-up, and the medians over
+# rounds of the per-round ratios to nginx and to plain YARP.
+#
+# Scenarios (AseGateway with the full feature set unless said otherwise):
+#   open model   a constant request rate (hey -q) at several rates: latency percentiles, every non-2xx and
+#                every socket error (also for nginx and plain YARP, for reference);
+#   reloads      100 configuration changes (apps added and removed, WAF rules edited) applied during load;
+#   scale        a process-instance plan scaled out and in through the management API during load.
+# The two operations scenarios must end with zero failed requests: otherwise the script exits 1.
+#
+# Output: a table on stdout; results.json, results.md, rps.png and the raw runs (runs.jsonl, logs) in the out folder.
+set -euo pipefail
+export LC_ALL=C DOTNET_CLI_TELEMETRY_OPTOUT=1 DOTNET_NOLOGO=1 DOTNET_SKIP_FIRST_TIME_EXPERIENCE=1
+
+REPO="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+COMMAND_LINE="perf/compare.sh${*:+ $*}"
+ONLY="" GATEWAY_ENV="" MODE=default ROUNDS=3 DURATION=9 WARMUP=4 RATES="2000,5000,10000" SCALE_CYCLES=3 SCENARIOS=1 BUILD=1 OUT=""
+OPEN_DURATION=10 RELOADS=100 RELOAD_LOAD_RPS=3000
+WRK_CONNECTIONS=64 WRK_THREADS=2 H2_CONNECTIONS=16 H2_STREAMS=8 H2_THREADS=2
+HOST_HEADER="bench.perf.test" API_KEY="perf-$RANDOM$RANDOM"
+
+while [ $# -gt 0 ]; do
+  case "$1" in
+    --quick) MODE=quick ROUNDS=2 DURATION=3 WARMUP=2 RATES="2000,6000" SCALE_CYCLES=1 OPEN_DURATION=4 ;;
+    --rounds) ROUNDS="$2"; shift ;;
+    --duration) DURATION="$2"; shift ;;
+    --warmup) WARMUP="$2"; shift ;;
+    --rates) RATES="$2"; shift ;;
+    --scale-cycles) SCALE_CYCLES="$2"; shift ;;
+    --no-scenarios) SCENARIOS=0 ;;
+    --scenarios-only) SCENARIOS=2 ;;
+    --only) ONLY="$2"; shift ;;
+    --gateway-env) GATEWAY_ENV="$2"; shift ;;
+    --no-build) BUILD=0 ;;
+    --out) OUT="$2"; shift ;;
+    -h|--help) sed -n '2,30p' "$0"; exit 0 ;;
+    *) echo "unknown option: $1 (see --help)" >&2; exit 2 ;;
+  esac
+  shift
+done
+OUT="${OUT:-$REPO/perf/results/$MODE}"
+mkdir -p "$OUT"
+OUT="$(cd "$OUT" && pwd)"
+WORK="$(mktemp -d /tmp/asegateway-perf.XXXXXX)"
+chmod 755 "$WORK" # nginx workers run as nobody when the script runs as root
+RUNS="$OUT/runs.jsonl"
+: > "$RUNS"
+CLK_TCK="$(getconf CLK_TCK)"
+STARTED_PIDS=()
+SCENARIO_FAILURES=0
+
+log() { printf '%s %s\n' "$(date -u +%H:%M:%S)" "$*" >&2; }
+die() { log "error: $*"; exit 1; }
+
+cleanup() {
+  local pid
+  for pid in "${STARTED_PIDS[@]}"; do kill -TERM "$pid" 2>/dev/null || true; done
+  for _ in $(seq 1 50); do
+    local alive=0
+    for pid in "${STARTED_PIDS[@]}"; do kill -0 "$pid" 2>/dev/null && alive=1; done
+    [ "$alive" = 0 ] && break
+    sleep 0.2
+  done
+  for pid in "${STARTED_PIDS[@]}"; do kill -KILL "$pid" 2>/dev/null || true; done
+  cp "$WORK"/*.log "$OUT/" 2>/dev/null || true
+  rm -rf "$WORK"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+# ---------------------------------------------------------------------------------------------------------- tools
+ensure_tools() {
+  local missing=() pair
+  for pair in wrk:wrk h2load:nghttp2-client hey:hey nginx:nginx haproxy:haproxy gnuplot:gnuplot-nox jq:jq curl:curl; do
+    command -v "${pair%%:*}" >/dev/null 2>&1 || [ -x "/usr/sbin/${pair%%:*}" ] || missing+=("${pair#*:}")
+  done
+  if [ ${#missing[@]} -gt 0 ]; then
+    log "installing ${missing[*]}"
+    export DEBIAN_FRONTEND=noninteractive
+    # Others may hold the dpkg lock (shared machines): wait for it rather than fail.
+    apt-get -o DPkg::Lock::Timeout=600 update -qq
+    apt-get -o DPkg::Lock::Timeout=600 install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+  fi
+  command -v dotnet >/dev/null 2>&1 || die "the .NET SDK (global.json) is needed"
+  export PATH="$PATH:/usr/sbin"
+}
+
+# ------------------------------------------------------------------------------------------------------ processes
+USED_PORTS=" "
+# Below the kernel's ephemeral range: a port that is some outgoing connection's local port cannot be bound either.
+EPHEMERAL_LOW="$(awk '{ print $1 }' /proc/sys/net/ipv4/ip_local_port_range 2>/dev/null || echo 32768)"
+free_port() {
+  local port
+  while :; do
+    port=$((10000 + RANDOM % (EPHEMERAL_LOW - 10000)))
+    case "$USED_PORTS" in *" $port "*) continue ;; esac
+    # Nobody answers on it (a connect fails at once on loopback): free enough for a child started right away.
+    if ! (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then
+      USED_PORTS="$USED_PORTS$port "
+      echo "$port"
+      return
+    fi
+  done
+}
+
+# start NAME COMMAND...: runs it in the background, output in $WORK/NAME.log; sets STARTED_PID.
+start() {
+  local name="$1"; shift
+  "$@" > "$WORK/$name.log" 2>&1 &
+  STARTED_PID=$!
+  STARTED_PIDS+=("$STARTED_PID")
+}
+
+# wait_http URL [HOST]: until it answers 200 (30 s).
+wait_http() {
+  local url="$1" host="${2:-$HOST_HEADER}"
+  for _ in $(seq 1 300); do
+    [ "$(curl -sk -o /dev/null -w '%{http_code}' -H "Host: $host" --max-time 2 "$url" 2>/dev/null)" = 200 ] && return 0
+    sleep 0.1
+  done
+  die "$url did not answer 200 within 30 s"
+}
+
+# The process and all its descendants (nginx workers; process instances of the gateway).
+tree_pids() {
+  # /proc/PID/stat: "pid (comm) state ppid ...", comm may hold spaces: cut through the last ") ".
+  cat /proc/[0-9]*/stat 2>/dev/null | awk -v root="$1" '
+    { pid = $1; line = $0; sub(/^[0-9]+ \(.*\) /, "", line); split(line, f, " "); parent[pid] = f[2] }
+    END { keep[root] = 1; changed = 1
+          while (changed) { changed = 0; for (p in parent) if (!(p in keep) && (parent[p] in keep)) { keep[p] = 1; changed = 1 } }
+          for (p in keep) print p }'
+}
+
+# CPU ticks (user + system) used so far by the process tree.
+cpu_ticks() {
+  local total=0 pid line rest
+  for pid in $(tree_pids "$1"); do
+    line="$(cat "/proc/$pid/stat" 2>/dev/null)" || continue
+    rest="${line##*) }"
+    set -- $rest
+    total=$((total + ${12} + ${13}))
+  done
+  echo "$total"
+}
+
+# memory_kb ROOT FIELD: the sum of a /proc/PID/status field (VmRSS, VmHWM) over the process tree.
+memory_kb() {
+  local total=0 pid value
+  for pid in $(tree_pids "$1"); do
+    value="$(awk -v f="$2:" '$1 == f { print $2 }' "/proc/$pid/status" 2>/dev/null)"
+    total=$((total + ${value:-0}))
+  done
+  echo "$total"
+}
+
+# --------------------------------------------------------------------------------------------------------- builds
+build() {
+  [ "$BUILD" = 1 ] || return 0
+  log "building in Release"
+  local project
+  for project in src/AseGateway perf/AseGateway.PerfBackend perf/AseGateway.PlainYarp; do
+    dotnet build "$REPO/$project" -c Release -nologo -v q -clp:NoSummary > "$WORK/build.log" 2>&1 || { cat "$WORK/build.log" >&2; die "build of $project failed"; }
+  done
+}
+GATEWAY_DLL="$REPO/src/AseGateway/bin/Release/net10.0/AseGateway.dll"
+BACKEND_DLL="$REPO/perf/AseGateway.PerfBackend/bin/Release/net10.0/AseGateway.PerfBackend.dll"
+YARP_DLL="$REPO/perf/AseGateway.PlainYarp/bin/Release/net10.0/AseGateway.PlainYarp.dll"
+CERT_DIR="$REPO/certs/dev"
+
+# ------------------------------------------------------------------------------------------------------- targets
+# Each target: TARGET_PID[name], and URL_<protocol>[name] for the protocols it speaks.
+declare -A TARGET_PID URL_h1 URL_h2c URL_h2tls
+
+start_backends() {
+  BACKEND_PORT="$(free_port)"; BACKEND2_PORT="$(free_port)"
+  PORT="$BACKEND_PORT" start backend dotnet "$BACKEND_DLL"; TARGET_PID[backend]=$STARTED_PID
+  PORT="$BACKEND2_PORT" start backend2 dotnet "$BACKEND_DLL"
+  wait_http "http://127.0.0.1:$BACKEND_PORT/"; wait_http "http://127.0.0.1:$BACKEND2_PORT/"
+  URL_h1[backend]="http://127.0.0.1:$BACKEND_PORT/"
+}
+
+api_key_sha256() { printf %s "$API_KEY" | sha256sum | cut -d' ' -f1; }
+
+# gateway_config NAME HTTP_PORT HTTPS_PORT MGMT_PORT FEATURES(bare|full) [EXTRA_APP] [WAF_MARK]
+gateway_config() {
+  local http="$2" https="$3" mgmt="$4" features="$5" extra_app="${6:-}" mark="${7:-0}"
+  local nsg="" waf="" access="" workers instances=1 affinity=false extra=""
+  workers="{ \"address\": \"http://127.0.0.1:$BACKEND_PORT\" }"
+  if [ "$features" = full ]; then
+    instances=2 affinity=true
+    workers="$workers, { \"address\": \"http://127.0.0.1:$BACKEND2_PORT\" }"
+    nsg='"networkSecurityGroup": {
+      "serviceTags": { "WafSubnet": [ "10.0.1.0/24" ], "Partners": [ "192.0.2.0/24", "198.18.0.0/15" ] },
+      "securityRules": [
+        { "name": "DenyScanners", "priority": 100, "access": "Deny", "protocol": "*", "sourceAddressPrefixes": [ "198.51.100.0/24", "203.0.113.0/24" ], "destinationPortRange": "*" },
+        { "name": "AllowWaf", "priority": 110, "access": "Allow", "protocol": "Tcp", "sourceAddressPrefix": "WafSubnet", "destinationPortRange": "*" },
+        { "name": "AllowPartners", "priority": 120, "access": "Allow", "protocol": "Tcp", "sourceAddressPrefix": "Partners", "destinationPortRange": "*" },
+        { "name": "AllowLoopback", "priority": 200, "access": "Allow", "protocol": "Tcp", "sourceAddressPrefixes": [ "127.0.0.0/8", "::1/128" ], "destinationPortRange": "*" },
+        { "name": "DenyInternet", "priority": 4000, "access": "Deny", "protocol": "*", "sourceAddressPrefix": "Internet", "destinationPortRange": "*" } ] },'
+    access='"accessRestrictions": { "rules": [
+        { "name": "scanners", "priority": 100, "action": "Deny", "ipAddress": "198.51.100.0/24,203.0.113.128/25" },
+        { "name": "office", "priority": 200, "action": "Allow", "ipAddress": "10.20.0.0/16,10.21.0.0/16,172.16.5.0/24" },
+        { "name": "frontDoor", "priority": 300, "action": "Allow", "serviceTag": "Partners", "headers": { "X-Azure-FDID": [ "5b4f9a4e-3a0d-4c5e-9f3c-1a2b3c4d5e6f" ] } },
+        { "name": "loopback", "priority": 400, "action": "Allow", "ipAddress": "127.0.0.0/8,::1/128" } ] },
+      "wafPolicy": "edge",'
+    waf='"wafPolicies": [ { "name": "edge", "policySettings": { "mode": "Prevention" },
+      "customRules": [
+        { "name": "blockEvilBot", "priority": 2, "ruleType": "MatchRule", "action": "Block",
+          "matchConditions": [ { "matchVariables": [ { "variableName": "RequestHeaders", "selector": "User-Agent" } ], "operator": "Contains", "matchValues": [ "evilbot-'"$mark"'" ], "transforms": [ "Lowercase" ] } ] },
+        { "name": "blockBadRange", "priority": 3, "ruleType": "MatchRule", "action": "Block",
+          "matchConditions": [ { "matchVariables": [ { "variableName": "RemoteAddr" } ], "operator": "IPMatch", "matchValues": [ "198.51.100.0/24", "203.0.113.0/24" ] } ] },
+        { "name": "adminOnlyFromOffice", "priority": 4, "ruleType": "MatchRule", "action": "Block",
+          "matchConditions": [ { "matchVariables": [ { "variableName": "RequestUri" } ], "operator": "BeginsWith", "matchValues": [ "/admin" ] },
+                               { "matchVariables": [ { "variableName": "RemoteAddr" } ], "operator": "IPMatch", "negationCondition": true, "matchValues": [ "10.0.0.0/8" ] } ] },
+        { "name": "throttleApi", "priority": 10, "ruleType": "RateLimitRule", "action": "Block", "rateLimitDuration": "OneMin", "rateLimitThreshold": 100000000,
+          "matchConditions": [ { "matchVariables": [ { "variableName": "RequestUri" } ], "operator": "BeginsWith", "matchValues": [ "/api" ] } ] } ],
+      "managedRules": { "managedRuleSets": [ { "ruleSetType": "AseDefault", "ruleSetVersion": "1.0" } ] } } ],'
+  fi
+  if [ -n "$extra_app" ]; then
+    extra=", { \"name\": \"$extra_app\", \"plan\": \"bench-plan\", \"hostNames\": [ \"$extra_app.perf.test\" ], \"healthCheckPath\": \"/healthz\" }"
+  fi
+  cat <<EOF
+{
+  "name": "perf-$1",
+  "dnsSuffix": "perf.internal",
+  "frontEnd": {
+    "listeners": [
+      { "name": "http", "address": "127.0.0.1", "port": $http, "protocol": "Http" },
+      { "name": "https", "address": "127.0.0.1", "port": $https, "protocol": "Https" } ],
+    "tls": { "certificates": [ { "path": "$CERT_DIR/localhost.pfx", "passwordEnvironmentVariable": "ASE_CERT_PASSWORD" } ] },
+    "limits": { "maxConnectionsPerClient": 10000 }
+  },
+  $nsg
+  $waf
+  "healthCheck": { "intervalSeconds": 5, "timeoutSeconds": 2, "maxPingFailures": 2, "maxUnhealthyPercent": 50 },
+  "workerPools": [ { "name": "WP1", "workerSize": "Small", "workerCount": $instances, "workers": [ $workers ] } ],
+  "plans": [ { "name": "bench-plan", "workerPool": "WP1", "instanceCount": $instances } ],
+  "apps": [
+    { "name": "bench", "plan": "bench-plan", "hostNames": [ "$HOST_HEADER" ], "healthCheckPath": "/healthz",
+      $access
+      "clientAffinityEnabled": $affinity }$extra ],
+  "management": { "address": "127.0.0.1", "port": $mgmt, "apiKeys": [ { "name": "perf", "sha256": "$(api_key_sha256)" } ] }
+}
+EOF
+}
+
+# Every load generator connects from 127.0.0.1: the per-client connection cap (200 by default, an edge defence that
+# nginx and HAProxy are not given here either) is raised so that the open model's 200+ connections are not refused.
+declare -A MGMT_URL CONFIG_FILE
+start_gateway() {
+  local name="$1" features="$2" http https mgmt
+  http="$(free_port)"; https="$(free_port)"; mgmt="$(free_port)"
+  CONFIG_FILE[$name]="$WORK/$name.json"
+  gateway_config "$name" "$http" "$https" "$mgmt" "$features" > "${CONFIG_FILE[$name]}"
+  start "$name" env ASE_CERT_PASSWORD=dev-password $GATEWAY_ENV dotnet "$GATEWAY_DLL" --config "${CONFIG_FILE[$name]}"
+  TARGET_PID[$name]=$STARTED_PID
+  MGMT_URL[$name]="http://127.0.0.1:$mgmt"
+  URL_h1[$name]="http://127.0.0.1:$http/"
+  URL_h2tls[$name]="https://127.0.0.1:$https/"
+  wait_http "${URL_h1[$name]}"
+}
+
+start_yarp() {
+  local http h2c tls
+  http="$(free_port)"; h2c="$(free_port)"; tls="$(free_port)"
+  start yarp dotnet "$YARP_DLL" --backend "http://127.0.0.1:$BACKEND_PORT/" --port "$http" --h2c-port "$h2c" \
+    --tls-port "$tls" --pfx "$CERT_DIR/localhost.pfx" --pfx-password dev-password
+  TARGET_PID[yarp]=$STARTED_PID
+  URL_h1[yarp]="http://127.0.0.1:$http/" URL_h2c[yarp]="http://127.0.0.1:$h2c/" URL_h2tls[yarp]="https://127.0.0.1:$tls/"
+  wait_http "${URL_h1[yarp]}"
+}
+
+# nginx the way a tuned reverse proxy is set up: upstream keep-alive, no access log, enough requests per connection
+# for HTTP/2 (keepalive_requests also bounds HTTP/2 streams per connection since 1.19.7), the same forwarding
+# headers the gateways add. A worker per core, as the gateways use every core.
+start_nginx() {
+  local dir="$WORK/nginx" http h2c tls
+  http="$(free_port)"; h2c="$(free_port)"; tls="$(free_port)"
+  mkdir -p "$dir/tmp"; chmod 755 "$dir"
+  cat > "$dir/nginx.conf" <<EOF
+worker_processes auto;
+daemon off;
+pid $dir/nginx.pid;
+error_log $dir/error.log warn;
+events { worker_connections 8192; }
+http {
+  access_log off;
+  keepalive_requests 1000000;
+  keepalive_timeout 120s;
+  client_body_temp_path $dir/tmp/body; proxy_temp_path $dir/tmp/proxy; fastcgi_temp_path $dir/tmp/fastcgi;
+  uwsgi_temp_path $dir/tmp/uwsgi; scgi_temp_path $dir/tmp/scgi;
+  upstream backend { server 127.0.0.1:$BACKEND_PORT; keepalive 128; keepalive_requests 1000000; }
+  server {
+    listen 127.0.0.1:$http;
+    listen 127.0.0.1:$h2c http2;
+    listen 127.0.0.1:$tls ssl http2;
+    ssl_certificate $CERT_DIR/localhost.crt;
+    ssl_certificate_key $CERT_DIR/localhost.key;
+    ssl_protocols TLSv1.2 TLSv1.3;
+    location / {
+      proxy_pass http://backend;
+      proxy_http_version 1.1;
+      proxy_set_header Connection "";
+      proxy_set_header Host \$host;
+      proxy_set_header X-Forwarded-For \$proxy_add_x_forwarded_for;
+      proxy_set_header X-Forwarded-Proto \$scheme;
+    }
+  }
+}
+EOF
+  start nginx nginx -p "$dir" -c "$dir/nginx.conf"
+  TARGET_PID[nginx]=$STARTED_PID
+  URL_h1[nginx]="http://127.0.0.1:$http/" URL_h2c[nginx]="http://127.0.0.1:$h2c/" URL_h2tls[nginx]="https://127.0.0.1:$tls/"
+  wait_http "${URL_h1[nginx]}"
+}
+
+# HAProxy likewise: server connections reused, no log section, X-Forwarded-For added; one process, a thread per core
+# (its default). h2c is recognised on the plain bind by its connection preface.
+start_haproxy() {
+  local dir="$WORK/haproxy" http tls
+  http="$(free_port)"; tls="$(free_port)"
+  mkdir -p "$dir"
+  cat "$CERT_DIR/localhost.crt" "$CERT_DIR/localhost.key" > "$dir/localhost.pem"
+  cat > "$dir/haproxy.cfg" <<EOF
+global
+  maxconn 4096
+defaults
+  mode http
+  timeout connect 5s
+  timeout client 120s
+  timeout server 120s
+  timeout http-keep-alive 120s
+  option forwardfor
+  http-reuse always
+frontend fe
+  bind 127.0.0.1:$http
+  bind 127.0.0.1:$tls ssl crt $dir/localhost.pem alpn h2,http/1.1 ssl-min-ver TLSv1.2
+  http-request set-header X-Forwarded-Proto https if { ssl_fc }
+  http-request set-header X-Forwarded-Proto http if !{ ssl_fc }
+  default_backend be
+backend be
+  server backend 127.0.0.1:$BACKEND_PORT
+EOF
+  start haproxy haproxy -db -f "$dir/haproxy.cfg"
+  TARGET_PID[haproxy]=$STARTED_PID
+  URL_h1[haproxy]="http://127.0.0.1:$http/" URL_h2c[haproxy]="http://127.0.0.1:$http/" URL_h2tls[haproxy]="https://127.0.0.1:$tls/"
+  wait_http "${URL_h1[haproxy]}"
+}
+
+# ------------------------------------------------------------------------------------------------------ load runs
+to_ms() { # wrk latency "1.23ms" / "850.00us" / "1.02s" -> milliseconds
+  awk -v v="$1" 'BEGIN { n = v + 0; if (v ~ /us$/) n /= 1000; else if (v ~ /ms$/) n = n; else if (v ~ /s$/) n *= 1000; printf "%.3f", n }'
+}
+
+# percentiles LOGFILE -> "p50 p90 p99 p99.9 max count non2xx" in ms, from an h2load --log-file (status, µs per request)
+percentiles() {
+  local non2xx
+  non2xx="$(awk '$2 < 200 || $2 > 299 { n++ } END { print n + 0 }' "$1")"
+  awk '{ print $3 / 1000 }' "$1" | sort -n | awk -v bad="$non2xx" '
+    function at(p,  i) { i = int(NR * p + 0.999999); return v[i < 1 ? 1 : i] }
+    { v[NR] = $1 }
+    END { if (NR == 0) print "0 0 0 0 0 0", bad; else printf "%.3f %.3f %.3f %.3f %.3f %d %d\n", at(0.5), at(0.9), at(0.99), at(0.999), v[NR], NR, bad }'
+}
+
+# load PROTOCOL URL SECONDS OUTFILE [RATE] -> "rps p50 p99 requests errors non2xx p90 p99.9|p95 max" (ms)
+# HTTP/1.1 at full speed: wrk. HTTP/2: h2load. A constant rate (the open model, HTTP/1.1): hey.
+load() {
+  local protocol="$1" url="$2" seconds="$3" out="$4" rate="${5:-}"
+  if [ "$protocol" = h1 ] && [ -z "$rate" ]; then
+    timeout $((seconds + 30)) wrk -t"$WRK_THREADS" -c"$WRK_CONNECTIONS" -d"${seconds}s" --latency -H "Host: $HOST_HEADER" "$url" > "$out" 2>&1 || true
+    local rps p50 p90 p99 requests sockerr non2xx
+    rps="$(awk '/^Requests\/sec:/ { print $2 }' "$out")"
+    p50="$(to_ms "$(awk '$1 == "50%" { print $2 }' "$out")")"
+    p90="$(to_ms "$(awk '$1 == "90%" { print $2 }' "$out")")"
+    p99="$(to_ms "$(awk '$1 == "99%" { print $2 }' "$out")")"
+    requests="$(awk '/requests in/ { print $1 }' "$out")"
+    sockerr="$(awk '/Socket errors:/ { gsub(",", ""); print $4 + $6 + $8 + $10 }' "$out")"
+    non2xx="$(awk '/Non-2xx or 3xx responses:/ { print $5 }' "$out")"
+    echo "${rps:-0} ${p50:-0} ${p99:-0} ${requests:-0} ${sockerr:-0} ${non2xx:-0} ${p90:-0} 0 0"
+    return
+  fi
+  if [ -n "$rate" ]; then
+    # Open model: many workers (at least 32, at most 50 requests/s each, so that a slow answer delays little of the
+    # offered load), together sending RATE requests per second (h2load 1.52 ignores --rps in duration mode, so hey -q).
+    # Latency to 0.1 ms; every status and every socket error is listed.
+    local workers=$(( rate / 50 > 32 ? rate / 50 : 32 ))
+    timeout $((seconds + 30)) hey -z "${seconds}s" -c "$workers" -q "$(awk -v r="$rate" -v w="$workers" 'BEGIN { printf "%.2f", r / w }')" -host "$HOST_HEADER" -disable-compression "$url" > "$out" 2>&1 || true
+    awk '
+      function ms(v) { return sprintf("%.1f", v * 1000) }
+      /Requests\/sec:/ { rps = $2 }
+      /Slowest:/ { max = $2 }
+      $2 == "in" && $1 ~ /%$/ { p[$1] = $3 }
+      /^Status code distribution:/ { section = "status"; next }
+      /^Error distribution:/ { section = "error"; next }
+      section != "" && /^ *\[/ { n = $1; gsub(/[\[\]]/, "", n); if (section == "status") { code = $1; gsub(/[\[\]]/, "", code); count = $2; total += count; if (code < 200 || code > 299) bad += count } else { errors += n; total += n } }
+      END { printf "%.2f %s %s %d %d %d %s %s %s\n", rps, ms(p["50%"]), ms(p["99%"]), total, errors, bad, ms(p["90%"]), ms(p["95%"]), ms(max) }' "$out"
+    return
+  fi
+  # HTTP/2 names the host in :authority; a second name in a host header is refused by nginx (400).
+  local args=(-t "$H2_THREADS" -D "$seconds" --log-file="$out.requests" -H ":authority: $HOST_HEADER" -c "$H2_CONNECTIONS" -m "$H2_STREAMS")
+  timeout $((seconds + 30)) h2load "${args[@]}" "$url" > "$out" 2>&1 || true
+  # "requests: N total, N started, N done, N succeeded, N failed, N errored, N timeout": failed also counts
+  # non-2xx answers, which the log counts; errored and timeout are the socket-level failures.
+  local rps errored timeout
+  rps="$(awk '/^finished in/ { gsub(",", ""); print $4 }' "$out")"
+  read -r errored timeout < <(awk '/^requests:/ { gsub(",", ""); print $12, $14 }' "$out")
+  set -- $(percentiles "$out.requests")
+  echo "${rps:-0} $1 $3 $6 $(( ${errored:-0} + ${timeout:-0} )) $7 $2 $4 $5"
+  rm -f "$out.requests"
+}
+
+tool_for() { [ "$1" = h1 ] && echo wrk || echo h2load; }
+
+# run_case ROUND TARGET PROTOCOL SECONDS WARMUP(true|false)
+run_case() {
+  local round="$1" target="$2" protocol="$3" seconds="$4" warmup="$5" url pid before after result
+  local -n urls="URL_$protocol"
+  url="${urls[$target]}"; pid="${TARGET_PID[$target]}"
+  kill -0 "$pid" 2>/dev/null || die "$target (pid $pid) is not running; see $OUT/$target.log"
+  before="$(cpu_ticks "$pid")"
+  result="$(load "$protocol" "$url" "$seconds" "$WORK/run-$target-$protocol.out")"
+  after="$(cpu_ticks "$pid")"
+  set -- $result
+  local rps="$1" p50="$2" p99="$3" requests="$4" errors="$5" non2xx="$6"
+  local cpu_us rss hwm
+  cpu_us="$(awk -v t="$((after - before))" -v n="$requests" -v hz="$CLK_TCK" 'BEGIN { printf "%.2f", (n > 0 ? t * 1e6 / hz / n : 0) }')"
+  rss="$(memory_kb "$pid" VmRSS)"; hwm="$(memory_kb "$pid" VmHWM)"
+  printf '{"round":%s,"warmup":%s,"target":"%s","protocol":"%s","tool":"%s","seconds":%s,"rps":%s,"p50_ms":%s,"p99_ms":%s,"requests":%s,"errors":%s,"non2xx":%s,"cpu_us":%s,"rss_mb":%.1f,"hwm_mb":%.1f}\n' \
+    "$round" "$warmup" "$target" "$protocol" "$(tool_for "$protocol")" "$seconds" "$rps" "$p50" "$p99" "$requests" "$errors" "$non2xx" "$cpu_us" \
+    "$(awk -v k="$rss" 'BEGIN { print k / 1024 }')" "$(awk -v k="$hwm" 'BEGIN { print k / 1024 }')" >> "$RUNS"
+  log "$( [ "$warmup" = true ] && echo "warm-up" || echo "round $round")  $(printf '%-9s %-6s' "$target" "$protocol") $(printf '%9.0f rps  p50 %6s ms  p99 %7s ms  %6s µs/req  errors %s' "$rps" "$p50" "$p99" "$cpu_us" "$((errors + non2xx))")"
+}
+
+# ------------------------------------------------------------------------------------------------------ scenarios
+# Load in 4-second chunks until a stop file appears, so an operation of unknown length runs entirely under load.
+# Each chunk's result line goes to FILE.
+background_load() {
+  local url="$1" rate="$2" file="$3"
+  : > "$file"
+  rm -f "$file.stop"
+  (
+    chunk=0
+    while [ ! -f "$file.stop" ]; do
+      chunk=$((chunk + 1))
+      load h1 "$url" 4 "$file-$chunk.out" "$rate" >> "$file"
+    done
+  ) &
+  BACKGROUND_PID=$!
+}
+
+# Sets LOAD_SUMMARY to "requests errors non2xx worst-p99" over every chunk (not in a $(...): wait needs this shell).
+stop_background_load() {
+  touch "$1.stop"
+  wait "$BACKGROUND_PID" || true
+  LOAD_SUMMARY="$(awk '{ n += $4; e += $5; b += $6; if ($3 > p) p = $3 } END { printf "%d %d %d %.1f\n", n, e, b, p }' "$1")"
+}
+
+api() { curl -s --max-time 60 -H "Authorization: Bearer $API_KEY" "$@"; }
+
+scenario_open_model() {
+  local target rate result
+  : > "$OUT/open-model.jsonl"
+  for target in ase-full yarp nginx; do
+    for rate in ${RATES//,/ }; do
+      # hey's report (every status and error message) stays beside the results.
+      result="$(load h1 "${URL_h1[$target]}json" "$OPEN_DURATION" "$OUT/open-$target-$rate.txt" "$rate")"
+      set -- $result
+      printf '{"target":"%s","rate":%s,"seconds":%s,"rps":%s,"p50_ms":%s,"p90_ms":%s,"p99_ms":%s,"p95_ms":%s,"max_ms":%s,"requests":%s,"errors":%s,"non2xx":%s}\n' \
+        "$target" "$rate" "$OPEN_DURATION" "$1" "$2" "$7" "$3" "$8" "$9" "$4" "$5" "$6" >> "$OUT/open-model.jsonl"
+      log "open model  $(printf '%-9s %6s/s' "$target" "$rate"): $(printf '%8.0f rps  p50 %s  p90 %s  p99 %s  p95 %s  max %s ms  non-2xx %s  socket errors %s' "$1" "$2" "$7" "$3" "$8" "$9" "$6" "$5")"
+    done
+  done
+}
+
+# 100 configuration changes under load: odd ones add a second app (new YARP route and cluster), even ones remove
+# it; every one edits a WAF rule. Each is written as an editor's atomic rename, then applied through the API.
+scenario_reloads() {
+  local name=ase-full file="${CONFIG_FILE[ase-full]}" first last i extra outcome
+  first="$(api "${MGMT_URL[$name]}/api/config/status" | jq -r .generation)"
+  background_load "${URL_h1[$name]}" "$RELOAD_LOAD_RPS" "$WORK/reload-load"
+  local started=$SECONDS
+  local http https mgmt
+  http="${URL_h1[$name]##*:}"; http="${http%/}"; https="${URL_h2tls[$name]##*:}"; https="${https%/}"; mgmt="${MGMT_URL[$name]##*:}"
+  for i in $(seq 1 "$RELOADS"); do
+    extra=""; [ $((i % 2)) = 1 ] && extra=extra
+    gateway_config "$name" "$http" "$https" "$mgmt" full "$extra" "$i" > "$file.tmp"
+    mv "$file.tmp" "$file"
+    outcome="$(api -X POST "${MGMT_URL[$name]}/api/config/reload" | jq -r .outcome)"
+    case "$outcome" in Applied|Unchanged) ;; *) log "reload $i: unexpected outcome '$outcome'"; SCENARIO_FAILURES=$((SCENARIO_FAILURES + 1)) ;; esac
+    sleep 0.05
+  done
+  local took=$((SECONDS - started))
+  stop_background_load "$WORK/reload-load"
+  set -- $LOAD_SUMMARY
+  last="$(api "${MGMT_URL[$name]}/api/config/status" | jq -r .generation)"
+  local applied=$((last - first)) failed=$(($2 + $3))
+  [ "$applied" -ge "$RELOADS" ] || { log "reloads: only $applied of $RELOADS changes were applied"; SCENARIO_FAILURES=$((SCENARIO_FAILURES + 1)); }
+  [ "$failed" = 0 ] || SCENARIO_FAILURES=$((SCENARIO_FAILURES + 1))
+  printf '{"scenario":"reloads","target":"%s","changes":%s,"generations_applied":%s,"seconds":%s,"rate":%s,"requests":%s,"socket_errors":%s,"non2xx":%s,"worst_chunk_p99_ms":%s,"failed_requests":%s}\n' \
+    "$name" "$RELOADS" "$applied" "$took" "$RELOAD_LOAD_RPS" "$1" "$2" "$3" "$4" "$failed" > "$OUT/scenario-reloads.json"
+  log "reloads: $applied generations applied in ${took}s under $RELOAD_LOAD_RPS req/s; $1 requests, $failed failed (socket errors $2, non-2xx $3), worst p99 $4 ms"
+}
+
+# A plan of process instances (the perf backend started by the gateway) scaled 1 -> 3 -> 1 through the management API
+# while load runs: new instances join after their first good health check, removed ones drain first.
+scenario_scale() {
+  local name=ase-scale http https mgmt file="$WORK/ase-scale.json" cycle target state
+  http="$(free_port)"; https="$(free_port)"; mgmt="$(free_port)"
+  cat > "$file" <<EOF
+{
+  "name": "perf-scale",
+  "frontEnd": { "listeners": [ { "name": "http", "address": "127.0.0.1", "port": $http, "protocol": "Http" } ], "limits": { "maxConnectionsPerClient": 10000 } },
+  "healthCheck": { "intervalSeconds": 1, "timeoutSeconds": 2, "maxPingFailures": 2, "maxUnhealthyPercent": 50 },
+  "workerPools": [ { "name": "WP1", "workerSize": "Small", "workerCount": 4 } ],
+  "plans": [ { "name": "scale-plan", "workerPool": "WP1", "instanceCount": 1 } ],
+  "apps": [ { "name": "bench", "plan": "scale-plan", "hostNames": [ "$HOST_HEADER" ], "healthCheckPath": "/healthz",
+              "clientAffinityEnabled": false, "run": { "command": "dotnet", "args": [ "$BACKEND_DLL" ] } } ],
+  "instances": { "drainTimeoutSeconds": 15, "stopTimeoutSeconds": 5 },
+  "management": { "address": "127.0.0.1", "port": $mgmt, "apiKeys": [ { "name": "perf", "sha256": "$(api_key_sha256)" } ] }
+}
+EOF
+  start "$name" env $GATEWAY_ENV dotnet "$GATEWAY_DLL" --config "$file"
+  TARGET_PID[$name]=$STARTED_PID
+  local base="http://127.0.0.1:$mgmt"
+  wait_http "http://127.0.0.1:$http/"
+  background_load "http://127.0.0.1:$http/" "$RELOAD_LOAD_RPS" "$WORK/scale-load"
+  local started=$SECONDS operations=0
+  for cycle in $(seq 1 "$SCALE_CYCLES"); do
+    for target in 3 1; do
+      sleep 1
+      state="$(api -o /dev/null -w '%{http_code}' -X POST -H 'Content-Type: application/json' -d "{\"instanceCount\": $target}" "$base/api/plans/scale-plan/scale")"
+      [ "$state" = 202 ] || { log "scale to $target answered $state"; SCENARIO_FAILURES=$((SCENARIO_FAILURES + 1)); continue; }
+      for _ in $(seq 1 600); do
+        state="$(api "$base/api/plans/scale-plan" | jq -r '"\(.scaling) \(.instancesReady)"')"
+        [ "$state" = "false $target" ] && break
+        sleep 0.1
+      done
+      [ "$state" = "false $target" ] || { log "scale to $target did not settle: $state"; SCENARIO_FAILURES=$((SCENARIO_FAILURES + 1)); }
+      operations=$((operations + 1))
+    done
+  done
+  sleep 1
+  local took=$((SECONDS - started))
+  stop_background_load "$WORK/scale-load"
+  set -- $LOAD_SUMMARY
+  local failed=$(($2 + $3))
+  [ "$failed" = 0 ] || SCENARIO_FAILURES=$((SCENARIO_FAILURES + 1))
+  printf '{"scenario":"scale","target":"%s","operations":%s,"seconds":%s,"rate":%s,"requests":%s,"socket_errors":%s,"non2xx":%s,"worst_chunk_p99_ms":%s,"failed_requests":%s}\n' \
+    "$name" "$operations" "$took" "$RELOAD_LOAD_RPS" "$1" "$2" "$3" "$4" "$failed" > "$OUT/scenario-scale.json"
+  log "scale: $operations scale operations (1 -> 3 -> 1) in ${took}s under $RELOAD_LOAD_RPS req/s; $1 requests, $failed failed (socket errors $2, non-2xx $3), worst p99 $4 ms"
+}
+
+# -------------------------------------------------------------------------------------------------------- reports
+report() {
+  local machine cpu
+  cpu="$(awk -F': ' '/^model name/ { print $2; exit }' /proc/cpuinfo)"
+  jq -s --arg cpu "${cpu:-unknown}" --arg nproc "$(nproc)" --arg kernel "$(uname -r)" --arg command "$COMMAND_LINE" \
+    --arg mode "$MODE" --arg date "$(date -u +%Y-%m-%dT%H:%M:%SZ)" --arg commit "$(git -C "$REPO" rev-parse --short HEAD 2>/dev/null || echo unknown)" \
+    --argjson rounds "$ROUNDS" --argjson duration "$DURATION" \
+    --arg load "wrk -t$WRK_THREADS -c$WRK_CONNECTIONS (HTTP/1.1); h2load -t$H2_THREADS -c$H2_CONNECTIONS -m$H2_STREAMS (HTTP/2)" \
+    --slurpfile open <(cat "$OUT/open-model.jsonl" 2>/dev/null) \
+    --slurpfile reloads <(cat "$OUT/scenario-reloads.json" 2>/dev/null) \
+    --slurpfile scale <(cat "$OUT/scenario-scale.json" 2>/dev/null) '
+    def median: map(select(. != null)) | sort | if length == 0 then null elif length % 2 == 1 then .[length / 2 | floor] else (.[length / 2 - 1] + .[length / 2]) / 2 end;
+    def r2: if . == null then null else (. * 100 | round) / 100 end;
+    . as $all
+    | ($all | map(select(.warmup | not))) as $measured
+    | ($all | map(select(.warmup))) as $warm
+    | def paired($peer): . as $g | [ $g[] | . as $run | ($measured[] | select(.round == $run.round and .protocol == $run.protocol and .target == $peer) | .rps) as $p | if $p > 0 then $run.rps / $p else null end ] | median | r2;
+      def paired_cpu($peer): . as $g | [ $g[] | . as $run | ($measured[] | select(.round == $run.round and .protocol == $run.protocol and .target == $peer) | .cpu_us) as $p | if $p > 0 then $run.cpu_us / $p else null end ] | median | r2;
+    {
+      date: $date, commit: $commit, mode: $mode, command: $command,
+      machine: { nproc: ($nproc | tonumber), cpu: $cpu, kernel: $kernel },
+      rounds: $rounds, seconds_per_run: $duration, load: $load,
+      results: [ $measured | group_by([.protocol, .target])[] | . as $g | .[0] as $f | {
+        target: $f.target, protocol: $f.protocol, tool: $f.tool, rounds: length,
+        rps: (map(.rps) | median | round), p50_ms: (map(.p50_ms) | median | r2), p99_ms: (map(.p99_ms) | median | r2),
+        cpu_us_per_request: (map(.cpu_us) | median | r2),
+        peak_rss_mb: (map(.hwm_mb) | max | round),
+        rss_after_warmup_mb: ([ $warm[] | select(.target == $f.target and .protocol == $f.protocol) | .rss_mb ] | first // null | if . then round else null end),
+        errors: (map(.errors + .non2xx) | add),
+        rps_vs_nginx: ($g | paired("nginx")), rps_vs_yarp: ($g | paired("yarp")),
+        cpu_vs_nginx: ($g | paired_cpu("nginx"))
+      } ],
+      open_model: $open, reloads: ($reloads | first // null), scale: ($scale | first // null)
+    }' "$RUNS" > "$OUT/results.json"
+
+  jq -r '
+    def n: if . == null then "–" else tostring end;
+    def proto: {"h1": "HTTP/1.1", "h2c": "h2c", "h2tls": "HTTP/2 + TLS"}[.] // .;
+    "## Performance: \(.date) (\(.mode) run, commit \(.commit))",
+    "",
+    "Machine: \(.machine.nproc) cores (`nproc`), \(.machine.cpu), Linux \(.machine.kernel); generator, proxies and backend share it.",
+    "Reproduce: `\(.command)` — \(.rounds) rounds of \(.seconds_per_run) s per case, order rotated each round, after a discarded warm-up; \(.load); 13-byte plaintext backend.",
+    "Ratios are medians over rounds of ratios paired within each round. CPU is the proxy processes'\'' user+system time per request.",
+    "",
+    "| Protocol | Target | Req/s | p50 ms | p99 ms | CPU µs/req | × nginx | × YARP | CPU × nginx | RSS after warm-up MB | Peak RSS MB | Errors |",
+    "|---|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|",
+    (.results | sort_by([(.protocol | {"h1": 0, "h2c": 1, "h2tls": 2}[.]), -.rps])[] |
+      "| \(.protocol | proto) | \(.target) | \(.rps) | \(.p50_ms | n) | \(.p99_ms | n) | \(.cpu_us_per_request | n) | \(.rps_vs_nginx | n) | \(.rps_vs_yarp | n) | \(.cpu_vs_nginx | n) | \(.rss_after_warmup_mb | n) | \(.peak_rss_mb | n) | \(.errors) |"),
+    "",
+    (if (.open_model | length) > 0 then
+      "Open model (constant request rate, HTTP/1.1, hey -q with one connection per 50 req/s, at least 32; GET /json):",
+      "",
+      "| Target | Offered req/s | Achieved req/s | p50 ms | p90 ms | p95 ms | p99 ms | max ms | Non-2xx | Socket errors |",
+      "|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|",
+      (.open_model[] | "| \(.target) | \(.rate) | \(.rps | round) | \(.p50_ms) | \(.p90_ms) | \(.p95_ms) | \(.p99_ms) | \(.max_ms) | \(.non2xx) | \(.errors) |"),
+      "" else empty end),
+    (if .reloads then "Reloads under load: \(.reloads.generations_applied) configuration changes applied in \(.reloads.seconds) s at \(.reloads.rate) req/s — \(.reloads.requests) requests, **\(.reloads.failed_requests) failed** (socket errors \(.reloads.socket_errors), non-2xx \(.reloads.non2xx))." else empty end),
+    (if .scale then "Scale-out/in under load: \(.scale.operations) plan scale operations (1 → 3 → 1 process instances) in \(.scale.seconds) s at \(.scale.rate) req/s — \(.scale.requests) requests, **\(.scale.failed_requests) failed** (socket errors \(.scale.socket_errors), non-2xx \(.scale.non2xx))." else empty end)
+  ' "$OUT/results.json" > "$OUT/results.md"
+
+  # Chart: median requests/s per target, one bar per protocol.
+  jq -r '
+    . as $root
+    | (.results | map(.target) | unique)[] as $t
+    | [$t] + ([ "h1", "h2c", "h2tls" ] | map(. as $p | ([ $root.results[] | select(.target == $t and .protocol == $p) | .rps ] | first // "-"))) | @tsv' "$OUT/results.json" > "$WORK/chart.tsv"
+  [ -s "$WORK/chart.tsv" ] || return 0
+  gnuplot <<EOF
+set terminal pngcairo size 1100,560 font "sans,10"
+set output "$OUT/rps.png"
+set title "Requests per second (median of $ROUNDS rounds) — $(nproc) cores, generator, proxy and backend on one machine"
+set style data histograms
+set style histogram clustered gap 1
+set style fill solid 0.85 border -1
+set datafile missing "-"
+set datafile separator "\t"
+set ylabel "requests/s"
+set yrange [0:*]
+set grid ytics
+set key top right
+plot "$WORK/chart.tsv" using 2:xtic(1) title "HTTP/1.1 (wrk)", "" using 3 title "h2c (h2load)", "" using 4 title "HTTP/2 + TLS (h2load)"
+EOF
+}
+
+# ----------------------------------------------------------------------------------------------------------- main
+ensure_tools
+build
+log "work folder $WORK; results in $OUT"
+start_backends
+start_gateway ase-bare bare
+start_gateway ase-full full
+start_yarp
+start_nginx
+start_haproxy
+
+CASES=(backend:h1 ase-bare:h1 ase-full:h1 yarp:h1 nginx:h1 haproxy:h1
+       yarp:h2c nginx:h2c haproxy:h2c
+       ase-bare:h2tls ase-full:h2tls yarp:h2tls nginx:h2tls haproxy:h2tls)
+if [ -n "$ONLY" ]; then
+  selected=()
+  for case in "${CASES[@]}"; do [[ "$case" =~ $ONLY ]] && selected+=("$case"); done
+  CASES=("${selected[@]}")
+fi
+[ "$SCENARIOS" = 2 ] && CASES=() ROUNDS=0
+count=${#CASES[@]}
+log "${count} cases; warm-up ${WARMUP}s each, then $ROUNDS rounds of ${DURATION}s each"
+for case in "${CASES[@]}"; do
+  run_case 0 "${case%%:*}" "${case#*:}" "$WARMUP" true
+done
+for round in $(seq 1 "$ROUNDS"); do
+  offset=$(( (round - 1) * count / ROUNDS ))
+  for i in $(seq 0 $((count - 1))); do
+    case="${CASES[$(( (i + offset) % count ))]}"
+    run_case "$round" "${case%%:*}" "${case#*:}" "$DURATION" false
+  done
+done
+
+if [ "$SCENARIOS" != 0 ]; then
+  scenario_open_model
+  scenario_reloads
+  scenario_scale
+fi
+
+report
+echo
+cat "$OUT/results.md"
+echo
+echo "results: $OUT/results.json, $OUT/results.md, $OUT/rps.png"
+if [ "$SCENARIO_FAILURES" -gt 0 ]; then
+  log "FAILED: $SCENARIO_FAILURES scenario check(s) failed (requests failed during reloads or scaling, or an operation did not complete)"
+  exit 1
+fi
