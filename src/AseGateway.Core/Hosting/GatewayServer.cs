@@ -4,6 +4,7 @@ using System.Security.Cryptography.X509Certificates;
 using AseGateway.Access;
 using AseGateway.Affinity;
 using AseGateway.Configuration;
+using AseGateway.Connections;
 using AseGateway.Control;
 using AseGateway.Forwarding;
 using AseGateway.Health;
@@ -202,6 +203,11 @@ public sealed partial class GatewayServer : IAsyncDisposable
                         options.ApplicationServices.GetRequiredService<SnapshotHolder>(),
                         options.ApplicationServices.GetRequiredService<ClientConnectionTable>().Open,
                         options.ApplicationServices.GetRequiredService<ILogger<ClientConnectionLimitMiddleware>>()).OnConnectionAsync);
+                    options.Use(next => new SendLimitsMiddleware(
+                        next,
+                        options.ApplicationServices.GetRequiredService<SnapshotHolder>(),
+                        options.ApplicationServices.GetRequiredService<TimeProvider>(),
+                        options.ApplicationServices.GetRequiredService<ILogger<SendLimitsMiddleware>>()).OnConnectionAsync);
                     if (listener.Protocol == ListenerProtocol.Https)
                     {
                         // Certificates, protocols and ciphers come from the snapshot current at each handshake, chosen by
@@ -215,7 +221,8 @@ public sealed partial class GatewayServer : IAsyncDisposable
                     }
                     else
                     {
-                        options.Protocols = HttpProtocols.Http1;
+                        // Http2 is h2c with prior knowledge only: Kestrel cannot offer both in clear text on one port.
+                        options.Protocols = listener.Protocol == ListenerProtocol.Http2 ? HttpProtocols.Http2 : HttpProtocols.Http1;
                     }
                 });
             }
