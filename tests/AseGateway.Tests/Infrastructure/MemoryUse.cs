@@ -55,7 +55,7 @@ public sealed class MemoryUse : IAsyncDisposable
         return GC.GetTotalMemory(forceFullCollection: false);
     }
 
-    public static string Mb(long bytes) => $"{bytes / (1024.0 * 1024.0):+0.0;-0.0} MB";
+    public static string Mb(long bytes) => $"{(bytes < 0 ? "-" : "+")}{Math.Abs(bytes) / (1024.0 * 1024.0):0.0} MB";
 
     public async ValueTask DisposeAsync()
     {
