@@ -119,7 +119,7 @@ public static partial class ConfigValidator
 
             if (listener.Protocol is null)
             {
-                errors.Add(new($"{path}.protocol", "a listener needs a protocol: Http or Https"));
+                errors.Add(new($"{path}.protocol", "a listener needs a protocol: Http, Https or Http2"));
             }
 
             needsTls |= listener.Protocol == ListenerProtocol.Https;

@@ -294,5 +294,8 @@ internal static class EdgeValidator
         ConfigValidator.CheckRange(limits.MinRequestBodyBytesPerSecond, 0, 1_000_000_000, "frontEnd.limits.minRequestBodyBytesPerSecond", errors);
         ConfigValidator.CheckRange(limits.MinResponseBytesPerSecond, 0, 1_000_000_000, "frontEnd.limits.minResponseBytesPerSecond", errors);
         ConfigValidator.CheckRange(limits.Http2MaxStreamsPerConnection, 1, 10_000, "frontEnd.limits.http2MaxStreamsPerConnection", errors);
+        ConfigValidator.CheckRange(limits.SendTimeoutSeconds, 0, 3600, "frontEnd.limits.sendTimeoutSeconds", errors);
+        ConfigValidator.CheckRange(limits.ClientSendBufferSizeInKb, 0, 65_536, "frontEnd.limits.clientSendBufferSizeInKb", errors);
+        ConfigValidator.CheckRange(limits.MaxRanges, 0, 10_000, "frontEnd.limits.maxRanges", errors);
     }
 }

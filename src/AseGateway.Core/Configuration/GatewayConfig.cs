@@ -132,6 +132,15 @@ public sealed record LimitsConfig
 
     /// <summary>Concurrent HTTP/2 streams per connection (default 100).</summary>
     public int? Http2MaxStreamsPerConnection { get; init; }
+
+    /// <summary>Longest a client may leave the gateway's output unread before its connection is closed (default 60, nginx's send_timeout; 0 turns it off).</summary>
+    public int? SendTimeoutSeconds { get; init; }
+
+    /// <summary>Kernel send buffer of each client socket, in KB (default 0: the kernel's own, which Linux grows up to 4 MB).</summary>
+    public int? ClientSendBufferSizeInKb { get; init; }
+
+    /// <summary>Most byte ranges a request may ask for (default 200, Apache's MaxRanges); more and the Range header is dropped.</summary>
+    public int? MaxRanges { get; init; }
 }
 
 public sealed record NetworkSecurityGroupConfig
@@ -194,6 +203,9 @@ public enum ListenerProtocol
 {
     Http,
     Https,
+
+    /// <summary>HTTP/2 in clear text with prior knowledge (h2c, RFC 9113 §3.3): no HTTP/1.1, no TLS.</summary>
+    Http2,
 }
 
 public sealed record TlsConfig

@@ -34,6 +34,7 @@ internal sealed class GatewayRequestMiddleware
         }
 
         context.Features.Set(new GatewayRequestFeature(snapshot, peer, trusted, client, clientPort));
+        RangeLimit.Apply(context.Request.Headers, snapshot.Limits.MaxRanges);
         return _next(context);
     }
 }

@@ -4,6 +4,7 @@ using System.Security.Cryptography.X509Certificates;
 using AseGateway.Access;
 using AseGateway.Affinity;
 using AseGateway.Configuration;
+using AseGateway.Connections;
 using AseGateway.Control;
 using AseGateway.Dashboard;
 using AseGateway.Forwarding;
@@ -215,6 +216,11 @@ public sealed partial class GatewayServer : IAsyncDisposable
                         options.ApplicationServices.GetRequiredService<SnapshotHolder>(),
                         options.ApplicationServices.GetRequiredService<ClientConnectionTable>().Open,
                         options.ApplicationServices.GetRequiredService<ILogger<ClientConnectionLimitMiddleware>>()).OnConnectionAsync);
+                    options.Use(next => new SendLimitsMiddleware(
+                        next,
+                        options.ApplicationServices.GetRequiredService<SnapshotHolder>(),
+                        options.ApplicationServices.GetRequiredService<TimeProvider>(),
+                        options.ApplicationServices.GetRequiredService<ILogger<SendLimitsMiddleware>>()).OnConnectionAsync);
                     var metrics = options.ApplicationServices.GetRequiredService<GatewayMetrics>();
                     options.Use(next => new ConnectionMetricsMiddleware(next, metrics, listener.Name, listener.Protocol == ListenerProtocol.Https).OnConnectionAsync);
                     if (listener.Protocol == ListenerProtocol.Https)
@@ -231,7 +237,8 @@ public sealed partial class GatewayServer : IAsyncDisposable
                     }
                     else
                     {
-                        options.Protocols = HttpProtocols.Http1;
+                        // Http2 is h2c with prior knowledge only: Kestrel cannot offer both in clear text on one port.
+                        options.Protocols = listener.Protocol == ListenerProtocol.Http2 ? HttpProtocols.Http2 : HttpProtocols.Http1;
                     }
                 });
             }

@@ -41,6 +41,9 @@ internal static class EventIds
     public const int WafAuditFailed = 408;
     public const int MalformedHeader = 409;
 
+    // Reliability (issue 8): 750-799.
+    public const int SendTimedOut = 750;
+
     public const int GatewayStarted = 500;
     public const int ListenerBound = 501;
     public const int GatewayStopping = 502;

@@ -62,7 +62,10 @@ internal sealed record LimitsModel(
     long MaxRequestBodySize,
     double MinRequestBodyBytesPerSecond,
     double MinResponseBytesPerSecond,
-    int Http2MaxStreamsPerConnection)
+    int Http2MaxStreamsPerConnection,
+    TimeSpan SendTimeout,
+    int ClientSendBufferSize,
+    int MaxRanges)
 {
     public static LimitsModel From(LimitsConfig? config) => new(
         config?.MaxConcurrentConnections ?? 10_000,
@@ -73,7 +76,10 @@ internal sealed record LimitsModel(
         (config?.MaxRequestBodySizeInMb ?? 100) * 1024L * 1024L,
         config?.MinRequestBodyBytesPerSecond ?? 240,
         config?.MinResponseBytesPerSecond ?? 240,
-        config?.Http2MaxStreamsPerConnection ?? 100);
+        config?.Http2MaxStreamsPerConnection ?? 100,
+        TimeSpan.FromSeconds(config?.SendTimeoutSeconds ?? 60),
+        (config?.ClientSendBufferSizeInKb ?? 0) * 1024,
+        config?.MaxRanges ?? 200);
 }
 
 internal sealed record ListenerModel(string Name, string Address, int Port, ListenerProtocol Protocol);

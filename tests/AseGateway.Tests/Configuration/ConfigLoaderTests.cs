@@ -280,7 +280,7 @@ public sealed class ConfigLoaderTests
     }
 
     [Theory]
-    [InlineData("\"protocol\": \"Http\"", "\"protocol\": \"Gopher\"", "frontEnd.listeners[0].protocol", "Http, Https")]
+    [InlineData("\"protocol\": \"Http\"", "\"protocol\": \"Gopher\"", "frontEnd.listeners[0].protocol", "Http, Https, Http2")]
     [InlineData("\"workerSize\": \"Small\"", "\"workerSize\": \"Huge\"", "workerPools[0].workerSize", "Small, Medium, Large")]
     [InlineData("\"minVersion\": \"Tls12\"", "\"minVersion\": \"Tls11\"", "frontEnd.tls.minVersion", "Tls12, Tls13")]
     [InlineData("\"clientCertMode\": \"Optional\"", "\"clientCertMode\": \"Sometimes\"", "apps[0].clientCertMode", "Ignore, Optional, Required")]
@@ -404,7 +404,7 @@ public sealed class ConfigLoaderTests
         var errors = Load(Minimal.Replace("\"port\": 8080, \"protocol\": \"Http\"", "\"address\": \"*\"", StringComparison.Ordinal)).Errors;
 
         Assert.Equal(
-            ["frontEnd.listeners[0].port: a listener needs a port", "frontEnd.listeners[0].protocol: a listener needs a protocol: Http or Https"],
+            ["frontEnd.listeners[0].port: a listener needs a port", "frontEnd.listeners[0].protocol: a listener needs a protocol: Http, Https or Http2"],
             errors.Select(e => e.ToString()));
     }
 

@@ -14,9 +14,17 @@ namespace AseGateway.Tests.Infrastructure;
 /// </summary>
 public sealed class TestBackend : IAsyncDisposable
 {
+    /// <summary>Size of the /large answer: a big download, as the slow-read attack needs.</summary>
+    public const int LargeResponseBytes = 8 * 1024 * 1024;
+
+    // One shared buffer written in 64 KiB slices: the worker streams, so any memory a slow reader pins is the gateway's.
+    private static readonly byte[] LargeResponse = new byte[LargeResponseBytes];
+
     private readonly WebApplication _app;
     private volatile int _healthStatus = 200;
     private int _requests;
+    private int _inFlight;
+    private int _maxInFlight;
     private int _healthPings;
     private int _disposed;
 
@@ -36,6 +44,9 @@ public sealed class TestBackend : IAsyncDisposable
     public int RequestCount => Volatile.Read(ref _requests);
 
     public int HealthPings => Volatile.Read(ref _healthPings);
+
+    /// <summary>Most non-health requests that were in progress at the same time.</summary>
+    public int MaxConcurrentRequests => Volatile.Read(ref _maxInFlight);
 
     /// <summary>Headers of every non-health request, in arrival order.</summary>
     public ConcurrentQueue<IReadOnlyDictionary<string, string>> ReceivedHeaders { get; } = new();
@@ -93,6 +104,24 @@ public sealed class TestBackend : IAsyncDisposable
         }
 
         Interlocked.Increment(ref _requests);
+        var inFlight = Interlocked.Increment(ref _inFlight);
+        int max;
+        while (inFlight > (max = Volatile.Read(ref _maxInFlight)) && Interlocked.CompareExchange(ref _maxInFlight, inFlight, max) != max)
+        {
+        }
+
+        try
+        {
+            await HandleAppRequestAsync(context);
+        }
+        finally
+        {
+            Interlocked.Decrement(ref _inFlight);
+        }
+    }
+
+    private async Task HandleAppRequestAsync(HttpContext context)
+    {
         var headers = new Dictionary<string, string>(StringComparer.OrdinalIgnoreCase);
         foreach (var (key, value) in context.Request.Headers)
         {
@@ -128,6 +157,17 @@ public sealed class TestBackend : IAsyncDisposable
             using var body = new MemoryStream();
             await context.Request.Body.CopyToAsync(body);
             await context.Response.WriteAsync(Convert.ToHexStringLower(System.Security.Cryptography.SHA256.HashData(body.ToArray())));
+            return;
+        }
+
+        if (context.Request.Path == "/large")
+        {
+            context.Response.ContentLength = LargeResponseBytes;
+            for (var offset = 0; offset < LargeResponseBytes; offset += 64 * 1024)
+            {
+                await context.Response.Body.WriteAsync(LargeResponse.AsMemory(offset, 64 * 1024), context.RequestAborted);
+            }
+
             return;
         }
 
