@@ -183,8 +183,11 @@ internal sealed class CrsTransaction
 
         _matchedVars.Clear();
         var matched = false;
-        foreach (var (name, value) in _scratch)
+        // By index over the values collected now: macro expansion inside operators appends to (and trims) the list.
+        var count = _scratch.Count;
+        for (var k = 0; k < count; k++)
         {
+            var (name, value) = _scratch[k];
             if (Test(rule, value))
             {
                 matched = true;
@@ -603,13 +606,9 @@ internal sealed class CrsTransaction
 
         var target = new CrsTarget(variable, collection, key, null, false, false);
         var before = _scratch.Count;
-        var saved = _scratch.ToArray();
-        _scratch.Clear();
         Collect(target, EmptyRule, EmptyRule);
-        var result = _scratch.Count > 0 ? _scratch[0].Value : string.Empty;
-        _scratch.Clear();
-        _scratch.AddRange(saved);
-        _ = before;
+        var result = _scratch.Count > before ? _scratch[before].Value : string.Empty;
+        _scratch.RemoveRange(before, _scratch.Count - before);
         return result;
     }
 
