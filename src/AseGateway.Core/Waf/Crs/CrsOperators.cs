@@ -124,7 +124,7 @@ internal sealed class RxOperator : CrsOperator
 
         try
         {
-            _static = Build(pattern, RegexOptions.Compiled);
+            _static = Build(pattern, RegexOptions.None);
         }
         catch (ArgumentException ex)
         {

@@ -188,8 +188,10 @@ internal sealed class CrsTransaction
         for (var k = 0; k < count; k++)
         {
             var (name, value) = _scratch[k];
-            if (Test(rule, value))
+            if (Test(rule, value, out var transformed))
             {
+                // As in ModSecurity, MATCHED_VAR(S) hold the value after the rule's transformations.
+                value = transformed;
                 matched = true;
                 _matchedVar = value;
                 _matchedVarName = name;
@@ -200,9 +202,10 @@ internal sealed class CrsTransaction
         return matched;
     }
 
-    private bool Test(CrsRule rule, string value)
+    private bool Test(CrsRule rule, string value, out string transformed)
     {
         var op = rule.Operator!;
+        transformed = value;
         if (rule.MultiMatch)
         {
             if (op.IsMatch(this, value, rule.Capture))
@@ -210,22 +213,22 @@ internal sealed class CrsTransaction
                 return true;
             }
 
-            var current = value;
             foreach (var transform in rule.Transforms)
             {
-                var next = transform(current);
-                if (!ReferenceEquals(next, current) && next != current && op.IsMatch(this, next, rule.Capture))
+                var next = transform(transformed);
+                var changed = next != transformed;
+                transformed = next;
+                if (changed && op.IsMatch(this, next, rule.Capture))
                 {
                     return true;
                 }
-
-                current = next;
             }
 
             return false;
         }
 
-        return op.IsMatch(this, Transform(rule, value), rule.Capture);
+        transformed = Transform(rule, value);
+        return op.IsMatch(this, transformed, rule.Capture);
     }
 
     private string Transform(CrsRule rule, string value)

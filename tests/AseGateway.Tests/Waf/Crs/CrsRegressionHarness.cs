@@ -161,15 +161,17 @@ internal sealed class CrsRegressionHarness
         return (status, logged, log.ToString());
     }
 
-    /// <summary>The request go-ftw would send: request line, headers as listed, Content-Length and Connection added when autocompleting.</summary>
+    /// <summary>The request go-ftw would send: request line, headers as listed; when autocompleting, a form Content-Type and Content-Length for a body, and Connection: close.</summary>
     private static byte[] Build(FtwStage stage)
     {
         var body = stage.Data is null ? [] : Encoding.UTF8.GetBytes(stage.Data);
         var text = new StringBuilder($"{stage.Method} {stage.Uri} {stage.Version}\r\n");
         var hasLength = false;
         var hasConnection = false;
+        var hasType = false;
         foreach (var (name, value) in stage.Headers)
         {
+            hasType |= name.Equals("Content-Type", StringComparison.OrdinalIgnoreCase);
             hasLength |= name.Equals("Content-Length", StringComparison.OrdinalIgnoreCase) || name.Equals("Transfer-Encoding", StringComparison.OrdinalIgnoreCase);
             hasConnection |= name.Equals("Connection", StringComparison.OrdinalIgnoreCase);
             text.Append(name).Append(": ").Append(value).Append("\r\n");
@@ -177,6 +179,11 @@ internal sealed class CrsRegressionHarness
 
         if (stage.AutocompleteHeaders)
         {
+            if (!hasType && body.Length > 0)
+            {
+                text.Append("Content-Type: application/x-www-form-urlencoded\r\n");
+            }
+
             if (!hasLength && body.Length > 0)
             {
                 text.Append("Content-Length: ").Append(body.Length).Append("\r\n");
