@@ -6,7 +6,7 @@ namespace AseGateway.Waf.Crs;
 /// </summary>
 internal static class CrsMultipart
 {
-    public static void Parse(CrsRequestData data)
+    public static void Parse(CrsRequestData data, string body)
     {
         var boundary = Parameter(data.ContentType ?? string.Empty, "boundary");
         if (string.IsNullOrEmpty(boundary))
@@ -15,7 +15,6 @@ internal static class CrsMultipart
             throw new FormatException("multipart body without a boundary");
         }
 
-        var body = data.RequestBody;
         var delimiter = "--" + boundary;
         var position = body.IndexOf(delimiter, StringComparison.Ordinal);
         if (position < 0)

@@ -55,6 +55,9 @@ internal sealed class CrsRequestData
 
     public string BodyProcessor { get; set; } = string.Empty;
 
+    /// <summary>ctl:forceRequestBodyVariable=On: REQUEST_BODY is filled whatever the body processor.</summary>
+    public bool ForceRequestBodyVariable { get; set; }
+
     public string? BodyError { get; set; }
 
     public XmlDocument? Xml { get; set; }
@@ -202,7 +205,15 @@ internal sealed class CrsRequestData
     /// <summary>Runs the body processor (between phases 1 and 2, after ctl:requestBodyProcessor had its say).</summary>
     public void ProcessBody(char separator)
     {
-        RequestBody = Encoding.Latin1.GetString(BodyBytes);
+        var text = Encoding.Latin1.GetString(BodyBytes);
+
+        // ModSecurity fills REQUEST_BODY for URL-encoded bodies, bodies without a processor, and when a rule forces it
+        // (CRS 901340 does for unknown types); parsed JSON, XML and multipart bodies are inspected as ARGS/XML/FILES.
+        if (BodyProcessor is "" or "URLENCODED" || ForceRequestBodyVariable)
+        {
+            RequestBody = text;
+        }
+
         if (BodyBytes.Length == 0)
         {
             return;
@@ -232,7 +243,7 @@ internal sealed class CrsRequestData
                     Xml = xml;
                     break;
                 case "MULTIPART":
-                    CrsMultipart.Parse(this);
+                    CrsMultipart.Parse(this, text);
                     break;
             }
         }

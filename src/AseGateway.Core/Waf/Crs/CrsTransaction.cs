@@ -128,19 +128,13 @@ internal sealed class CrsTransaction
     /// <summary>Evaluates a rule and its chain; on a full match runs the chain's actions and reports it.</summary>
     private bool EvaluateChain(CrsRule rule)
     {
+        // Like ModSecurity, each link runs its setvar/ctl actions as it matches (once per matched value), so a chain
+        // starter's setvar is visible to the links after it even when the chain as a whole then fails.
         for (var link = rule; link is not null; link = link.Chained)
         {
             if (!Evaluate(link, rule))
             {
                 return false;
-            }
-        }
-
-        for (var link = rule; link is not null; link = link.Chained)
-        {
-            foreach (var effect in link.Effects)
-            {
-                Execute(effect, rule);
             }
         }
 
@@ -169,6 +163,7 @@ internal sealed class CrsTransaction
     {
         if (rule.Operator is null)
         {
+            RunEffects(rule, head);
             return true;
         }
 
@@ -196,10 +191,19 @@ internal sealed class CrsTransaction
                 _matchedVar = value;
                 _matchedVarName = name;
                 _matchedVars.Add(new CrsItem(name, value));
+                RunEffects(rule, head);
             }
         }
 
         return matched;
+    }
+
+    private void RunEffects(CrsRule rule, CrsRule head)
+    {
+        foreach (var effect in rule.Effects)
+        {
+            Execute(effect, head);
+        }
     }
 
     private bool Test(CrsRule rule, string value, out string transformed)
@@ -568,6 +572,9 @@ internal sealed class CrsTransaction
                 break;
             case "requestBodyProcessor":
                 _data.BodyProcessor = ctl.Value.ToUpperInvariant();
+                break;
+            case "forceRequestBodyVariable":
+                _data.ForceRequestBodyVariable = string.Equals(ctl.Value, "On", StringComparison.OrdinalIgnoreCase);
                 break;
         }
     }
