@@ -125,17 +125,46 @@ internal static class CrsMultipart
         }
     }
 
-    /// <summary>A parameter of a header value (<c>name="x"</c> or <c>name=x</c>), or null.</summary>
+    /// <summary>A parameter of a header value (<c>name="x"</c> or <c>name=x</c>), or null. Quoted values may contain ';'.</summary>
     private static string? Parameter(string header, string parameter)
     {
-        foreach (var piece in header.Split(';'))
+        var i = 0;
+        while (i < header.Length)
         {
-            var trimmed = piece.Trim();
-            var equals = trimmed.IndexOf('=', StringComparison.Ordinal);
-            if (equals > 0 && trimmed.AsSpan(0, equals).Trim().Equals(parameter, StringComparison.OrdinalIgnoreCase))
+            var semicolon = header.IndexOf(';', i);
+            var start = semicolon < 0 ? header.Length : semicolon + 1;
+            var equals = header.IndexOf('=', start);
+            if (semicolon < 0 || equals < 0)
             {
-                var value = trimmed[(equals + 1)..].Trim();
-                return value.Length >= 2 && value[0] == '"' && value[^1] == '"' ? value[1..^1] : value;
+                return null;
+            }
+
+            var name = header.AsSpan(start, equals - start).Trim();
+            var valueStart = equals + 1;
+            while (valueStart < header.Length && header[valueStart] == ' ')
+            {
+                valueStart++;
+            }
+
+            string value;
+            if (valueStart < header.Length && header[valueStart] == '"')
+            {
+                var close = header.IndexOf('"', valueStart + 1);
+                close = close < 0 ? header.Length : close;
+                value = header[(valueStart + 1)..close];
+                i = close;
+            }
+            else
+            {
+                var end = header.IndexOf(';', valueStart);
+                end = end < 0 ? header.Length : end;
+                value = header[valueStart..end].Trim();
+                i = end;
+            }
+
+            if (name.Equals(parameter, StringComparison.OrdinalIgnoreCase))
+            {
+                return value;
             }
         }
 

@@ -14,8 +14,8 @@ namespace AseGateway.Tests.Waf.Crs;
 /// </summary>
 public sealed class CrsRegressionTests(ITestOutputHelper output)
 {
-    /// <summary>Tests that passed when this floor was last raised (4821 of 5003 then; see the printed table for the current figure).</summary>
-    private const int PassFloorV4 = 4800;
+    /// <summary>Tests that passed when this floor was last raised (4847 of 5003 then; see the printed table for the current figure).</summary>
+    private const int PassFloorV4 = 4840;
 
     private static readonly TimeSpan RunBudget = TimeSpan.FromMinutes(4);
 
