@@ -162,6 +162,15 @@ public sealed record WafManagedRuleSetConfig
 
     public string? RuleSetVersion { get; init; }
 
+    /// <summary>OWASP only: the CRS directory (crs-setup.conf plus rules/*.conf and *.data), relative to the config file.</summary>
+    public string? RulesPath { get; init; }
+
+    /// <summary>OWASP only: CRS blocking paranoia level 1-4 (default 1).</summary>
+    public int? ParanoiaLevel { get; init; }
+
+    /// <summary>OWASP only: CRS inbound anomaly score threshold (default: CRS's own, 5).</summary>
+    public int? InboundAnomalyScoreThreshold { get; init; }
+
     public WafRuleGroupOverrideConfig[]? RuleGroupOverrides { get; init; }
 }
 

@@ -236,6 +236,36 @@ internal static class WafValidator
         }
     }
 
+    /// <summary>CRS settings belong to OWASP sets only; CRS 4 has no distribution package, so it needs rulesPath.</summary>
+    private static void ValidateOwasp(WafManagedRuleSetConfig? set, string path, List<ConfigError> errors)
+    {
+        if (set is null)
+        {
+            return;
+        }
+
+        var owasp = string.Equals(set.RuleSetType, "OWASP", StringComparison.OrdinalIgnoreCase);
+        if (!owasp && (set.RulesPath is not null || set.ParanoiaLevel is not null || set.InboundAnomalyScoreThreshold is not null))
+        {
+            errors.Add(new($"{path}", "rulesPath, paranoiaLevel and inboundAnomalyScoreThreshold apply to ruleSetType OWASP only"));
+        }
+
+        if (owasp && set.RulesPath is null && set.RuleSetVersion?.StartsWith('4') == true)
+        {
+            errors.Add(new($"{path}.rulesPath", "OWASP CRS 4 needs rulesPath (a CRS 4 checkout); only CRS 3.3 has a default (the modsecurity-crs package)"));
+        }
+
+        if (set.ParanoiaLevel is { } level && level is < 1 or > 4)
+        {
+            errors.Add(new($"{path}.paranoiaLevel", $"paranoia level {level} is not 1-4"));
+        }
+
+        if (set.InboundAnomalyScoreThreshold is { } threshold && threshold < 1)
+        {
+            errors.Add(new($"{path}.inboundAnomalyScoreThreshold", $"threshold {threshold} must be at least 1"));
+        }
+    }
+
     private static void ValidateManaged(WafManagedRulesConfig? managed, string path, List<ConfigError> errors)
     {
         var sets = managed?.ManagedRuleSets ?? [];
@@ -245,6 +275,8 @@ internal static class WafValidator
             {
                 errors.Add(new($"{path}.managedRuleSets[{s}]", "a managed rule set needs ruleSetType and ruleSetVersion"));
             }
+
+            ValidateOwasp(sets[s], $"{path}.managedRuleSets[{s}]", errors);
 
             foreach (var group in sets[s]?.RuleGroupOverrides ?? [])
             {

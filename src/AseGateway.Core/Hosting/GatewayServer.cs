@@ -62,6 +62,9 @@ public sealed partial class GatewayServer : IAsyncDisposable
 
     public Uri ManagementUrl { get; private set; } = new("http://127.0.0.1/");
 
+    /// <summary>The WAF audit log, when the configuration has one (tests and harnesses follow its findings).</summary>
+    internal Waf.WafAuditLog? WafAuditLog => _dataPlane.Services.GetService<Waf.WafAuditLog>();
+
     internal SnapshotHolder Snapshots { get; }
 
     internal InstanceManager Instances => _instances;

@@ -20,7 +20,7 @@ internal static class SnapshotCompiler
     }
 
     /// <summary>The managed rule sets every gateway has; hosts may add their own (e.g. a CRS engine).</summary>
-    public static readonly IReadOnlyList<Waf.IManagedRuleSetProvider> BuiltInProviders = [new Waf.BuiltInManagedRuleSetProvider()];
+    public static readonly IReadOnlyList<Waf.IManagedRuleSetProvider> BuiltInProviders = [new Waf.BuiltInManagedRuleSetProvider(), new Waf.Crs.CrsManagedRuleSetProvider()];
 
     /// <summary>Compiles, or returns null with the errors found while loading what the file points at (certificates).</summary>
     public static GatewaySnapshot? TryCompile(ConfigLoadResult loaded, long generation, DateTimeOffset now, List<ConfigError> errors, List<string> warnings, IReadOnlyList<Waf.IManagedRuleSetProvider>? providers = null)
@@ -32,7 +32,7 @@ internal static class SnapshotCompiler
 
         providers ??= BuiltInProviders;
         var tls = Tls.TlsCompiler.Compile(loaded.Config!, loaded.BaseDirectory, now, errors, warnings);
-        var wafPolicies = CompileWaf(loaded.Config!, providers, errors);
+        var wafPolicies = CompileWaf(loaded.Config!, loaded.BaseDirectory, providers, errors);
         if (errors.Count > 0)
         {
             return null;
@@ -236,8 +236,9 @@ internal static class SnapshotCompiler
     }
 
     /// <summary>Compiles every WAF policy; rule sets are resolved by type and version, and overrides must name real rules.</summary>
-    private static Dictionary<string, Waf.WafPolicyModel> CompileWaf(GatewayConfig config, IReadOnlyList<Waf.IManagedRuleSetProvider> providers, List<ConfigError> errors)
+    private static Dictionary<string, Waf.WafPolicyModel> CompileWaf(GatewayConfig config, string baseDirectory, IReadOnlyList<Waf.IManagedRuleSetProvider> providers, List<ConfigError> errors)
     {
+        var created = new Dictionary<WafManagedRuleSetConfig, Waf.IManagedRuleSet>(ReferenceEqualityComparer.Instance);
         var policies = new Dictionary<string, Waf.WafPolicyModel>(StringComparer.OrdinalIgnoreCase);
         var list = config.WafPolicies ?? [];
         var before = errors.Count;
@@ -254,7 +255,19 @@ internal static class SnapshotCompiler
                     continue;
                 }
 
-                var known = provider.Create(sets[s].RuleSetType!, sets[s].RuleSetVersion!).Rules.Select(r => r.RuleId).ToHashSet(StringComparer.OrdinalIgnoreCase);
+                Waf.IManagedRuleSet set;
+                try
+                {
+                    set = provider.Create(sets[s], baseDirectory);
+                }
+                catch (Waf.ManagedRuleSetLoadException ex)
+                {
+                    errors.Add(new ConfigError(path, ex.Message));
+                    continue;
+                }
+
+                created[sets[s]] = set;
+                var known = set.Rules.Select(r => r.RuleId).ToHashSet(StringComparer.OrdinalIgnoreCase);
                 var groups = sets[s].RuleGroupOverrides ?? [];
                 for (var g = 0; g < groups.Length; g++)
                 {
@@ -277,7 +290,7 @@ internal static class SnapshotCompiler
 
         foreach (var policy in list)
         {
-            policies[policy.Name!] = Waf.WafPolicyModel.Compile(policy, providers);
+            policies[policy.Name!] = Waf.WafPolicyModel.Compile(policy, providers, created);
         }
 
         return policies;

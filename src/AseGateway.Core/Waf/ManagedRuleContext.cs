@@ -89,6 +89,9 @@ public sealed class ManagedRuleContext
 
     public IReadOnlyList<ManagedRuleMatch> Matches => _matches;
 
+    /// <summary>True when the policy blocks (Prevention): a rule set may stop at its first blocking rule.</summary>
+    public bool Prevention { get; init; }
+
     public bool IsEnabled(ManagedRuleInfo rule) => !(_overrides.TryGetValue(rule.RuleId, out var ruleOverride) && ruleOverride.Disabled);
 
     /// <summary>False when an exclusion removes this part of the request from this rule's inspection.</summary>

@@ -12,8 +12,11 @@ public enum WafSeverity
 /// <summary>A rule of a managed rule set, as overrides and exclusions name it.</summary>
 public sealed record ManagedRuleInfo(string RuleId, string RuleGroup, WafSeverity Severity, string Description);
 
-/// <summary>A managed rule that matched: the rule, what it saw, and where.</summary>
-public sealed record ManagedRuleMatch(ManagedRuleInfo Rule, string Variable, string MatchedData, string Message);
+/// <summary>
+/// A managed rule that matched: the rule, what it saw, and where. <paramref name="Interrupts"/> is set by rule sets
+/// that score themselves (<see cref="IManagedRuleSet.ScoresItself"/>) when the rule's own action blocks the request.
+/// </summary>
+public sealed record ManagedRuleMatch(ManagedRuleInfo Rule, string Variable, string MatchedData, string Message, bool Interrupts = false);
 
 /// <summary>
 /// A managed rule set, compiled once per snapshot and shared by all requests (the seam where e.g. the OWASP Core
@@ -28,6 +31,12 @@ public interface IManagedRuleSet
 
     IReadOnlyList<ManagedRuleInfo> Rules { get; }
 
+    /// <summary>
+    /// True for rule sets that keep their own anomaly score and report the blocking rule (the OWASP CRS engine, whose
+    /// rule 949110 decides); false for sets whose matches the policy scores by severity.
+    /// </summary>
+    bool ScoresItself => false;
+
     void Evaluate(WafRequest request, ManagedRuleContext context);
 }
 
@@ -37,4 +46,10 @@ public interface IManagedRuleSetProvider
     bool Supports(string ruleSetType, string ruleSetVersion);
 
     IManagedRuleSet Create(string ruleSetType, string ruleSetVersion);
+
+    /// <summary>Creates the set with its configuration (e.g. a rules directory, relative to <paramref name="baseDirectory"/>).</summary>
+    IManagedRuleSet Create(Configuration.WafManagedRuleSetConfig config, string baseDirectory) => Create(config.RuleSetType!, config.RuleSetVersion!);
 }
+
+/// <summary>A managed rule set that cannot be loaded (e.g. a rule file error, named by file and line).</summary>
+public sealed class ManagedRuleSetLoadException(string message, Exception? inner = null) : Exception(message, inner);

@@ -65,8 +65,18 @@ internal sealed partial class WafEngine
 
         foreach (var managed in policy.ManagedRuleSets)
         {
-            var context = new ManagedRuleContext(managed.Overrides, managed.Exclusions);
+            var context = new ManagedRuleContext(managed.Overrides, managed.Exclusions) { Prevention = prevention };
             managed.RuleSet.Evaluate(request, context);
+            if (managed.RuleSet.ScoresItself)
+            {
+                if (RecordSelfScored(policy, appName, request, managed.RuleSet, context, findings, prevention))
+                {
+                    return new WafVerdict(true, findings);
+                }
+
+                continue;
+            }
+
             var score = 0;
             foreach (var match in context.Matches)
             {
@@ -124,6 +134,25 @@ internal sealed partial class WafEngine
         }
 
         return new WafVerdict(false, findings);
+    }
+
+    /// <summary>Findings of a rule set that scores itself: its blocking rules block in Prevention, the rest are recorded.</summary>
+    /// <returns>True when the request is blocked.</returns>
+    private bool RecordSelfScored(WafPolicyModel policy, string appName, WafRequest request, IManagedRuleSet set, ManagedRuleContext context, List<WafFinding> findings, bool prevention)
+    {
+        foreach (var match in context.Matches)
+        {
+            var data = $"Matched Data: {BodyParser.Truncate(BodyParser.Mask(match.Variable, match.MatchedData))} found within {match.Variable}";
+            var action = context.ActionOf(match.Rule.RuleId);
+            var blocks = action == "Block" || (match.Interrupts && action is null);
+            findings.Add(Finding(policy, appName, request, set, match, blocks ? (prevention ? "Blocked" : "Detected") : "Matched", data));
+            if (blocks && prevention)
+            {
+                return true;
+            }
+        }
+
+        return false;
     }
 
     /// <returns>True when the request is blocked.</returns>

@@ -39,7 +39,8 @@ internal sealed class WafPolicyModel
 
     public required IWafHook[] Hooks { get; init; }
 
-    public static WafPolicyModel Compile(WafPolicyConfig policy, IReadOnlyList<IManagedRuleSetProvider> providers)
+    /// <param name="created">Rule sets already created for these configurations (loading CRS is costly: once per snapshot).</param>
+    public static WafPolicyModel Compile(WafPolicyConfig policy, IReadOnlyList<IManagedRuleSetProvider> providers, IReadOnlyDictionary<WafManagedRuleSetConfig, IManagedRuleSet>? created = null)
     {
         var settings = policy.PolicySettings;
         var rules = new List<CompiledCustomRule>();
@@ -74,18 +75,22 @@ internal sealed class WafPolicyModel
             BlockBody = settings?.CustomBlockResponseBody ?? "403 Forbidden: the request was blocked by the web application firewall (transaction {transactionId}).\n",
             AnomalyThreshold = settings?.AnomalyScoreThreshold ?? 5,
             CustomRules = [.. rules],
-            ManagedRuleSets = CompileManaged(policy.ManagedRules, providers),
+            ManagedRuleSets = CompileManaged(policy.ManagedRules, providers, created),
             Hooks = [.. hooks],
         };
     }
 
-    private static CompiledManagedRuleSet[] CompileManaged(WafManagedRulesConfig? managed, IReadOnlyList<IManagedRuleSetProvider> providers)
+    private static CompiledManagedRuleSet[] CompileManaged(WafManagedRulesConfig? managed, IReadOnlyList<IManagedRuleSetProvider> providers, IReadOnlyDictionary<WafManagedRuleSetConfig, IManagedRuleSet>? created)
     {
         var sets = new List<CompiledManagedRuleSet>();
         foreach (var config in managed?.ManagedRuleSets ?? [])
         {
-            var provider = providers.First(p => p.Supports(config.RuleSetType!, config.RuleSetVersion!));
-            var set = provider.Create(config.RuleSetType!, config.RuleSetVersion!);
+            if (created is null || !created.TryGetValue(config, out var set))
+            {
+                var provider = providers.First(p => p.Supports(config.RuleSetType!, config.RuleSetVersion!));
+                set = provider.Create(config.RuleSetType!, config.RuleSetVersion!);
+            }
+
             var overrides = new Dictionary<string, WafRuleOverride>(StringComparer.OrdinalIgnoreCase);
             foreach (var group in config.RuleGroupOverrides ?? [])
             {

@@ -17,6 +17,7 @@ public sealed class WafRequest
     internal WafRequest(HttpContext context, IPAddress? clientAddress, int? clientPort, string transactionId)
     {
         _request = context.Request;
+        Protocol = context.Request.Protocol;
         ClientAddress = clientAddress;
         ClientPort = clientPort;
         TransactionId = transactionId;
@@ -27,6 +28,9 @@ public sealed class WafRequest
     public string TransactionId { get; }
 
     public string Method => _request.Method;
+
+    /// <summary>The HTTP version as the request line names it (<c>HTTP/1.1</c>, <c>HTTP/2</c>).</summary>
+    public string Protocol { get; }
 
     /// <summary>Path and query exactly as the client sent them.</summary>
     public string Uri { get; }
