@@ -46,7 +46,11 @@ problems=$(awk -F'","' '($4 == "HIGH" || $4 == "CRITICAL") && $1 !~ /^"cert_/ { 
 accepted=$(awk -F'","' '($4 == "HIGH" || $4 == "CRITICAL") && $1 ~ /^"cert_/ { printf "%s ", substr($1, 2) }' "$work/result.csv")
 grep -E "^ (SSLv2|SSLv3|TLS 1(\.[0-3])?) |ALPN|Obsolete CBC" "$work/testssl.txt"
 echo "tls-grade: development-PKI findings accepted: ${accepted:-none}"
+checked=$(awk -F'","' 'NR > 1 { n++ } END { print n + 0 }' "$work/result.csv")
+row() { [ -n "${ASEGATEWAY_RELIABILITY_REPORT:-}" ] && echo "$1  TLS (testssl.sh): $2" >> "$ASEGATEWAY_RELIABILITY_REPORT"; return 0; }
 if [ -n "$problems" ]; then
+  row FAIL "$checked findings checked; HIGH/CRITICAL: $(echo "$problems" | wc -l)"
   echo "tls-grade: FAILED:"; echo "$problems"; exit 1
 fi
+row PASS "$checked findings checked, no HIGH or CRITICAL apart from the development PKI (${accepted:-none})"
 echo "tls-grade: no HIGH or CRITICAL finding"
