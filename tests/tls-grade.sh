@@ -52,5 +52,6 @@ if [ -n "$problems" ]; then
   row FAIL "$checked findings checked; HIGH/CRITICAL: $(echo "$problems" | wc -l)"
   echo "tls-grade: FAILED:"; echo "$problems"; exit 1
 fi
-row PASS "$checked findings checked, no HIGH or CRITICAL apart from the development PKI (${accepted:+${accepted% }})"
+accepted=${accepted% }
+row PASS "$checked findings checked, no HIGH or CRITICAL apart from the development PKI (${accepted:-none})"
 echo "tls-grade: no HIGH or CRITICAL finding"
