@@ -298,7 +298,6 @@ public sealed partial class GatewayServer : IAsyncDisposable
             proxy.UseMiddleware<RetryMiddleware>();
             proxy.UseMiddleware<ArrAffinityMiddleware>();
             proxy.UseLoadBalancing();
-            proxy.UseMiddleware<PassiveHealthMiddleware>();
             proxy.UseMiddleware<UpstreamMetricsMiddleware>();
         });
 
