@@ -238,8 +238,9 @@ gateway_config() {
   fi
   if [ "$features" = full ]; then
     # The access log is part of the full feature set (W3C lines to a file in the work folder): the compare shows
-    # what logging every request costs, next to the bare gateway that logs nothing.
-    observability="\"observability\": { \"accessLog\": { \"enabled\": true, \"format\": \"W3C\", \"path\": \"$WORK/$1-access.log\", \"maxFileSizeInMb\": 50, \"retainedFiles\": 2 } },"
+    # what logging every request costs, next to the bare gateway that logs nothing. Not named *.log, so that the
+    # clean-up does not copy its tens of MB into the results with the process logs.
+    observability="\"observability\": { \"accessLog\": { \"enabled\": true, \"format\": \"W3C\", \"path\": \"$WORK/$1-access.w3c\", \"maxFileSizeInMb\": 50, \"retainedFiles\": 2 } },"
   fi
   if [ -n "$extra_app" ]; then
     extra=", { \"name\": \"$extra_app\", \"plan\": \"bench-plan\", \"hostNames\": [ \"$extra_app.perf.test\" ], \"healthCheckPath\": \"/healthz\" }"
