@@ -204,7 +204,7 @@ api_key_sha256() { printf %s "$API_KEY" | sha256sum | cut -d' ' -f1; }
 # gateway_config NAME HTTP_PORT HTTPS_PORT MGMT_PORT FEATURES(bare|full) [EXTRA_APP] [WAF_MARK]
 gateway_config() {
   local http="$2" https="$3" mgmt="$4" features="$5" extra_app="${6:-}" mark="${7:-0}"
-  local nsg="" waf="" access="" workers instances=1 affinity=false extra=""
+  local nsg="" waf="" access="" observability="" workers instances=1 affinity=false extra=""
   workers="{ \"address\": \"http://127.0.0.1:$BACKEND_PORT\" }"
   if [ "$features" = full ]; then
     instances=2 affinity=true
@@ -236,6 +236,12 @@ gateway_config() {
           "matchConditions": [ { "matchVariables": [ { "variableName": "RequestUri" } ], "operator": "BeginsWith", "matchValues": [ "/api" ] } ] } ],
       "managedRules": { "managedRuleSets": [ { "ruleSetType": "AseDefault", "ruleSetVersion": "1.0" } ] } } ],'
   fi
+  if [ "$features" = full ]; then
+    # The access log is part of the full feature set (W3C lines to a file in the work folder): the compare shows
+    # what logging every request costs, next to the bare gateway that logs nothing. Not named *.log, so that the
+    # clean-up does not copy its tens of MB into the results with the process logs.
+    observability="\"observability\": { \"accessLog\": { \"enabled\": true, \"format\": \"W3C\", \"path\": \"$WORK/$1-access.w3c\", \"maxFileSizeInMb\": 50, \"retainedFiles\": 2 } },"
+  fi
   if [ -n "$extra_app" ]; then
     extra=", { \"name\": \"$extra_app\", \"plan\": \"bench-plan\", \"hostNames\": [ \"$extra_app.perf.test\" ], \"healthCheckPath\": \"/healthz\" }"
   fi
@@ -252,6 +258,7 @@ gateway_config() {
   },
   $nsg
   $waf
+  $observability
   "healthCheck": { "intervalSeconds": 5, "timeoutSeconds": 2, "maxPingFailures": 2, "maxUnhealthyPercent": 50 },
   "workerPools": [ { "name": "WP1", "workerSize": "Small", "workerCount": $instances, "workers": [ $workers ] } ],
   "plans": [ { "name": "bench-plan", "workerPool": "WP1", "instanceCount": $instances } ],

@@ -287,7 +287,6 @@ public sealed partial class GatewayServer : IAsyncDisposable
             .AddTransforms<GatewayTransformProvider>();
 
         var app = builder.Build();
-        app.UseMiddleware<AccessLogMiddleware>();
         app.UseMiddleware<RequestMetricsMiddleware>();
         app.UseMiddleware<HeaderSanityMiddleware>();
         app.UseMiddleware<GatewayRequestMiddleware>();
@@ -298,7 +297,6 @@ public sealed partial class GatewayServer : IAsyncDisposable
             proxy.UseMiddleware<RetryMiddleware>();
             proxy.UseMiddleware<ArrAffinityMiddleware>();
             proxy.UseLoadBalancing();
-            proxy.UseMiddleware<PassiveHealthMiddleware>();
             proxy.UseMiddleware<UpstreamMetricsMiddleware>();
         });
 

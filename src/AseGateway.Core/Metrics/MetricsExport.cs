@@ -38,6 +38,15 @@ internal static class MetricsExport
     ];
 
     /// <summary>
+    /// Up-down counters moved twice on every request (a pooled connection goes active and idle again; a request starts
+    /// and ends), each move a tagged aggregator update: listening to them cost about 3 µs of CPU per proxied request
+    /// (measured, 2 cores: gateway CPU 1.17× plain YARP with them, 1.10× without). What they tell is exported cheaper:
+    /// requests in flight per instance as <c>ase_instance_in_flight</c> (read at scrape time), connections per
+    /// listener as <c>ase_connections_open</c> and <c>kestrel_active_connections</c>.
+    /// </summary>
+    private static readonly string[] PerRequestUpDownCounters = ["http.server.active_requests", "http.client.open_connections"];
+
+    /// <summary>
     /// HttpClient tags kept for the forwarder's client. Dropped to keep series bounded: the server address (it is the
     /// forwarded Host header, which a wildcard host name lets the client choose), the port (a process instance gets a
     /// new one on every restart) and the peer address. Per-instance upstream figures are in ase.upstream.duration.
@@ -72,7 +81,7 @@ internal static class MetricsExport
     private static MetricStreamConfiguration? Shape(Instrument instrument, IMeterFactory scope)
     {
         var ours = ReferenceEquals(instrument.Meter.Scope, scope) || (instrument.Meter.Scope is null && instrument.Meter.Name == RuntimeMeter);
-        if (!ours)
+        if (!ours || Array.IndexOf(PerRequestUpDownCounters, instrument.Name) >= 0)
         {
             return MetricStreamConfiguration.Drop;
         }

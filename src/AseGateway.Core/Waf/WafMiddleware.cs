@@ -1,6 +1,7 @@
 using System.Buffers;
 using AseGateway.Forwarding;
 using AseGateway.Hosting;
+using AseGateway.Model;
 using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.WebUtilities;
 using Microsoft.Extensions.Logging;
@@ -30,15 +31,16 @@ internal sealed partial class WafMiddleware
         _logger = logger;
     }
 
-    public async Task InvokeAsync(HttpContext context)
+    public Task InvokeAsync(HttpContext context)
     {
         var gateway = context.Features.Get<GatewayRequestFeature>();
-        if (gateway?.App?.Waf is not { Enabled: true } policy)
-        {
-            await _next(context);
-            return;
-        }
 
+        // Apps without a WAF policy pass straight on: no state machine for a stage that does nothing.
+        return gateway?.App?.Waf is { Enabled: true } policy ? InspectAsync(context, gateway, gateway.App, policy) : _next(context);
+    }
+
+    private async Task InspectAsync(HttpContext context, GatewayRequestFeature gateway, AppModel app, WafPolicyModel policy)
+    {
         var request = new WafRequest(context, gateway.ClientAddress, gateway.ClientPort, context.TraceIdentifier);
         if (policy.RequestBodyCheck && BodyParser.HasBody(context.Request))
         {
@@ -50,7 +52,7 @@ internal sealed partial class WafMiddleware
             }
         }
 
-        var verdict = await _engine.EvaluateAsync(policy, gateway.App.Name, request, context.RequestAborted);
+        var verdict = await _engine.EvaluateAsync(policy, app.Name, request, context.RequestAborted);
         foreach (var finding in verdict.Findings)
         {
             _counters.Count(finding);
@@ -60,7 +62,7 @@ internal sealed partial class WafMiddleware
         if (verdict.Blocked)
         {
             var reason = verdict.Findings[^1];
-            LogBlocked(_logger, request.TransactionId, gateway.App.Name, reason.RuleId, reason.Message);
+            LogBlocked(_logger, request.TransactionId, app.Name, reason.RuleId, reason.Message);
             gateway.AnsweredBy = Observability.AccessLogSubStatus.WafBlocked;
             await PlainTextResponse.WriteAsync(context, policy.BlockStatusCode, policy.BlockBody.Replace("{transactionId}", request.TransactionId, StringComparison.Ordinal));
             return;

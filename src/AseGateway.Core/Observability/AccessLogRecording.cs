@@ -1,4 +1,3 @@
-using System.Diagnostics;
 using AseGateway.Forwarding;
 using AseGateway.Model;
 using Microsoft.AspNetCore.Http;
@@ -8,50 +7,43 @@ using Yarp.ReverseProxy.Forwarder;
 namespace AseGateway.Observability;
 
 /// <summary>
-/// First stage of every data-plane request, so that every answer is logged — the worker's and the gateway's own
-/// (400, 403, 404, 413, 502, 503). When the access log is off it costs one snapshot read; when on, a counting
-/// wrapper for sc-bytes and one struct handed to <see cref="AccessLogWriter"/> after the response.
+/// The access log's part of the outermost data-plane stage (<see cref="Metrics.RequestMetricsMiddleware"/>, which
+/// awaits every request once for both): when the log is on, counting wrappers for sc-bytes and cs-bytes before the
+/// request, and one struct handed to <see cref="AccessLogWriter"/> after the response. Every answer is logged — the
+/// worker's and the gateway's own (400, 403, 404, 413, 502, 503). When the log is off it costs one snapshot read.
 /// </summary>
-internal sealed class AccessLogMiddleware
+internal readonly struct AccessLogRecording
 {
-    private readonly RequestDelegate _next;
-    private readonly SnapshotHolder _snapshots;
-    private readonly AccessLogWriter _writer;
+    private readonly AccessLogModel? _settings;
+    private readonly CountingResponseBody? _body;
+    private readonly CountingRequestBody? _chunked;
 
-    public AccessLogMiddleware(RequestDelegate next, SnapshotHolder snapshots, AccessLogWriter writer)
+    private AccessLogRecording(AccessLogModel settings, CountingResponseBody body, CountingRequestBody? chunked)
     {
-        _next = next;
-        _snapshots = snapshots;
-        _writer = writer;
+        _settings = settings;
+        _body = body;
+        _chunked = chunked;
     }
 
-    public Task InvokeAsync(HttpContext context)
-    {
-        var settings = _snapshots.Current.AccessLog;
-        return settings.Enabled ? LogAsync(context, settings) : _next(context);
-    }
+    /// <summary>Before the request: nothing when the log is off, else the byte counters.</summary>
+    public static AccessLogRecording Start(HttpContext context, AccessLogModel settings) =>
+        settings.Enabled ? new AccessLogRecording(settings, CountingResponseBody.Attach(context), CountingRequestBody.AttachIfUnsized(context)) : default;
 
-    private async Task LogAsync(HttpContext context, AccessLogModel settings)
+    /// <summary>After the response (or the exception that ended it): one entry for the writer.</summary>
+    public void Finish(HttpContext context, AccessLogWriter writer, long elapsedTicks, bool failed)
     {
-        var started = Stopwatch.GetTimestamp();
-        var body = CountingResponseBody.Attach(context);
-        var chunked = CountingRequestBody.AttachIfUnsized(context);
-        var failed = false;
-        try
+        if (_settings is null)
         {
-            await _next(context);
+            return;
         }
-        catch
-        {
-            failed = true;
-            throw;
-        }
-        finally
-        {
-            _writer.Enqueue(Capture(context, settings, body.Bytes, context.Request.ContentLength ?? chunked?.Bytes ?? 0, Stopwatch.GetTimestamp() - started, failed));
-        }
-    }
 
+        writer.Enqueue(AccessLogCapture.Capture(context, _settings, _body!.Bytes, context.Request.ContentLength ?? _chunked?.Bytes ?? 0, elapsedTicks, failed));
+    }
+}
+
+/// <summary>One request's access-log entry, read from the finished context.</summary>
+internal static class AccessLogCapture
+{
     /// <param name="receivedBytes">cs-bytes: the request body's length (Content-Length, or what was read of a chunked body).</param>
     internal static AccessLogEntry Capture(HttpContext context, AccessLogModel settings, long sentBytes, long receivedBytes, long elapsedTicks, bool failed)
     {

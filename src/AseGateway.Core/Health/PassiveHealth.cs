@@ -11,25 +11,21 @@ namespace AseGateway.Health;
 /// before any response (a crashed or killed process), the instance leaves rotation at once instead of after its next
 /// failed pings (which may be a minute apart).
 /// </summary>
-internal sealed class PassiveHealthMiddleware
+/// <remarks>
+/// Not a pipeline stage of its own: <see cref="Forwarding.RetryMiddleware"/> calls it after every attempt, so one
+/// awaiting stage (one state machine per request) serves both — and each failed attempt is reported before the
+/// retry clears its trace.
+/// </remarks>
+internal static class PassiveHealth
 {
-    private readonly RequestDelegate _next;
-    private readonly InstanceManager _instances;
-
-    public PassiveHealthMiddleware(RequestDelegate next, InstanceManager instances)
+    /// <summary>Takes the attempt's instance out of rotation when the forwarder could not reach it.</summary>
+    public static void ReportAttempt(HttpContext context, InstanceManager instances)
     {
-        _next = next;
-        _instances = instances;
-    }
-
-    public async Task InvokeAsync(HttpContext context)
-    {
-        await _next(context);
         if (context.Features.Get<IForwarderErrorFeature>() is { Error: ForwarderError.Request } error
             && IsConnectFailure(error.Exception)
             && context.GetReverseProxyFeature().ProxiedDestination is { } destination)
         {
-            _instances.ReportConnectionFailure(destination.DestinationId);
+            instances.ReportConnectionFailure(destination.DestinationId);
         }
     }
 
