@@ -1,9 +1,7 @@
-using System.Net;
 using System.Text;
 using AseGateway.Configuration;
 using AseGateway.Waf;
 using BenchmarkDotNet.Attributes;
-using Microsoft.AspNetCore.Http;
 using Microsoft.Extensions.Logging.Abstractions;
 
 namespace AseGateway.Benchmarks;
@@ -43,12 +41,12 @@ public class WafEvaluationBenchmarks
     }
 
     [Benchmark(Baseline = true)]
-    public async Task<bool> CleanGet() => (await _engine.EvaluateAsync(_policy, "shop", Request("GET", "/api/products?category=shoes&page=2&sort=price", null, null), CancellationToken.None)).Blocked;
+    public async Task<bool> CleanGet() => (await _engine.EvaluateAsync(_policy, "shop", BenchmarkRequests.Create("GET", "/api/products?category=shoes&page=2&sort=price", null, null), CancellationToken.None)).Blocked;
 
     [Benchmark]
     public async Task<bool> FormPost()
     {
-        var request = Request("POST", "/api/comments", _form, "application/x-www-form-urlencoded");
+        var request = BenchmarkRequests.Create("POST", "/api/comments", _form, "application/x-www-form-urlencoded");
         await BodyParser.ParseAsync(request, "application/x-www-form-urlencoded", truncated: false);
         return (await _engine.EvaluateAsync(_policy, "shop", request, CancellationToken.None)).Blocked;
     }
@@ -56,27 +54,8 @@ public class WafEvaluationBenchmarks
     [Benchmark]
     public async Task<bool> JsonPost()
     {
-        var request = Request("POST", "/api/orders", _json, "application/json");
+        var request = BenchmarkRequests.Create("POST", "/api/orders", _json, "application/json");
         await BodyParser.ParseAsync(request, "application/json", truncated: false);
         return (await _engine.EvaluateAsync(_policy, "shop", request, CancellationToken.None)).Blocked;
-    }
-
-    private static WafRequest Request(string method, string target, byte[]? body, string? contentType)
-    {
-        var context = new DefaultHttpContext();
-        var question = target.IndexOf('?', StringComparison.Ordinal);
-        context.Request.Method = method;
-        context.Request.Path = question < 0 ? target : target[..question];
-        context.Request.QueryString = new QueryString(question < 0 ? string.Empty : target[question..]);
-        context.Request.Host = new HostString("shop.contoso.com");
-        context.Request.Headers.UserAgent = "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/140.0 Safari/537.36";
-        context.Request.Headers.Accept = "text/html,application/xhtml+xml";
-        context.Request.Headers.Cookie = "session=3f2a9c; theme=dark";
-        if (contentType is not null)
-        {
-            context.Request.ContentType = contentType;
-        }
-
-        return new WafRequest(context, IPAddress.Parse("192.0.2.10"), 50000, "bench") { Body = body ?? default };
     }
 }

@@ -110,8 +110,9 @@ internal abstract class CrsOperator
 
 internal sealed class RxOperator : CrsOperator
 {
+    private const RegexOptions Options = RegexOptions.CultureInvariant | RegexOptions.Singleline;
     private static readonly TimeSpan MatchTimeout = TimeSpan.FromMilliseconds(250);
-    private readonly Regex? _static;
+    private readonly CrsRegex? _static;
     private readonly CrsMacro? _macro;
 
     public RxOperator(string pattern, string where)
@@ -124,7 +125,7 @@ internal sealed class RxOperator : CrsOperator
 
         try
         {
-            _static = Build(pattern, RegexOptions.None);
+            _static = CrsRegexCache.Get(PcreToDotNet.Translate(pattern), Options, MatchTimeout);
         }
         catch (ArgumentException ex)
         {
@@ -132,12 +133,11 @@ internal sealed class RxOperator : CrsOperator
         }
     }
 
-    private static Regex Build(string pattern, RegexOptions extra) =>
-        new(PcreToDotNet.Translate(pattern), RegexOptions.CultureInvariant | RegexOptions.Singleline | extra, MatchTimeout);
+    private static Regex Build(string pattern) => new(PcreToDotNet.Translate(pattern), Options, MatchTimeout);
 
     public override bool IsMatch(CrsTransaction transaction, string value, bool capture)
     {
-        var regex = _static ?? Build(_macro!.Expand(transaction), RegexOptions.None);
+        var regex = _static?.Current ?? Build(_macro!.Expand(transaction));
         try
         {
             if (!capture)

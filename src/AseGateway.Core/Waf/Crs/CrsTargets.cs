@@ -62,7 +62,22 @@ internal enum CrsVariable
 internal sealed record CrsTarget(CrsVariable Variable, string Name, string? Selector, Regex? SelectorRegex, bool Exclude, bool Count)
 {
     public bool SelectsName(string name) =>
-        Selector is null || (SelectorRegex is { } regex ? regex.IsMatch(name) : string.Equals(name, Selector, StringComparison.OrdinalIgnoreCase));
+        Selector is null || (SelectorRegex is { } regex ? SelectorMatches(regex, name) : string.Equals(name, Selector, StringComparison.OrdinalIgnoreCase));
+
+    /// <summary>The regex timeout is wall-clock time: on a starved machine it can expire on a tiny name. It must not
+    /// throw out of the request's evaluation; as for @rx, a timed-out match is no match (an exclusion then does not
+    /// apply, so the value is still inspected).</summary>
+    private static bool SelectorMatches(Regex regex, string name)
+    {
+        try
+        {
+            return regex.IsMatch(name);
+        }
+        catch (RegexMatchTimeoutException)
+        {
+            return false;
+        }
+    }
 
     /// <summary>True when this exclusion (<c>!VAR:sel</c>) covers the value <paramref name="name"/> of <paramref name="variable"/>.</summary>
     public bool Excludes(CrsVariable variable, string name) => Exclude && Variable == variable && SelectsName(name);

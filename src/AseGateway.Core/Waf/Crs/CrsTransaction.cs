@@ -17,7 +17,7 @@ internal sealed class CrsTransaction
     private readonly Dictionary<string, Dictionary<string, string>> _persistent = new(StringComparer.OrdinalIgnoreCase);
     private readonly Dictionary<(string Chain, string Value), string> _transformed = [];
     private readonly List<CrsItem> _matchedVars = [];
-    private readonly List<CrsItem> _scratch = [];
+    private readonly List<Candidate> _scratch = [];
     private HashSet<int>? _removedIds;
     private List<(int Low, int High)>? _removedRanges;
     private List<string>? _removedTags;
@@ -182,11 +182,12 @@ internal sealed class CrsTransaction
         var count = _scratch.Count;
         for (var k = 0; k < count; k++)
         {
-            var (name, value) = _scratch[k];
-            if (Test(rule, value, out var transformed))
+            var candidate = _scratch[k];
+            if (Test(rule, candidate.Value, out var transformed))
             {
                 // As in ModSecurity, MATCHED_VAR(S) hold the value after the rule's transformations.
-                value = transformed;
+                var value = transformed;
+                var name = candidate.FullName;
                 matched = true;
                 _matchedVar = value;
                 _matchedVarName = name;
@@ -314,7 +315,7 @@ internal sealed class CrsTransaction
                 {
                     if (target.SelectsName(name))
                     {
-                        AddChecked(target, rule, head, "TX:" + name, name, value);
+                        AddChecked(target, rule, head, "TX", name, value);
                     }
                 }
 
@@ -326,7 +327,7 @@ internal sealed class CrsTransaction
                     {
                         if (target.SelectsName(name))
                         {
-                            AddChecked(target, rule, head, $"{target.Name}:{name}", name, value);
+                            AddChecked(target, rule, head, target.Name, name, value);
                         }
                     }
                 }
@@ -337,7 +338,7 @@ internal sealed class CrsTransaction
                 {
                     if (target.SelectsName(item.Name))
                     {
-                        _scratch.Add(item);
+                        _scratch.Add(new Candidate(null, item.Name, item.Value));
                     }
                 }
 
@@ -345,7 +346,7 @@ internal sealed class CrsTransaction
             case CrsVariable.MatchedVarsNames:
                 foreach (var item in _matchedVars)
                 {
-                    _scratch.Add(new CrsItem(item.Name, item.Name));
+                    _scratch.Add(new Candidate(null, item.Name, item.Name));
                 }
 
                 break;
@@ -374,7 +375,7 @@ internal sealed class CrsTransaction
         {
             var count = _scratch.Count - start;
             _scratch.RemoveRange(start, count);
-            _scratch.Add(new CrsItem(target.Name, count.ToString(CultureInfo.InvariantCulture)));
+            _scratch.Add(new Candidate(null, target.Name, count.ToString(CultureInfo.InvariantCulture)));
         }
     }
 
@@ -382,7 +383,7 @@ internal sealed class CrsTransaction
     {
         if (target.Selector is null)
         {
-            _scratch.Add(new CrsItem(name, value));
+            _scratch.Add(new Candidate(null, name, value));
         }
     }
 
@@ -426,19 +427,19 @@ internal sealed class CrsTransaction
         {
             if (target.SelectsName(name) && _context.MayInspect(head.Info, kind, name))
             {
-                AddChecked(target, rule, head, $"{prefix}:{name}", name, names ? name : value);
+                AddChecked(target, rule, head, prefix, name, names ? name : value);
             }
         }
     }
 
-    private void AddChecked(CrsTarget target, CrsRule rule, CrsRule head, string fullName, string name, string value)
+    private void AddChecked(CrsTarget target, CrsRule rule, CrsRule head, string prefix, string name, string value)
     {
         if (!target.Count && IsExcluded(target.Variable, rule, head, name))
         {
             return;
         }
 
-        _scratch.Add(new CrsItem(fullName, value));
+        _scratch.Add(new Candidate(prefix, name, value));
     }
 
     /// <summary>Static exclusions (<c>!ARGS:foo</c>, SecRuleUpdateTargetById) and runtime ones (ctl:ruleRemoveTargetBy*).</summary>
@@ -490,7 +491,7 @@ internal sealed class CrsTransaction
 
         foreach (XmlNode node in nodes)
         {
-            _scratch.Add(new CrsItem("XML:" + target.Selector, CrsRequestData.Latin1(node.InnerText)));
+            _scratch.Add(new Candidate("XML", target.Selector, CrsRequestData.Latin1(node.InnerText)));
         }
     }
 
@@ -620,6 +621,15 @@ internal sealed class CrsTransaction
         var result = _scratch.Count > before ? _scratch[before].Value : string.Empty;
         _scratch.RemoveRange(before, _scratch.Count - before);
         return result;
+    }
+
+    /// <summary>
+    /// A value a rule tests and the name it is reported under. Most values never match, so "ARGS:name" is built only
+    /// for those that do (MATCHED_VAR_NAME, MATCHED_VARS) rather than once per value per rule.
+    /// </summary>
+    private readonly record struct Candidate(string? Prefix, string Name, string Value)
+    {
+        public string FullName => Prefix is null ? Name : string.Concat(Prefix, ":", Name);
     }
 
     private static readonly CrsRule EmptyRule = new() { Where = string.Empty, File = string.Empty, Info = new ManagedRuleInfo("0", string.Empty, WafSeverity.Notice, string.Empty) };

@@ -1,3 +1,4 @@
+using System.Buffers;
 using System.Collections.Frozen;
 using System.Globalization;
 using System.Security.Cryptography;
@@ -59,6 +60,12 @@ internal static class CrsTransforms
     public static bool TryGet(string name, out Func<string, string> transform) => All.TryGetValue(name, out transform!);
 
     private static bool IsSpace(char c) => c is ' ' or '\t' or '\n' or '\r' or '\f' or '\v';
+
+    // Most values come out of a transformation unchanged: these find the characters that would change them, so that
+    // the common case returns the value itself instead of copying it through a StringBuilder.
+    private static readonly SearchValues<char> Whitespace = SearchValues.Create(" \t\n\r\f\v\u00a0");
+    private static readonly SearchValues<char> WhitespaceButSpace = SearchValues.Create("\t\n\r\f\v\u00a0");
+    private static readonly SearchValues<char> CmdLineChanges = SearchValues.Create("\"'\\^,;\t\r\nABCDEFGHIJKLMNOPQRSTUVWXYZ");
 
     private static int HexValue(char c) => c switch
     {
@@ -392,6 +399,12 @@ internal static class CrsTransforms
 
     private static string CmdLine(string value)
     {
+        var span = value.AsSpan();
+        if (span.IndexOfAny(CmdLineChanges) < 0 && !span.Contains("  ", StringComparison.Ordinal) && !span.Contains(" /", StringComparison.Ordinal) && !span.Contains(" (", StringComparison.Ordinal))
+        {
+            return value;
+        }
+
         var sb = new StringBuilder(value.Length);
         var space = false;
         foreach (var raw in value)
@@ -426,6 +439,11 @@ internal static class CrsTransforms
 
     private static string CompressWhitespace(string value)
     {
+        if (value.AsSpan().IndexOfAny(WhitespaceButSpace) < 0 && !value.Contains("  ", StringComparison.Ordinal))
+        {
+            return value;
+        }
+
         var sb = new StringBuilder(value.Length);
         var inSpace = false;
         foreach (var c in value)
@@ -451,6 +469,11 @@ internal static class CrsTransforms
 
     private static string RemoveWhitespace(string value)
     {
+        if (value.AsSpan().IndexOfAny(Whitespace) < 0)
+        {
+            return value;
+        }
+
         var sb = new StringBuilder(value.Length);
         foreach (var c in value)
         {
@@ -643,6 +666,12 @@ internal static class CrsTransforms
 
     private static string Utf8ToUnicode(string value)
     {
+        // Only a lead byte of a multi-byte sequence (0xC2-0xF4) is rewritten.
+        if (value.AsSpan().IndexOfAnyInRange((char)0xC2, (char)0xF4) < 0)
+        {
+            return value;
+        }
+
         var sb = new StringBuilder(value.Length);
         for (var i = 0; i < value.Length; i++)
         {

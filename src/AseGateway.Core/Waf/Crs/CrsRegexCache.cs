@@ -1,0 +1,123 @@
+using System.Collections.Concurrent;
+using System.Text.RegularExpressions;
+
+namespace AseGateway.Waf.Crs;
+
+/// <summary>
+/// One @rx pattern, shared by every rule and every loaded program that uses it: interpreted at first, replaced by
+/// its <see cref="RegexOptions.Compiled"/> form once it has run often enough to be worth compiling.
+/// </summary>
+internal sealed class CrsRegex
+{
+    /// <summary>Uses before a pattern is queued for compilation: rules that never run (higher paranoia levels skipped
+    /// with skipAfter, other request shapes) cost no compilation at all.</summary>
+    internal const int CompileAfterUses = 64;
+
+    private readonly string _pattern;
+    private readonly RegexOptions _options;
+    private Regex _current;
+    private int _uses;
+    private int _queued;
+
+    public CrsRegex(string pattern, RegexOptions options, TimeSpan timeout)
+    {
+        _pattern = pattern;
+        _options = options;
+        _current = new Regex(pattern, options, timeout);
+    }
+
+    public bool IsCompiled => (Volatile.Read(ref _current).Options & RegexOptions.Compiled) != 0;
+
+    /// <summary>The best form available now; counts the use until the pattern is queued (a racy count is fine: it
+    /// only decides when to compile, and <see cref="_queued"/> makes sure it is queued once).</summary>
+    public Regex Current
+    {
+        get
+        {
+            var uses = _uses;
+            if (uses < CompileAfterUses)
+            {
+                // Whoever writes the last count queues it: one read per call, so no thread can step past it.
+                _uses = ++uses;
+                if (uses == CompileAfterUses && Interlocked.Exchange(ref _queued, 1) == 0)
+                {
+                    CrsRegexCache.QueueCompilation(this);
+                }
+            }
+
+            return Volatile.Read(ref _current);
+        }
+    }
+
+    internal void Compile()
+    {
+        var interpreted = Volatile.Read(ref _current);
+        Volatile.Write(ref _current, new Regex(_pattern, _options | RegexOptions.Compiled, interpreted.MatchTimeout));
+    }
+}
+
+/// <summary>
+/// The process's @rx patterns by their .NET form. Compiling all of CRS up front costs over a minute of CPU and would
+/// block the first request; interpreting all of it costs most of a request's time. So every pattern starts
+/// interpreted and the hot ones are compiled one at a time on a below-normal-priority background thread while
+/// requests are served; a reload finds its patterns here, already built and often compiled.
+/// </summary>
+internal static class CrsRegexCache
+{
+    private static readonly ConcurrentDictionary<(string Pattern, RegexOptions Options), CrsRegex> Patterns = new();
+    private static readonly BlockingCollection<CrsRegex> Pending = [];
+    private static int _workerStarted;
+    private static int _inFlight;
+
+    /// <summary>Off: patterns stay interpreted (the benchmark's baseline, to measure what compilation gains).</summary>
+    internal static bool CompileHotPatterns { get; set; } = true;
+
+    /// <summary>Patterns queued or being compiled now.</summary>
+    internal static int PendingCount => Volatile.Read(ref _inFlight);
+
+    public static CrsRegex Get(string pattern, RegexOptions options, TimeSpan timeout)
+    {
+        if (Patterns.TryGetValue((pattern, options), out var existing))
+        {
+            return existing;
+        }
+
+        // Built outside the dictionary's lock; an invalid pattern throws here and is never cached.
+        var created = new CrsRegex(pattern, options, timeout);
+        return Patterns.GetOrAdd((pattern, options), created);
+    }
+
+    internal static void QueueCompilation(CrsRegex regex)
+    {
+        if (!CompileHotPatterns)
+        {
+            return;
+        }
+
+        Interlocked.Increment(ref _inFlight);
+        Pending.Add(regex);
+        if (Interlocked.Exchange(ref _workerStarted, 1) == 0)
+        {
+            new Thread(CompileLoop) { IsBackground = true, Priority = ThreadPriority.BelowNormal, Name = "CRS regex compiler" }.Start();
+        }
+    }
+
+    private static void CompileLoop()
+    {
+        foreach (var regex in Pending.GetConsumingEnumerable())
+        {
+            try
+            {
+                regex.Compile();
+            }
+            catch (Exception ex) when (ex is ArgumentException or InvalidOperationException or NotSupportedException)
+            {
+                // The interpreted form keeps serving: compilation is an optimisation, never a change of behaviour.
+            }
+            finally
+            {
+                Interlocked.Decrement(ref _inFlight);
+            }
+        }
+    }
+}
