@@ -319,7 +319,7 @@ internal sealed class CrsTransaction
                 }
 
                 break;
-            case CrsVariable.Ip or CrsVariable.Global or CrsVariable.Session:
+            case CrsVariable.Ip or CrsVariable.Global or CrsVariable.Session or CrsVariable.Geo:
                 if (_persistent.TryGetValue(target.Name, out var collection))
                 {
                     foreach (var (name, value) in collection)
