@@ -390,8 +390,8 @@ internal sealed class CrsTransaction
     {
         CrsVariable.RequestUri => _data.Uri,
         CrsVariable.RequestUriRaw => _data.RawUri,
-        CrsVariable.RequestFilename => _data.Path,
-        CrsVariable.RequestBasename => Basename(_data.Path),
+        CrsVariable.RequestFilename => _data.DecodedPath,
+        CrsVariable.RequestBasename => Basename(_data.DecodedPath),
         CrsVariable.RequestLine => $"{_data.Method} {_data.RawUri} {_data.Protocol}",
         CrsVariable.RequestMethod => _data.Method,
         CrsVariable.RequestProtocol => _data.Protocol,

@@ -80,7 +80,7 @@ internal sealed class CrsRegressionHarness
             var failure = Check(expected, status, logged, log);
             if (failure is not null)
             {
-                return new FtwResult(test, false, applied is not null, failure);
+                return new FtwResult(test, false, applied is not null, $"{failure} [status {status}; log: {log.Replace('\n', ' ')}]");
             }
         }
 
@@ -196,7 +196,8 @@ internal sealed class CrsRegressionHarness
         }
 
         text.Append("\r\n");
-        return [.. Encoding.Latin1.GetBytes(text.ToString()), .. body];
+        // Go strings are UTF-8: go-ftw writes the request line and headers as UTF-8 bytes, like the body.
+        return [.. Encoding.UTF8.GetBytes(text.ToString()), .. body];
     }
 
     /// <summary>Writes the bytes, reads up to the end of the response headers and returns the status (0 if none came).</summary>

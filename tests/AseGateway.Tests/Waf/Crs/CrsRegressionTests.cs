@@ -15,11 +15,11 @@ namespace AseGateway.Tests.Waf.Crs;
 /// </summary>
 public sealed class CrsRegressionTests(ITestOutputHelper output)
 {
-    /// <summary>Tests that passed when this floor was last raised (4847 of 5003 then; see the printed table for the current figure).</summary>
-    private const int PassFloorV4 = 4870;
+    /// <summary>Tests that passed when this floor was last raised (4885 of 5003 then; see the printed table for the current figure).</summary>
+    private const int PassFloorV4 = 4885;
 
-    /// <summary>CRS 3.3 tests that passed when this floor was last raised (2411 of 2545 then; see the printed table for the current figure).</summary>
-    private const int PassFloorV33 = 2410;
+    /// <summary>CRS 3.3 tests that passed when this floor was last raised (2425 of 2545 then; see the printed table for the current figure).</summary>
+    private const int PassFloorV33 = 2425;
 
     private static readonly TimeSpan RunBudget = TimeSpan.FromMinutes(4);
 
@@ -54,6 +54,13 @@ public sealed class CrsRegressionTests(ITestOutputHelper output)
     private async Task RunCorpusAsync(ConfigDirectory folder, string corpus, string overridesFile, string rules, string version, string label, int minimumTests, int floor)
     {
         var tests = FtwCorpus.Load(SharedCorpora.Path("waf-corpora", corpus));
+        if (Environment.GetEnvironmentVariable("ASEGATEWAY_CRS_TESTS") is { Length: > 0 } only)
+        {
+            // Replaying one rule's tests while working on it (e.g. ASEGATEWAY_CRS_TESTS=920210); the floor then fails the test.
+            tests = tests.FindAll(t => only.Split(',').Any(part => t.File.Contains(part, StringComparison.Ordinal)));
+            minimumTests = 0;
+        }
+
         var overrides = FtwCorpus.LoadOverrides(RepoPaths.Combine("tests", "AseGateway.Tests", "Waf", "Crs", overridesFile));
         Assert.True(tests.Count > minimumTests, $"only {tests.Count} tests read from the corpus");
 
