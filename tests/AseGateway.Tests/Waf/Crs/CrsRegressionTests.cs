@@ -18,8 +18,8 @@ public sealed class CrsRegressionTests(ITestOutputHelper output)
     /// <summary>Tests that passed when this floor was last raised (4894 of 5003 then; see the printed table for the current figure).</summary>
     private const int PassFloorV4 = 4894;
 
-    /// <summary>CRS 3.3 tests that passed when this floor was last raised (2425 of 2545 then; see the printed table for the current figure).</summary>
-    private const int PassFloorV33 = 2425;
+    /// <summary>CRS 3.3 tests that passed when this floor was last raised (2426 of 2545 then; see the printed table for the current figure).</summary>
+    private const int PassFloorV33 = 2426;
 
     private static readonly TimeSpan RunBudget = TimeSpan.FromMinutes(4);
 
