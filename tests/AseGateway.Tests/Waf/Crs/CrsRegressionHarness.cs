@@ -155,10 +155,29 @@ internal sealed class CrsRegressionHarness
                 logged.Add(id);
             }
 
-            log.Append($"[id \"{finding.RuleId}\"] [msg \"{finding.Message}\"] [data \"{finding.MatchedData}\"]\n");
+            log.Append($"[id \"{finding.RuleId}\"] [msg \"{LogEscape(finding.Message)}\"] [data \"{LogEscape(finding.MatchedData)}\"]\n");
         }
 
         return (status, logged, log.ToString());
+    }
+
+    /// <summary>Control characters as ModSecurity's error log writes them (\x0a ...), so one finding stays one log line for the log regexes.</summary>
+    private static string LogEscape(string text)
+    {
+        var escaped = new StringBuilder(text.Length);
+        foreach (var c in text)
+        {
+            if (c < 0x20 || c == 0x7F)
+            {
+                escaped.Append($"\\x{(int)c:x2}");
+            }
+            else
+            {
+                escaped.Append(c);
+            }
+        }
+
+        return escaped.ToString();
     }
 
     /// <summary>The request go-ftw would send: request line, headers as listed; when autocompleting, a form Content-Type and Content-Length for a body, and Connection: close.</summary>
