@@ -362,7 +362,9 @@ internal sealed class CrsTransaction
                 AddXml(target);
                 break;
             default:
-                if (Scalar(target.Variable) is { } scalar)
+                // Single-valued variables can be excluded too: CRS 941010 removes REQUEST_FILENAME from the XSS rules
+                // (ctl:ruleRemoveTargetByTag) when the path holds only safe characters.
+                if (Scalar(target.Variable) is { } scalar && (target.Count || !IsExcluded(target.Variable, rule, head, target.Name)))
                 {
                     AddSingle(target, target.Name, scalar);
                 }
