@@ -14,6 +14,11 @@ RUN dotnet publish src/AseGateway/AseGateway.csproj -c Release -o /app
 FROM mcr.microsoft.com/dotnet/aspnet:10.0
 WORKDIR /app
 COPY --from=build /app ./
+# OWASP CRS 3.3 as the distribution packages it: "ruleSetVersion": "3.3" without rulesPath loads
+# /usr/share/modsecurity-crs (setup in /etc/modsecurity/crs).
+RUN apt-get update \
+    && apt-get install -y --no-install-recommends modsecurity-crs \
+    && rm -rf /var/lib/apt/lists/*
 COPY --chown=root:root src/AseGateway/container.ase.json /etc/asegateway/ase.json
 ENV ASEGATEWAY_CONFIG=/etc/asegateway/ase.json \
     DOTNET_gcServer=0

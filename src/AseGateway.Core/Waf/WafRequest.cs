@@ -22,7 +22,9 @@ public sealed class WafRequest
         ClientPort = clientPort;
         TransactionId = transactionId;
         var raw = context.Features.Get<Microsoft.AspNetCore.Http.Features.IHttpRequestFeature>()?.RawTarget;
-        Uri = !string.IsNullOrEmpty(raw) && raw[0] == '/' ? raw : $"{_request.PathBase}{_request.Path}{_request.QueryString}";
+        // The target as sent, also in asterisk form (OPTIONS *) and authority form (CONNECT host:port), which have no
+        // path; only the absolute form (http://host/path) is reduced to its path and query.
+        Uri = !string.IsNullOrEmpty(raw) && (raw[0] == '/' || !raw.Contains("://", StringComparison.Ordinal)) ? raw : $"{_request.PathBase}{_request.Path}{_request.QueryString}";
     }
 
     public string TransactionId { get; }

@@ -64,6 +64,10 @@ internal abstract class CrsOperator
             "nomatch" => new PredicateOperator(static _ => false) { Name = name },
             "detectsqli" => DetectorOperator.Sqli(),
             "detectxss" => DetectorOperator.Xss(),
+
+            // CRS 3.3's IP reputation (910100, 910140) when configured for it: the gateway has no GeoIP database and
+            // makes no DNS blocklist queries, so these never match (ModSecurity without SecGeoLookupDb / DNS fails the same way).
+            "geolookup" or "rbl" => new PredicateOperator(static _ => false) { Name = name },
             _ => throw new SecLangException(where, $"unsupported operator '@{name}'"),
         };
 

@@ -25,6 +25,14 @@ internal sealed class CrsRequestData
 
     public required string Path { get; init; }
 
+    /// <summary>
+    /// REQUEST_FILENAME / REQUEST_BASENAME: the path with %XX escapes decoded (as bytes, '+' kept), as ModSecurity v3
+    /// (its decoded URI) and Coraza (the parsed URL's path) expose them.
+    /// </summary>
+    public string DecodedPath => _decodedPath ??= PercentDecode(Path);
+
+    private string? _decodedPath;
+
     public required string QueryString { get; init; }
 
     public required List<CrsItem> Headers { get; init; }
@@ -77,6 +85,32 @@ internal sealed class CrsRequestData
         }
 
         return text;
+    }
+
+    private static string PercentDecode(string value)
+    {
+        var escape = value.IndexOf('%', StringComparison.Ordinal);
+        if (escape < 0)
+        {
+            return value;
+        }
+
+        var sb = new StringBuilder(value.Length);
+        sb.Append(value, 0, escape);
+        for (var i = escape; i < value.Length; i++)
+        {
+            if (value[i] == '%' && i + 2 < value.Length && char.IsAsciiHexDigit(value[i + 1]) && char.IsAsciiHexDigit(value[i + 2]))
+            {
+                sb.Append((char)Convert.ToByte(value.Substring(i + 1, 2), 16));
+                i += 2;
+            }
+            else
+            {
+                sb.Append(value[i]);
+            }
+        }
+
+        return sb.ToString();
     }
 
     public static CrsRequestData From(WafRequest request, char separator)

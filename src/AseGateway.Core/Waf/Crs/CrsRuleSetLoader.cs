@@ -79,12 +79,22 @@ internal sealed class CrsRuleSetLoader
         return loader.Build(options);
     }
 
-    /// <summary>crs-setup.conf (or its .example) beside or above the rules, then every rules *.conf in name order.</summary>
+    /// <summary>
+    /// The files to load, in order: what the directory's owasp-crs.load includes (Debian's modsecurity-crs layout:
+    /// /usr/share/modsecurity-crs/rules plus crs-setup.conf and the exclusion files in /etc/modsecurity/crs), otherwise
+    /// crs-setup.conf (or its .example) beside or above the rules, then every rules *.conf in name order.
+    /// </summary>
     public static List<string> RuleFiles(string rulesPath)
     {
         if (!Directory.Exists(rulesPath))
         {
             throw new SecLangException(rulesPath, "the CRS rules directory does not exist");
+        }
+
+        var packageLoadFile = Path.Combine(rulesPath, PackageLoadFile);
+        if (File.Exists(packageLoadFile))
+        {
+            return PackageIncludes(packageLoadFile);
         }
 
         var rulesDirectory = Directory.Exists(Path.Combine(rulesPath, "rules")) ? Path.Combine(rulesPath, "rules") : rulesPath;
@@ -121,11 +131,63 @@ internal sealed class CrsRuleSetLoader
         return files;
     }
 
-    /// <summary>The CRS variables the gateway configuration sets, as crs-setup.conf's rule 900000 would.</summary>
+    /// <summary>The file Debian's modsecurity-crs package has Apache include: the CRS files in load order.</summary>
+    public const string PackageLoadFile = "owasp-crs.load";
+
+    /// <summary>
+    /// The files a package load file names with Include (must exist) and IncludeOptional (skipped when missing);
+    /// a wildcard file name expands to the matching files in name order, as Apache expands it.
+    /// </summary>
+    private static List<string> PackageIncludes(string loadFile)
+    {
+        var files = new List<string>();
+        var lines = File.ReadAllLines(loadFile);
+        for (var i = 0; i < lines.Length; i++)
+        {
+            var parts = lines[i].Split([' ', '\t'], StringSplitOptions.RemoveEmptyEntries);
+            if (parts.Length == 0 || parts[0].StartsWith('#'))
+            {
+                continue;
+            }
+
+            var where = $"{loadFile}:{i + 1}";
+            var optional = parts[0].Equals("IncludeOptional", StringComparison.OrdinalIgnoreCase);
+            if (parts.Length != 2 || !(optional || parts[0].Equals("Include", StringComparison.OrdinalIgnoreCase)))
+            {
+                throw new SecLangException(where, $"only 'Include <path>' and 'IncludeOptional <path>' are understood here, not '{lines[i].Trim()}'");
+            }
+
+            var path = Path.GetFullPath(parts[1].Trim('"'), Path.GetDirectoryName(loadFile)!);
+            var name = Path.GetFileName(path);
+            var directory = Path.GetDirectoryName(path)!;
+            var matches = name.Contains('*') || name.Contains('?')
+                ? Directory.Exists(directory) ? Directory.GetFiles(directory, name) : []
+                : File.Exists(path) ? [path] : [];
+            if (matches.Length == 0 && !optional)
+            {
+                throw new SecLangException(where, $"'{parts[1]}' matches no file");
+            }
+
+            Array.Sort(matches, StringComparer.Ordinal);
+            files.AddRange(matches);
+        }
+
+        if (!files.Exists(f => Path.GetFileName(f).StartsWith("crs-setup.conf", StringComparison.Ordinal)))
+        {
+            throw new SecLangException(loadFile, "includes no crs-setup.conf");
+        }
+
+        return files;
+    }
+
+    /// <summary>
+    /// The CRS variables the gateway configuration sets, as crs-setup.conf's rule 900000 would: CRS 4's names, and
+    /// CRS 3.3's (tx.paranoia_level for blocking, tx.executing_paranoia_level for detection), which CRS 4 ignores.
+    /// </summary>
     private static string ConfigurationText(CrsLoadOptions options)
     {
         var detection = Math.Max(options.DetectionParanoiaLevel ?? options.ParanoiaLevel, options.ParanoiaLevel);
-        var text = $"SecAction \"id:9990001,phase:1,pass,nolog,t:none,setvar:tx.blocking_paranoia_level={options.ParanoiaLevel},setvar:tx.detection_paranoia_level={detection}";
+        var text = $"SecAction \"id:9990001,phase:1,pass,nolog,t:none,setvar:tx.blocking_paranoia_level={options.ParanoiaLevel},setvar:tx.detection_paranoia_level={detection},setvar:tx.paranoia_level={options.ParanoiaLevel},setvar:tx.executing_paranoia_level={detection}";
         if (options.InboundAnomalyThreshold is { } threshold)
         {
             text += $",setvar:tx.inbound_anomaly_score_threshold={threshold}";

@@ -50,6 +50,9 @@ internal enum CrsVariable
     Ip,
     Global,
     Session,
+
+    /// <summary>@geoLookup's results (CRS 3.3's 910100); always empty: the gateway has no GeoIP database.</summary>
+    Geo,
     ResponseBody,
     ResponseHeaders,
     ResponseStatus,
@@ -131,6 +134,7 @@ internal static class CrsTargets
         ["IP"] = CrsVariable.Ip,
         ["GLOBAL"] = CrsVariable.Global,
         ["SESSION"] = CrsVariable.Session,
+        ["GEO"] = CrsVariable.Geo,
         ["RESPONSE_BODY"] = CrsVariable.ResponseBody,
         ["RESPONSE_HEADERS"] = CrsVariable.ResponseHeaders,
         ["RESPONSE_HEADERS_NAMES"] = CrsVariable.ResponseHeadersNames,

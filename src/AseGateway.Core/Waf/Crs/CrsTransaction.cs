@@ -320,7 +320,7 @@ internal sealed class CrsTransaction
                 }
 
                 break;
-            case CrsVariable.Ip or CrsVariable.Global or CrsVariable.Session:
+            case CrsVariable.Ip or CrsVariable.Global or CrsVariable.Session or CrsVariable.Geo:
                 if (_persistent.TryGetValue(target.Name, out var collection))
                 {
                     foreach (var (name, value) in collection)
@@ -363,7 +363,9 @@ internal sealed class CrsTransaction
                 AddXml(target);
                 break;
             default:
-                if (Scalar(target.Variable) is { } scalar)
+                // Single-valued variables can be excluded too: CRS 941010 removes REQUEST_FILENAME from the XSS rules
+                // (ctl:ruleRemoveTargetByTag) when the path holds only safe characters.
+                if (Scalar(target.Variable) is { } scalar && (target.Count || !IsExcluded(target.Variable, rule, head, target.Name)))
                 {
                     AddSingle(target, target.Name, scalar);
                 }
@@ -391,8 +393,8 @@ internal sealed class CrsTransaction
     {
         CrsVariable.RequestUri => _data.Uri,
         CrsVariable.RequestUriRaw => _data.RawUri,
-        CrsVariable.RequestFilename => _data.Path,
-        CrsVariable.RequestBasename => Basename(_data.Path),
+        CrsVariable.RequestFilename => _data.DecodedPath,
+        CrsVariable.RequestBasename => Basename(_data.DecodedPath),
         CrsVariable.RequestLine => $"{_data.Method} {_data.RawUri} {_data.Protocol}",
         CrsVariable.RequestMethod => _data.Method,
         CrsVariable.RequestProtocol => _data.Protocol,

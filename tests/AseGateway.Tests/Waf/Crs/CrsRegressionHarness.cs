@@ -80,7 +80,7 @@ internal sealed class CrsRegressionHarness
             var failure = Check(expected, status, logged, log);
             if (failure is not null)
             {
-                return new FtwResult(test, false, applied is not null, failure);
+                return new FtwResult(test, false, applied is not null, $"{failure} [status {status}; log: {log.Replace('\n', ' ')}]");
             }
         }
 
@@ -155,10 +155,29 @@ internal sealed class CrsRegressionHarness
                 logged.Add(id);
             }
 
-            log.Append($"[id \"{finding.RuleId}\"] [msg \"{finding.Message}\"] [data \"{finding.MatchedData}\"]\n");
+            log.Append($"[id \"{finding.RuleId}\"] [msg \"{LogEscape(finding.Message)}\"] [data \"{LogEscape(finding.MatchedData)}\"]\n");
         }
 
         return (status, logged, log.ToString());
+    }
+
+    /// <summary>Control characters as ModSecurity's error log writes them (\x0a ...), so one finding stays one log line for the log regexes.</summary>
+    private static string LogEscape(string text)
+    {
+        var escaped = new StringBuilder(text.Length);
+        foreach (var c in text)
+        {
+            if (c < 0x20 || c == 0x7F)
+            {
+                escaped.Append($"\\x{(int)c:x2}");
+            }
+            else
+            {
+                escaped.Append(c);
+            }
+        }
+
+        return escaped.ToString();
     }
 
     /// <summary>The request go-ftw would send: request line, headers as listed; when autocompleting, a form Content-Type and Content-Length for a body, and Connection: close.</summary>
@@ -196,7 +215,8 @@ internal sealed class CrsRegressionHarness
         }
 
         text.Append("\r\n");
-        return [.. Encoding.Latin1.GetBytes(text.ToString()), .. body];
+        // Go strings are UTF-8: go-ftw writes the request line and headers as UTF-8 bytes, like the body.
+        return [.. Encoding.UTF8.GetBytes(text.ToString()), .. body];
     }
 
     /// <summary>Writes the bytes, reads up to the end of the response headers and returns the status (0 if none came).</summary>

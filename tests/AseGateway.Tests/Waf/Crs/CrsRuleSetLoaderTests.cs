@@ -19,6 +19,35 @@ public sealed class CrsRuleSetLoaderTests
         Assert.Contains(program.Phases[1], r => r.Id == 901001);
     }
 
+    [Fact]
+    public void Load_DebianPackageLayout_ReadsSetupFromEtcAndRulesFromUsrShare()
+    {
+        const string PackageRules = "/usr/share/modsecurity-crs";
+        Assert.True(File.Exists(Path.Combine(PackageRules, CrsRuleSetLoader.PackageLoadFile)), "Debian's modsecurity-crs package is not installed (.ci/run installs it)");
+
+        var files = CrsRuleSetLoader.RuleFiles(PackageRules);
+        var program = CrsRuleSetLoader.Load(new CrsLoadOptions(PackageRules, 4));
+
+        Assert.Equal("/etc/modsecurity/crs/crs-setup.conf", files[0]);
+        Assert.Contains(files, f => f.EndsWith("/rules/REQUEST-942-APPLICATION-ATTACK-SQLI.conf", StringComparison.Ordinal));
+        Assert.Contains(program.Phases[1], r => r.Id == 900990);
+        Assert.Contains(program.Phases[2], r => r.Id == 949110);
+        Assert.Contains(program.Signatures, s => s.StartsWith("OWASP_CRS/3.3", StringComparison.Ordinal));
+    }
+
+    [Fact]
+    public void Load_PackageLoadFile_IncludeOfAMissingFileIsAnErrorButIncludeOptionalIsNot()
+    {
+        using var folder = new ConfigDirectory();
+        File.WriteAllText(Path.Combine(folder.Path, "crs-setup.conf"), "SecAction \"id:900990,phase:1,pass,nolog,setvar:tx.crs_setup_version=334\"\n");
+        File.WriteAllText(Path.Combine(folder.Path, CrsRuleSetLoader.PackageLoadFile), $"Include {folder.Path}/crs-setup.conf\nIncludeOptional {folder.Path}/absent/*.conf\n");
+        Assert.Single(CrsRuleSetLoader.RuleFiles(folder.Path));
+
+        File.AppendAllText(Path.Combine(folder.Path, CrsRuleSetLoader.PackageLoadFile), $"Include {folder.Path}/missing.conf\n");
+        var error = Assert.Throws<SecLangException>(() => CrsRuleSetLoader.RuleFiles(folder.Path));
+        Assert.Contains("missing.conf' matches no file", error.Message, StringComparison.Ordinal);
+    }
+
     [Theory]
     [InlineData("SecRule ARGS \"@rx a\" \"id:1,phase:2,pass\"\nSecFrobnicate On\n", "test.conf:2: unsupported directive 'SecFrobnicate'")]
     [InlineData("SecRule ARGS \"@bogus a\" \"id:1,phase:2,pass\"\n", "test.conf:1: unsupported operator '@bogus'")]

@@ -29,7 +29,9 @@ internal sealed record FtwOverride(int RuleId, IReadOnlyList<int> TestIds, strin
 
 /// <summary>
 /// Reads go-ftw (v2 format) regression tests and override files, field for field as go-ftw interprets them:
-/// defaults GET, "/", HTTP/1.1, autocomplete_headers on.
+/// defaults GET, "/", HTTP/1.1, autocomplete_headers on. Also reads the legacy FTW format of CRS 3.3's tests:
+/// "test_title: 942100-1" instead of test_id, log_contains / no_log_contains regexes over the log instead of
+/// expect_ids, stop_magic instead of autocomplete_headers, raw_request, and meta.enabled: false for skipped files.
 /// </summary>
 internal static class FtwCorpus
 {
@@ -56,7 +58,12 @@ internal static class FtwCorpus
                 continue;
             }
 
-            var ruleId = Int(Child(root, "rule_id")) ?? 0;
+            if (Child(root, "meta") is YamlMappingNode meta && string.Equals(Text(Child(meta, "enabled")), "false", StringComparison.OrdinalIgnoreCase))
+            {
+                continue;
+            }
+
+            var ruleId = Int(Child(root, "rule_id")) ?? LeadingNumber(Path.GetFileNameWithoutExtension(file)) ?? 0;
             if (Child(root, "tests") is not YamlSequenceNode list)
             {
                 continue;
@@ -72,7 +79,7 @@ internal static class FtwCorpus
                     stages.Add(Stage((YamlMappingNode)Child(stage, "input")!, Child(stage, "output") as YamlMappingNode));
                 }
 
-                tests.Add(new FtwTest(relative, ruleId, Int(Child(node, "test_id")) ?? 0, stages));
+                tests.Add(new FtwTest(relative, ruleId, Int(Child(node, "test_id")) ?? TitleNumber(Text(Child(node, "test_title"))) ?? tests.Count, stages));
             }
         }
 
@@ -115,14 +122,16 @@ internal static class FtwCorpus
         }
 
         var encoded = Text(Child(input, "encoded_request"));
+        var raw = Text(Child(input, "raw_request"));
         return new FtwStage(
             Text(Child(input, "method")) ?? "GET",
             Text(Child(input, "uri")) ?? "/",
             Text(Child(input, "version")) ?? "HTTP/1.1",
             headers,
             Text(Child(input, "data")),
-            encoded is null ? null : Convert.FromBase64String(encoded),
-            !string.Equals(Text(Child(input, "autocomplete_headers")), "false", StringComparison.OrdinalIgnoreCase),
+            encoded is not null ? Convert.FromBase64String(encoded) : raw is not null ? System.Text.Encoding.UTF8.GetBytes(raw) : null,
+            !string.Equals(Text(Child(input, "autocomplete_headers")), "false", StringComparison.OrdinalIgnoreCase)
+                && !string.Equals(Text(Child(input, "stop_magic")), "true", StringComparison.OrdinalIgnoreCase),
             output is null ? new FtwExpectation([], [], [], null, null, null) : Expectation(output));
     }
 
@@ -134,9 +143,27 @@ internal static class FtwCorpus
             Ints(Child(output, "status")),
             log is null ? [] : Ints(Child(log, "expect_ids")),
             log is null ? [] : Ints(Child(log, "no_expect_ids")),
-            log is null ? null : Text(Child(log, "match_regex")),
-            log is null ? null : Text(Child(log, "no_match_regex")),
+            log is null ? Text(Child(output, "log_contains")) : Text(Child(log, "match_regex")),
+            log is null ? Text(Child(output, "no_log_contains")) : Text(Child(log, "no_match_regex")),
             expectError is null ? null : string.Equals(expectError, "true", StringComparison.OrdinalIgnoreCase));
+    }
+
+    /// <summary>"942100-1" (a legacy test title): the number after the rule id.</summary>
+    private static int? TitleNumber(string? title)
+    {
+        var dash = title?.LastIndexOf('-') ?? -1;
+        return dash < 0 ? null : LeadingNumber(title![(dash + 1)..]);
+    }
+
+    private static int? LeadingNumber(string text)
+    {
+        var digits = 0;
+        while (digits < text.Length && char.IsAsciiDigit(text[digits]))
+        {
+            digits++;
+        }
+
+        return digits > 0 && int.TryParse(text.AsSpan(0, digits), out var value) ? value : null;
     }
 
     private static YamlNode? Child(YamlMappingNode node, string key) =>
