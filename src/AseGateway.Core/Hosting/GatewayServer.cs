@@ -285,6 +285,7 @@ public sealed partial class GatewayServer : IAsyncDisposable
         services.AddReverseProxy()
             .LoadFromMemory([], [])
             .AddTransforms<GatewayTransformProvider>();
+        UnusedFrameworkServices.RemoveDataProtectionStartup(services);
 
         var app = builder.Build();
         app.UseMiddleware<RequestMetricsMiddleware>();

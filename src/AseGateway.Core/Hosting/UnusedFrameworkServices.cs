@@ -1,0 +1,29 @@
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Hosting;
+
+namespace AseGateway.Hosting;
+
+/// <summary>Framework services that packages register for features the gateway does not use, and that cost memory at start.</summary>
+internal static class UnusedFrameworkServices
+{
+    private const string DataProtectionHostedService = "Microsoft.AspNetCore.DataProtection.Internal.DataProtectionHostedService";
+
+    /// <summary>
+    /// YARP's <c>AddReverseProxy</c> adds ASP.NET Core data protection for its encrypted session-affinity cookies; the
+    /// gateway's ARR affinity is its own and never protects anything. Data protection's hosted service loads (and on a
+    /// first start writes) the XML key ring under ~/.aspnet at start-up: System.Private.Xml and the XML key manager
+    /// loaded and compiled for nothing, a few MB of resident memory. Without the hosted service the key ring is read
+    /// only if something ever protects data, so nothing breaks if that changes.
+    /// </summary>
+    public static void RemoveDataProtectionStartup(IServiceCollection services)
+    {
+        for (var i = services.Count - 1; i >= 0; i--)
+        {
+            var descriptor = services[i];
+            if (descriptor.ServiceType == typeof(IHostedService) && descriptor.ImplementationType?.FullName == DataProtectionHostedService)
+            {
+                services.RemoveAt(i);
+            }
+        }
+    }
+}
