@@ -23,7 +23,9 @@ internal sealed class CrsRegressionHarness
     public const string MarkerHeader = "X-Ftw-Marker";
     private const string MarkerPath = "/ftw-marker-";
 
-    private static readonly TimeSpan ReadTimeout = TimeSpan.FromSeconds(5);
+    /// <summary>Generous: an answer normally takes milliseconds, but the suite also runs on a machine shared with other
+    /// builds, where a request can wait seconds for a core; only a request the server never answers costs this long.</summary>
+    private static readonly TimeSpan ReadTimeout = TimeSpan.FromSeconds(20);
     private readonly IPEndPoint _endpoint;
     private readonly ConcurrentQueue<WafFinding> _findings = new();
     private readonly ConcurrentDictionary<string, TaskCompletionSource> _markers = new();
