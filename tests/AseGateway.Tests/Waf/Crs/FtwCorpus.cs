@@ -12,7 +12,8 @@ internal sealed record FtwExpectation(
     string? NoMatchRegex,
     bool? ExpectError);
 
-/// <summary>One go-ftw stage: the request to send (as fields or as raw bytes) and the expectation.</summary>
+/// <summary>One go-ftw stage: the request to send (as fields or as raw bytes) and the expectation; <see cref="GoFtw"/> is
+/// false for the legacy FTW format, whose runner sends data as written.</summary>
 internal sealed record FtwStage(
     string Method,
     string Uri,
@@ -21,7 +22,8 @@ internal sealed record FtwStage(
     string? Data,
     byte[]? EncodedRequest,
     bool AutocompleteHeaders,
-    FtwExpectation Output);
+    FtwExpectation Output,
+    bool GoFtw = true);
 
 internal sealed record FtwTest(string File, int RuleId, int TestId, IReadOnlyList<FtwStage> Stages);
 
@@ -77,7 +79,7 @@ internal static class FtwCorpus
                 foreach (var stageNode in (Child(node, "stages") as YamlSequenceNode)?.Children.OfType<YamlMappingNode>() ?? [])
                 {
                     var stage = Child(stageNode, "stage") as YamlMappingNode ?? stageNode;
-                    stages.Add(Stage((YamlMappingNode)Child(stage, "input")!, Child(stage, "output") as YamlMappingNode));
+                    stages.Add(Stage((YamlMappingNode)Child(stage, "input")!, Child(stage, "output") as YamlMappingNode) with { GoFtw = Child(node, "test_title") is null });
                 }
 
                 tests.Add(new FtwTest(relative, ruleId, Int(Child(node, "test_id")) ?? TitleNumber(Text(Child(node, "test_title"))) ?? tests.Count, stages));
