@@ -35,7 +35,7 @@ public sealed class TestGateway : IAsyncDisposable
         return await StartAsync(source, output, readyTimeout, wafHooks: wafHooks);
     }
 
-    public static async Task<TestGateway> StartAsync(ConfigSource source, ITestOutputHelper output, TimeSpan? readyTimeout = null, TimeSpan? pollInterval = null, IReadOnlyList<AseGateway.Waf.IWafHook>? wafHooks = null, LogCapture? capture = null)
+    public static async Task<TestGateway> StartAsync(ConfigSource source, ITestOutputHelper output, TimeSpan? readyTimeout = null, TimeSpan? pollInterval = null, IReadOnlyList<AseGateway.Waf.IWafHook>? wafHooks = null, LogCapture? capture = null, IReadOnlyList<AseGateway.Waf.IManagedRuleSetProvider>? managedRuleSetProviders = null)
     {
         var server = await GatewayServer.StartAsync(source, new GatewayServerOptions
         {
@@ -47,6 +47,7 @@ public sealed class TestGateway : IAsyncDisposable
             StartupReadyTimeout = readyTimeout ?? TimeSpan.FromSeconds(30),
             ConfigPollInterval = pollInterval,
             WafHooks = wafHooks ?? [],
+            ManagedRuleSetProviders = managedRuleSetProviders ?? [],
         });
         return new TestGateway(server);
     }

@@ -11,6 +11,13 @@ internal sealed class CrsManagedRuleSetProvider : IManagedRuleSetProvider
     /// <summary>Where the distribution package modsecurity-crs installs CRS 3.3 (Dockerfile and .ci/run install it).</summary>
     public const string DistributionRulesPath = "/usr/share/modsecurity-crs";
 
+    /// <summary>One per provider, and the gateway keeps its providers across reloads: a reload that leaves the CRS
+    /// files and settings alone reuses the compiled program.</summary>
+    private readonly CrsCompiledRuleSetCache _compiled = new();
+
+    /// <summary>Programs compiled so far (a reuse does not count).</summary>
+    internal int Compilations => _compiled.Compilations;
+
     public bool Supports(string ruleSetType, string ruleSetVersion) =>
         string.Equals(ruleSetType, CrsManagedRuleSet.Type, StringComparison.OrdinalIgnoreCase) && CrsManagedRuleSet.IsSupportedVersion(ruleSetVersion);
 
@@ -34,7 +41,7 @@ internal sealed class CrsManagedRuleSetProvider : IManagedRuleSetProvider
 
         try
         {
-            var program = CrsRuleSetLoader.Load(new CrsLoadOptions(path, config.ParanoiaLevel ?? 1, null, config.InboundAnomalyScoreThreshold, disabled));
+            var program = _compiled.GetOrLoad(new CrsLoadOptions(path, config.ParanoiaLevel ?? 1, null, config.InboundAnomalyScoreThreshold, disabled));
             return new CrsManagedRuleSet(config.RuleSetVersion!, program);
         }
         catch (SecLangException ex)

@@ -1,3 +1,4 @@
+using System.Globalization;
 using System.Text;
 using System.Text.Json;
 using System.Xml;
@@ -303,6 +304,14 @@ internal sealed class CrsRequestData
                 foreach (var item in element.EnumerateArray())
                 {
                     AddJson(item, $"{prefix}.{index++}");
+                }
+
+                if (index > 0)
+                {
+                    // The array itself is an argument too, its value the element count, as Coraza names JSON: so a
+                    // key holding an array (an ORM lookup such as "roles__contained_by": [...], CRS 934210) is an
+                    // argument name the rules see, not only its elements' "json.roles__contained_by.0".
+                    ArgsPost.Add(new CrsItem(prefix, index.ToString(CultureInfo.InvariantCulture)));
                 }
 
                 break;

@@ -8,7 +8,7 @@ namespace AseGateway.Waf.Crs;
 internal sealed record CrsLoadOptions(string RulesPath, int ParanoiaLevel, int? DetectionParanoiaLevel = null, int? InboundAnomalyThreshold = null, IReadOnlySet<string>? DisabledRuleIds = null);
 
 /// <summary>Load-time services for directives: reading data files next to the rule file that names them.</summary>
-internal sealed class CrsLoadContext(string directory)
+internal sealed class CrsLoadContext(string directory, List<string>? dataFilesRead = null)
 {
     public List<string> ReadPhraseFiles(string argument, string where)
     {
@@ -21,6 +21,7 @@ internal sealed class CrsLoadContext(string directory)
                 throw new SecLangException(where, $"data file '{name}' not found (looked for {path})");
             }
 
+            dataFilesRead?.Add(path);
             foreach (var line in File.ReadAllLines(path))
             {
                 var trimmed = line.Trim();
@@ -59,15 +60,20 @@ internal sealed class CrsRuleSetLoader
     private readonly Dictionary<int, CrsRule> _byId = [];
     private readonly Dictionary<int, CrsRule> _defaults = [];
     private readonly List<string> _signatures = [];
+    private readonly List<string> _dataFiles = [];
     private string _engine = "On";
     private char _argumentSeparator = '&';
 
     private CrsRuleSetLoader(CrsLoadOptions options) => _options = options;
 
-    public static CrsProgram Load(CrsLoadOptions options)
+    public static CrsProgram Load(CrsLoadOptions options) => Load(options, RuleFiles(options.RulesPath), out _);
+
+    /// <summary>Loads the given rule files (from <see cref="RuleFiles"/>) and reports the data files the rules read.</summary>
+    public static CrsProgram Load(CrsLoadOptions options, List<string> ruleFiles, out IReadOnlyList<string> dataFiles)
     {
         var loader = new CrsRuleSetLoader(options);
-        foreach (var file in RuleFiles(options.RulesPath))
+        dataFiles = loader._dataFiles;
+        foreach (var file in ruleFiles)
         {
             loader.LoadFile(file);
             if (Path.GetFileName(file).StartsWith("crs-setup.conf", StringComparison.Ordinal))
@@ -196,9 +202,9 @@ internal sealed class CrsRuleSetLoader
         return text + "\"\n";
     }
 
-    public void LoadFile(string path) => Apply(SecLangParser.ParseFile(path), new CrsLoadContext(Path.GetDirectoryName(path)!));
+    public void LoadFile(string path) => Apply(SecLangParser.ParseFile(path), new CrsLoadContext(Path.GetDirectoryName(path)!, _dataFiles));
 
-    public void LoadText(string text, string path) => Apply(SecLangParser.Parse(text, path), new CrsLoadContext(Path.GetDirectoryName(path)!));
+    public void LoadText(string text, string path) => Apply(SecLangParser.Parse(text, path), new CrsLoadContext(Path.GetDirectoryName(path)!, _dataFiles));
 
     private void Apply(List<SecLangDirective> directives, CrsLoadContext load)
     {

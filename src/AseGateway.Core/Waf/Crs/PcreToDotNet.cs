@@ -4,14 +4,16 @@ namespace AseGateway.Waf.Crs;
 
 /// <summary>
 /// Rewrites the PCRE constructs CRS patterns use that .NET's regex syntax lacks: possessive quantifiers become
-/// atomic-free greedy ones (same set of matches for a yes/no test), POSIX classes become explicit ranges, and
-/// <c>\x{HH}</c> becomes <c>\xHH</c>.
+/// atomic-free greedy ones (same set of matches for a yes/no test), POSIX classes become explicit ranges,
+/// <c>\x{HH}</c> becomes <c>\xHH</c>, and an escaped hyphen in a class becomes <c>\x2D</c> (.NET does not start a range
+/// at an escaped hyphen: its <c>[\--9]</c> matches only '-' and '9' where PCRE's matches '-' to '9', which CRS's 932230
+/// family relies on).
 /// </summary>
 internal static class PcreToDotNet
 {
     public static string Translate(string pattern)
     {
-        if (!pattern.Contains('+', StringComparison.Ordinal) && !pattern.Contains("[:", StringComparison.Ordinal) && !pattern.Contains("\\x{", StringComparison.Ordinal))
+        if (!pattern.Contains('+', StringComparison.Ordinal) && !pattern.Contains("[:", StringComparison.Ordinal) && !pattern.Contains("\\x{", StringComparison.Ordinal) && !pattern.Contains("\\-", StringComparison.Ordinal))
         {
             return pattern;
         }
@@ -33,6 +35,13 @@ internal static class PcreToDotNet
                         i = end;
                         continue;
                     }
+                }
+
+                if (inClass && pattern[i + 1] == '-')
+                {
+                    sb.Append("\\x2D");
+                    i++;
+                    continue;
                 }
 
                 sb.Append(c).Append(pattern[i + 1]);

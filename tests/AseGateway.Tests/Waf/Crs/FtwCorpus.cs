@@ -1,3 +1,4 @@
+using System.Text.RegularExpressions;
 using YamlDotNet.RepresentationModel;
 
 namespace AseGateway.Tests.Waf.Crs;
@@ -11,7 +12,8 @@ internal sealed record FtwExpectation(
     string? NoMatchRegex,
     bool? ExpectError);
 
-/// <summary>One go-ftw stage: the request to send (as fields or as raw bytes) and the expectation.</summary>
+/// <summary>One go-ftw stage: the request to send (as fields or as raw bytes) and the expectation; <see cref="GoFtw"/> is
+/// false for the legacy FTW format, whose runner sends data as written.</summary>
 internal sealed record FtwStage(
     string Method,
     string Uri,
@@ -20,7 +22,8 @@ internal sealed record FtwStage(
     string? Data,
     byte[]? EncodedRequest,
     bool AutocompleteHeaders,
-    FtwExpectation Output);
+    FtwExpectation Output,
+    bool GoFtw = true);
 
 internal sealed record FtwTest(string File, int RuleId, int TestId, IReadOnlyList<FtwStage> Stages);
 
@@ -76,7 +79,7 @@ internal static class FtwCorpus
                 foreach (var stageNode in (Child(node, "stages") as YamlSequenceNode)?.Children.OfType<YamlMappingNode>() ?? [])
                 {
                     var stage = Child(stageNode, "stage") as YamlMappingNode ?? stageNode;
-                    stages.Add(Stage((YamlMappingNode)Child(stage, "input")!, Child(stage, "output") as YamlMappingNode));
+                    stages.Add(Stage((YamlMappingNode)Child(stage, "input")!, Child(stage, "output") as YamlMappingNode) with { GoFtw = Child(node, "test_title") is null });
                 }
 
                 tests.Add(new FtwTest(relative, ruleId, Int(Child(node, "test_id")) ?? TitleNumber(Text(Child(node, "test_title"))) ?? tests.Count, stages));
@@ -128,12 +131,20 @@ internal static class FtwCorpus
             Text(Child(input, "uri")) ?? "/",
             Text(Child(input, "version")) ?? "HTTP/1.1",
             headers,
-            Text(Child(input, "data")),
+            ExpandTemplate(Text(Child(input, "data"))),
             encoded is not null ? Convert.FromBase64String(encoded) : raw is not null ? System.Text.Encoding.UTF8.GetBytes(raw) : null,
             !string.Equals(Text(Child(input, "autocomplete_headers")), "false", StringComparison.OrdinalIgnoreCase)
                 && !string.Equals(Text(Child(input, "stop_magic")), "true", StringComparison.OrdinalIgnoreCase),
             output is null ? new FtwExpectation([], [], [], null, null, null) : Expectation(output));
     }
+
+    /// <summary>
+    /// go-ftw reads data as a Go template with Sprig's functions; the corpus uses only <c>{{ "1" | repeat 64200 }}</c>
+    /// (920400's file-size tests), which without expansion would send a body far shorter than its Content-Length.
+    /// </summary>
+    private static string? ExpandTemplate(string? data) => data is null || !data.Contains("{{", StringComparison.Ordinal)
+        ? data
+        : Regex.Replace(data, """\{\{\s*"([^"]*)"\s*\|\s*repeat\s+([0-9]+)\s*\}\}""", m => string.Concat(Enumerable.Repeat(m.Groups[1].Value, int.Parse(m.Groups[2].Value, System.Globalization.CultureInfo.InvariantCulture))));
 
     private static FtwExpectation Expectation(YamlMappingNode output)
     {

@@ -65,6 +65,14 @@ internal static class SqlInjectionDetector
         Span<SqlToken> tokens = stackalloc SqlToken[TokensKept];
         var count = Fold(input, quoteContext, mySql, tokens);
         length = Print(tokens[..count], fingerprint);
+        if (fingerprint[..length].Contains(SqlTokenType.Unparsable))
+        {
+            // As libinjection: a reading that cannot be parsed the same way by every database is an attack ("X").
+            fingerprint[0] = SqlTokenType.Unparsable;
+            length = 1;
+            return true;
+        }
+
         return length > 1
             && SqlFingerprints.IsAttack(fingerprint[..length])
             && !IsBenignShape(input, tokens[..count], quoteContext, fingerprint[..length]);

@@ -27,6 +27,12 @@ internal static class SqlTokenType
     public const char Semicolon = ';';
     public const char Comment = 'c';
     public const char Unknown = '?';
+
+    /// <summary>
+    /// Text no database reads the same way: a block comment that opens another one inside it (PostgreSQL nests
+    /// comments, MySQL does not). libinjection calls it evil and reports any value holding one as an injection.
+    /// </summary>
+    public const char Unparsable = 'X';
 }
 
 /// <summary>One token: its class and where its text lies in the input (no copy of the text is made).</summary>

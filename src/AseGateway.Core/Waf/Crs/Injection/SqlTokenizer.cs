@@ -249,7 +249,10 @@ internal ref struct SqlTokenizer
         var start = _position;
         var close = _input[(start + 2)..].IndexOf("*/");
         _position = close < 0 ? _input.Length : start + 2 + close + 2;
-        return new SqlToken { Type = SqlTokenType.Comment, Start = start, Length = _position - start };
+
+        // A "/*" inside the comment (its '*' may be the closing one, as in "/*/*/") nests in PostgreSQL only.
+        var nested = close >= 0 && _input.Slice(start + 2, close + 1).IndexOf("/*") >= 0;
+        return new SqlToken { Type = nested ? SqlTokenType.Unparsable : SqlTokenType.Comment, Start = start, Length = _position - start };
     }
 
     private SqlToken ReadVariable()

@@ -139,6 +139,24 @@ public sealed class SqlInjectionDetectorTests
         Assert.Equal("sc", buffer[..SqlInjectionDetector.Fingerprint("admin'--", '\'', mySql: false, buffer)].ToString());
     }
 
+    [Theory]
+    // libinjection's "evil" token: a block comment opening another (942101's path /post/%2A/%2A/2+union+all/bar).
+    [InlineData("/post/*/*/2 union all/bar")]
+    [InlineData("1 /* a /* b */")]
+    [InlineData("hello /*/*/ x")]
+    public void IsSqlInjection_NestedBlockComment_IsUnparsableAndDetected(string input)
+    {
+        Assert.True(SqlInjectionDetector.IsSqlInjection(input, out var fingerprint));
+        Assert.Equal("X", fingerprint);
+    }
+
+    [Fact]
+    public void IsSqlInjection_NestedBlockCommentAfterTheFifthToken_IsNotSeen()
+    {
+        // As libinjection: only the first five folded tokens are read.
+        Assert.False(SqlInjectionDetector.IsSqlInjection("a b c d e f /*/*/", out _));
+    }
+
     [Fact]
     public void IsSqlInjection_SameShapeTwice_ReturnsTheSameFingerprintInstance()
     {
