@@ -25,6 +25,8 @@ internal static partial class GatewayTracing
     /// <summary>Registers tracing when the configuration turns it on (read at start: a change needs a restart).</summary>
     public static void Add(IServiceCollection services, GatewaySnapshot snapshot)
     {
+        var enabled = snapshot.Config.Observability?.Tracing is { Enabled: true };
+        services.AddSingleton(new TracingAtStart(enabled));
         if (snapshot.Config.Observability?.Tracing is not { Enabled: true } tracing)
         {
             return;
@@ -78,3 +80,6 @@ internal static partial class GatewayTracing
     [LoggerMessage(EventId = Logging.EventIds.TracingEnabled, Level = LogLevel.Information, Message = "Tracing: spans are exported to {Endpoint} over OTLP ({Protocol}), sampling ratio {Ratio}.")]
     private static partial void LogEnabled(ILogger logger, Uri endpoint, Configuration.OtlpProtocol protocol, double ratio);
 }
+
+/// <summary>Whether tracing was on when the gateway started (it is read once: a change needs a restart).</summary>
+internal sealed record TracingAtStart(bool Enabled);
