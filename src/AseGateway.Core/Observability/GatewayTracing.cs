@@ -12,8 +12,9 @@ namespace AseGateway.Observability;
 /// <summary>
 /// OpenTelemetry tracing of the data plane, off unless <c>observability.tracing.enabled</c>: a server span per
 /// request (ASP.NET Core), YARP's forwarding span, and a client span per call to a worker (HttpClient), exported
-/// over OTLP. The worker receives a W3C traceparent whichever way: YARP's forwarder propagates the current
-/// activity even with tracing off, so a worker's own traces join the caller's.
+/// over OTLP. The worker receives a W3C traceparent whichever way, so a worker's own traces join the caller's: with
+/// tracing on, HttpClient's client span is its parent; with tracing off, <see cref="TraceContextHandler"/> passes on
+/// ASP.NET Core's request activity without starting a span per call.
 /// </summary>
 internal static partial class GatewayTracing
 {
