@@ -1,6 +1,9 @@
+using System.Runtime.CompilerServices;
 using AseGateway.Forwarding;
 using AseGateway.Instances;
 using Microsoft.AspNetCore.Http;
+using Microsoft.Extensions.Primitives;
+using Microsoft.Net.Http.Headers;
 using Yarp.ReverseProxy.Model;
 using Yarp.ReverseProxy.Transforms;
 
@@ -14,6 +17,7 @@ namespace AseGateway.Affinity;
 internal sealed class ArrAffinityResponseTransform : ResponseTransform
 {
     private readonly InstanceRegistry _registry;
+    private readonly ConditionalWeakTable<InstanceState, AffinityCookies> _cookies = new();
 
     public ArrAffinityResponseTransform(InstanceRegistry registry) => _registry = registry;
 
@@ -47,8 +51,30 @@ internal sealed class ArrAffinityResponseTransform : ResponseTransform
             return ValueTask.CompletedTask;
         }
 
-        response.Headers.Append("Set-Cookie", $"{ArrAffinity.CookieName}={token};Path=/;HttpOnly");
-        response.Headers.Append("Set-Cookie", $"{ArrAffinity.SameSiteCookieName}={token};Path=/;HttpOnly;SameSite=None;Secure");
+        response.Headers.Append(HeaderNames.SetCookie, CookiesFor(instance, token));
         return ValueTask.CompletedTask;
     }
+
+    /// <summary>
+    /// The two Set-Cookie values of an instance, built once (a client that is not pinned yet gets them on every answer,
+    /// a load generator on all of them); rebuilt if the instance's id changes. Keyed by the state object, so the entry
+    /// goes when the instance does.
+    /// </summary>
+    private StringValues CookiesFor(InstanceState instance, string token)
+    {
+        if (_cookies.TryGetValue(instance, out var cached) && string.Equals(cached.Token, token, StringComparison.Ordinal))
+        {
+            return cached.Values;
+        }
+
+        var cookies = new AffinityCookies(token, new StringValues(
+        [
+            $"{ArrAffinity.CookieName}={token};Path=/;HttpOnly",
+            $"{ArrAffinity.SameSiteCookieName}={token};Path=/;HttpOnly;SameSite=None;Secure",
+        ]));
+        _cookies.AddOrUpdate(instance, cookies);
+        return cookies.Values;
+    }
+
+    private sealed record AffinityCookies(string Token, StringValues Values);
 }

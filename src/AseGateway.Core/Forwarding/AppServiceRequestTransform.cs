@@ -14,30 +14,30 @@ internal sealed class AppServiceRequestTransform : RequestTransform
 {
     public static readonly AppServiceRequestTransform Instance = new();
 
+    private static TlsText? _lastTls;
+
     public override ValueTask ApplyAsync(RequestTransformContext context)
     {
         var httpContext = context.HttpContext;
         var request = httpContext.Request;
+        var incoming = request.Headers;
         var headers = context.ProxyRequest.Headers;
         var gateway = httpContext.Features.Get<GatewayRequestFeature>();
         var trusted = gateway?.PeerIsTrustedForwarder == true;
 
-        foreach (var name in AppServiceHeaders.FrontEndOwned)
-        {
-            headers.Remove(name);
-        }
-
+        RemoveSentByClient(incoming, headers, AppServiceHeaders.FrontEndOwned);
         if (!trusted)
         {
-            foreach (var name in AppServiceHeaders.ForwarderOwned)
-            {
-                headers.Remove(name);
-            }
+            RemoveSentByClient(incoming, headers, AppServiceHeaders.ForwarderOwned);
         }
 
         var peer = gateway?.PeerAddress?.ToString() ?? string.Empty;
-        headers.Remove(AppServiceHeaders.ForwardedFor);
-        var incomingFor = request.Headers[AppServiceHeaders.ForwardedFor];
+        var incomingFor = incoming[AppServiceHeaders.ForwardedFor];
+        if (incomingFor.Count > 0)
+        {
+            headers.Remove(AppServiceHeaders.ForwardedFor);
+        }
+
         if (trusted && incomingFor.Count > 0)
         {
             headers.TryAddWithoutValidation(AppServiceHeaders.ForwardedFor, $"{string.Join(", ", (IEnumerable<string?>)incomingFor)}, {peer}");
@@ -47,9 +47,14 @@ internal sealed class AppServiceRequestTransform : RequestTransform
             headers.TryAddWithoutValidation(AppServiceHeaders.ForwardedFor, peer);
         }
 
-        if (!trusted || !request.Headers.ContainsKey(AppServiceHeaders.ForwardedProto))
+        var sentProto = incoming.ContainsKey(AppServiceHeaders.ForwardedProto);
+        if (!trusted || !sentProto)
         {
-            headers.Remove(AppServiceHeaders.ForwardedProto);
+            if (sentProto)
+            {
+                headers.Remove(AppServiceHeaders.ForwardedProto);
+            }
+
             headers.TryAddWithoutValidation(AppServiceHeaders.ForwardedProto, request.Scheme);
         }
 
@@ -83,6 +88,22 @@ internal sealed class AppServiceRequestTransform : RequestTransform
         return ValueTask.CompletedTask;
     }
 
+    /// <summary>
+    /// Drops the client's copies of headers it may not set. YARP has copied the client's headers to the outgoing
+    /// message, so a name is there only if the client sent it: a lookup in Kestrel's header table is much cheaper than
+    /// a removal from HttpClient's (which parses and validates the name on every call), and clients rarely send these.
+    /// </summary>
+    private static void RemoveSentByClient(IHeaderDictionary incoming, System.Net.Http.Headers.HttpRequestHeaders outgoing, string[] names)
+    {
+        foreach (var name in names)
+        {
+            if (incoming.ContainsKey(name))
+            {
+                outgoing.Remove(name);
+            }
+        }
+    }
+
     /// <summary>The request target exactly as the client sent it (App Service's X-Original-URL).</summary>
     private static string OriginalUrl(HttpContext context)
     {
@@ -100,6 +121,23 @@ internal sealed class AppServiceRequestTransform : RequestTransform
     private static string TlsDescription(HttpContext context)
     {
         var tls = context.Features.Get<Microsoft.AspNetCore.Connections.Features.ITlsHandshakeFeature>();
-        return tls is null ? "tls" : $"{tls.Protocol}|{tls.NegotiatedCipherSuite}";
+        if (tls is null)
+        {
+            return "tls";
+        }
+
+        // Nearly every connection negotiates the same protocol and suite: reuse the last text instead of formatting two
+        // enum names on every request.
+        var last = _lastTls;
+        if (last is not null && last.Protocol == tls.Protocol && last.CipherSuite == tls.NegotiatedCipherSuite)
+        {
+            return last.Text;
+        }
+
+        var text = $"{tls.Protocol}|{tls.NegotiatedCipherSuite}";
+        _lastTls = new TlsText(tls.Protocol, tls.NegotiatedCipherSuite, text);
+        return text;
     }
+
+    private sealed record TlsText(System.Security.Authentication.SslProtocols Protocol, System.Net.Security.TlsCipherSuite? CipherSuite, string Text);
 }

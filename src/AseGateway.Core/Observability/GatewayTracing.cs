@@ -12,8 +12,9 @@ namespace AseGateway.Observability;
 /// <summary>
 /// OpenTelemetry tracing of the data plane, off unless <c>observability.tracing.enabled</c>: a server span per
 /// request (ASP.NET Core), YARP's forwarding span, and a client span per call to a worker (HttpClient), exported
-/// over OTLP. The worker receives a W3C traceparent whichever way: YARP's forwarder propagates the current
-/// activity even with tracing off, so a worker's own traces join the caller's.
+/// over OTLP. The worker receives a W3C traceparent whichever way, so a worker's own traces join the caller's: with
+/// tracing on, HttpClient's client span is its parent; with tracing off, <see cref="TraceContextHandler"/> passes on
+/// ASP.NET Core's request activity without starting a span per call.
 /// </summary>
 internal static partial class GatewayTracing
 {
@@ -25,6 +26,8 @@ internal static partial class GatewayTracing
     /// <summary>Registers tracing when the configuration turns it on (read at start: a change needs a restart).</summary>
     public static void Add(IServiceCollection services, GatewaySnapshot snapshot)
     {
+        var enabled = snapshot.Config.Observability?.Tracing is { Enabled: true };
+        services.AddSingleton(new TracingAtStart(enabled));
         if (snapshot.Config.Observability?.Tracing is not { Enabled: true } tracing)
         {
             return;
@@ -78,3 +81,6 @@ internal static partial class GatewayTracing
     [LoggerMessage(EventId = Logging.EventIds.TracingEnabled, Level = LogLevel.Information, Message = "Tracing: spans are exported to {Endpoint} over OTLP ({Protocol}), sampling ratio {Ratio}.")]
     private static partial void LogEnabled(ILogger logger, Uri endpoint, Configuration.OtlpProtocol protocol, double ratio);
 }
+
+/// <summary>Whether tracing was on when the gateway started (it is read once: a change needs a restart).</summary>
+internal sealed record TracingAtStart(bool Enabled);
