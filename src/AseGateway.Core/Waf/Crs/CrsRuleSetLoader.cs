@@ -45,8 +45,7 @@ internal sealed class CrsRuleSetLoader
     private static readonly FrozenSet<string> HostDirectives = new[]
     {
         "SecRequestBodyAccess", "SecRequestBodyLimit", "SecRequestBodyNoFilesLimit", "SecRequestBodyInMemoryLimit",
-        "SecRequestBodyLimitAction", "SecRequestBodyJsonDepthLimit", "SecArgumentsLimit", "SecResponseBodyAccess",
-        "SecResponseBodyMimeType", "SecResponseBodyLimit", "SecResponseBodyLimitAction", "SecCookieFormat",
+        "SecRequestBodyLimitAction", "SecRequestBodyJsonDepthLimit", "SecArgumentsLimit", "SecCookieFormat",
         "SecCollectionTimeout", "SecPcreMatchLimit", "SecPcreMatchLimitRecursion", "SecTmpDir", "SecDataDir",
         "SecAuditEngine", "SecAuditLog", "SecAuditLogParts", "SecAuditLogType", "SecAuditLogRelevantStatus",
         "SecAuditLogStorageDir", "SecAuditLogFormat", "SecDebugLog", "SecDebugLogLevel", "SecUnicodeMapFile",
@@ -61,6 +60,7 @@ internal sealed class CrsRuleSetLoader
     private readonly List<string> _signatures = [];
     private string _engine = "On";
     private char _argumentSeparator = '&';
+    private readonly CrsResponseSettings _response = new();
 
     private CrsRuleSetLoader(CrsLoadOptions options) => _options = options;
 
@@ -278,7 +278,7 @@ internal sealed class CrsRuleSetLoader
                     _argumentSeparator = directive.Arguments[0].Length == 1 ? directive.Arguments[0][0] : throw new SecLangException(directive.Where, "SecArgumentSeparator takes one character");
                     break;
                 default:
-                    if (!HostDirectives.Contains(directive.Name))
+                    if (!HostDirectives.Contains(directive.Name) && !_response.TryApply(directive))
                     {
                         throw new SecLangException(directive.Where, $"unsupported directive '{directive.Name}'");
                     }
@@ -641,6 +641,6 @@ internal sealed class CrsRuleSetLoader
             }
         }
 
-        return new CrsProgram(phases, infos, [.. _signatures], _engine, _argumentSeparator);
+        return new CrsProgram(phases, infos, [.. _signatures], _engine, _argumentSeparator, _response);
     }
 }

@@ -23,7 +23,8 @@ internal sealed class CrsRegressionHarness
     public const string MarkerHeader = "X-Ftw-Marker";
     private const string MarkerPath = "/ftw-marker-";
 
-    private static readonly TimeSpan ReadTimeout = TimeSpan.FromSeconds(5);
+    // Generous: on a shared, starved machine one request can wait seconds for a core; a real hang still fails.
+    private static readonly TimeSpan ReadTimeout = TimeSpan.FromSeconds(30);
     private readonly IPEndPoint _endpoint;
     private readonly ConcurrentQueue<WafFinding> _findings = new();
     private readonly ConcurrentDictionary<string, TaskCompletionSource> _markers = new();
