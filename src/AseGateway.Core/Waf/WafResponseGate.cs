@@ -63,9 +63,6 @@ internal sealed class WafResponseGate : Stream, IHttpResponseBodyFeature
         Blocked,
     }
 
-    /// <summary>True when the response was blocked by a response rule.</summary>
-    public bool Blocked => _state == State.Blocked;
-
     Stream IHttpResponseBodyFeature.Stream => this;
 
     public PipeWriter Writer => _writer ??= PipeWriter.Create(this, new StreamPipeWriterOptions(leaveOpen: true));
@@ -238,7 +235,8 @@ internal sealed class WafResponseGate : Stream, IHttpResponseBodyFeature
             {
                 _limit = check.Inspection.BodyLimit;
                 _rejectOverLimit = check.Inspection.RejectOverLimit;
-                _body = new ArrayBufferWriter<byte>((int)Math.Clamp(_response.ContentLength ?? 4096, 256, _limit));
+                // Sized by Content-Length when the worker sent one (at most the limit; at least 1, as ArrayBufferWriter needs).
+                _body = new ArrayBufferWriter<byte>((int)Math.Max(1, Math.Min(_response.ContentLength ?? 4096, _limit)));
                 _state = State.Buffering;
                 return;
             }

@@ -5,7 +5,7 @@ using System.Text.RegularExpressions;
 namespace AseGateway.Waf.Crs;
 
 /// <summary>Settings the rule set is loaded with: which files, and the CRS variables the configuration sets.</summary>
-internal sealed record CrsLoadOptions(string RulesPath, int ParanoiaLevel, int? DetectionParanoiaLevel = null, int? InboundAnomalyThreshold = null, IReadOnlySet<string>? DisabledRuleIds = null);
+internal sealed record CrsLoadOptions(string RulesPath, int ParanoiaLevel, int? DetectionParanoiaLevel = null, int? InboundAnomalyThreshold = null, IReadOnlySet<string>? DisabledRuleIds = null, int? OutboundAnomalyThreshold = null);
 
 /// <summary>Load-time services for directives: reading data files next to the rule file that names them.</summary>
 internal sealed class CrsLoadContext(string directory)
@@ -191,6 +191,11 @@ internal sealed class CrsRuleSetLoader
         if (options.InboundAnomalyThreshold is { } threshold)
         {
             text += $",setvar:tx.inbound_anomaly_score_threshold={threshold}";
+        }
+
+        if (options.OutboundAnomalyThreshold is { } outbound)
+        {
+            text += $",setvar:tx.outbound_anomaly_score_threshold={outbound}";
         }
 
         return text + "\"\n";

@@ -37,15 +37,30 @@ public sealed class CrsResponsePhaseTests(ITestOutputHelper output)
     }
 
     [Fact]
+    public async Task OutboundAnomalyScoreThreshold_FromTheConfiguration_ReachesTheResponsePhases()
+    {
+        const string Rules = "SecRule TX:outbound_anomaly_score_threshold \"@eq 7\" \"id:950905,phase:3,deny,log,msg:'Outbound threshold %{tx.outbound_anomaly_score_threshold}'\"";
+        await using var setup = await Setup.StartAsync(output, "Prevention", 1024, "Reject", Rules, outboundThreshold: 7);
+
+        using var response = await setup.ReflectAsync(new { body = "hello" });
+
+        Assert.Equal(HttpStatusCode.Forbidden, response.StatusCode);
+        Assert.Contains(setup.Findings, f => f.RuleId == "950905" && f.Message == "Outbound threshold 7");
+    }
+
+    [Fact]
     public async Task Prevention_ResponseBodyRule_BlocksTheBufferedBody()
     {
         await using var setup = await Setup.StartAsync(output, "Prevention", 1024, "Reject", ResponseRules);
 
         using var leaking = await setup.ReflectAsync(new { body = "ORA-00933: SQL command not properly ended" });
         using var clean = await setup.ReflectAsync(new { body = "<html><body>all good</body></html>" });
+        using var empty = await setup.ReflectAsync(new { headers = new Dictionary<string, string> { ["Content-Type"] = "text/plain", ["Content-Length"] = "0" } });
 
         Assert.Equal(HttpStatusCode.Forbidden, leaking.StatusCode);
         Assert.Equal(HttpStatusCode.OK, clean.StatusCode);
+        Assert.Equal(HttpStatusCode.OK, empty.StatusCode);
+        Assert.Empty(await empty.Content.ReadAsByteArrayAsync());
         Assert.Equal("text/html; charset=utf-8", clean.Content.Headers.ContentType?.ToString());
         Assert.Equal("<html><body>all good</body></html>", await clean.Content.ReadAsStringAsync());
         Assert.Contains(setup.Findings, f => f.RuleId == "950903" && f.Action == "Blocked");
@@ -182,7 +197,7 @@ public sealed class CrsResponsePhaseTests(ITestOutputHelper output)
 
         public System.Collections.Concurrent.ConcurrentBag<AseGateway.Waf.WafFinding> Findings { get; } = [];
 
-        public static async Task<Setup> StartAsync(ITestOutputHelper output, string mode, int limit, string limitAction, string rules)
+        public static async Task<Setup> StartAsync(ITestOutputHelper output, string mode, int limit, string limitAction, string rules, int? outboundThreshold = null)
         {
             var folder = new ConfigDirectory();
             var directory = Directory.CreateDirectory(Path.Combine(folder.Path, "crs")).FullName;
@@ -198,7 +213,7 @@ public sealed class CrsResponsePhaseTests(ITestOutputHelper output)
             var backend = await TestBackend.StartAsync("b0");
             var policy = $$"""
                 { "name": "p", "policySettings": { "mode": "{{mode}}" },
-                  "managedRules": { "managedRuleSets": [ { "ruleSetType": "OWASP", "ruleSetVersion": "4.x", "rulesPath": {{JsonSerializer.Serialize(directory)}} } ] } }
+                  "managedRules": { "managedRuleSets": [ { "ruleSetType": "OWASP", "ruleSetVersion": "4.x", "rulesPath": {{JsonSerializer.Serialize(directory)}}{{(outboundThreshold is { } t ? $", \"outboundAnomalyScoreThreshold\": {t}" : "")}} } ] } }
                 """;
             var json = TestConfigs.Static([backend])
                 .Replace("\"workerPools\":", $"\"wafPolicies\": [ {policy} ], \"defaultWafPolicy\": \"p\", \"wafAuditLog\": {{ \"path\": {JsonSerializer.Serialize(Path.Combine(folder.Path, "waf.log"))}, \"console\": false }}, \"workerPools\":");
