@@ -91,6 +91,12 @@ internal sealed class WafResponseGate : Stream, IHttpResponseBodyFeature
     /// <summary>The end of the response: runs what has not run yet and sends what was held back.</summary>
     public async Task FinishAsync()
     {
+        if (_writer is not null)
+        {
+            // Bytes a writer has not flushed yet reach the stream (and the inspection) first.
+            await _writer.FlushAsync();
+        }
+
         if (_state == State.Pending)
         {
             await DecideHeadersAsync(CancellationToken.None);
@@ -99,11 +105,6 @@ internal sealed class WafResponseGate : Stream, IHttpResponseBodyFeature
         if (_state == State.Buffering)
         {
             await DecideBodyAsync(overLimit: false, CancellationToken.None);
-        }
-
-        if (_writer is not null && _state == State.Passing)
-        {
-            await _writer.FlushAsync();
         }
 
         Restore();
