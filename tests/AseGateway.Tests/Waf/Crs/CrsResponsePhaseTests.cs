@@ -33,7 +33,7 @@ public sealed class CrsResponsePhaseTests(ITestOutputHelper output)
         Assert.Contains("blocked by the web application firewall", await leaky.Content.ReadAsStringAsync(), StringComparison.Ordinal);
         Assert.Equal(HttpStatusCode.OK, clean.StatusCode);
         Assert.Equal("hello", await clean.Content.ReadAsStringAsync());
-        Assert.Contains(setup.Findings, f => f.RuleId == "950901" && f.Action == "Blocked");
+        await setup.WaitForFindingAsync(f => f.RuleId == "950901" && f.Action == "Blocked");
     }
 
     [Fact]
@@ -45,7 +45,7 @@ public sealed class CrsResponsePhaseTests(ITestOutputHelper output)
         using var response = await setup.ReflectAsync(new { body = "hello" });
 
         Assert.Equal(HttpStatusCode.Forbidden, response.StatusCode);
-        Assert.Contains(setup.Findings, f => f.RuleId == "950905" && f.Message == "Outbound threshold 7");
+        await setup.WaitForFindingAsync(f => f.RuleId == "950905" && f.Message == "Outbound threshold 7");
     }
 
     [Fact]
@@ -63,7 +63,7 @@ public sealed class CrsResponsePhaseTests(ITestOutputHelper output)
         Assert.Empty(await empty.Content.ReadAsByteArrayAsync());
         Assert.Equal("text/html; charset=utf-8", clean.Content.Headers.ContentType?.ToString());
         Assert.Equal("<html><body>all good</body></html>", await clean.Content.ReadAsStringAsync());
-        Assert.Contains(setup.Findings, f => f.RuleId == "950903" && f.Action == "Blocked");
+        await setup.WaitForFindingAsync(f => f.RuleId == "950903" && f.Action == "Blocked");
     }
 
     [Fact]
@@ -75,7 +75,7 @@ public sealed class CrsResponsePhaseTests(ITestOutputHelper output)
 
         Assert.Equal(HttpStatusCode.OK, leaking.StatusCode);
         Assert.Equal("ORA-00933: SQL command not properly ended", await leaking.Content.ReadAsStringAsync());
-        Assert.Contains(setup.Findings, f => f.RuleId == "950903" && f.Action == "Detected");
+        await setup.WaitForFindingAsync(f => f.RuleId == "950903" && f.Action == "Detected");
     }
 
     [Fact]
@@ -102,7 +102,7 @@ public sealed class CrsResponsePhaseTests(ITestOutputHelper output)
 
         Assert.Equal(HttpStatusCode.OK, partial.StatusCode);
         Assert.Equal(leakBeyondTheLimit, await partial.Content.ReadAsStringAsync());
-        Assert.Contains(setup.Findings, f => f.RuleId == "950904");
+        await setup.WaitForFindingAsync(f => f.RuleId == "950904");
         Assert.Equal(HttpStatusCode.Forbidden, leakAtTheStart.StatusCode);
     }
 
@@ -180,13 +180,18 @@ public sealed class CrsResponsePhaseTests(ITestOutputHelper output)
     private sealed class Setup : IAsyncDisposable
     {
         private readonly ConfigDirectory _folder;
+        private readonly SemaphoreSlim _written = new(0);
 
         private Setup(ConfigDirectory folder, TestBackend backend, TestGateway gateway)
         {
             _folder = folder;
             Backend = backend;
             Gateway = gateway;
-            gateway.Server.WafAuditLog!.Written += Findings.Add;
+            gateway.Server.WafAuditLog!.Written += finding =>
+            {
+                Findings.Add(finding);
+                _written.Release();
+            };
         }
 
         public TestBackend Backend { get; }
@@ -233,6 +238,23 @@ public sealed class CrsResponsePhaseTests(ITestOutputHelper output)
             var response = await Client.SendAsync(request, timeout.Token);
             await response.Content.LoadIntoBufferAsync(timeout.Token);
             return response;
+        }
+
+        /// <summary>The audit log reports a finding once written, which can be after the response reached the client.</summary>
+        public async Task WaitForFindingAsync(Func<AseGateway.Waf.WafFinding, bool> match)
+        {
+            using var deadline = new CancellationTokenSource(TimeSpan.FromSeconds(10));
+            while (!Findings.Any(match))
+            {
+                try
+                {
+                    await _written.WaitAsync(deadline.Token);
+                }
+                catch (OperationCanceledException)
+                {
+                    Assert.Fail($"no matching finding within 10 s; findings: {string.Join(", ", Findings.Select(f => $"{f.RuleId} {f.Action}"))}");
+                }
+            }
         }
 
         public async ValueTask DisposeAsync()
