@@ -171,6 +171,9 @@ public sealed record WafManagedRuleSetConfig
     /// <summary>OWASP only: CRS inbound anomaly score threshold (default: CRS's own, 5).</summary>
     public int? InboundAnomalyScoreThreshold { get; init; }
 
+    /// <summary>OWASP only: CRS outbound (response) anomaly score threshold (default: CRS's own, 4).</summary>
+    public int? OutboundAnomalyScoreThreshold { get; init; }
+
     public WafRuleGroupOverrideConfig[]? RuleGroupOverrides { get; init; }
 }
 

@@ -245,9 +245,9 @@ internal static class WafValidator
         }
 
         var owasp = string.Equals(set.RuleSetType, "OWASP", StringComparison.OrdinalIgnoreCase);
-        if (!owasp && (set.RulesPath is not null || set.ParanoiaLevel is not null || set.InboundAnomalyScoreThreshold is not null))
+        if (!owasp && (set.RulesPath is not null || set.ParanoiaLevel is not null || set.InboundAnomalyScoreThreshold is not null || set.OutboundAnomalyScoreThreshold is not null))
         {
-            errors.Add(new($"{path}", "rulesPath, paranoiaLevel and inboundAnomalyScoreThreshold apply to ruleSetType OWASP only"));
+            errors.Add(new($"{path}", "rulesPath, paranoiaLevel, inboundAnomalyScoreThreshold and outboundAnomalyScoreThreshold apply to ruleSetType OWASP only"));
         }
 
         if (owasp && set.RulesPath is null && set.RuleSetVersion?.StartsWith('4') == true)
@@ -263,6 +263,11 @@ internal static class WafValidator
         if (set.InboundAnomalyScoreThreshold is { } threshold && threshold < 1)
         {
             errors.Add(new($"{path}.inboundAnomalyScoreThreshold", $"threshold {threshold} must be at least 1"));
+        }
+
+        if (set.OutboundAnomalyScoreThreshold is { } outbound && outbound < 1)
+        {
+            errors.Add(new($"{path}.outboundAnomalyScoreThreshold", $"threshold {outbound} must be at least 1"));
         }
     }
 

@@ -110,5 +110,8 @@ public sealed class ManagedRuleContext
 
     public void Report(ManagedRuleMatch match) => _matches.Add(match);
 
+    /// <summary>Set by a rule set with response rules: its phases 3 and 4 for this request.</summary>
+    internal IManagedResponseInspection? ResponseInspection { get; set; }
+
     internal string? ActionOf(string ruleId) => _overrides.TryGetValue(ruleId, out var ruleOverride) ? ruleOverride.Action : null;
 }

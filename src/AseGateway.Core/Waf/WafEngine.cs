@@ -3,8 +3,11 @@ using Microsoft.Extensions.Logging;
 
 namespace AseGateway.Waf;
 
-/// <summary>The outcome of evaluating one request against one policy.</summary>
-internal sealed record WafVerdict(bool Blocked, IReadOnlyList<WafFinding> Findings);
+/// <summary>
+/// The outcome of evaluating one request against one policy; <paramref name="ResponseChecks"/> lists the rule sets
+/// whose response phases still have to run when the request passes.
+/// </summary>
+internal sealed record WafVerdict(bool Blocked, IReadOnlyList<WafFinding> Findings, IReadOnlyList<WafResponseCheck>? ResponseChecks = null);
 
 /// <summary>
 /// Evaluates a request in Azure's order: custom rules by priority (Allow and Block end evaluation, Log continues;
@@ -30,6 +33,7 @@ internal sealed partial class WafEngine
     {
         var findings = new List<WafFinding>();
         var prevention = policy.Mode == WafMode.Prevention;
+        List<WafResponseCheck>? responseChecks = null;
 
         foreach (var rule in policy.CustomRules)
         {
@@ -72,6 +76,11 @@ internal sealed partial class WafEngine
                 if (RecordSelfScored(policy, appName, request, managed.RuleSet, context, findings, prevention))
                 {
                     return new WafVerdict(true, findings);
+                }
+
+                if (context.ResponseInspection is { } inspection)
+                {
+                    (responseChecks ??= []).Add(new WafResponseCheck(managed.RuleSet, context, inspection));
                 }
 
                 continue;
@@ -133,15 +142,45 @@ internal sealed partial class WafEngine
             }
         }
 
+        return new WafVerdict(false, findings, responseChecks);
+    }
+
+    /// <summary>
+    /// Runs phase 3 (<paramref name="body"/> false) or 4 of the rule sets the request's verdict kept, on the worker's
+    /// response; in Prevention the first blocking rule wins, as for requests.
+    /// </summary>
+    public WafVerdict EvaluateResponse(WafPolicyModel policy, string appName, WafRequest request, IReadOnlyList<WafResponseCheck> checks, WafResponse response, bool body)
+    {
+        var findings = new List<WafFinding>();
+        var prevention = policy.Mode == WafMode.Prevention;
+        foreach (var check in checks)
+        {
+            var reported = check.Context.Matches.Count;
+            if (body)
+            {
+                check.Inspection.InspectBody(response);
+            }
+            else
+            {
+                check.Inspection.InspectHeaders(response);
+            }
+
+            if (RecordSelfScored(policy, appName, request, check.RuleSet, check.Context, findings, prevention, reported))
+            {
+                return new WafVerdict(true, findings);
+            }
+        }
+
         return new WafVerdict(false, findings);
     }
 
     /// <summary>Findings of a rule set that scores itself: its blocking rules block in Prevention, the rest are recorded.</summary>
     /// <returns>True when the request is blocked.</returns>
-    private bool RecordSelfScored(WafPolicyModel policy, string appName, WafRequest request, IManagedRuleSet set, ManagedRuleContext context, List<WafFinding> findings, bool prevention)
+    private bool RecordSelfScored(WafPolicyModel policy, string appName, WafRequest request, IManagedRuleSet set, ManagedRuleContext context, List<WafFinding> findings, bool prevention, int firstMatch = 0)
     {
-        foreach (var match in context.Matches)
+        for (var i = firstMatch; i < context.Matches.Count; i++)
         {
+            var match = context.Matches[i];
             var data = $"Matched Data: {BodyParser.Truncate(BodyParser.Mask(match.Variable, match.MatchedData))} found within {match.Variable}";
             var action = context.ActionOf(match.Rule.RuleId);
             var blocks = action == "Block" || (match.Interrupts && action is null);

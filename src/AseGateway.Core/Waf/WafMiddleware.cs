@@ -90,7 +90,63 @@ internal sealed partial class WafMiddleware
             return PlainTextResponse.WriteAsync(context, policy.BlockStatusCode, policy.BlockBody.Replace("{transactionId}", request.TransactionId, StringComparison.Ordinal));
         }
 
+        if (verdict.ResponseChecks is { Count: > 0 } checks)
+        {
+            return ProxyThroughResponseGateAsync(context, gateway, app, policy, request, checks);
+        }
+
         return _next(context);
+    }
+
+    /// <summary>
+    /// Proxies with the response held back for the rule sets' response phases (<see cref="WafResponseGate"/>); only
+    /// requests whose verdict kept response checks pay for it.
+    /// </summary>
+    private async Task ProxyThroughResponseGateAsync(HttpContext context, GatewayRequestFeature gateway, AppModel app, WafPolicyModel policy, WafRequest request, IReadOnlyList<WafResponseCheck> checks)
+    {
+        var gate = WafResponseGate.Attach(
+            context,
+            policy.Mode == Configuration.WafMode.Prevention,
+            checks,
+            (response, body) => InspectResponse(policy, app.Name, request, checks, response, body),
+            (blocked, reason) =>
+            {
+                if (reason is not null)
+                {
+                    LogResponseBlocked(_logger, request.TransactionId, app.Name, "-", reason);
+                }
+
+                gateway.AnsweredBy = Observability.AccessLogSubStatus.WafBlocked;
+                return PlainTextResponse.WriteAsync(blocked, policy.BlockStatusCode, policy.BlockBody.Replace("{transactionId}", request.TransactionId, StringComparison.Ordinal));
+            });
+        try
+        {
+            await _next(context);
+            await gate.FinishAsync();
+        }
+        finally
+        {
+            gate.Restore();
+        }
+    }
+
+    /// <returns>True when the response is blocked.</returns>
+    private bool InspectResponse(WafPolicyModel policy, string appName, WafRequest request, IReadOnlyList<WafResponseCheck> checks, WafResponse response, bool body)
+    {
+        var verdict = _engine.EvaluateResponse(policy, appName, request, checks, response, body);
+        foreach (var finding in verdict.Findings)
+        {
+            _counters.Count(finding);
+            _audit?.Record(finding);
+        }
+
+        if (verdict.Blocked)
+        {
+            var reason = verdict.Findings[^1];
+            LogResponseBlocked(_logger, request.TransactionId, appName, reason.RuleId, reason.Message);
+        }
+
+        return verdict.Blocked;
     }
 
     /// <returns>Why the body is refused, or null when it may pass.</returns>
@@ -158,6 +214,9 @@ internal sealed partial class WafMiddleware
 
     [LoggerMessage(EventId = Logging.EventIds.WafBlocked, Level = LogLevel.Information, Message = "WAF blocked request {TransactionId} to app '{App}': rule {RuleId}: {Message}")]
     private static partial void LogBlocked(ILogger logger, string transactionId, string app, string ruleId, string message);
+
+    [LoggerMessage(EventId = Logging.EventIds.WafResponseBlocked, Level = LogLevel.Information, Message = "WAF blocked the response to request {TransactionId} of app '{App}': rule {RuleId}: {Message}")]
+    private static partial void LogResponseBlocked(ILogger logger, string transactionId, string app, string ruleId, string message);
 }
 
 /// <summary>WAF matches and blocks by policy, rule and action (kept across reloads).</summary>

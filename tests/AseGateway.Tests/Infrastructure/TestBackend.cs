@@ -152,6 +152,12 @@ public sealed class TestBackend : IAsyncDisposable
             await ReleaseSlow.Task;
         }
 
+        if (AlbedoReflect.Handles(context.Request))
+        {
+            await AlbedoReflect.HandleAsync(context);
+            return;
+        }
+
         if (_hashBodies)
         {
             using var body = new MemoryStream();

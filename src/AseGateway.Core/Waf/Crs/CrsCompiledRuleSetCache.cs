@@ -66,7 +66,7 @@ internal sealed class CrsCompiledRuleSetCache
     private static string Key(CrsLoadOptions options)
     {
         var disabled = options.DisabledRuleIds?.Order(StringComparer.Ordinal) ?? Enumerable.Empty<string>();
-        return $"{options.RulesPath}\n{options.ParanoiaLevel}\n{options.DetectionParanoiaLevel}\n{options.InboundAnomalyThreshold}\n{string.Join(',', disabled)}";
+        return $"{options.RulesPath}\n{options.ParanoiaLevel}\n{options.DetectionParanoiaLevel}\n{options.InboundAnomalyThreshold}\n{options.OutboundAnomalyThreshold}\n{string.Join(',', disabled)}";
     }
 
     /// <summary>SHA-256 over every file's path and content in order; null when one cannot be read (then nothing is reused).</summary>

@@ -30,7 +30,13 @@ internal sealed class CrsManagedRuleSet : IManagedRuleSet
     public void Evaluate(WafRequest request, ManagedRuleContext context)
     {
         var data = CrsRequestData.From(request, _program.ArgumentSeparator);
-        new CrsTransaction(_program, data, context).Run();
+        var transaction = new CrsTransaction(_program, data, context);
+        transaction.Run();
+        if (_program.HasResponseRules && !(transaction.Interrupted && context.Prevention))
+        {
+            // The transaction (TX, anomaly scores, ctl changes) lives on for phases 3 and 4 of this request.
+            context.ResponseInspection = new CrsResponseInspection(_program, transaction);
+        }
     }
 
     /// <summary>"3.3", "3.3.x", "4", "4.x", "4.28" ...: the CRS major versions this engine runs.</summary>

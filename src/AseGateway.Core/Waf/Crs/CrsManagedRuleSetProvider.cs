@@ -41,7 +41,7 @@ internal sealed class CrsManagedRuleSetProvider : IManagedRuleSetProvider
 
         try
         {
-            var program = _compiled.GetOrLoad(new CrsLoadOptions(path, config.ParanoiaLevel ?? 1, null, config.InboundAnomalyScoreThreshold, disabled));
+            var program = _compiled.GetOrLoad(new CrsLoadOptions(path, config.ParanoiaLevel ?? 1, null, config.InboundAnomalyScoreThreshold, disabled, config.OutboundAnomalyScoreThreshold));
             return new CrsManagedRuleSet(config.RuleSetVersion!, program);
         }
         catch (SecLangException ex)

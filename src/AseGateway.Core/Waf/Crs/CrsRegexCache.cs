@@ -52,7 +52,18 @@ internal sealed class CrsRegex
     internal void Compile()
     {
         var interpreted = Volatile.Read(ref _current);
-        Volatile.Write(ref _current, new Regex(_pattern, _options | RegexOptions.Compiled, interpreted.MatchTimeout));
+        var compiled = new Regex(_pattern, _options | RegexOptions.Compiled, interpreted.MatchTimeout);
+        try
+        {
+            // The generated matcher is JIT-compiled at its first match: do that here, not on the request thread that
+            // would find it next (all of CRS's per-request patterns turn hot at once, and a request then paid seconds).
+            compiled.IsMatch(string.Empty);
+        }
+        catch (RegexMatchTimeoutException)
+        {
+        }
+
+        Volatile.Write(ref _current, compiled);
     }
 }
 

@@ -5,7 +5,7 @@ using System.Text.RegularExpressions;
 namespace AseGateway.Waf.Crs;
 
 /// <summary>Settings the rule set is loaded with: which files, and the CRS variables the configuration sets.</summary>
-internal sealed record CrsLoadOptions(string RulesPath, int ParanoiaLevel, int? DetectionParanoiaLevel = null, int? InboundAnomalyThreshold = null, IReadOnlySet<string>? DisabledRuleIds = null);
+internal sealed record CrsLoadOptions(string RulesPath, int ParanoiaLevel, int? DetectionParanoiaLevel = null, int? InboundAnomalyThreshold = null, IReadOnlySet<string>? DisabledRuleIds = null, int? OutboundAnomalyThreshold = null);
 
 /// <summary>Load-time services for directives: reading data files next to the rule file that names them.</summary>
 internal sealed class CrsLoadContext(string directory, List<string>? dataFilesRead = null)
@@ -46,8 +46,7 @@ internal sealed class CrsRuleSetLoader
     private static readonly FrozenSet<string> HostDirectives = new[]
     {
         "SecRequestBodyAccess", "SecRequestBodyLimit", "SecRequestBodyNoFilesLimit", "SecRequestBodyInMemoryLimit",
-        "SecRequestBodyLimitAction", "SecRequestBodyJsonDepthLimit", "SecArgumentsLimit", "SecResponseBodyAccess",
-        "SecResponseBodyMimeType", "SecResponseBodyLimit", "SecResponseBodyLimitAction", "SecCookieFormat",
+        "SecRequestBodyLimitAction", "SecRequestBodyJsonDepthLimit", "SecArgumentsLimit", "SecCookieFormat",
         "SecCollectionTimeout", "SecPcreMatchLimit", "SecPcreMatchLimitRecursion", "SecTmpDir", "SecDataDir",
         "SecAuditEngine", "SecAuditLog", "SecAuditLogParts", "SecAuditLogType", "SecAuditLogRelevantStatus",
         "SecAuditLogStorageDir", "SecAuditLogFormat", "SecDebugLog", "SecDebugLogLevel", "SecUnicodeMapFile",
@@ -63,6 +62,7 @@ internal sealed class CrsRuleSetLoader
     private readonly List<string> _dataFiles = [];
     private string _engine = "On";
     private char _argumentSeparator = '&';
+    private readonly CrsResponseSettings _response = new();
 
     private CrsRuleSetLoader(CrsLoadOptions options) => _options = options;
 
@@ -199,6 +199,11 @@ internal sealed class CrsRuleSetLoader
             text += $",setvar:tx.inbound_anomaly_score_threshold={threshold}";
         }
 
+        if (options.OutboundAnomalyThreshold is { } outbound)
+        {
+            text += $",setvar:tx.outbound_anomaly_score_threshold={outbound}";
+        }
+
         return text + "\"\n";
     }
 
@@ -284,7 +289,7 @@ internal sealed class CrsRuleSetLoader
                     _argumentSeparator = directive.Arguments[0].Length == 1 ? directive.Arguments[0][0] : throw new SecLangException(directive.Where, "SecArgumentSeparator takes one character");
                     break;
                 default:
-                    if (!HostDirectives.Contains(directive.Name))
+                    if (!HostDirectives.Contains(directive.Name) && !_response.TryApply(directive))
                     {
                         throw new SecLangException(directive.Where, $"unsupported directive '{directive.Name}'");
                     }
@@ -647,6 +652,6 @@ internal sealed class CrsRuleSetLoader
             }
         }
 
-        return new CrsProgram(phases, infos, [.. _signatures], _engine, _argumentSeparator);
+        return new CrsProgram(phases, infos, [.. _signatures], _engine, _argumentSeparator, _response);
     }
 }

@@ -59,6 +59,8 @@ internal enum CrsVariable
     ResponseProtocol,
     ResponseContentType,
     ResponseHeadersNames,
+    ResponseContentLength,
+    OutboundDataError,
 }
 
 /// <summary>A target of a rule as compiled: <c>VAR</c>, <c>VAR:name</c>, <c>VAR:/regex/</c>, <c>!VAR:name</c> or <c>&amp;VAR</c>.</summary>
@@ -141,6 +143,8 @@ internal static class CrsTargets
         ["RESPONSE_STATUS"] = CrsVariable.ResponseStatus,
         ["RESPONSE_PROTOCOL"] = CrsVariable.ResponseProtocol,
         ["RESPONSE_CONTENT_TYPE"] = CrsVariable.ResponseContentType,
+        ["RESPONSE_CONTENT_LENGTH"] = CrsVariable.ResponseContentLength,
+        ["OUTBOUND_DATA_ERROR"] = CrsVariable.OutboundDataError,
     }.ToFrozenDictionary(StringComparer.OrdinalIgnoreCase);
 
     public static bool TryGetVariable(string name, out CrsVariable variable) => Names.TryGetValue(name, out variable);

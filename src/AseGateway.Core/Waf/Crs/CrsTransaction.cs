@@ -8,7 +8,7 @@ namespace AseGateway.Waf.Crs;
 /// One request's run through a <see cref="CrsProgram"/>: the TX collection, captures, MATCHED_VAR(S), runtime ctl
 /// changes and the transformation cache. Created per request; the program it reads is shared and never changes.
 /// </summary>
-internal sealed class CrsTransaction
+internal sealed partial class CrsTransaction
 {
     private readonly CrsProgram _program;
     private readonly CrsRequestData _data;
@@ -362,6 +362,9 @@ internal sealed class CrsTransaction
             case CrsVariable.Xml:
                 AddXml(target);
                 break;
+            case CrsVariable.ResponseHeaders or CrsVariable.ResponseHeadersNames:
+                AddResponseHeaders(target, rule, head);
+                break;
             default:
                 // Single-valued variables can be excluded too: CRS 941010 removes REQUEST_FILENAME from the XSS rules
                 // (ctl:ruleRemoveTargetByTag) when the path holds only safe characters.
@@ -412,8 +415,7 @@ internal sealed class CrsTransaction
         CrsVariable.RemoteAddr => _data.RemoteAddress,
         CrsVariable.UniqueId => _data.UniqueId,
         CrsVariable.Duration => "0",
-        // Response variables: the gateway's WAF gates requests before they are proxied; response phases never run.
-        _ => null,
+        _ => ResponseScalar(variable),
     };
 
     private static string Basename(string path)

@@ -15,8 +15,12 @@ namespace AseGateway.Tests.Waf.Crs;
 /// </summary>
 public sealed class CrsRegressionTests(ITestOutputHelper output)
 {
-    /// <summary>Tests that passed when this floor was last raised (4914 of 5003 then: every failure left is a response-phase rule; see the printed table for the current figure).</summary>
-    private const int PassFloorV4 = 4914;
+    /// <summary>
+    /// Tests that passed when this floor was last raised (4977 of 5003 then, with the response rules; see the printed
+    /// table for the current figure). Two below that: on a starved machine (load 30 on 2 cores) a plain GET now and then
+    /// gets no answer within go-ftw's 5 s read timeout.
+    /// </summary>
+    private const int PassFloorV4 = 4975;
 
     /// <summary>CRS 3.3 tests that passed when this floor was last raised (2426 of 2545 then; see the printed table for the current figure).</summary>
     private const int PassFloorV33 = 2426;
@@ -43,7 +47,7 @@ public sealed class CrsRegressionTests(ITestOutputHelper output)
         Assert.True(File.Exists(Path.Combine(PackageRules, CrsRuleSetLoader.PackageLoadFile)), "Debian's modsecurity-crs package is not installed (.ci/run installs it: apt-get install -y modsecurity-crs)");
         using var folder = new ConfigDirectory();
         var limits = Path.Combine(folder.Path, "ci-limits.conf");
-        File.WriteAllText(limits, CiLimits);
+        File.WriteAllText(limits, CiLimits + CiResponseBody);
         var packageLoad = File.ReadAllText(Path.Combine(PackageRules, CrsRuleSetLoader.PackageLoadFile))
             .Replace("Include /etc/modsecurity/crs/crs-setup.conf\n", $"Include /etc/modsecurity/crs/crs-setup.conf\nInclude {limits}\n", StringComparison.Ordinal);
         Assert.Contains(limits, packageLoad, StringComparison.Ordinal);
@@ -99,13 +103,26 @@ public sealed class CrsRegressionTests(ITestOutputHelper output)
         """;
 
     /// <summary>
+    /// The response-body settings of the ModSecurity image CRS's CI runs (owasp/modsecurity-crs: MODSEC_RESP_BODY_ACCESS
+    /// On, MODSEC_RESP_BODY_MIMETYPE text/plain text/html text/xml, MODSEC_RESP_BODY_LIMIT 1048576,
+    /// MODSEC_RESP_BODY_LIMIT_ACTION ProcessPartial): the response-rule tests need RESPONSE_BODY.
+    /// </summary>
+    private const string CiResponseBody = """
+        SecResponseBodyAccess On
+        SecResponseBodyMimeType text/plain text/html text/xml
+        SecResponseBodyLimit 1048576
+        SecResponseBodyLimitAction ProcessPartial
+
+        """;
+
+    /// <summary>
     /// CRS as CRS's CI configures it (tests/docker-compose.yml): crs-setup.conf.example plus the limits its tests
     /// exercise (argument name and value lengths, argument count, total size, file sizes); the rules are the corpus's.
     /// </summary>
     private static string CiRulesDirectory(string folder, string corpusRules)
     {
         var directory = Directory.CreateDirectory(Path.Combine(folder, "crs")).FullName;
-        File.WriteAllText(Path.Combine(directory, "crs-setup.conf"), File.ReadAllText(Path.Combine(corpusRules, "crs-setup.conf.example")) + CiLimits);
+        File.WriteAllText(Path.Combine(directory, "crs-setup.conf"), File.ReadAllText(Path.Combine(corpusRules, "crs-setup.conf.example")) + CiLimits + CiResponseBody);
         Directory.CreateSymbolicLink(Path.Combine(directory, "rules"), corpusRules);
         return directory;
     }

@@ -48,6 +48,29 @@ public sealed class CrsRuleSetLoaderTests
         Assert.Contains("missing.conf' matches no file", error.Message, StringComparison.Ordinal);
     }
 
+    [Fact]
+    public void Load_ResponseBodyDirectives_OverrideLibModSecurityDefaults()
+    {
+        var defaults = CrsTestRules.LoadV4(paranoiaLevel: 1);
+        using var folder = new ConfigDirectory();
+        File.WriteAllText(Path.Combine(folder.Path, "crs-setup.conf"), "SecResponseBodyAccess On\nSecResponseBodyMimeType text/xml\nSecResponseBodyMimeType application/json\nSecResponseBodyLimit 2048\nSecResponseBodyLimitAction ProcessPartial\n");
+        File.WriteAllText(Path.Combine(folder.Path, "RESPONSE-950-TEST.conf"), "SecRule RESPONSE_BODY \"@contains leak\" \"id:950901,phase:4,deny,log\"\n");
+
+        var program = CrsRuleSetLoader.Load(new CrsLoadOptions(folder.Path, 1));
+
+        Assert.True(defaults.HasResponseRules);
+        Assert.False(defaults.InspectsResponseBodies);
+        Assert.Equal(["text/plain", "text/html"], defaults.Response.MimeTypes);
+        Assert.Equal(512 * 1024, defaults.Response.Limit);
+        Assert.True(defaults.Response.RejectOverLimit);
+        Assert.True(program.InspectsResponseBodies);
+        Assert.Equal(["text/xml", "application/json"], program.Response.MimeTypes);
+        Assert.True(program.Response.InspectsBodyOf("Application/JSON; charset=utf-8"));
+        Assert.False(program.Response.InspectsBodyOf("text/plain"));
+        Assert.Equal(2048, program.Response.Limit);
+        Assert.False(program.Response.RejectOverLimit);
+    }
+
     [Theory]
     [InlineData("SecRule ARGS \"@rx a\" \"id:1,phase:2,pass\"\nSecFrobnicate On\n", "test.conf:2: unsupported directive 'SecFrobnicate'")]
     [InlineData("SecRule ARGS \"@bogus a\" \"id:1,phase:2,pass\"\n", "test.conf:1: unsupported operator '@bogus'")]
@@ -55,6 +78,9 @@ public sealed class CrsRuleSetLoaderTests
     [InlineData("SecRule ARGS \"@rx a\" \\\n  \"id:1,phase:2,pass,t:rot13\"\n", "test.conf:1: unsupported transformation 't:rot13'")]
     [InlineData("SecRule ARGS \"@rx a\" \"id:1,phase:2,pass,frob:2\"\n", "test.conf:1: unsupported action 'frob'")]
     [InlineData("SecRule ARGS \"@rx a\" \"id:1,phase:2,pass,skipAfter:NOWHERE\"\n", "test.conf:1: skipAfter marker 'NOWHERE' not found")]
+    [InlineData("SecResponseBodyLimitAction Drop\n", "test.conf:1: SecResponseBodyLimitAction 'Drop' is not Reject or ProcessPartial")]
+    [InlineData("SecResponseBodyAccess Maybe\n", "test.conf:1: SecResponseBodyAccess 'Maybe' is not On or Off")]
+    [InlineData("SecResponseBodyLimit 1.5MB\n", "test.conf:1: SecResponseBodyLimit '1.5MB' is not a byte count")]
     public void Load_Unsupported_IsAnErrorNamingFileAndLine(string rules, string expected)
     {
         using var folder = new ConfigDirectory();
