@@ -259,6 +259,7 @@ public sealed partial class GatewayServer : IAsyncDisposable
         services.AddSingleton<AccessCounters>();
         services.AddSingleton<ClientConnectionTable>();
         services.AddSingleton<RetryCounters>();
+        services.AddSingleton<Forwarding.FastPath.UpstreamPools>();
         services.AddSingleton(source);
         services.AddSingleton(provider => new ConfigController(
             source,
@@ -298,6 +299,7 @@ public sealed partial class GatewayServer : IAsyncDisposable
             proxy.UseMiddleware<ArrAffinityMiddleware>();
             proxy.UseLoadBalancing();
             proxy.UseMiddleware<UpstreamMetricsMiddleware>();
+            proxy.UseMiddleware<Forwarding.FastPath.FastPathForwarderMiddleware>();
         });
 
         // Lowest priority: only requests whose host matched no app route land here.

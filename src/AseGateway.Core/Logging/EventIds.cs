@@ -61,4 +61,9 @@ internal static class EventIds
     public const int AccessLogWriteFailed = 651;
     public const int AccessLogRecovered = 652;
     public const int TracingEnabled = 653;
+
+    // 850-859: the HTTP/1.1 forwarding fast path.
+    public const int FastPathForwardingFailed = 850;
+    public const int FastPathInvalidResponse = 851;
+    public const int FastPathStaleConnection = 852;
 }
