@@ -27,7 +27,7 @@ public static class ConfigDefaults
     public const int RetryMaxAttempts = 2;
     public const int RetryMaxAttemptsLimit = 5;
 
-    public const bool FastPath = false;
+    public const bool FastPath = true;
     public const int FastPathMaxConnectionsPerInstance = 512;
     public const int FastPathMaxIdleConnectionsPerInstance = 128;
     public const int FastPathIdleTimeoutSeconds = 60;

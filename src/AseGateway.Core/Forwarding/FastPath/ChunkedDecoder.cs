@@ -131,7 +131,7 @@ internal sealed class ChunkedDecoder
                             return Fail($"an invalid trailer field: {error}");
                         }
 
-                        Trailers.Add(new KeyValuePair<string, string>(name, value));
+                        Trailers.Add(new KeyValuePair<string, string>(name, System.Text.Encoding.ASCII.GetString(value)));
                         break;
 
                     default:

@@ -29,12 +29,14 @@ internal sealed partial class FastPathForwarderMiddleware
     private readonly RequestDelegate _next;
     private readonly UpstreamPools _pools;
     private readonly ArrAffinityResponseTransform _affinity;
+    private readonly FastPathClientMetrics _metrics;
     private readonly ILogger _logger;
 
-    public FastPathForwarderMiddleware(RequestDelegate next, UpstreamPools pools, InstanceRegistry registry, ILogger<FastPathForwarderMiddleware> logger)
+    public FastPathForwarderMiddleware(RequestDelegate next, UpstreamPools pools, InstanceRegistry registry, FastPathClientMetrics metrics, ILogger<FastPathForwarderMiddleware> logger)
     {
         _next = next;
         _pools = pools;
+        _metrics = metrics;
         _affinity = new ArrAffinityResponseTransform(registry);
         _logger = logger;
     }
@@ -66,6 +68,7 @@ internal sealed partial class FastPathForwarderMiddleware
     {
         proxy.ProxiedDestination = destination;
         DestinationConcurrency.Increment(destination);
+        var started = System.Diagnostics.Stopwatch.GetTimestamp();
         try
         {
             var bodyLength = context.Features.Get<IHttpRequestBodyDetectionFeature>()!.CanHaveBody ? context.Request.ContentLength ?? 0 : 0;
@@ -103,8 +106,20 @@ internal sealed partial class FastPathForwarderMiddleware
         finally
         {
             DestinationConcurrency.Decrement(destination);
+            var error = context.Features.Get<IForwarderErrorFeature>();
+            _metrics.Record(started, context.Request.Method, context.Response.StatusCode, error?.Error is ForwarderError.Request or ForwarderError.RequestTimedOut or ForwarderError.RequestCanceled or ForwarderError.RequestCreation ? ErrorType(error.Exception) : null);
         }
     }
+
+    /// <summary>error.type as HttpClient's metrics name it (its HttpRequestError in snake case).</summary>
+    private static string ErrorType(Exception? exception) => exception switch
+    {
+        HttpRequestException { HttpRequestError: HttpRequestError.ConnectionError } => "connection_error",
+        HttpRequestException { HttpRequestError: HttpRequestError.ResponseEnded } => "response_ended",
+        HttpRequestException { HttpRequestError: HttpRequestError.InvalidResponse } => "invalid_response",
+        OperationCanceledException => "System.Threading.Tasks.TaskCanceledException",
+        _ => exception?.GetType().FullName ?? "_OTHER",
+    };
 
     private async ValueTask<UpstreamConnection?> ConnectAsync(HttpContext context, UpstreamPool pool)
     {

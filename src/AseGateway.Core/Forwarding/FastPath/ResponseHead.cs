@@ -46,8 +46,10 @@ internal sealed class ResponseHead
     /// <summary>Why the head was refused (for the log); null when it was not.</summary>
     public string? Error { get; set; }
 
+    private List<KeyValuePair<string, string>> _previous = new(16);
+
     /// <summary>Every field in arrival order, hop-by-hop ones included (the copy to Kestrel filters them).</summary>
-    public List<KeyValuePair<string, string>> Fields { get; } = new(16);
+    public List<KeyValuePair<string, string>> Fields { get; private set; } = new(16);
 
     /// <summary>An interim 1xx response (100, 102, 103): skipped, the final response follows on the same connection.</summary>
     public bool IsInterim => StatusCode is >= 100 and < 200;
@@ -65,6 +67,22 @@ internal sealed class ResponseHead
         ContentLength = -1;
         Framing = ResponseFraming.NoBody;
         Error = null;
+
+        // The last response's fields are kept aside: a worker repeats most values (Server, Content-Type, often
+        // Content-Length) from one response to the next, and an equal value reuses its string.
+        (_previous, Fields) = (Fields, _previous);
         Fields.Clear();
+    }
+
+    /// <summary>The field value as a string: the previous response's string for this field when its bytes are equal.</summary>
+    public string ValueString(string name, ReadOnlySpan<byte> value)
+    {
+        var index = Fields.Count;
+        if (index < _previous.Count && string.Equals(_previous[index].Key, name, StringComparison.Ordinal) && System.Text.Ascii.Equals(value, _previous[index].Value))
+        {
+            return _previous[index].Value;
+        }
+
+        return value.IsEmpty ? string.Empty : System.Text.Encoding.ASCII.GetString(value);
     }
 }

@@ -65,9 +65,15 @@ internal static class ResponseHeadParser
         while (!rest.IsEmpty)
         {
             lineEnd = rest.IndexOf("\r\n"u8);
-            if (!TryParseField(rest[..lineEnd], out var name, out var value, out var error) || !NoteFraming(name, value, head))
+            if (!TryParseField(rest[..lineEnd], out var name, out var raw, out var error))
             {
-                head.Error ??= error;
+                head.Error = error;
+                return HeadParseResult.Invalid;
+            }
+
+            var value = head.ValueString(name, raw);
+            if (!NoteFraming(name, value, head))
+            {
                 return HeadParseResult.Invalid;
             }
 
@@ -87,9 +93,10 @@ internal static class ResponseHeadParser
     /// <summary>
     /// One field line without its CRLF (a header or a chunked trailer): <c>token ":" OWS value OWS</c>, nothing else.
     /// </summary>
-    public static bool TryParseField(ReadOnlySpan<byte> line, out string name, out string value, out string? error)
+    public static bool TryParseField(ReadOnlySpan<byte> line, out string name, out ReadOnlySpan<byte> value, out string? error)
     {
-        name = value = string.Empty;
+        name = string.Empty;
+        value = default;
         if (line.IsEmpty || line[0] is (byte)' ' or (byte)'\t')
         {
             error = "an obs-fold continuation line";
@@ -111,7 +118,7 @@ internal static class ResponseHeadParser
         }
 
         name = NameString(line[..colon]);
-        value = raw.IsEmpty ? string.Empty : Encoding.ASCII.GetString(raw);
+        value = raw;
         error = null;
         return true;
     }
