@@ -66,7 +66,8 @@ internal sealed class UpstreamConnection : IDisposable
     {
         try
         {
-            return !_socket.Poll(0, SelectMode.SelectRead) && !_socket.Poll(0, SelectMode.SelectError);
+            // Readable while idle means data, FIN or RST: all three make the connection unusable.
+            return !Cancellation.IsCancellationRequested && !_socket.Poll(0, SelectMode.SelectRead);
         }
         catch (Exception ex) when (ex is SocketException or ObjectDisposedException)
         {
