@@ -300,7 +300,11 @@ public sealed partial class GatewayServer : IAsyncDisposable
             proxy.UseMiddleware<ArrAffinityMiddleware>();
             proxy.UseLoadBalancing();
             proxy.UseMiddleware<UpstreamMetricsMiddleware>();
-            proxy.UseMiddleware<Forwarding.FastPath.FastPathForwarderMiddleware>();
+            if (Forwarding.FastPath.FastPathSettings.From(snapshot).Enabled)
+            {
+                // Decided at start (a change needs a restart): with it off the pipeline is exactly YARP's.
+                proxy.UseMiddleware<Forwarding.FastPath.FastPathForwarderMiddleware>();
+            }
         });
 
         // Lowest priority: only requests whose host matched no app route land here.
