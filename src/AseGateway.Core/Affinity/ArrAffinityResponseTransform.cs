@@ -23,12 +23,18 @@ internal sealed class ArrAffinityResponseTransform : ResponseTransform
 
     public override ValueTask ApplyAsync(ResponseTransformContext context)
     {
-        var httpContext = context.HttpContext;
-        var response = httpContext.Response;
-        if (context.ProxyResponse is null)
+        if (context.ProxyResponse is not null)
         {
-            return ValueTask.CompletedTask;
+            Apply(context.HttpContext);
         }
+
+        return ValueTask.CompletedTask;
+    }
+
+    /// <summary>Once the worker's response headers are on the gateway's response (YARP's forwarder or the fast path).</summary>
+    internal void Apply(HttpContext httpContext)
+    {
+        var response = httpContext.Response;
 
         var disabled = response.Headers.TryGetValue(AppServiceHeaders.DisableSessionAffinity, out var disable);
         if (disabled)
@@ -42,17 +48,16 @@ internal sealed class ArrAffinityResponseTransform : ResponseTransform
             || httpContext.GetReverseProxyFeature().ProxiedDestination is not { } destination
             || _registry.Find(destination.DestinationId) is not { } instance)
         {
-            return ValueTask.CompletedTask;
+            return;
         }
 
         var token = instance.Spec.InstanceId;
         if (string.Equals(ArrAffinity.ReadToken(httpContext.Request.Cookies), token, StringComparison.OrdinalIgnoreCase))
         {
-            return ValueTask.CompletedTask;
+            return;
         }
 
         response.Headers.Append(HeaderNames.SetCookie, CookiesFor(instance, token));
-        return ValueTask.CompletedTask;
     }
 
     /// <summary>

@@ -27,6 +27,11 @@ public static class ConfigDefaults
     public const int RetryMaxAttempts = 2;
     public const int RetryMaxAttemptsLimit = 5;
 
+    public const bool FastPath = true;
+    public const int FastPathMaxConnectionsPerInstance = 512;
+    public const int FastPathMaxIdleConnectionsPerInstance = 128;
+    public const int FastPathIdleTimeoutSeconds = 60;
+
     public const int DrainTimeoutSeconds = 30;
     public const int StopTimeoutSeconds = 10;
     public const int ReloadPollIntervalSeconds = 5;

@@ -24,6 +24,7 @@ public static partial class ConfigValidator
         ValidateLifecycle(config, errors);
         ValidateManagement(config, errors);
         ObservabilityValidator.Validate(config.Observability, errors);
+        ForwardingValidator.Validate(config.FrontEnd?.Forwarding, errors);
         return errors;
     }
 

@@ -101,6 +101,8 @@ public sealed record FrontEndConfig
     public string[]? TrustedForwarders { get; init; }
 
     public LimitsConfig? Limits { get; init; }
+
+    public ForwardingConfig? Forwarding { get; init; }
 }
 
 /// <summary>Connection caps and timeouts, with edge-proxy defaults (Envoy's edge best practices).</summary>

@@ -105,7 +105,7 @@ internal sealed class AppServiceRequestTransform : RequestTransform
     }
 
     /// <summary>The request target exactly as the client sent it (App Service's X-Original-URL).</summary>
-    private static string OriginalUrl(HttpContext context)
+    internal static string OriginalUrl(HttpContext context)
     {
         var raw = context.Features.Get<IHttpRequestFeature>()?.RawTarget;
         if (!string.IsNullOrEmpty(raw) && raw[0] == '/')
@@ -118,7 +118,7 @@ internal sealed class AppServiceRequestTransform : RequestTransform
     }
 
     /// <summary>The negotiated protocol and cipher suite; workers treat the header's presence as "the client used TLS".</summary>
-    private static string TlsDescription(HttpContext context)
+    internal static string TlsDescription(HttpContext context)
     {
         var tls = context.Features.Get<Microsoft.AspNetCore.Connections.Features.ITlsHandshakeFeature>();
         if (tls is null)

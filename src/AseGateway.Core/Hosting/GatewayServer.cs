@@ -259,6 +259,8 @@ public sealed partial class GatewayServer : IAsyncDisposable
         services.AddSingleton<AccessCounters>();
         services.AddSingleton<ClientConnectionTable>();
         services.AddSingleton<RetryCounters>();
+        services.AddSingleton<Forwarding.FastPath.UpstreamPools>();
+        services.AddSingleton<Forwarding.FastPath.FastPathClientMetrics>();
         services.AddSingleton(source);
         services.AddSingleton(provider => new ConfigController(
             source,
@@ -299,6 +301,11 @@ public sealed partial class GatewayServer : IAsyncDisposable
             proxy.UseMiddleware<ArrAffinityMiddleware>();
             proxy.UseLoadBalancing();
             proxy.UseMiddleware<UpstreamMetricsMiddleware>();
+            if (Forwarding.FastPath.FastPathSettings.From(snapshot).Enabled)
+            {
+                // Decided at start (a change needs a restart): with it off the pipeline is exactly YARP's.
+                proxy.UseMiddleware<Forwarding.FastPath.FastPathForwarderMiddleware>();
+            }
         });
 
         // Lowest priority: only requests whose host matched no app route land here.

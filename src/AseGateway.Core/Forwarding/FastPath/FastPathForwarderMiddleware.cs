@@ -1,0 +1,553 @@
+using System.Buffers;
+using System.IO.Pipelines;
+using AseGateway.Affinity;
+using AseGateway.Instances;
+using Microsoft.AspNetCore.Http;
+using Microsoft.AspNetCore.Http.Features;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Primitives;
+using Yarp.ReverseProxy.Forwarder;
+using Yarp.ReverseProxy.Model;
+
+namespace AseGateway.Forwarding.FastPath;
+
+/// <summary>
+/// Last stage of the proxy pipeline, just before YARP's forwarder: forwards eligible requests itself over pooled
+/// keep-alive HTTP/1.1 connections (<see cref="UpstreamPools"/>) and hands everything else to YARP untouched. The
+/// choice is made before a byte is sent. Failures leave the same traces YARP's forwarder leaves — status, an
+/// <see cref="IForwarderErrorFeature"/> with the same error kind and an exception of the same shape, the proxied
+/// destination and its in-flight count — so retries, passive health, metrics and the access log read them alike.
+/// </summary>
+internal sealed partial class FastPathForwarderMiddleware
+{
+    /// <summary>1xx interim responses skipped before the final one; more is a worker gone wrong.</summary>
+    private const int MaxInterimResponses = 8;
+
+    /// <summary>Attempts when reused connections fail before any response byte (the worker closed them while idle).</summary>
+    private const int MaxAttempts = 3;
+
+    private readonly RequestDelegate _next;
+    private readonly UpstreamPools _pools;
+    private readonly ArrAffinityResponseTransform _affinity;
+    private readonly FastPathClientMetrics _metrics;
+    private readonly ILogger _logger;
+
+    public FastPathForwarderMiddleware(RequestDelegate next, UpstreamPools pools, InstanceRegistry registry, FastPathClientMetrics metrics, ILogger<FastPathForwarderMiddleware> logger)
+    {
+        _next = next;
+        _pools = pools;
+        _metrics = metrics;
+        _affinity = new ArrAffinityResponseTransform(registry);
+        _logger = logger;
+    }
+
+    private enum Outcome : byte
+    {
+        Reuse,
+        Close,
+        RetryOnNewConnection,
+    }
+
+    public Task InvokeAsync(HttpContext context)
+    {
+        if (context.Features.Get<GatewayRequestFeature>() is not { } gateway
+            || FastPathSettings.From(gateway.Snapshot) is not { Enabled: true } settings
+            || context.Features.Get<IReverseProxyFeature>() is not { AvailableDestinations: [var destination] } proxy
+            || destination.Model?.Config.Address is not { } address
+            || _pools.Find(address) is not { } pool
+            || !RequestHeadWriter.IsEligible(context)
+            || !pool.TryRent(settings.MaxConnections, settings.IdleTimeoutMs, out var connection))
+        {
+            return _next(context);
+        }
+
+        return ForwardAsync(context, gateway, proxy, destination, pool, connection, settings);
+    }
+
+    private async Task ForwardAsync(HttpContext context, GatewayRequestFeature gateway, IReverseProxyFeature proxy, DestinationState destination, UpstreamPool pool, UpstreamConnection? connection, FastPathSettings settings)
+    {
+        proxy.ProxiedDestination = destination;
+        DestinationConcurrency.Increment(destination);
+        var started = System.Diagnostics.Stopwatch.GetTimestamp();
+        try
+        {
+            var bodyLength = context.Features.Get<IHttpRequestBodyDetectionFeature>()!.CanHaveBody ? context.Request.ContentLength ?? 0 : 0;
+            for (var attempt = 1; ; attempt++)
+            {
+                connection ??= await ConnectAsync(context, pool);
+                if (connection is null)
+                {
+                    return;
+                }
+
+                var retriable = attempt < MaxAttempts && connection.Reused && bodyLength == 0;
+                var outcome = await ExchangeAsync(context, gateway, connection, bodyLength, retriable);
+                if (outcome == Outcome.Reuse)
+                {
+                    pool.Return(connection, settings.MaxIdle);
+                    return;
+                }
+
+                pool.Close(connection);
+                connection = null;
+                if (outcome != Outcome.RetryOnNewConnection)
+                {
+                    return;
+                }
+
+                LogStaleConnection(_logger, pool.Address);
+                if (!pool.TryRent(settings.MaxConnections, settings.IdleTimeoutMs, out connection))
+                {
+                    Fail(context, ForwarderError.Request, StatusCodes.Status502BadGateway, new HttpRequestException(HttpRequestError.ResponseEnded, "The response ended prematurely."));
+                    return;
+                }
+            }
+        }
+        finally
+        {
+            DestinationConcurrency.Decrement(destination);
+            var error = context.Features.Get<IForwarderErrorFeature>();
+            _metrics.Record(started, context.Request.Method, context.Response.StatusCode, error?.Error is ForwarderError.Request or ForwarderError.RequestTimedOut or ForwarderError.RequestCanceled or ForwarderError.RequestCreation ? ErrorType(error.Exception) : null);
+        }
+    }
+
+    /// <summary>error.type as HttpClient's metrics name it (its HttpRequestError in snake case).</summary>
+    private static string ErrorType(Exception? exception) => exception switch
+    {
+        HttpRequestException { HttpRequestError: HttpRequestError.ConnectionError } => "connection_error",
+        HttpRequestException { HttpRequestError: HttpRequestError.ResponseEnded } => "response_ended",
+        HttpRequestException { HttpRequestError: HttpRequestError.InvalidResponse } => "invalid_response",
+        OperationCanceledException => "System.Threading.Tasks.TaskCanceledException",
+        _ => exception?.GetType().FullName ?? "_OTHER",
+    };
+
+    private async ValueTask<UpstreamConnection?> ConnectAsync(HttpContext context, UpstreamPool pool)
+    {
+        using var timeout = CancellationTokenSource.CreateLinkedTokenSource(context.RequestAborted);
+        timeout.CancelAfter(FastPathSettings.ActivityTimeout);
+        try
+        {
+            return await UpstreamConnection.ConnectAsync(pool, timeout.Token);
+        }
+        catch (OperationCanceledException ex)
+        {
+            pool.ReleaseSlot();
+            FailCanceledBeforeResponse(context, ex);
+            return null;
+        }
+        catch (System.Net.Sockets.SocketException ex)
+        {
+            // As HttpClient reports it: passive health and the access log's win32 status read this shape.
+            pool.ReleaseSlot();
+            Fail(context, ForwarderError.Request, StatusCodes.Status502BadGateway, new HttpRequestException(HttpRequestError.ConnectionError, ex.Message, ex));
+            return null;
+        }
+    }
+
+    /// <summary>One request and its response on one connection; every failure is reported here.</summary>
+    private async ValueTask<Outcome> ExchangeAsync(HttpContext context, GatewayRequestFeature gateway, UpstreamConnection connection, long bodyLength, bool retriable)
+    {
+        var cancellation = connection.Cancellation;
+        var token = cancellation.Token;
+        cancellation.CancelAfter(FastPathSettings.ActivityTimeout);
+        var registration = context.RequestAborted.UnsafeRegister(static state => ((UpstreamConnection)state!).Cancel(), connection);
+        var outcome = Outcome.Close;
+        var receivedAny = false;
+        try
+        {
+            try
+            {
+                RequestHeadWriter.Write(connection.Writer, context, gateway, bodyLength > 0);
+            }
+            catch (InvalidOperationException ex)
+            {
+                Fail(context, ForwarderError.RequestCreation, StatusCodes.Status502BadGateway, ex);
+                return outcome;
+            }
+
+            if (bodyLength > 0)
+            {
+                if (!await CopyRequestBodyAsync(context, connection, bodyLength, token))
+                {
+                    return outcome;
+                }
+            }
+            else
+            {
+                await connection.Writer.FlushAsync(token);
+            }
+
+            var head = connection.Head;
+            var reader = connection.Reader;
+            var requestIsHead = HttpMethods.IsHead(context.Request.Method);
+            var interim = 0;
+            bool bytesAfterHead;
+            while (true)
+            {
+                var result = await reader.ReadAsync(token);
+                var buffer = result.Buffer;
+                receivedAny |= !buffer.IsEmpty;
+                var parsed = Parse(buffer, requestIsHead, head, out var consumed);
+                if (parsed == HeadParseResult.Complete)
+                {
+                    bytesAfterHead = buffer.Length > consumed;
+                    reader.AdvanceTo(buffer.GetPosition(consumed));
+                    if (head.IsInterim && ++interim <= MaxInterimResponses)
+                    {
+                        continue;
+                    }
+
+                    if (head.IsInterim)
+                    {
+                        FailInvalidResponse(context, connection, "too many 1xx interim responses");
+                        return outcome;
+                    }
+
+                    break;
+                }
+
+                reader.AdvanceTo(buffer.Start, buffer.End);
+                if (parsed == HeadParseResult.Invalid)
+                {
+                    FailInvalidResponse(context, connection, head.Error!);
+                    return outcome;
+                }
+
+                if (result.IsCompleted)
+                {
+                    if (!receivedAny && retriable)
+                    {
+                        return outcome = Outcome.RetryOnNewConnection;
+                    }
+
+                    if (receivedAny)
+                    {
+                        FailInvalidResponse(context, connection, "the connection closed inside the response head");
+                    }
+                    else
+                    {
+                        Fail(context, ForwarderError.Request, StatusCodes.Status502BadGateway, new HttpRequestException(HttpRequestError.ResponseEnded, "The response ended prematurely."));
+                    }
+
+                    return outcome;
+                }
+            }
+
+            ApplyHead(context, head);
+            var reusable = head.Framing == ResponseFraming.NoBody ? !bytesAfterHead : await CopyResponseBodyAsync(context, connection, head);
+            outcome = reusable && head.KeepAlive ? Outcome.Reuse : Outcome.Close;
+            return outcome;
+        }
+        catch (OperationCanceledException ex)
+        {
+            FailCanceledBeforeResponse(context, ex);
+            return outcome;
+        }
+        catch (Exception ex)
+        {
+            // Refused, reset or closed while sending or before the head was complete: YARP's "Request" error.
+            if (!receivedAny && retriable)
+            {
+                return outcome = Outcome.RetryOnNewConnection;
+            }
+
+            Fail(context, ForwarderError.Request, StatusCodes.Status502BadGateway, ex as HttpRequestException ?? new HttpRequestException(HttpRequestError.Unknown, ex.Message, ex));
+            return outcome;
+        }
+        finally
+        {
+            // The registration goes before the reset, so a late client abort cannot cancel the next exchange.
+            registration.Dispose();
+            if (outcome == Outcome.Reuse && !connection.TryResetCancellation())
+            {
+                outcome = Outcome.Close;
+            }
+        }
+    }
+
+    private static HeadParseResult Parse(ReadOnlySequence<byte> buffer, bool requestIsHead, ResponseHead head, out int consumed)
+    {
+        if (buffer.IsSingleSegment)
+        {
+            return ResponseHeadParser.TryParse(buffer.FirstSpan, requestIsHead, head, out consumed);
+        }
+
+        var length = (int)Math.Min(buffer.Length, ResponseHeadParser.MaxHeadBytes + 4);
+        var copy = ArrayPool<byte>.Shared.Rent(length);
+        try
+        {
+            buffer.Slice(0, length).CopyTo(copy);
+            return ResponseHeadParser.TryParse(copy.AsSpan(0, length), requestIsHead, head, out consumed);
+        }
+        finally
+        {
+            ArrayPool<byte>.Shared.Return(copy);
+        }
+    }
+
+    private async ValueTask<bool> CopyRequestBodyAsync(HttpContext context, UpstreamConnection connection, long length, CancellationToken token)
+    {
+        var body = context.Request.Body;
+        var writer = connection.Writer;
+        var remaining = length;
+        while (remaining > 0)
+        {
+            var memory = writer.GetMemory(8192);
+            if (memory.Length > remaining)
+            {
+                memory = memory[..(int)remaining];
+            }
+
+            int read;
+            try
+            {
+                read = await body.ReadAsync(memory, token);
+            }
+            catch (Exception ex) when (ex is not OperationCanceledException)
+            {
+                Fail(context, ForwarderError.RequestBodyClient, StatusCodes.Status400BadRequest, ex);
+                return false;
+            }
+
+            if (read == 0)
+            {
+                Fail(context, ForwarderError.RequestBodyClient, StatusCodes.Status400BadRequest, new IOException("The request body ended before its Content-Length."));
+                return false;
+            }
+
+            writer.Advance(read);
+            remaining -= read;
+            try
+            {
+                await writer.FlushAsync(token);
+            }
+            catch (Exception ex) when (ex is not OperationCanceledException)
+            {
+                Fail(context, ForwarderError.RequestBodyDestination, StatusCodes.Status502BadGateway, ex);
+                return false;
+            }
+        }
+
+        return true;
+    }
+
+    /// <summary>Status, reason phrase and headers as YARP's transformer copies them, then the affinity cookie.</summary>
+    private void ApplyHead(HttpContext context, ResponseHead head)
+    {
+        var response = context.Response;
+        response.StatusCode = head.StatusCode;
+        if (head.ReasonPhrase is not null && !HttpProtocol.IsHttp2(context.Request.Protocol) && !HttpProtocol.IsHttp3(context.Request.Protocol))
+        {
+            context.Features.Get<IHttpResponseFeature>()!.ReasonPhrase = head.ReasonPhrase;
+        }
+
+        var headers = response.Headers;
+        foreach (var (name, value) in head.Fields)
+        {
+            if (!RequestHeadWriter.HopByHop.Contains(name))
+            {
+                headers[name] = headers.TryGetValue(name, out var existing) ? StringValues.Concat(existing, value) : new StringValues(value);
+            }
+        }
+
+        // As YARP: a status that has no body drops a "Content-Length: 0" (RFC 9110 §8.6).
+        if (head.ContentLength == 0 && head.StatusCode is 204 or 205)
+        {
+            headers.ContentLength = null;
+        }
+
+        _affinity.Apply(context);
+    }
+
+    /// <summary>Streams the body to the client; true when the connection ended exactly at the body's end and can be reused.</summary>
+    private async ValueTask<bool> CopyResponseBodyAsync(HttpContext context, UpstreamConnection connection, ResponseHead head)
+    {
+        var output = context.Response.BodyWriter;
+        var reader = connection.Reader;
+        var cancellation = connection.Cancellation;
+        var token = cancellation.Token;
+        var chunked = connection.Chunked;
+        chunked.Reset();
+        var remaining = head.ContentLength;
+        var wrote = false;
+        while (true)
+        {
+            ReadResult result;
+            try
+            {
+                result = await reader.ReadAsync(token);
+            }
+            catch (OperationCanceledException ex)
+            {
+                return FailBody(context, ForwarderError.ResponseBodyCanceled, ex, wrote);
+            }
+            catch (Exception ex)
+            {
+                return FailBody(context, ForwarderError.ResponseBodyDestination, ex, wrote);
+            }
+
+            var buffer = result.Buffer;
+            bool done;
+            var leftover = false;
+            switch (head.Framing)
+            {
+                case ResponseFraming.ContentLength:
+                    var take = Math.Min(remaining, buffer.Length);
+                    var slice = buffer.Slice(0, take);
+                    foreach (var segment in slice)
+                    {
+                        output.Write(segment.Span);
+                    }
+
+                    remaining -= take;
+                    wrote |= take > 0;
+                    done = remaining == 0;
+                    leftover = buffer.Length > take;
+                    reader.AdvanceTo(slice.End);
+                    break;
+
+                case ResponseFraming.Chunked:
+                    var state = chunked.Decode(buffer, output, out var consumed);
+                    wrote = chunked.BytesWritten > 0;
+                    if (state == ChunkedResult.Invalid)
+                    {
+                        reader.AdvanceTo(consumed);
+                        return FailBody(context, ForwarderError.ResponseBodyDestination, new HttpIOException(HttpRequestError.InvalidResponse, $"Invalid chunked response body: {chunked.Error}."), wrote);
+                    }
+
+                    done = state == ChunkedResult.Done;
+                    leftover = done && !buffer.Slice(consumed).IsEmpty;
+                    reader.AdvanceTo(consumed, buffer.End);
+                    break;
+
+                default:
+                    foreach (var segment in buffer)
+                    {
+                        output.Write(segment.Span);
+                    }
+
+                    wrote |= !buffer.IsEmpty;
+                    done = result.IsCompleted;
+                    reader.AdvanceTo(buffer.End);
+                    break;
+            }
+
+            if (done)
+            {
+                if (head.Framing == ResponseFraming.Chunked)
+                {
+                    CopyTrailers(context, chunked);
+                }
+
+                // No flush: Kestrel sends what is buffered, with the head, when the request completes.
+                return !leftover && head.Framing != ResponseFraming.UntilClose;
+            }
+
+            if (result.IsCompleted)
+            {
+                return FailBody(context, ForwarderError.ResponseBodyDestination, new HttpIOException(HttpRequestError.ResponseEnded, "The response ended prematurely."), wrote);
+            }
+
+            cancellation.CancelAfter(FastPathSettings.ActivityTimeout);
+            FlushResult flushed;
+            try
+            {
+                flushed = await output.FlushAsync();
+            }
+            catch (Exception ex)
+            {
+                return FailBody(context, ForwarderError.ResponseBodyClient, ex, wrote);
+            }
+
+            if (flushed.IsCanceled || flushed.IsCompleted)
+            {
+                return FailBody(context, ForwarderError.ResponseBodyClient, new OperationCanceledException("The client stopped reading the response."), wrote);
+            }
+        }
+    }
+
+    /// <summary>As YARP: trailers reach the client when its protocol carries them (HTTP/2), hop-by-hop ones excepted.</summary>
+    private static void CopyTrailers(HttpContext context, ChunkedDecoder chunked)
+    {
+        if (chunked.Trailers.Count == 0 || context.Features.Get<IHttpResponseTrailersFeature>()?.Trailers is not { IsReadOnly: false } trailers)
+        {
+            return;
+        }
+
+        foreach (var (name, value) in chunked.Trailers)
+        {
+            if (!RequestHeadWriter.HopByHop.Contains(name))
+            {
+                trailers[name] = trailers.TryGetValue(name, out var existing) ? StringValues.Concat(existing, value) : new StringValues(value);
+            }
+        }
+    }
+
+    /// <summary>
+    /// A failure after the head: a clean 502 if no body byte was written yet, else the client's connection or stream
+    /// is cut. Written bytes may still sit unflushed in Kestrel's buffer, where a 502 would carry them out.
+    /// </summary>
+    private bool FailBody(HttpContext context, ForwarderError error, Exception exception, bool wroteBody)
+    {
+        context.Features.Set<IForwarderErrorFeature>(new FastPathError(error, exception));
+        LogFailed(_logger, error, exception.Message);
+        if (!wroteBody && !context.Response.HasStarted)
+        {
+            context.Response.Clear();
+            context.Response.StatusCode = StatusCodes.Status502BadGateway;
+        }
+        else if (context.Features.Get<IHttpResetFeature>() is { } reset)
+        {
+            // HTTP/2: INTERNAL_ERROR (RFC 9113 §7), so the client does not take a truncated body for a whole one.
+            reset.Reset(2);
+        }
+        else
+        {
+            context.Abort();
+        }
+
+        return false;
+    }
+
+    private void FailCanceledBeforeResponse(HttpContext context, OperationCanceledException exception)
+    {
+        if (context.RequestAborted.IsCancellationRequested)
+        {
+            Fail(context, ForwarderError.RequestCanceled, StatusCodes.Status400BadRequest, exception);
+        }
+        else
+        {
+            Fail(context, ForwarderError.RequestTimedOut, StatusCodes.Status504GatewayTimeout, exception);
+        }
+    }
+
+    private void FailInvalidResponse(HttpContext context, UpstreamConnection connection, string error)
+    {
+        LogInvalidResponse(_logger, connection.Pool.Address, error);
+        Fail(context, ForwarderError.Request, StatusCodes.Status502BadGateway, new HttpRequestException(HttpRequestError.InvalidResponse, $"The worker sent an invalid response: {error}."));
+    }
+
+    private void Fail(HttpContext context, ForwarderError error, int status, Exception exception)
+    {
+        context.Features.Set<IForwarderErrorFeature>(new FastPathError(error, exception));
+        context.Response.StatusCode = status;
+        LogFailed(_logger, error, exception.Message);
+    }
+
+    [LoggerMessage(EventId = Logging.EventIds.FastPathForwardingFailed, Level = LogLevel.Debug, Message = "Fast path: {Error}: {Message}")]
+    private static partial void LogFailed(ILogger logger, ForwarderError error, string message);
+
+    [LoggerMessage(EventId = Logging.EventIds.FastPathInvalidResponse, Level = LogLevel.Warning, Message = "Worker {Address} sent an invalid HTTP/1.1 response ({Error}): answering 502 and closing the connection.")]
+    private static partial void LogInvalidResponse(ILogger logger, Uri address, string error);
+
+    [LoggerMessage(EventId = Logging.EventIds.FastPathStaleConnection, Level = LogLevel.Debug, Message = "Fast path: a kept-alive connection to {Address} closed before answering; sending again on another connection.")]
+    private static partial void LogStaleConnection(ILogger logger, Uri address);
+
+    /// <summary>YARP's error feature is internal; this carries the same two facts.</summary>
+    private sealed class FastPathError(ForwarderError error, Exception exception) : IForwarderErrorFeature
+    {
+        public ForwarderError Error { get; } = error;
+
+        public Exception? Exception { get; } = exception;
+    }
+}

@@ -1,0 +1,229 @@
+using System.Buffers;
+using System.Collections.Frozen;
+using System.Diagnostics;
+using System.Globalization;
+using System.IO.Pipelines;
+using System.Text;
+using Microsoft.AspNetCore.Http;
+using Microsoft.AspNetCore.Http.Features;
+using Microsoft.Net.Http.Headers;
+using Yarp.ReverseProxy.Forwarder;
+
+namespace AseGateway.Forwarding.FastPath;
+
+/// <summary>
+/// Decides whether a request can take the fast path, and writes its HTTP/1.1 head exactly as YARP and HttpClient
+/// would have sent it after the gateway's transforms: the same request target (YARP's path encoding, HttpClient's
+/// URI), the original Host, every client header but the hop-by-hop ones YARP drops, the App Service headers of
+/// <see cref="AppServiceRequestTransform"/>, the trace context HttpClient injects, and <c>Content-Length: 0</c> where
+/// HttpClient adds it.
+/// </summary>
+internal static class RequestHeadWriter
+{
+    /// <summary>The headers YARP's RequestUtilities leaves out of a forwarded request or response (hop-by-hop and protocol headers).</summary>
+    internal static readonly FrozenSet<string> HopByHop = FrozenSet.Create(
+        StringComparer.OrdinalIgnoreCase,
+        HeaderNames.Connection, HeaderNames.TransferEncoding, HeaderNames.KeepAlive, HeaderNames.Upgrade, HeaderNames.ProxyConnection,
+        HeaderNames.ProxyAuthenticate, "Proxy-Authentication-Info", HeaderNames.ProxyAuthorization, "Proxy-Features", "Proxy-Instruction",
+        "Security-Scheme", "ALPN", "Close", "HTTP2-Settings", HeaderNames.UpgradeInsecureRequests, HeaderNames.TE, HeaderNames.AltSvc);
+
+    private static readonly FrozenSet<string> FrontEndOwned = FrozenSet.Create(StringComparer.OrdinalIgnoreCase, [.. AppServiceHeaders.FrontEndOwned, AppServiceHeaders.ForwardedFor]);
+
+    private static readonly FrozenSet<string> ForwarderOwned = FrozenSet.Create(StringComparer.OrdinalIgnoreCase, [.. AppServiceHeaders.ForwarderOwned, AppServiceHeaders.ForwardedProto]);
+
+    // Path characters YARP leaves unescaped; query characters Uri leaves as they are. Anything else takes the slow,
+    // exact road through RequestUtilities.MakeDestinationAddress and Uri.PathAndQuery.
+    private static readonly SearchValues<char> PlainPath = SearchValues.Create("!$&'()*+,-./0123456789:;=@ABCDEFGHIJKLMNOPQRSTUVWXYZ_abcdefghijklmnopqrstuvwxyz~");
+    private static readonly SearchValues<char> PlainQuery = SearchValues.Create("!$&'()*+,-./0123456789:;=?@ABCDEFGHIJKLMNOPQRSTUVWXYZ_abcdefghijklmnopqrstuvwxyz~");
+
+    private static PropagatorFields? _propagator;
+
+    /// <summary>
+    /// Everything the fast path cannot forward exactly as YARP would goes to YARP: other protocols than HTTP/1.x and
+    /// HTTP/2, CONNECT and upgrades, Expect, bodies without a Content-Length (chunked, HTTP/2 without one), a header
+    /// sent more than once or with non-ASCII text, TE from HTTP/2 clients, and a missing Host.
+    /// </summary>
+    public static bool IsEligible(HttpContext context)
+    {
+        var request = context.Request;
+        var protocol = request.Protocol;
+        if (!(HttpProtocol.IsHttp11(protocol) || HttpProtocol.IsHttp2(protocol) || HttpProtocol.IsHttp10(protocol)) || HttpMethods.IsConnect(request.Method))
+        {
+            return false;
+        }
+
+        var headers = request.Headers;
+        if (headers.Host.Count != 1 || string.IsNullOrEmpty(headers.Host[0]) || headers.ContainsKey(HeaderNames.Upgrade) || headers.ContainsKey(HeaderNames.Expect)
+            || headers.ContainsKey(HeaderNames.TransferEncoding) || (HttpProtocol.IsHttp2(protocol) && headers.ContainsKey(HeaderNames.TE)))
+        {
+            return false;
+        }
+
+        if (context.Features.Get<IHttpRequestBodyDetectionFeature>() is not { } detection || (detection.CanHaveBody && request.ContentLength is null))
+        {
+            return false;
+        }
+
+        foreach (var header in headers)
+        {
+            if (header.Value.Count != 1 || header.Value[0] is not { } value || !Ascii.IsValid(value))
+            {
+                return false;
+            }
+        }
+
+        return true;
+    }
+
+    /// <summary>The request line and headers, ending with the blank line; nothing is flushed.</summary>
+    public static void Write(PipeWriter writer, HttpContext context, GatewayRequestFeature gateway, bool hasBody)
+    {
+        var request = context.Request;
+        WriteAscii(writer, request.Method);
+        WriteAscii(writer, " ");
+        WriteAscii(writer, RequestTarget(request));
+        WriteAscii(writer, " HTTP/1.1\r\nHost: ");
+        WriteAscii(writer, request.Headers.Host[0]!);
+        WriteAscii(writer, "\r\n");
+
+        var trusted = gateway.PeerIsTrustedForwarder;
+        var activity = Activity.Current;
+        var propagator = activity is null ? null : Propagator();
+        var sawContentLength = false;
+        foreach (var (name, values) in request.Headers)
+        {
+            if (name.Length == 0 || name[0] == ':' || HopByHop.Contains(name) || string.Equals(name, HeaderNames.Host, StringComparison.OrdinalIgnoreCase)
+                || FrontEndOwned.Contains(name) || (!trusted && ForwarderOwned.Contains(name)) || (propagator is not null && propagator.Names.Contains(name)))
+            {
+                continue;
+            }
+
+            sawContentLength |= string.Equals(name, HeaderNames.ContentLength, StringComparison.OrdinalIgnoreCase);
+            WriteField(writer, name, values[0]!);
+        }
+
+        WriteAppServiceHeaders(writer, context, gateway, trusted);
+        if (propagator is not null)
+        {
+            propagator.Propagator.Inject(activity, writer, static (carrier, name, value) =>
+            {
+                if (value is not null)
+                {
+                    WriteField((PipeWriter)carrier!, name, value);
+                }
+            });
+        }
+
+        // HttpClient sends "Content-Length: 0" for a method that should carry a body and has none (POST, PUT, ...).
+        if (!hasBody && !sawContentLength && MustHaveBody(request.Method))
+        {
+            WriteAscii(writer, "Content-Length: 0\r\n");
+        }
+
+        WriteAscii(writer, "\r\n");
+    }
+
+    /// <summary>As YARP builds the destination URI (path encoded its way, query as Kestrel kept it) and HttpClient writes it.</summary>
+    internal static string RequestTarget(HttpRequest request)
+    {
+        var path = request.Path.Value;
+        var query = request.QueryString.Value;
+        if (!string.IsNullOrEmpty(path) && !path.AsSpan().ContainsAnyExcept(PlainPath) && !path.Contains("/.", StringComparison.Ordinal)
+            && (string.IsNullOrEmpty(query) || !query.AsSpan(1).ContainsAnyExcept(PlainQuery)) && !request.PathBase.HasValue)
+        {
+            return string.IsNullOrEmpty(query) ? path : string.Concat(path, query);
+        }
+
+        return RequestUtilities.MakeDestinationAddress("http://fastpath/", request.Path, request.QueryString).PathAndQuery;
+    }
+
+    private static void WriteAppServiceHeaders(PipeWriter writer, HttpContext context, GatewayRequestFeature gateway, bool trusted)
+    {
+        var request = context.Request;
+        var peer = gateway.PeerAddress?.ToString() ?? string.Empty;
+        var incomingFor = request.Headers[AppServiceHeaders.ForwardedFor];
+        if (trusted && incomingFor.Count > 0)
+        {
+            WriteField(writer, AppServiceHeaders.ForwardedFor, $"{incomingFor[0]}, {peer}");
+        }
+        else if (peer.Length > 0)
+        {
+            WriteField(writer, AppServiceHeaders.ForwardedFor, peer);
+        }
+
+        // A trusted forwarder's X-Forwarded-Proto was copied with the client's headers.
+        if (!trusted || !request.Headers.ContainsKey(AppServiceHeaders.ForwardedProto))
+        {
+            WriteField(writer, AppServiceHeaders.ForwardedProto, request.Scheme);
+        }
+
+        if (gateway.ClientAddress is { } client)
+        {
+            WriteField(writer, AppServiceHeaders.ClientIp, client.ToString());
+        }
+
+        if (gateway.ClientPort is { } port)
+        {
+            WriteField(writer, AppServiceHeaders.ClientPort, port.ToString(CultureInfo.InvariantCulture));
+        }
+
+        if (request.IsHttps)
+        {
+            WriteField(writer, AppServiceHeaders.ArrSsl, AppServiceRequestTransform.TlsDescription(context));
+            if (context.Connection.ClientCertificate is { } certificate)
+            {
+                WriteField(writer, AppServiceHeaders.ArrClientCert, Convert.ToBase64String(certificate.RawData));
+            }
+        }
+
+        WriteField(writer, AppServiceHeaders.OriginalUrl, AppServiceRequestTransform.OriginalUrl(context));
+        if (gateway.App is { } app)
+        {
+            WriteField(writer, AppServiceHeaders.SiteDeploymentId, app.Name);
+        }
+    }
+
+    private static bool MustHaveBody(string method) =>
+        !(HttpMethods.IsGet(method) || HttpMethods.IsHead(method) || HttpMethods.IsConnect(method) || HttpMethods.IsOptions(method) || HttpMethods.IsDelete(method));
+
+    private static void WriteField(PipeWriter writer, string name, string value)
+    {
+        WriteAscii(writer, name);
+        WriteAscii(writer, ": ");
+        WriteAscii(writer, value);
+        WriteAscii(writer, "\r\n");
+    }
+
+    private static void WriteAscii(PipeWriter writer, string text)
+    {
+        if (text.Length == 0)
+        {
+            return;
+        }
+
+        var span = writer.GetSpan(text.Length);
+        if (Ascii.FromUtf16(text, span, out var written) != OperationStatus.Done)
+        {
+            // Eligibility admitted only ASCII header values; nothing has been flushed, the connection is closed.
+            throw new InvalidOperationException("A non-ASCII character in the forwarded request head.");
+        }
+
+        writer.Advance(written);
+    }
+
+    private static PropagatorFields Propagator()
+    {
+        var current = DistributedContextPropagator.Current;
+        var cached = _propagator;
+        if (cached is null || !ReferenceEquals(cached.Propagator, current))
+        {
+            cached = new PropagatorFields(current, FrozenSet.Create(StringComparer.OrdinalIgnoreCase, [.. current.Fields]));
+            _propagator = cached;
+        }
+
+        return cached;
+    }
+
+    /// <summary>The propagator and the header names it owns: YARP removes a client's copies before injecting its own.</summary>
+    private sealed record PropagatorFields(DistributedContextPropagator Propagator, FrozenSet<string> Names);
+}

@@ -1,0 +1,115 @@
+using System.IO.Pipelines;
+using System.Net;
+using System.Net.Sockets;
+
+namespace AseGateway.Forwarding.FastPath;
+
+/// <summary>
+/// One keep-alive HTTP/1.1 connection to a worker: a socket with a pipe reader and writer over it, the response-head
+/// and chunk state it reuses for every exchange, and one timer-backed cancellation source reset between exchanges
+/// (so a request allocates no token source of its own).
+/// </summary>
+internal sealed class UpstreamConnection : IDisposable
+{
+    private readonly Socket _socket;
+    private readonly NetworkStream _stream;
+    private int _disposed;
+
+    private UpstreamConnection(Socket socket, UpstreamPool pool)
+    {
+        _socket = socket;
+        Pool = pool;
+        _stream = new NetworkStream(socket, ownsSocket: true);
+        Reader = PipeReader.Create(_stream, new StreamPipeReaderOptions(bufferSize: 16 * 1024, minimumReadSize: 4096, leaveOpen: true));
+        Writer = PipeWriter.Create(_stream, new StreamPipeWriterOptions(minimumBufferSize: 4096, leaveOpen: true));
+    }
+
+    public UpstreamPool Pool { get; }
+
+    public PipeReader Reader { get; }
+
+    public PipeWriter Writer { get; }
+
+    public ResponseHead Head { get; } = new();
+
+    public ChunkedDecoder Chunked { get; } = new();
+
+    /// <summary>Cancelled by the activity timeout or when the client goes away; reset after each exchange.</summary>
+    public CancellationTokenSource Cancellation { get; } = new();
+
+    /// <summary>When it went back to the pool (<see cref="Environment.TickCount64"/>).</summary>
+    public long IdleSince { get; set; }
+
+    /// <summary>It has carried an exchange before: a failure before any response byte may be the worker's idle close.</summary>
+    public bool Reused { get; set; }
+
+    public static async ValueTask<UpstreamConnection> ConnectAsync(UpstreamPool pool, CancellationToken cancellationToken)
+    {
+        var socket = new Socket(SocketType.Stream, ProtocolType.Tcp) { NoDelay = true };
+        try
+        {
+            await socket.ConnectAsync(pool.EndPoint, cancellationToken);
+            return new UpstreamConnection(socket, pool);
+        }
+        catch
+        {
+            socket.Dispose();
+            throw;
+        }
+    }
+
+    /// <summary>
+    /// Whether an idle connection can carry a request: nothing may have arrived on it while idle — neither data (a
+    /// response nobody asked for) nor the worker's FIN or RST. One non-blocking poll.
+    /// </summary>
+    public bool IsIdleUsable()
+    {
+        try
+        {
+            // Readable while idle means data, FIN or RST: all three make the connection unusable.
+            return !Cancellation.IsCancellationRequested && !_socket.Poll(0, SelectMode.SelectRead);
+        }
+        catch (Exception ex) when (ex is SocketException or ObjectDisposedException)
+        {
+            return false;
+        }
+    }
+
+    /// <summary>After an exchange: false when the source fired (the connection is then closed, not reused).</summary>
+    public bool TryResetCancellation() => Cancellation.TryReset();
+
+    public void Cancel()
+    {
+        try
+        {
+            Cancellation.Cancel();
+        }
+        catch (ObjectDisposedException)
+        {
+            // Disposed by a concurrent close: nothing left to cancel.
+        }
+    }
+
+    public void Dispose()
+    {
+        if (Interlocked.Exchange(ref _disposed, 1) != 0)
+        {
+            return;
+        }
+
+        try
+        {
+            _socket.Shutdown(SocketShutdown.Both);
+        }
+        catch (SocketException)
+        {
+            // Already reset by the peer.
+        }
+
+        _stream.Dispose();
+        Cancellation.Dispose();
+    }
+
+    internal static EndPoint EndPointFor(Uri address) =>
+        IPAddress.TryParse(address.IdnHost, out var ip) ? new IPEndPoint(ip, address.Port) : new DnsEndPoint(address.IdnHost, address.Port);
+}

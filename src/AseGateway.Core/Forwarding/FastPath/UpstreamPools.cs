@@ -1,0 +1,100 @@
+using System.Collections.Concurrent;
+using AseGateway.Configuration;
+using AseGateway.Model;
+
+namespace AseGateway.Forwarding.FastPath;
+
+/// <summary>The fast path's settings as the request's snapshot has them (a few reads, nothing allocated).</summary>
+internal readonly record struct FastPathSettings(bool Enabled, int MaxConnections, int MaxIdle, long IdleTimeoutMs)
+{
+    /// <summary>YARP's default activity timeout: no byte from the worker for this long ends the exchange with 504.</summary>
+    public static readonly TimeSpan ActivityTimeout = TimeSpan.FromSeconds(100);
+
+    public static FastPathSettings From(GatewaySnapshot snapshot)
+    {
+        var config = snapshot.Config;
+        var forwarding = config.FrontEnd?.Forwarding;
+
+        // With tracing on, YARP's forwarding span and HttpClient's client span are part of the trace: YARP forwards.
+        var enabled = (forwarding?.FastPath ?? ConfigDefaults.FastPath) && config.Observability?.Tracing?.Enabled != true;
+        return new FastPathSettings(
+            enabled,
+            forwarding?.MaxConnectionsPerInstance ?? ConfigDefaults.FastPathMaxConnectionsPerInstance,
+            forwarding?.MaxIdleConnectionsPerInstance ?? ConfigDefaults.FastPathMaxIdleConnectionsPerInstance,
+            (forwarding?.IdleTimeoutSeconds ?? ConfigDefaults.FastPathIdleTimeoutSeconds) * 1000L);
+    }
+}
+
+/// <summary>
+/// One <see cref="UpstreamPool"/> per worker address, created on first use; a timer closes connections idle past
+/// the timeout and forgets pools of addresses no longer used (instances replaced or removed).
+/// </summary>
+internal sealed class UpstreamPools : IDisposable
+{
+    private static readonly TimeSpan SweepInterval = TimeSpan.FromSeconds(5);
+
+    private readonly ConcurrentDictionary<string, UpstreamPool?> _pools = new(StringComparer.Ordinal);
+    private readonly SnapshotHolder _snapshots;
+    private readonly ITimer _sweep;
+
+    public UpstreamPools(SnapshotHolder snapshots, TimeProvider time)
+    {
+        _snapshots = snapshots;
+        _sweep = time.CreateTimer(static state => ((UpstreamPools)state!).Sweep(), this, SweepInterval, SweepInterval);
+    }
+
+    /// <summary>The pool for a destination address, or null when the fast path cannot serve it (not plain http://, a path prefix).</summary>
+    public UpstreamPool? Find(string address) =>
+        _pools.TryGetValue(address, out var pool) ? pool : _pools.GetOrAdd(address, static a => Create(a));
+
+    /// <summary>Every pool in use now (tests and the dashboard read the counts).</summary>
+    public IEnumerable<UpstreamPool> All()
+    {
+        foreach (var (_, pool) in _pools)
+        {
+            if (pool is not null)
+            {
+                yield return pool;
+            }
+        }
+    }
+
+    public void Dispose()
+    {
+        _sweep.Dispose();
+        foreach (var (_, pool) in _pools)
+        {
+            pool?.Retire();
+        }
+    }
+
+    private static UpstreamPool? Create(string address)
+    {
+        if (!Uri.TryCreate(address, UriKind.Absolute, out var uri) || uri.Scheme != Uri.UriSchemeHttp || uri.AbsolutePath != "/"
+            || uri.Query.Length > 0 || uri.Fragment.Length > 0 || uri.UserInfo.Length > 0)
+        {
+            return null;
+        }
+
+        return new UpstreamPool(uri);
+    }
+
+    private void Sweep()
+    {
+        var idleTimeoutMs = FastPathSettings.From(_snapshots.Current).IdleTimeoutMs;
+        var now = Environment.TickCount64;
+        foreach (var (address, pool) in _pools)
+        {
+            if (pool is null)
+            {
+                continue;
+            }
+
+            pool.Sweep(idleTimeoutMs);
+            if (pool.OpenCount == 0 && now - pool.LastUsed > idleTimeoutMs && _pools.TryRemove(address, out _))
+            {
+                pool.Retire();
+            }
+        }
+    }
+}

@@ -1,0 +1,289 @@
+using System.Net;
+using System.Text;
+using AseGateway.Forwarding.FastPath;
+using AseGateway.Tests.Infrastructure;
+using Xunit.Abstractions;
+using Yarp.ReverseProxy.Model;
+
+namespace AseGateway.Tests.Forwarding.FastPath;
+
+/// <summary>
+/// The fast path end to end: a real gateway forwarding to a raw-socket worker on loopback that sends exactly the
+/// bytes each test needs, counting the connections the gateway opens.
+/// </summary>
+public sealed class FastPathForwardingTests(ITestOutputHelper output)
+{
+    private const string Ok = "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok";
+
+    [Fact]
+    public async Task ChunkedWithExtensionsAndTrailers_IsDecoded_AndTheConnectionIsReused()
+    {
+        await using var upstream = RawUpstream.Start(_ => RawReply.Text(
+            "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\nTrailer: X-Checksum\r\n\r\n5;ext=1\r\nHello\r\n8\r\n, World!\r\n0\r\nX-Checksum: abc\r\n\r\n"));
+        await using var gateway = await TestGateway.StartAsync(Config(upstream.Url), output);
+
+        for (var i = 0; i < 3; i++)
+        {
+            using var response = await gateway.GetAsync(TestConfigs.AppHost, $"/chunked/{i}");
+            Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+            Assert.Equal("Hello, World!", await response.Content.ReadAsStringAsync());
+        }
+
+        Assert.Equal(1, upstream.Connections);
+        Assert.Equal(3, upstream.Requests.Count);
+    }
+
+    [Theory]
+    [InlineData("HTTP/1.1 200 OK\r\nContent-Length: 2\r\nContent-Length: 3\r\n\r\nok", "conflicting Content-Length")]
+    [InlineData("HTTP/1.1 200 OK\r\nContent-Length: 2\r\n X-Folded: yes\r\n\r\nok", "obs-fold")]
+    [InlineData("HTTP/1.1 200 OK\nContent-Length: 2\n\nok", "bare LF")]
+    [InlineData("HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\nContent-Length: 2\r\n\r\n2\r\nok\r\n0\r\n\r\n", "Transfer-Encoding with Content-Length")]
+    public async Task InvalidHead_Is502_AndTheConnectionIsNotReused(string reply, string what)
+    {
+        var count = 0;
+        await using var upstream = RawUpstream.Start(_ => RawReply.Text(Interlocked.Increment(ref count) == 1 ? reply : Ok));
+        await using var gateway = await TestGateway.StartAsync(Config(upstream.Url), output);
+
+        using (var response = await gateway.GetAsync(TestConfigs.AppHost, "/bad"))
+        {
+            Assert.True(HttpStatusCode.BadGateway == response.StatusCode, what);
+        }
+
+        Assert.Equal("ok", await gateway.GetBodyAsync(TestConfigs.AppHost, "/good"));
+        Assert.Equal(2, upstream.Connections);
+    }
+
+    [Fact]
+    public async Task InvalidChunkSize_AfterSomeBody_CutsTheClientResponse()
+    {
+        await using var upstream = RawUpstream.Start(_ => RawReply.Text(
+            "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n2\r\nok\r\n-1\r\nx\r\n0\r\n\r\n"));
+        await using var gateway = await TestGateway.StartAsync(Config(upstream.Url), output);
+
+        // Body bytes were already handed to Kestrel: the client must not take a cut body for a whole one, nor get
+        // them inside a 502.
+        var error = await Record.ExceptionAsync(async () =>
+        {
+            using var response = await gateway.GetAsync(TestConfigs.AppHost, "/bad-chunk");
+            output.WriteLine($"{response.StatusCode} '{await response.Content.ReadAsStringAsync()}'");
+        });
+        Assert.True(error is HttpRequestException or IOException, error?.ToString() ?? "the response was read whole");
+    }
+
+    [Fact]
+    public async Task InvalidFirstChunk_IsAClean502()
+    {
+        await using var upstream = RawUpstream.Start(_ => RawReply.Text(
+            "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\nX-From-Worker: 1\r\n\r\nzz\r\nok\r\n0\r\n\r\n"));
+        await using var gateway = await TestGateway.StartAsync(Config(upstream.Url), output);
+
+        using var response = await gateway.GetAsync(TestConfigs.AppHost, "/bad-first-chunk");
+
+        Assert.Equal(HttpStatusCode.BadGateway, response.StatusCode);
+        Assert.False(response.Headers.Contains("X-From-Worker"));
+        Assert.Equal(string.Empty, await response.Content.ReadAsStringAsync());
+    }
+
+    [Fact]
+    public async Task TruncatedBody_AbortsTheClientResponse_AndTheNextRequestUsesANewConnection()
+    {
+        var count = 0;
+        await using var upstream = RawUpstream.Start(_ => Interlocked.Increment(ref count) == 1
+            ? new RawReply(Encoding.ASCII.GetBytes("HTTP/1.1 200 OK\r\nContent-Length: 100000\r\n\r\n" + new string('a', 70000)), Close: true)
+            : RawReply.Text(Ok));
+        await using var gateway = await TestGateway.StartAsync(Config(upstream.Url), output);
+
+        await Assert.ThrowsAnyAsync<Exception>(async () =>
+        {
+            using var response = await gateway.GetAsync(TestConfigs.AppHost, "/truncated");
+            await response.Content.ReadAsByteArrayAsync();
+        });
+
+        Assert.Equal("ok", await gateway.GetBodyAsync(TestConfigs.AppHost, "/after"));
+        Assert.Equal(2, upstream.Connections);
+    }
+
+    [Fact]
+    public async Task ConnectionClose_AndCloseDelimitedBodies_AreNotReused()
+    {
+        var count = 0;
+        await using var upstream = RawUpstream.Start(_ => Interlocked.Increment(ref count) switch
+        {
+            1 => RawReply.Text("HTTP/1.1 200 OK\r\nContent-Length: 5\r\nConnection: close\r\n\r\nfirst", close: true),
+            2 => RawReply.Text("HTTP/1.1 200 OK\r\n\r\nuntil the worker closes", close: true),
+            _ => RawReply.Text(Ok),
+        });
+        await using var gateway = await TestGateway.StartAsync(Config(upstream.Url), output);
+
+        Assert.Equal("first", await gateway.GetBodyAsync(TestConfigs.AppHost, "/1"));
+        Assert.Equal("until the worker closes", await gateway.GetBodyAsync(TestConfigs.AppHost, "/2"));
+        Assert.Equal("ok", await gateway.GetBodyAsync(TestConfigs.AppHost, "/3"));
+        Assert.Equal("ok", await gateway.GetBodyAsync(TestConfigs.AppHost, "/4"));
+        Assert.Equal(3, upstream.Connections);
+    }
+
+    [Fact]
+    public async Task WorkerClosesAnIdleConnection_TheNextRequestIsSentAgainOnANewOne()
+    {
+        // The worker answers and then closes without saying so (as a keep-alive timeout does).
+        await using var upstream = RawUpstream.Start(_ => RawReply.Text(Ok, close: true));
+        await using var gateway = await TestGateway.StartAsync(Config(upstream.Url), output);
+
+        for (var i = 0; i < 3; i++)
+        {
+            Assert.Equal("ok", await gateway.GetBodyAsync(TestConfigs.AppHost, $"/{i}"));
+        }
+
+        Assert.Equal(3, upstream.Connections);
+    }
+
+    [Fact]
+    public async Task InterimResponses_AreSkipped_HeadHas_NoBody()
+    {
+        await using var upstream = RawUpstream.Start(request => request.StartsWith("HEAD", StringComparison.Ordinal)
+            ? RawReply.Text("HTTP/1.1 200 OK\r\nContent-Length: 1234\r\n\r\n")
+            : RawReply.Text("HTTP/1.1 103 Early Hints\r\nLink: </a.css>; rel=preload\r\n\r\nHTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok"));
+        await using var gateway = await TestGateway.StartAsync(Config(upstream.Url), output);
+
+        Assert.Equal("ok", await gateway.GetBodyAsync(TestConfigs.AppHost, "/hints"));
+        using (var head = await gateway.GetAsync(TestConfigs.AppHost, "/head", request => request.Method = HttpMethod.Head))
+        {
+            Assert.Equal(HttpStatusCode.OK, head.StatusCode);
+            Assert.Equal(1234, head.Content.Headers.ContentLength);
+        }
+
+        Assert.Equal("ok", await gateway.GetBodyAsync(TestConfigs.AppHost, "/again"));
+        Assert.Equal(1, upstream.Connections);
+    }
+
+    [Fact]
+    public async Task PoolAtItsLimit_FurtherRequestsGoThroughYarp()
+    {
+        var slowArrived = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        await using var upstream = RawUpstream.Start(request =>
+        {
+            if (!request.Contains("/slow", StringComparison.Ordinal))
+            {
+                return RawReply.Text(Ok);
+            }
+
+            slowArrived.TrySetResult();
+            return RawReply.Text(Ok) with { Delay = TimeSpan.FromSeconds(1) };
+        });
+        await using var gateway = await TestGateway.StartAsync(Config(upstream.Url, """{ "fastPath": true, "maxConnectionsPerInstance": 1 }"""), output);
+
+        var slow = gateway.GetBodyAsync(TestConfigs.AppHost, "/slow");
+        await slowArrived.Task.WaitAsync(TimeSpan.FromSeconds(10));
+        Assert.Equal("ok", await gateway.GetBodyAsync(TestConfigs.AppHost, "/meanwhile"));
+        Assert.Equal("ok", await slow);
+
+        // The second request could not have a fast-path connection, so YARP's HttpClient opened its own.
+        Assert.Equal(2, upstream.Connections);
+    }
+
+    [Fact]
+    public async Task ChunkedRequestBody_AndUpgrade_GoThroughYarp_ContentLengthBody_IsForwarded()
+    {
+        await using var upstream = RawUpstream.Start(_ => RawReply.Text(Ok));
+        await using var gateway = await TestGateway.StartAsync(Config(upstream.Url), output);
+
+        using (var response = await gateway.GetAsync(TestConfigs.AppHost, "/sized", request =>
+        {
+            request.Method = HttpMethod.Post;
+            request.Content = new ByteArrayContent(Encoding.ASCII.GetBytes("name=value"));
+        }))
+        {
+            Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        }
+
+        using (var response = await gateway.GetAsync(TestConfigs.AppHost, "/chunked-body", request =>
+        {
+            request.Method = HttpMethod.Post;
+            request.Content = new StreamContent(new MemoryStream(Encoding.ASCII.GetBytes("name=value")));
+            request.Headers.TransferEncodingChunked = true;
+        }))
+        {
+            Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        }
+
+        var requests = upstream.Requests.ToArray();
+        Assert.EndsWith("\r\n\r\nname=value", requests[0], StringComparison.Ordinal);
+        Assert.Contains("Content-Length: 10\r\n", requests[0], StringComparison.Ordinal);
+
+        // Only YARP sends a chunked body on: the fast path refused it before sending anything.
+        Assert.Contains("Transfer-Encoding: chunked", requests[1], StringComparison.OrdinalIgnoreCase);
+    }
+
+    [Fact]
+    public async Task ForwardedHead_IsTheSameAsYarps()
+    {
+        await using var upstream = RawUpstream.Start(_ => RawReply.Text(Ok));
+        void Configure(HttpRequestMessage request)
+        {
+            request.Headers.TryAddWithoutValidation("X-Client-IP", "6.6.6.6");
+            request.Headers.TryAddWithoutValidation("X-Original-URL", "/spoofed");
+            request.Headers.TryAddWithoutValidation("X-Forwarded-For", "6.6.6.6");
+            request.Headers.TryAddWithoutValidation("X-Forwarded-Host", "evil.test");
+            request.Headers.TryAddWithoutValidation("Keep-Alive", "timeout=5");
+            request.Headers.TryAddWithoutValidation("Proxy-Connection", "keep-alive");
+            request.Headers.TryAddWithoutValidation("Upgrade-Insecure-Requests", "1");
+            request.Headers.TryAddWithoutValidation("Accept", "text/html");
+            request.Headers.TryAddWithoutValidation("Cookie", "a=1; b=2");
+        }
+
+        var heads = new List<string>();
+        foreach (var fastPath in new[] { false, true })
+        {
+            await using var gateway = await TestGateway.StartAsync(Config(upstream.Url, $$"""{ "fastPath": {{(fastPath ? "true" : "false")}} }"""), output);
+            foreach (var path in new[] { "/a/b?x=1&y=%20z", "/caf%C3%A9/%2F?q=%zz" })
+            {
+                await gateway.GetBodyAsync(TestConfigs.AppHost, path, Configure);
+                heads.Add(Normalize(upstream.Requests.Last()));
+            }
+        }
+
+        output.WriteLine(string.Join("\n---\n", heads));
+        Assert.Equal(heads[0], heads[2]);
+        Assert.Equal(heads[1], heads[3]);
+        Assert.DoesNotContain("6.6.6.6", heads[2], StringComparison.Ordinal);
+        Assert.DoesNotContain("evil.test", heads[2], StringComparison.Ordinal);
+        Assert.DoesNotContain("Keep-Alive", heads[2], StringComparison.OrdinalIgnoreCase);
+    }
+
+    [Fact]
+    public void DestinationConcurrency_MovesYarpsInFlightCount()
+    {
+        var destination = new DestinationState("d1");
+
+        DestinationConcurrency.Increment(destination);
+        DestinationConcurrency.Increment(destination);
+        Assert.Equal(2, destination.ConcurrentRequestCount);
+        DestinationConcurrency.Decrement(destination);
+        Assert.Equal(1, destination.ConcurrentRequestCount);
+    }
+
+    /// <summary>The request line and headers sorted by name (order differs between HttpClient and the fast path), trace context and port left out.</summary>
+    private static string Normalize(string request)
+    {
+        var lines = request.Split("\r\n\r\n")[0].Split("\r\n");
+        var fields = lines.Skip(1)
+            .Where(line => !line.StartsWith("traceparent:", StringComparison.OrdinalIgnoreCase) && !line.StartsWith("X-Client-Port:", StringComparison.OrdinalIgnoreCase))
+            .Order(StringComparer.OrdinalIgnoreCase);
+        return string.Join("\n", fields.Prepend(lines[0]));
+    }
+
+    private static string Config(Uri worker, string forwarding = """{ "fastPath": true }""") => $$"""
+        {
+          "name": "test-ase",
+          "dnsSuffix": "ase.test",
+          "frontEnd": {
+            "listeners": [ { "name": "http", "address": "127.0.0.1", "port": 0, "protocol": "Http" } ],
+            "forwarding": {{forwarding}}
+          },
+          "workerPools": [ { "name": "WP1", "workerSize": "Small", "workerCount": 1, "workers": [ { "address": "{{worker}}" } ] } ],
+          "plans": [ { "name": "web-plan", "workerPool": "WP1", "instanceCount": 1 } ],
+          "apps": [ { "name": "web", "plan": "web-plan", "hostNames": [ "{{TestConfigs.AppHost}}" ], "clientAffinityEnabled": false } ],
+          "management": { "address": "127.0.0.1", "port": 0 }
+        }
+        """;
+}
