@@ -234,7 +234,9 @@ internal sealed partial class FastPathForwarderMiddleware
             }
 
             ApplyHead(context, head);
-            var reusable = head.Framing == ResponseFraming.NoBody ? !bytesAfterHead : await CopyResponseBodyAsync(context, connection, head);
+            // "Content-Length: 0" has nothing to copy: reading for it would wait on an idle keep-alive connection.
+            var bodyless = head.Framing == ResponseFraming.NoBody || (head.Framing == ResponseFraming.ContentLength && head.ContentLength == 0);
+            var reusable = bodyless ? !bytesAfterHead : await CopyResponseBodyAsync(context, connection, head);
             outcome = reusable && head.KeepAlive ? Outcome.Reuse : Outcome.Close;
             return outcome;
         }

@@ -34,6 +34,25 @@ public sealed class FastPathForwardingTests(ITestOutputHelper output)
     }
 
     [Theory]
+    [InlineData("HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n", HttpStatusCode.OK)]
+    [InlineData("HTTP/1.1 302 Found\r\nLocation: /elsewhere\r\nContent-Length: 0\r\n\r\n", HttpStatusCode.Found)]
+    public async Task EmptyContentLengthBody_IsAnsweredAtOnce_AndTheConnectionIsReused(string reply, HttpStatusCode status)
+    {
+        // Nothing follows "Content-Length: 0" on a keep-alive connection: waiting to read a body would hang the client.
+        await using var upstream = RawUpstream.Start(_ => RawReply.Text(reply));
+        await using var gateway = await TestGateway.StartAsync(Config(upstream.Url), output);
+
+        for (var i = 0; i < 3; i++)
+        {
+            using var response = await gateway.GetAsync(TestConfigs.AppHost, $"/empty/{i}");
+            Assert.Equal(status, response.StatusCode);
+            Assert.Empty(await response.Content.ReadAsByteArrayAsync());
+        }
+
+        Assert.Equal(1, upstream.Connections);
+    }
+
+    [Theory]
     [InlineData("HTTP/1.1 200 OK\r\nContent-Length: 2\r\nContent-Length: 3\r\n\r\nok", "conflicting Content-Length")]
     [InlineData("HTTP/1.1 200 OK\r\nContent-Length: 2\r\n X-Folded: yes\r\n\r\nok", "obs-fold")]
     [InlineData("HTTP/1.1 200 OK\nContent-Length: 2\n\nok", "bare LF")]
