@@ -1,3 +1,4 @@
+using System.Buffers;
 using System.Collections.Concurrent;
 using System.Text.RegularExpressions;
 
@@ -26,6 +27,7 @@ internal sealed class CrsRegex
     {
         _pattern = pattern;
         _options = options;
+        Required = CrsRegexPrefilter.RequiredChars(pattern);
         try
         {
             // Linear in the input's length: needs no wall-clock timeout, which on a starved machine fires on benign input.
@@ -38,6 +40,9 @@ internal sealed class CrsRegex
             _current = new Regex(pattern, options, timeout);
         }
     }
+
+    /// <summary>Characters every match contains (see <see cref="CrsRegexPrefilter"/>); null when none are provably required.</summary>
+    public SearchValues<char>? Required { get; }
 
     /// <summary>Runs on the non-backtracking engine (never compiled, never times out).</summary>
     public bool IsLinear { get; }
