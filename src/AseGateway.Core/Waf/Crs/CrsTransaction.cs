@@ -23,6 +23,9 @@ internal sealed class CrsTransaction
     private List<(int Low, int High)>? _removedRanges;
     private List<string>? _removedTags;
     private List<(int? Id, string? Tag, CrsTarget Target)>? _removedTargets;
+    private readonly List<CrsTarget> _removalsForHead = [];
+    private CrsRule? _removalsHead;
+    private int _removalsSeen;
     private string _matchedVar = string.Empty;
     private string _matchedVarName = string.Empty;
     private string _engine;
@@ -467,9 +470,9 @@ internal sealed class CrsTransaction
 
         if (_removedTargets is not null)
         {
-            foreach (var (id, tag, target) in _removedTargets)
+            foreach (var target in RemovedTargetsOf(head))
             {
-                if ((id == head.Id || (tag is not null && head.Tags.Contains(tag))) && target.Excludes(variable, name))
+                if (target.Excludes(variable, name))
                 {
                     return true;
                 }
@@ -477,6 +480,31 @@ internal sealed class CrsTransaction
         }
 
         return false;
+    }
+
+    /// <summary>
+    /// The runtime target removals (ctl:ruleRemoveTargetById/ByTag) that name this rule. Which ones do depends on the
+    /// rule, not on the value: found once per rule and list state rather than once per value (a tag lookup each).
+    /// </summary>
+    private List<CrsTarget> RemovedTargetsOf(CrsRule head)
+    {
+        var removed = _removedTargets!;
+        if (!ReferenceEquals(head, _removalsHead) || removed.Count != _removalsSeen)
+        {
+            _removalsForHead.Clear();
+            foreach (var (id, tag, target) in removed)
+            {
+                if (id == head.Id || (tag is not null && head.Tags.Contains(tag)))
+                {
+                    _removalsForHead.Add(target);
+                }
+            }
+
+            _removalsHead = head;
+            _removalsSeen = removed.Count;
+        }
+
+        return _removalsForHead;
     }
 
     private void AddXml(CrsTarget target)
