@@ -141,6 +141,11 @@ internal sealed class RxOperator : CrsOperator
 
     public override bool IsMatch(CrsTransaction transaction, string value, bool capture)
     {
+        if (_static?.Required is { } required && CrsRegexPrefilter.ProvesNoMatch(required, value))
+        {
+            return false;
+        }
+
         var regex = _static?.Current ?? Build(_macro!.Expand(transaction));
         try
         {

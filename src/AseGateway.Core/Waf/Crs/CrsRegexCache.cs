@@ -1,11 +1,15 @@
+using System.Buffers;
 using System.Collections.Concurrent;
 using System.Text.RegularExpressions;
 
 namespace AseGateway.Waf.Crs;
 
 /// <summary>
-/// One @rx pattern, shared by every rule and every loaded program that uses it: interpreted at first, replaced by
-/// its <see cref="RegexOptions.Compiled"/> form once it has run often enough to be worth compiling.
+/// One @rx pattern, shared by every rule and every loaded program that uses it. Patterns .NET's linear-time engine
+/// accepts (all but a handful of CRS's: it has no lookarounds, backreferences or atomic groups) run on
+/// <see cref="RegexOptions.NonBacktracking"/>: no ReDoS, no timeout, and on CRS's large alternations of evasion-tolerant
+/// words faster than the compiled backtracking engine. The others are interpreted at first and replaced by their
+/// <see cref="RegexOptions.Compiled"/> form once they have run often enough to be worth compiling.
 /// </summary>
 internal sealed class CrsRegex
 {
@@ -23,8 +27,25 @@ internal sealed class CrsRegex
     {
         _pattern = pattern;
         _options = options;
-        _current = new Regex(pattern, options, timeout);
+        Required = CrsRegexPrefilter.RequiredChars(pattern);
+        try
+        {
+            // Linear in the input's length: needs no wall-clock timeout, which on a starved machine fires on benign input.
+            _current = new Regex(pattern, options | RegexOptions.NonBacktracking, Regex.InfiniteMatchTimeout);
+            IsLinear = true;
+            _queued = 1;
+        }
+        catch (NotSupportedException)
+        {
+            _current = new Regex(pattern, options, timeout);
+        }
     }
+
+    /// <summary>Characters every match contains (see <see cref="CrsRegexPrefilter"/>); null when none are provably required.</summary>
+    public SearchValues<char>? Required { get; }
+
+    /// <summary>Runs on the non-backtracking engine (never compiled, never times out).</summary>
+    public bool IsLinear { get; }
 
     public bool IsCompiled => (Volatile.Read(ref _current).Options & RegexOptions.Compiled) != 0;
 
@@ -35,7 +56,7 @@ internal sealed class CrsRegex
         get
         {
             var uses = _uses;
-            if (uses < CompileAfterUses)
+            if (uses < CompileAfterUses && !IsLinear)
             {
                 // Whoever writes the last count queues it: one read per call, so no thread can step past it.
                 _uses = ++uses;

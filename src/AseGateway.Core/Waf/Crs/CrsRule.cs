@@ -47,8 +47,12 @@ internal sealed class CrsRule
 
     public List<string> TransformNames { get; } = [];
 
-    /// <summary>Transformation chain as one string: the cache key of transformed values within a request.</summary>
-    public string TransformKey { get; set; } = string.Empty;
+    /// <summary>Number of the transformation chain (equal chains, equal numbers; set when the program is built): with the
+    /// value, the key of the request's cache of transformed values, so rules with the same chain transform a value once.</summary>
+    public int TransformChain { get; set; }
+
+    /// <summary>Some target is an exclusion (<c>!VAR:name</c>; set when the program is built): values need the check.</summary>
+    public bool HasExclusions { get; set; }
 
     public bool HasNone { get; set; }
 

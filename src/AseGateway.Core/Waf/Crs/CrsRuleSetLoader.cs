@@ -369,7 +369,6 @@ internal sealed class CrsRuleSetLoader
         }
 
         rule.Log ??= defaults?.Log ?? true;
-        rule.TransformKey = string.Join(',', rule.TransformNames);
         if (rule.Id == 0)
         {
             throw new SecLangException(directive.Where, "rule has no id");
@@ -392,7 +391,6 @@ internal sealed class CrsRuleSetLoader
             var child = ParseRule(directives[index], load, rule.Id);
             child.Phase = rule.Phase;
             child.Id = rule.Id;
-            child.TransformKey = string.Join(',', child.TransformNames);
             last.Chained = child;
             last = child;
         }
@@ -619,6 +617,24 @@ internal sealed class CrsRuleSetLoader
 
     private CrsProgram Build(CrsLoadOptions options)
     {
+        // After SecRuleUpdateActionById/TargetById: the chains and targets are final now.
+        var chains = new Dictionary<string, int>(StringComparer.Ordinal);
+        foreach (var rule in _rules)
+        {
+            for (var link = rule; link is not null; link = link.Chained)
+            {
+                var key = string.Join(',', link.TransformNames);
+                if (!chains.TryGetValue(key, out var chain))
+                {
+                    chain = chains.Count;
+                    chains[key] = chain;
+                }
+
+                link.TransformChain = chain;
+                link.HasExclusions = link.Targets.Exists(static t => t.Exclude);
+            }
+        }
+
         var phases = new CrsRule[6][];
         for (var phase = 1; phase <= 5; phase++)
         {

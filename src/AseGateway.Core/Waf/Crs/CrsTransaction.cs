@@ -1,4 +1,5 @@
 using System.Globalization;
+using System.Runtime.CompilerServices;
 using System.Text.RegularExpressions;
 using System.Xml;
 
@@ -15,13 +16,16 @@ internal sealed partial class CrsTransaction
     private readonly ManagedRuleContext _context;
     private readonly Dictionary<string, string> _tx = new(StringComparer.OrdinalIgnoreCase);
     private readonly Dictionary<string, Dictionary<string, string>> _persistent = new(StringComparer.OrdinalIgnoreCase);
-    private readonly Dictionary<(string Chain, string Value), string> _transformed = [];
+    private readonly Dictionary<(int Chain, string Value), string> _transformed = new(TransformedKeyComparer.Instance);
     private readonly List<CrsItem> _matchedVars = [];
     private readonly List<Candidate> _scratch = [];
     private HashSet<int>? _removedIds;
     private List<(int Low, int High)>? _removedRanges;
     private List<string>? _removedTags;
     private List<(int? Id, string? Tag, CrsTarget Target)>? _removedTargets;
+    private readonly List<CrsTarget> _removalsForHead = [];
+    private CrsRule? _removalsHead;
+    private int _removalsSeen;
     private string _matchedVar = string.Empty;
     private string _matchedVarName = string.Empty;
     private string _engine;
@@ -243,7 +247,7 @@ internal sealed partial class CrsTransaction
             return value;
         }
 
-        if (_transformed.TryGetValue((rule.TransformKey, value), out var cached))
+        if (_transformed.TryGetValue((rule.TransformChain, value), out var cached))
         {
             return cached;
         }
@@ -254,7 +258,13 @@ internal sealed partial class CrsTransaction
             current = transform(current);
         }
 
-        _transformed[(rule.TransformKey, value)] = current;
+        // Most values come out unchanged and their transformations allocate nothing: recomputing those costs a few
+        // vectorised scans, less than keeping an entry for each (value, chain) of the request.
+        if (!ReferenceEquals(current, value))
+        {
+            _transformed[(rule.TransformChain, value)] = current;
+        }
+
         return current;
     }
 
@@ -449,19 +459,22 @@ internal sealed partial class CrsTransaction
     /// <summary>Static exclusions (<c>!ARGS:foo</c>, SecRuleUpdateTargetById) and runtime ones (ctl:ruleRemoveTargetBy*).</summary>
     private bool IsExcluded(CrsVariable variable, CrsRule rule, CrsRule head, string name)
     {
-        foreach (var other in rule.Targets)
+        if (rule.HasExclusions)
         {
-            if (other.Excludes(variable, name))
+            foreach (var other in rule.Targets)
             {
-                return true;
+                if (other.Excludes(variable, name))
+                {
+                    return true;
+                }
             }
         }
 
         if (_removedTargets is not null)
         {
-            foreach (var (id, tag, target) in _removedTargets)
+            foreach (var target in RemovedTargetsOf(head))
             {
-                if ((id == head.Id || (tag is not null && head.Tags.Contains(tag))) && target.Excludes(variable, name))
+                if (target.Excludes(variable, name))
                 {
                     return true;
                 }
@@ -469,6 +482,31 @@ internal sealed partial class CrsTransaction
         }
 
         return false;
+    }
+
+    /// <summary>
+    /// The runtime target removals (ctl:ruleRemoveTargetById/ByTag) that name this rule. Which ones do depends on the
+    /// rule, not on the value: found once per rule and list state rather than once per value (a tag lookup each).
+    /// </summary>
+    private List<CrsTarget> RemovedTargetsOf(CrsRule head)
+    {
+        var removed = _removedTargets!;
+        if (!ReferenceEquals(head, _removalsHead) || removed.Count != _removalsSeen)
+        {
+            _removalsForHead.Clear();
+            foreach (var (id, tag, target) in removed)
+            {
+                if (id == head.Id || (tag is not null && head.Tags.Contains(tag)))
+                {
+                    _removalsForHead.Add(target);
+                }
+            }
+
+            _removalsHead = head;
+            _removalsSeen = removed.Count;
+        }
+
+        return _removalsForHead;
     }
 
     private void AddXml(CrsTarget target)
@@ -634,6 +672,19 @@ internal sealed partial class CrsTransaction
     private readonly record struct Candidate(string? Prefix, string Name, string Value)
     {
         public string FullName => Prefix is null ? Name : string.Concat(Prefix, ":", Name);
+    }
+
+    /// <summary>
+    /// Values are compared by reference: each request value is one string instance that every rule reads, so a
+    /// reference hash finds it without hashing its characters, and an equal string from elsewhere merely misses.
+    /// </summary>
+    private sealed class TransformedKeyComparer : IEqualityComparer<(int Chain, string Value)>
+    {
+        public static readonly TransformedKeyComparer Instance = new();
+
+        public bool Equals((int Chain, string Value) x, (int Chain, string Value) y) => x.Chain == y.Chain && ReferenceEquals(x.Value, y.Value);
+
+        public int GetHashCode((int Chain, string Value) obj) => HashCode.Combine(obj.Chain, RuntimeHelpers.GetHashCode(obj.Value));
     }
 
     private static readonly CrsRule EmptyRule = new() { Where = string.Empty, File = string.Empty, Info = new ManagedRuleInfo("0", string.Empty, WafSeverity.Notice, string.Empty) };
