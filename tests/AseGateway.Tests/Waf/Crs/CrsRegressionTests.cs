@@ -16,11 +16,11 @@ namespace AseGateway.Tests.Waf.Crs;
 public sealed class CrsRegressionTests(ITestOutputHelper output)
 {
     /// <summary>
-    /// Tests that passed when this floor was last raised (4977 of 5003 then, with the response rules; see the printed
-    /// table for the current figure). Two below that: on a starved machine (load 30 on 2 cores) a plain GET now and then
-    /// gets no answer within go-ftw's 5 s read timeout.
+    /// Tests that passed when this floor was last raised (4992 of 5003 then, 0 failed, the other 11 skipped by reasoned
+    /// overrides; see the printed table for the current figure). Two below that: on a starved machine (load 30 on 2
+    /// cores) a plain GET now and then gets no answer within go-ftw's 5 s read timeout.
     /// </summary>
-    private const int PassFloorV4 = 4975;
+    private const int PassFloorV4 = 4990;
 
     /// <summary>CRS 3.3 tests that passed when this floor was last raised (2426 of 2545 then; see the printed table for the current figure).</summary>
     private const int PassFloorV33 = 2426;
