@@ -1,5 +1,4 @@
 using AseGateway.Affinity;
-using AseGateway.Instances;
 using Yarp.ReverseProxy.Transforms;
 using Yarp.ReverseProxy.Transforms.Builder;
 
@@ -10,7 +9,8 @@ internal sealed class GatewayTransformProvider : ITransformProvider
 {
     private readonly ArrAffinityResponseTransform _affinity;
 
-    public GatewayTransformProvider(InstanceRegistry registry) => _affinity = new ArrAffinityResponseTransform(registry);
+    /// <param name="affinity">The one instance the fast path uses too, so both roads share its cookie cache.</param>
+    public GatewayTransformProvider(ArrAffinityResponseTransform affinity) => _affinity = affinity;
 
     public void ValidateRoute(TransformRouteValidationContext context)
     {

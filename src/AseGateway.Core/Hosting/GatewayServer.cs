@@ -260,6 +260,7 @@ public sealed partial class GatewayServer : IAsyncDisposable
         services.AddSingleton<ClientConnectionTable>();
         services.AddSingleton<RetryCounters>();
         services.AddSingleton<Forwarding.FastPath.UpstreamPools>();
+        services.AddSingleton<ArrAffinityResponseTransform>();
         services.AddSingleton<Forwarding.FastPath.FastPathClientMetrics>();
         services.AddSingleton(source);
         services.AddSingleton(provider => new ConfigController(

@@ -1,7 +1,6 @@
 using System.Buffers;
 using System.IO.Pipelines;
 using AseGateway.Affinity;
-using AseGateway.Instances;
 using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Http.Features;
 using Microsoft.Extensions.Logging;
@@ -32,12 +31,12 @@ internal sealed partial class FastPathForwarderMiddleware
     private readonly FastPathClientMetrics _metrics;
     private readonly ILogger _logger;
 
-    public FastPathForwarderMiddleware(RequestDelegate next, UpstreamPools pools, InstanceRegistry registry, FastPathClientMetrics metrics, ILogger<FastPathForwarderMiddleware> logger)
+    public FastPathForwarderMiddleware(RequestDelegate next, UpstreamPools pools, ArrAffinityResponseTransform affinity, FastPathClientMetrics metrics, ILogger<FastPathForwarderMiddleware> logger)
     {
         _next = next;
         _pools = pools;
         _metrics = metrics;
-        _affinity = new ArrAffinityResponseTransform(registry);
+        _affinity = affinity;
         _logger = logger;
     }
 
