@@ -136,26 +136,9 @@ internal sealed class WafResponseGate : Stream, IHttpResponseBodyFeature
         }
     }
 
-    public async Task SendFileAsync(string path, long offset, long? count, CancellationToken cancellationToken = default)
-    {
-        await using var file = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.ReadWrite, bufferSize: 1, useAsync: true);
-        file.Seek(offset, SeekOrigin.Begin);
-        var buffer = ArrayPool<byte>.Shared.Rent(16 * 1024);
-        try
-        {
-            var left = count ?? long.MaxValue;
-            int read;
-            while (left > 0 && (read = await file.ReadAsync(buffer.AsMemory(0, (int)Math.Min(buffer.Length, left)), cancellationToken)) > 0)
-            {
-                await WriteAsync(buffer.AsMemory(0, read), cancellationToken);
-                left -= read;
-            }
-        }
-        finally
-        {
-            ArrayPool<byte>.Shared.Return(buffer);
-        }
-    }
+    // Through this stream, so a file's bytes are held and inspected like any other body.
+    public Task SendFileAsync(string path, long offset, long? count, CancellationToken cancellationToken = default) =>
+        SendFileFallback.SendFileAsync(this, path, offset, count, cancellationToken);
 
     public Task CompleteAsync() => FinishAsync();
 
