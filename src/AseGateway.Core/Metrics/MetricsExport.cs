@@ -65,6 +65,15 @@ internal static class MetricsExport
         "http.request.method", "http.response.status_code", "error.type", "network.protocol.version", "url.scheme", "http.connection.state",
     ];
 
+    /// <summary>
+    /// Series kept per runtime, Kestrel and HttpClient instrument: their tags are GC generations, protocols, listeners
+    /// and error types, a few dozen combinations at most. OpenTelemetry allocates every stream's metric-point array
+    /// and lookup table at its limit up front (2000 by default: 144 KB on the large object heap plus a 32 KB table per
+    /// instrument, about 5 MB over the ~30 framework instruments); 200 keeps both small. A combination past the limit
+    /// is still counted, in OpenTelemetry's overflow series.
+    /// </summary>
+    private const int FrameworkCardinalityLimit = 200;
+
     /// <summary>Data-plane registrations: the meter, the request table, and an HttpClient for YARP that reports to this host's meters.</summary>
     public static void AddGatewayMetrics(this IServiceCollection services)
     {
@@ -95,7 +104,15 @@ internal static class MetricsExport
             return MetricStreamConfiguration.Drop;
         }
 
-        return instrument.Meter.Name == "System.Net.Http" ? new MetricStreamConfiguration { TagKeys = HttpClientTags } : null;
+        if (instrument.Meter.Name == GatewayMetrics.MeterName)
+        {
+            // Series by app, instance, rule or listener: as many as the configuration names, so the default limit.
+            return null;
+        }
+
+        return instrument.Meter.Name == "System.Net.Http"
+            ? new MetricStreamConfiguration { TagKeys = HttpClientTags, CardinalityLimit = FrameworkCardinalityLimit }
+            : new MetricStreamConfiguration { CardinalityLimit = FrameworkCardinalityLimit };
     }
 
     /// <summary>

@@ -1,0 +1,78 @@
+using System.Net;
+using AseGateway.Waf;
+using Microsoft.AspNetCore.Http;
+
+namespace AseGateway.Tests.Waf;
+
+/// <summary>
+/// Each AseDefault rule against a real request object: what it finds (rule, variable, matched text) and a near miss it
+/// must leave alone. The patterns run on two regex engines (source-generated backtracking for those linear by their
+/// shape, NonBacktracking for XSS and SQL injection); both must find the same leftmost match text.
+/// </summary>
+public sealed class AseDefaultRuleSetTests
+{
+    private static readonly Dictionary<string, WafRuleOverride> NoOverrides = [];
+
+    private static IReadOnlyList<ManagedRuleMatch> Evaluate(string target, string host = "web.contoso.test", params (string Name, string Value)[] headers)
+    {
+        var context = new DefaultHttpContext();
+        var question = target.IndexOf('?', StringComparison.Ordinal);
+        context.Request.Method = "GET";
+        context.Request.Path = question < 0 ? target : target[..question];
+        context.Request.QueryString = new QueryString(question < 0 ? string.Empty : target[question..]);
+        context.Request.Host = new HostString(host);
+        foreach (var (name, value) in headers)
+        {
+            context.Request.Headers.Append(name, value);
+        }
+
+        var rules = new ManagedRuleContext(NoOverrides, []);
+        new AseDefaultRuleSet().Evaluate(new WafRequest(context, IPAddress.Loopback, 50000, "tx-1"), rules);
+        return rules.Matches;
+    }
+
+    [Theory]
+    [InlineData("/", "User-Agent", "sqlmap/1.7.2#stable (https://sqlmap.org)", "913100", "REQUEST_HEADERS:User-Agent", "sqlmap")]
+    [InlineData("/", "User-Agent", "Mozilla/5.00 (Nikto/2.1.6)", "913100", "REQUEST_HEADERS:User-Agent", "Nikto")]
+    [InlineData("/?name=a%00b", null, null, "920270", "ARGS:name", "\0")]
+    [InlineData("/files/..%2f..%2fetc", null, null, "930100", "REQUEST_FILENAME", "/../")]
+    [InlineData("/download?file=..\\..\\boot.ini", null, null, "930100", "ARGS:file", "..\\")]
+    [InlineData("/?host=127.0.0.1;%20cat%20/etc/hosts", null, null, "932100", "ARGS:host", "; cat")]
+    [InlineData("/?cmd=x%7C%7Cwhoami", null, null, "932100", "ARGS:cmd", "||whoami")]
+    [InlineData("/?q=%3Cimg%20src=x%20onerror=alert(1)%3E", null, null, "941100", "ARGS:q", "<img src=")]
+    [InlineData("/?id=1%27%20OR%20%271%27=%271", null, null, "942100", "ARGS:id", "' OR '1'=")]
+    public void Evaluate_Attack_ReportsRuleVariableAndMatchedText(string target, string? header, string? value, string ruleId, string variable, string matched)
+    {
+        var matches = header is null ? Evaluate(target) : Evaluate(target, "web.contoso.test", (header, value!));
+
+        var match = Assert.Single(matches, m => m.Rule.RuleId == ruleId);
+        Assert.Equal(variable, match.Variable);
+        Assert.Equal(matched, match.MatchedData);
+    }
+
+    [Theory]
+    [InlineData("192.0.2.10:8080")]
+    [InlineData("[2001:db8::1]")]
+    public void Evaluate_NumericHost_ReportsTheHostHeader(string host)
+    {
+        var match = Assert.Single(Evaluate("/", host));
+
+        Assert.Equal("920350", match.Rule.RuleId);
+        Assert.Equal("REQUEST_HEADERS:Host", match.Variable);
+        Assert.Equal(host, match.MatchedData);
+    }
+
+    [Theory]
+    [InlineData("/", "User-Agent", "Mozilla/5.0 (X11; Linux x86_64) Firefox/128.0")]
+    [InlineData("/", "User-Agent", "sqlmapper-client/2.0")]
+    [InlineData("/docs/v1..v2/diff?range=1..2", null, null)]
+    [InlineData("/?list=cats;dogs&shell=bashful", null, null)]
+    [InlineData("/?q=the%20union%20of%20sets&note=onwards", null, null)]
+    [InlineData("/?title=Don%27t%20stop", null, null)]
+    public void Evaluate_NearMiss_ReportsNothing(string target, string? header, string? value)
+    {
+        var matches = header is null ? Evaluate(target) : Evaluate(target, "web.contoso.test", (header, value!));
+
+        Assert.Empty(matches);
+    }
+}
