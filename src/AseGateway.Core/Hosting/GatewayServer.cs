@@ -394,6 +394,7 @@ public sealed partial class GatewayServer : IAsyncDisposable
             Args = [],
         });
         builder.WebHost.UseKestrelHttpsConfiguration();
+        builder.WebHost.UseSockets(sockets => sockets.UnsafePreferInlineScheduling = InlineIoScheduling.IsRequested());
 
         // Addresses come only from the configuration file; ASPNETCORE_URLS / HTTP_PORTS (set by container images)
         // must not add listeners the operator did not ask for.

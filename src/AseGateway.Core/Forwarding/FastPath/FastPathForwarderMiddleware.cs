@@ -440,7 +440,14 @@ internal sealed partial class FastPathForwarderMiddleware
                     CopyTrailers(context, chunked);
                 }
 
-                // No flush: Kestrel sends what is buffered, with the head, when the request completes.
+                // A body that came in one read goes out with the head when the request completes: no flush. Once a
+                // flush has sent the head, Kestrel no longer flushes at the end (HTTP/1.1): the tail would wait in
+                // its buffer for the connection's next response, and the client for it.
+                if (context.Response.HasStarted && !await TryFlushAsync(context, output, wrote))
+                {
+                    return false;
+                }
+
                 return !leftover && head.Framing != ResponseFraming.UntilClose;
             }
 
@@ -450,21 +457,28 @@ internal sealed partial class FastPathForwarderMiddleware
             }
 
             cancellation.CancelAfter(FastPathSettings.ActivityTimeout);
-            FlushResult flushed;
-            try
+            if (!await TryFlushAsync(context, output, wrote))
             {
-                flushed = await output.FlushAsync();
-            }
-            catch (Exception ex)
-            {
-                return FailBody(context, ForwarderError.ResponseBodyClient, ex, wrote);
-            }
-
-            if (flushed.IsCanceled || flushed.IsCompleted)
-            {
-                return FailBody(context, ForwarderError.ResponseBodyClient, new OperationCanceledException("The client stopped reading the response."), wrote);
+                return false;
             }
         }
+    }
+
+    /// <summary>Flushes the body so far to the client; false, with the failure reported, when the client is gone.</summary>
+    private async ValueTask<bool> TryFlushAsync(HttpContext context, PipeWriter output, bool wrote)
+    {
+        FlushResult flushed;
+        try
+        {
+            flushed = await output.FlushAsync();
+        }
+        catch (Exception ex)
+        {
+            return FailBody(context, ForwarderError.ResponseBodyClient, ex, wrote);
+        }
+
+        return !(flushed.IsCanceled || flushed.IsCompleted)
+            || FailBody(context, ForwarderError.ResponseBodyClient, new OperationCanceledException("The client stopped reading the response."), wrote);
     }
 
     /// <summary>As YARP: trailers reach the client when its protocol carries them (HTTP/2), hop-by-hop ones excepted.</summary>

@@ -122,6 +122,41 @@ public sealed class FastPathForwardingTests(ITestOutputHelper output)
         Assert.Equal(2, upstream.Connections);
     }
 
+    [Theory]
+    [InlineData("content-length")]
+    [InlineData("chunked")]
+    [InlineData("close-delimited")]
+    public async Task BodyLongerThanOneRead_ArrivesWhole_AndTheClientIsNotKeptWaiting(string framing)
+    {
+        // More than the connection's 16 KiB read buffer: the head goes out with the first flush, and the tail after
+        // the last one must be flushed too, or the client waits for it until the connection's next response.
+        var body = new string('x', 100_000) + "end";
+        var chunks = new StringBuilder();
+        for (var offset = 0; offset < body.Length; offset += 4096)
+        {
+            var chunk = body.Substring(offset, Math.Min(4096, body.Length - offset));
+            chunks.Append($"{chunk.Length:x}\r\n{chunk}\r\n");
+        }
+
+        await using var upstream = RawUpstream.Start(_ => framing switch
+        {
+            "content-length" => RawReply.Text($"HTTP/1.1 200 OK\r\nContent-Length: {body.Length}\r\n\r\n{body}"),
+            "chunked" => RawReply.Text($"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n{chunks}0\r\n\r\n"),
+            _ => RawReply.Text($"HTTP/1.1 200 OK\r\n\r\n{body}", close: true),
+        });
+        await using var gateway = await TestGateway.StartAsync(Config(upstream.Url), output);
+
+        for (var i = 0; i < 2; i++)
+        {
+            // The client reads the whole body before it answers: bounded, so a stuck tail fails instead of hanging.
+            using var response = await gateway.GetAsync(TestConfigs.AppHost, $"/long/{i}").WaitAsync(TimeSpan.FromSeconds(30));
+            Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+            Assert.Equal(body, await response.Content.ReadAsStringAsync());
+        }
+
+        Assert.Equal(framing == "close-delimited" ? 2 : 1, upstream.Connections);
+    }
+
     [Fact]
     public async Task ConnectionClose_AndCloseDelimitedBodies_AreNotReused()
     {
