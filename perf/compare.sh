@@ -201,9 +201,9 @@ start_backends() {
 
 api_key_sha256() { printf %s "$API_KEY" | sha256sum | cut -d' ' -f1; }
 
-# gateway_config NAME HTTP_PORT HTTPS_PORT MGMT_PORT FEATURES(bare|full) [EXTRA_APP] [WAF_MARK]
+# gateway_config NAME HTTP_PORT HTTPS_PORT MGMT_PORT FEATURES(bare|full) [EXTRA_APP] [WAF_MARK] [H2C_PORT]
 gateway_config() {
-  local http="$2" https="$3" mgmt="$4" features="$5" extra_app="${6:-}" mark="${7:-0}"
+  local http="$2" https="$3" mgmt="$4" features="$5" extra_app="${6:-}" mark="${7:-0}" h2c="${8:-}"
   local nsg="" waf="" access="" observability="" workers instances=1 affinity=false extra=""
   workers="{ \"address\": \"http://127.0.0.1:$BACKEND_PORT\" }"
   if [ "$features" = full ]; then
@@ -242,6 +242,10 @@ gateway_config() {
     # clean-up does not copy its tens of MB into the results with the process logs.
     observability="\"observability\": { \"accessLog\": { \"enabled\": true, \"format\": \"W3C\", \"path\": \"$WORK/$1-access.w3c\", \"maxFileSizeInMb\": 50, \"retainedFiles\": 2 } },"
   fi
+  # h2c (HTTP/2 prior knowledge, its own port as in plain YARP): tells HTTP/2's cost from TLS's.
+  local h2c_listener=""
+  [ -n "$h2c" ] && h2c_listener=",
+      { \"name\": \"h2c\", \"address\": \"127.0.0.1\", \"port\": $h2c, \"protocol\": \"Http2\" }"
   if [ -n "$extra_app" ]; then
     extra=", { \"name\": \"$extra_app\", \"plan\": \"bench-plan\", \"hostNames\": [ \"$extra_app.perf.test\" ], \"healthCheckPath\": \"/healthz\" }"
   fi
@@ -252,7 +256,7 @@ gateway_config() {
   "frontEnd": {
     "listeners": [
       { "name": "http", "address": "127.0.0.1", "port": $http, "protocol": "Http" },
-      { "name": "https", "address": "127.0.0.1", "port": $https, "protocol": "Https" } ],
+      { "name": "https", "address": "127.0.0.1", "port": $https, "protocol": "Https" }$h2c_listener ],
     "tls": { "certificates": [ { "path": "$CERT_DIR/localhost.pfx", "passwordEnvironmentVariable": "ASE_CERT_PASSWORD" } ] },
     "limits": { "maxConnectionsPerClient": 10000 }
   },
@@ -275,15 +279,15 @@ EOF
 # nginx and HAProxy are not given here either) is raised so that the open model's 200+ connections are not refused.
 declare -A MGMT_URL CONFIG_FILE
 start_gateway() {
-  local name="$1" features="$2" http https mgmt
-  http="$(free_port)"; https="$(free_port)"; mgmt="$(free_port)"
+  local name="$1" features="$2" http https mgmt h2c
+  http="$(free_port)"; https="$(free_port)"; mgmt="$(free_port)"; h2c="$(free_port)"
   CONFIG_FILE[$name]="$WORK/$name.json"
-  gateway_config "$name" "$http" "$https" "$mgmt" "$features" > "${CONFIG_FILE[$name]}"
+  gateway_config "$name" "$http" "$https" "$mgmt" "$features" "" 0 "$h2c" > "${CONFIG_FILE[$name]}"
   start "$name" env ASE_CERT_PASSWORD=dev-password $GATEWAY_ENV dotnet "$GATEWAY_DLL" --config "${CONFIG_FILE[$name]}"
   TARGET_PID[$name]=$STARTED_PID
   MGMT_URL[$name]="http://127.0.0.1:$mgmt"
   URL_h1[$name]="http://127.0.0.1:$http/"
-  URL_h2tls[$name]="https://127.0.0.1:$https/"
+  URL_h2c[$name]="http://127.0.0.1:$h2c/" URL_h2tls[$name]="https://127.0.0.1:$https/"
   wait_http "${URL_h1[$name]}"
 }
 
@@ -506,11 +510,12 @@ scenario_reloads() {
   first="$(api "${MGMT_URL[$name]}/api/config/status" | jq -r .generation)"
   background_load "${URL_h1[$name]}" "$RELOAD_LOAD_RPS" "$WORK/reload-load"
   local started=$SECONDS
-  local http https mgmt
+  local http https mgmt h2c
   http="${URL_h1[$name]##*:}"; http="${http%/}"; https="${URL_h2tls[$name]##*:}"; https="${https%/}"; mgmt="${MGMT_URL[$name]##*:}"
+  h2c="${URL_h2c[$name]##*:}"; h2c="${h2c%/}"
   for i in $(seq 1 "$RELOADS"); do
     extra=""; [ $((i % 2)) = 1 ] && extra=extra
-    gateway_config "$name" "$http" "$https" "$mgmt" full "$extra" "$i" > "$file.tmp"
+    gateway_config "$name" "$http" "$https" "$mgmt" full "$extra" "$i" "$h2c" > "$file.tmp"
     mv "$file.tmp" "$file"
     outcome="$(api -X POST "${MGMT_URL[$name]}/api/config/reload" | jq -r .outcome)"
     case "$outcome" in Applied|Unchanged) ;; *) log "reload $i: unexpected outcome '$outcome'"; SCENARIO_FAILURES=$((SCENARIO_FAILURES + 1)) ;; esac
@@ -672,7 +677,7 @@ start_nginx
 start_haproxy
 
 CASES=(backend:h1 ase-bare:h1 ase-full:h1 yarp:h1 nginx:h1 haproxy:h1
-       yarp:h2c nginx:h2c haproxy:h2c
+       ase-bare:h2c ase-full:h2c yarp:h2c nginx:h2c haproxy:h2c
        ase-bare:h2tls ase-full:h2tls yarp:h2tls nginx:h2tls haproxy:h2tls)
 if [ -n "$ONLY" ]; then
   selected=()

@@ -31,16 +31,7 @@ internal sealed class CompiledCondition
         string? matched = null;
         foreach (var (variable, selector) in Variables)
         {
-            foreach (var raw in ValuesOf(request, variable, selector))
-            {
-                var value = Transforms.Length == 0 ? raw : WafTransforms.Apply(raw, Transforms);
-                if (Test(value))
-                {
-                    matched = value;
-                    break;
-                }
-            }
-
+            matched = SingleValue(request, variable, selector, out var single) ? Match(single) : MatchAny(request, variable, selector);
             if (matched is not null)
             {
                 break;
@@ -53,6 +44,49 @@ internal sealed class CompiledCondition
         }
 
         return matched;
+    }
+
+    /// <summary>The value after the transforms when it passes the operator, else null.</summary>
+    private string? Match(string? raw)
+    {
+        if (raw is null)
+        {
+            return null;
+        }
+
+        var value = Transforms.Length == 0 ? raw : WafTransforms.Apply(raw, Transforms);
+        return Test(value) ? value : null;
+    }
+
+    private string? MatchAny(WafRequest request, WafVariable variable, string? selector)
+    {
+        foreach (var raw in ValuesOf(request, variable, selector))
+        {
+            if (Match(raw) is { } matched)
+            {
+                return matched;
+            }
+        }
+
+        return null;
+    }
+
+    /// <summary>
+    /// A variable that has at most one value is read directly: <see cref="ValuesOf"/> is an iterator, one allocation per
+    /// condition per request, and conditions on the client address, method or URI are the common ones.
+    /// </summary>
+    private static bool SingleValue(WafRequest request, WafVariable variable, string? selector, out string? value)
+    {
+        (var single, value) = variable switch
+        {
+            WafVariable.RemoteAddr => (true, request.ClientAddressText),
+            WafVariable.RequestMethod => (true, request.Method),
+            WafVariable.RequestUri => (true, request.Uri),
+            WafVariable.RequestBody => (true, request.BodyText),
+            WafVariable.QueryString when selector is null => (true, request.QueryString),
+            _ => (false, null),
+        };
+        return single;
     }
 
     private bool Test(string value)
@@ -122,9 +156,9 @@ internal sealed class CompiledCondition
         switch (variable)
         {
             case WafVariable.RemoteAddr:
-                if (request.ClientAddress is { } client)
+                if (request.ClientAddressText is { } client)
                 {
-                    yield return client.ToString();
+                    yield return client;
                 }
 
                 break;

@@ -13,6 +13,7 @@ public sealed class WafRequest
     private readonly HttpRequest _request;
     private List<KeyValuePair<string, string>>? _queryArgs;
     private string? _bodyText;
+    private string? _clientAddressText;
 
     internal WafRequest(HttpContext context, IPAddress? clientAddress, int? clientPort, string transactionId)
     {
@@ -46,6 +47,9 @@ public sealed class WafRequest
     public string QueryString => _request.QueryString.HasValue ? _request.QueryString.Value![1..] : string.Empty;
 
     public IPAddress? ClientAddress { get; }
+
+    /// <summary><see cref="ClientAddress"/> as text, formatted once however many conditions read it.</summary>
+    public string? ClientAddressText => _clientAddressText ??= ClientAddress?.ToString();
 
     public int? ClientPort { get; }
 

@@ -94,6 +94,20 @@ public sealed class WafConditionTests
     }
 
     [Fact]
+    public void SingleValuedVariables_TransformAndNegate_AsCollections()
+    {
+        var request = Request(method: "POST", target: "/Shop/Cart", body: "a=1", client: "198.51.100.20");
+
+        Assert.True(Matches(request, "RequestUri", null, "BeginsWith", ["/shop/"], ["Lowercase"]));
+        Assert.False(Matches(request, "RequestUri", null, "BeginsWith", ["/shop/"]));
+        Assert.True(Matches(request, "RemoteAddr", null, "IPMatch", ["203.0.113.0/24"], negate: true));
+        Assert.False(Matches(request, "RemoteAddr", null, "IPMatch", ["198.51.100.0/24"], negate: true));
+        Assert.True(Matches(request, "RequestMethod", null, "Equal", ["post"], ["Lowercase"]));
+        Assert.True(Matches(request, "RequestBody", null, "Equal", ["a=1"]));
+        Assert.True(Matches(request, "QueryString", null, "Contains", ["x"], negate: true));
+    }
+
+    [Fact]
     public void Conditions_AreAnded_ValuesOred_NegationFlips()
     {
         var request = Request(headers: [("User-Agent", "EvilBot/1")]);

@@ -20,7 +20,11 @@ internal sealed class UpstreamConnection : IDisposable
         _socket = socket;
         Pool = pool;
         _stream = new NetworkStream(socket, ownsSocket: true);
-        Reader = PipeReader.Create(_stream, new StreamPipeReaderOptions(bufferSize: 16 * 1024, minimumReadSize: 4096, leaveOpen: true));
+        // Zero-byte reads (as Kestrel's socket transport does): the buffer is rented once the response is there and
+        // returned when it is consumed, instead of being held through the wait. Held, every in-flight exchange kept a
+        // 16 KiB array out of the shared array pool, which keeps a few dozen per core: past that (an HTTP/2 client's 128 streams)
+        // each response allocated a new array, survived a collection while waiting and went to gen 1.
+        Reader = PipeReader.Create(_stream, new StreamPipeReaderOptions(bufferSize: 16 * 1024, minimumReadSize: 4096, leaveOpen: true, useZeroByteReads: true));
         Writer = PipeWriter.Create(_stream, new StreamPipeWriterOptions(minimumBufferSize: 4096, leaveOpen: true));
     }
 
