@@ -1,4 +1,5 @@
 using System.IO.Pipelines;
+using AseGateway.Forwarding;
 using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Http.Features;
 
@@ -9,7 +10,7 @@ namespace AseGateway.Observability;
 /// worker's body to <see cref="Stream"/>, the gateway's own answers write to <see cref="Writer"/>. One object per
 /// logged request; every call is passed straight to Kestrel's feature, so nothing is buffered or copied.
 /// </summary>
-internal sealed class CountingResponseBody : Stream, IHttpResponseBodyFeature
+internal sealed class CountingResponseBody : ResponseBodyFeatureStream
 {
     private readonly IHttpResponseBodyFeature _inner;
     private CountingPipeWriter? _writer;
@@ -19,23 +20,7 @@ internal sealed class CountingResponseBody : Stream, IHttpResponseBodyFeature
 
     public long Bytes => _bytes + (_writer?.Bytes ?? 0);
 
-    Stream IHttpResponseBodyFeature.Stream => this;
-
-    public PipeWriter Writer => _writer ??= new CountingPipeWriter(_inner.Writer);
-
-    public override bool CanRead => false;
-
-    public override bool CanSeek => false;
-
-    public override bool CanWrite => true;
-
-    public override long Length => throw new NotSupportedException();
-
-    public override long Position
-    {
-        get => throw new NotSupportedException();
-        set => throw new NotSupportedException();
-    }
+    public override PipeWriter Writer => _writer ??= new CountingPipeWriter(_inner.Writer);
 
     public static CountingResponseBody Attach(HttpContext context)
     {
@@ -44,17 +29,17 @@ internal sealed class CountingResponseBody : Stream, IHttpResponseBodyFeature
         return counting;
     }
 
-    public void DisableBuffering() => _inner.DisableBuffering();
+    public override void DisableBuffering() => _inner.DisableBuffering();
 
-    public Task StartAsync(CancellationToken cancellationToken = default) => _inner.StartAsync(cancellationToken);
+    public override Task StartAsync(CancellationToken cancellationToken = default) => _inner.StartAsync(cancellationToken);
 
-    public async Task SendFileAsync(string path, long offset, long? count, CancellationToken cancellationToken = default)
+    public override async Task SendFileAsync(string path, long offset, long? count, CancellationToken cancellationToken = default)
     {
         await _inner.SendFileAsync(path, offset, count, cancellationToken);
         _bytes += count ?? (new FileInfo(path).Length - offset);
     }
 
-    public Task CompleteAsync() => _inner.CompleteAsync();
+    public override Task CompleteAsync() => _inner.CompleteAsync();
 
     public override void Write(byte[] buffer, int offset, int count) => Write(buffer.AsSpan(offset, count));
 
@@ -76,12 +61,6 @@ internal sealed class CountingResponseBody : Stream, IHttpResponseBodyFeature
     public override void Flush() => _inner.Stream.Flush();
 
     public override Task FlushAsync(CancellationToken cancellationToken) => _inner.Stream.FlushAsync(cancellationToken);
-
-    public override int Read(byte[] buffer, int offset, int count) => throw new NotSupportedException();
-
-    public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
-
-    public override void SetLength(long value) => throw new NotSupportedException();
 
     /// <summary>Counts what is advanced (committed), the one call every PipeWriter write goes through.</summary>
     private sealed class CountingPipeWriter(PipeWriter inner) : PipeWriter

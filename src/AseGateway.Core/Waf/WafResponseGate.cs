@@ -1,5 +1,6 @@
 using System.Buffers;
 using System.IO.Pipelines;
+using AseGateway.Forwarding;
 using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Http.Features;
 
@@ -21,7 +22,7 @@ namespace AseGateway.Waf;
 /// </list>
 /// Once decided, the original feature is put back, so later writers go straight to Kestrel.
 /// </summary>
-internal sealed class WafResponseGate : Stream, IHttpResponseBodyFeature
+internal sealed class WafResponseGate : ResponseBodyFeatureStream
 {
     private readonly HttpContext _context;
     private readonly IHttpResponseBodyFeature _inner;
@@ -63,23 +64,7 @@ internal sealed class WafResponseGate : Stream, IHttpResponseBodyFeature
         Blocked,
     }
 
-    Stream IHttpResponseBodyFeature.Stream => this;
-
-    public PipeWriter Writer => _writer ??= PipeWriter.Create(this, new StreamPipeWriterOptions(leaveOpen: true));
-
-    public override bool CanRead => false;
-
-    public override bool CanSeek => false;
-
-    public override bool CanWrite => true;
-
-    public override long Length => throw new NotSupportedException();
-
-    public override long Position
-    {
-        get => throw new NotSupportedException();
-        set => throw new NotSupportedException();
-    }
+    public override PipeWriter Writer => _writer ??= PipeWriter.Create(this, new StreamPipeWriterOptions(leaveOpen: true));
 
     public static WafResponseGate Attach(HttpContext context, bool prevention, IReadOnlyList<WafResponseCheck> checks, Func<WafResponse, bool, bool> inspect, Func<HttpContext, string?, Task> block)
     {
@@ -121,9 +106,9 @@ internal sealed class WafResponseGate : Stream, IHttpResponseBodyFeature
 
     // YARP turns response buffering off for every proxied request; while the gate buffers for phase 4 that is moot,
     // and once it passes the body through the server's setting applies.
-    public void DisableBuffering() => _inner.DisableBuffering();
+    public override void DisableBuffering() => _inner.DisableBuffering();
 
-    public async Task StartAsync(CancellationToken cancellationToken = default)
+    public override async Task StartAsync(CancellationToken cancellationToken = default)
     {
         if (_state == State.Pending)
         {
@@ -137,10 +122,10 @@ internal sealed class WafResponseGate : Stream, IHttpResponseBodyFeature
     }
 
     // Through this stream, so a file's bytes are held and inspected like any other body.
-    public Task SendFileAsync(string path, long offset, long? count, CancellationToken cancellationToken = default) =>
+    public override Task SendFileAsync(string path, long offset, long? count, CancellationToken cancellationToken = default) =>
         SendFileFallback.SendFileAsync(this, path, offset, count, cancellationToken);
 
-    public Task CompleteAsync() => FinishAsync();
+    public override Task CompleteAsync() => FinishAsync();
 
     public override void Write(byte[] buffer, int offset, int count) => WriteAsync(buffer.AsMemory(offset, count)).AsTask().GetAwaiter().GetResult();
 
@@ -165,12 +150,6 @@ internal sealed class WafResponseGate : Stream, IHttpResponseBodyFeature
             await _inner.Stream.FlushAsync(cancellationToken);
         }
     }
-
-    public override int Read(byte[] buffer, int offset, int count) => throw new NotSupportedException();
-
-    public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
-
-    public override void SetLength(long value) => throw new NotSupportedException();
 
     private async ValueTask WriteSlowAsync(ReadOnlyMemory<byte> buffer, CancellationToken cancellationToken)
     {
