@@ -150,38 +150,18 @@ internal sealed class CompiledCondition
 
     private static IPAddress? ForwardedParse(string value) => Forwarding.ForwardedForParser.TryParseHop(value.AsSpan().Trim(), out var address) ? address : null;
 
-    /// <summary>The values of a match variable, with a selector narrowing collections to one name.</summary>
-    internal static IEnumerable<string> ValuesOf(WafRequest request, WafVariable variable, string? selector)
+    /// <summary>
+    /// The values of a collection match variable, with a selector narrowing it to one name. The variables that have at
+    /// most one value are read by <see cref="SingleValue"/>, which <see cref="Evaluate"/> asks first.
+    /// </summary>
+    private static IEnumerable<string> ValuesOf(WafRequest request, WafVariable variable, string? selector)
     {
         switch (variable)
         {
-            case WafVariable.RemoteAddr:
-                if (request.ClientAddressText is { } client)
+            case WafVariable.QueryString when selector is not null:
+                foreach (var arg in Named(request.QueryArgs, selector))
                 {
-                    yield return client;
-                }
-
-                break;
-            case WafVariable.RequestMethod:
-                yield return request.Method;
-                break;
-            case WafVariable.RequestUri:
-                yield return request.Uri;
-                break;
-            case WafVariable.RequestBody:
-                yield return request.BodyText;
-                break;
-            case WafVariable.QueryString:
-                if (selector is null)
-                {
-                    yield return request.QueryString;
-                }
-                else
-                {
-                    foreach (var arg in Named(request.QueryArgs, selector))
-                    {
-                        yield return arg;
-                    }
+                    yield return arg;
                 }
 
                 break;
