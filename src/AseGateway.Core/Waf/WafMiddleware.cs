@@ -76,18 +76,13 @@ internal sealed partial class WafMiddleware
     /// <summary>Counts and audits the findings, then answers the block or passes the request on.</summary>
     private Task Apply(HttpContext context, GatewayRequestFeature gateway, AppModel app, WafPolicyModel policy, WafRequest request, WafVerdict verdict)
     {
-        foreach (var finding in verdict.Findings)
-        {
-            _counters.Count(finding);
-            _audit?.Record(finding);
-        }
+        Record(verdict);
 
         if (verdict.Blocked)
         {
             var reason = verdict.Findings[^1];
             LogBlocked(_logger, request.TransactionId, app.Name, reason.RuleId, reason.Message);
-            gateway.AnsweredBy = Observability.AccessLogSubStatus.WafBlocked;
-            return PlainTextResponse.WriteAsync(context, policy.BlockStatusCode, policy.BlockBody.Replace("{transactionId}", request.TransactionId, StringComparison.Ordinal));
+            return WriteBlockAnswerAsync(context, gateway, policy, request);
         }
 
         if (verdict.ResponseChecks is { Count: > 0 } checks)
@@ -116,8 +111,7 @@ internal sealed partial class WafMiddleware
                     LogResponseBlocked(_logger, request.TransactionId, app.Name, "-", reason);
                 }
 
-                gateway.AnsweredBy = Observability.AccessLogSubStatus.WafBlocked;
-                return PlainTextResponse.WriteAsync(blocked, policy.BlockStatusCode, policy.BlockBody.Replace("{transactionId}", request.TransactionId, StringComparison.Ordinal));
+                return WriteBlockAnswerAsync(blocked, gateway, policy, request);
             });
         try
         {
@@ -130,15 +124,28 @@ internal sealed partial class WafMiddleware
         }
     }
 
-    /// <returns>True when the response is blocked.</returns>
-    private bool InspectResponse(WafPolicyModel policy, string appName, WafRequest request, IReadOnlyList<WafResponseCheck> checks, WafResponse response, bool body)
+    /// <summary>Counts and audits a verdict's findings, for request and response phases alike.</summary>
+    private void Record(WafVerdict verdict)
     {
-        var verdict = _engine.EvaluateResponse(policy, appName, request, checks, response, body);
         foreach (var finding in verdict.Findings)
         {
             _counters.Count(finding);
             _audit?.Record(finding);
         }
+    }
+
+    /// <summary>The policy's block answer, naming the transaction, for a blocked request or response alike.</summary>
+    private static Task WriteBlockAnswerAsync(HttpContext context, GatewayRequestFeature gateway, WafPolicyModel policy, WafRequest request)
+    {
+        gateway.AnsweredBy = Observability.AccessLogSubStatus.WafBlocked;
+        return PlainTextResponse.WriteAsync(context, policy.BlockStatusCode, policy.BlockBody.Replace("{transactionId}", request.TransactionId, StringComparison.Ordinal));
+    }
+
+    /// <returns>True when the response is blocked.</returns>
+    private bool InspectResponse(WafPolicyModel policy, string appName, WafRequest request, IReadOnlyList<WafResponseCheck> checks, WafResponse response, bool body)
+    {
+        var verdict = _engine.EvaluateResponse(policy, appName, request, checks, response, body);
+        Record(verdict);
 
         if (verdict.Blocked)
         {
