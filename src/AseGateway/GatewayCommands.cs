@@ -50,6 +50,8 @@ internal static class GatewayCommands
 
         await using (server)
         {
+            // A process-wide concern, so here rather than in GatewayServer (tests run many servers in one process).
+            await using var heapTrimmer = NativeHeapTrimmer.Start(NativeHeapTrimmer.Interval);
             var stop = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
             using var onShutdown = server.ShutdownRequested.Register(() => stop.TrySetResult());
             using var onCancel = cancellationToken.Register(() => stop.TrySetResult());

@@ -21,6 +21,7 @@ using AseGateway.Waf;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Hosting;
 using Microsoft.AspNetCore.Http;
+using Microsoft.AspNetCore.Routing;
 using Microsoft.AspNetCore.Server.Kestrel.Core;
 using Microsoft.AspNetCore.Server.Kestrel.Https;
 using Microsoft.Extensions.DependencyInjection;
@@ -330,14 +331,27 @@ public sealed partial class GatewayServer : IAsyncDisposable
 
         // The management host shares the control plane's objects with the data plane; it has no proxy of its own.
         var shared = dataPlane.Services;
-        var services = builder.Services;
+        AddManagementServices(builder.Services, shared, options);
+        builder.Services.AddGatewayMetricsExport(shared);
+
+        var app = builder.Build();
+        app.UseMiddleware<ApiKeyMiddleware>();
+        var snapshots = shared.GetRequiredService<SnapshotHolder>();
+        MapManagementEndpoints(app, snapshots);
+        OpenApiDocumentEndpoint.MapOpenApiDocument(app, services => AddManagementServices(services, shared, options), endpoints => MapManagementEndpoints(endpoints, snapshots));
+        app.MapGatewayMetrics();
+        return app;
+    }
+
+    /// <summary>The management host's services, also registered by the host that generates its OpenAPI document.</summary>
+    private static void AddManagementServices(IServiceCollection services, IServiceProvider shared, GatewayServerOptions options)
+    {
         services.AddSingleton(shared.GetRequiredService<SnapshotHolder>());
         services.AddSingleton(shared.GetRequiredService<InstanceManager>());
         services.AddSingleton(shared.GetRequiredService<ConfigController>());
         services.AddSingleton(shared.GetRequiredService<NsgCounters>());
         services.AddSingleton(shared.GetRequiredService<WafCounters>());
         services.AddSingleton(shared.GetRequiredService<RequestCounts>());
-        services.AddGatewayMetricsExport(shared);
         services.AddSingleton(options.TimeProvider);
         services.AddSingleton<ScaleService>();
         services.AddProblemDetails();
@@ -346,19 +360,15 @@ public sealed partial class GatewayServer : IAsyncDisposable
             json.SerializerOptions.Converters.Add(new System.Text.Json.Serialization.JsonStringEnumConverter());
             json.SerializerOptions.DefaultIgnoreCondition = System.Text.Json.Serialization.JsonIgnoreCondition.WhenWritingNull;
         });
-        services.AddOpenApi("v1");
+    }
 
-        var app = builder.Build();
-        app.UseMiddleware<ApiKeyMiddleware>();
-
+    /// <summary>The endpoints the OpenAPI document describes (the metrics scrape endpoint is not among them).</summary>
+    private static void MapManagementEndpoints(IEndpointRouteBuilder app, SnapshotHolder snapshots)
+    {
         // Liveness for container HEALTHCHECKs and load balancers: says nothing beyond "the process serves".
-        var snapshots = shared.GetRequiredService<SnapshotHolder>();
         app.MapGet("/healthz", () => snapshots.HasSnapshot ? Microsoft.AspNetCore.Http.Results.Text("Healthy\n") : Microsoft.AspNetCore.Http.Results.StatusCode(503));
         app.MapManagementApi();
-        app.MapOpenApi("/openapi/{documentName}.json");
-        app.MapGatewayMetrics();
         app.MapDashboard();
-        return app;
     }
 
     private static IReadOnlyList<IManagedRuleSetProvider> ManagedRuleSetProviders(GatewayServerOptions options) =>

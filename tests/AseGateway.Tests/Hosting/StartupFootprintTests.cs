@@ -6,7 +6,7 @@ namespace AseGateway.Tests.Hosting;
 public sealed class StartupFootprintTests
 {
     [Fact]
-    public async Task Run_Started_LoadsNoXmlStackAndWritesNoDataProtectionKeyRing()
+    public async Task Run_Started_LoadsNoXmlOrOpenApiStackAndWritesNoDataProtectionKeyRing()
     {
         await using var backend = await TestBackend.StartAsync("b0");
         using var folder = new ConfigDirectory();
@@ -31,6 +31,9 @@ public sealed class StartupFootprintTests
 
             Assert.Contains("AseGateway.Core.dll", maps);
             Assert.DoesNotContain("System.Private.Xml.dll", maps);
+            // The management API's OpenAPI document is generated on its first request, with ApiExplorer and MVC Core.
+            Assert.DoesNotContain("Microsoft.OpenApi.dll", maps);
+            Assert.DoesNotContain("Microsoft.AspNetCore.Mvc.Core.dll", maps);
             // YARP's session-affinity policies take a data protector when they are built, which creates the key folder;
             // the key ring itself is read, and a first key written, only when something is protected.
             Assert.Empty(Directory.EnumerateFiles(home, "*", SearchOption.AllDirectories));

@@ -66,13 +66,34 @@ public sealed class ManagementApiTests(ITestOutputHelper output)
     }
 
     [Fact]
-    public async Task OpenApiDocument_IsServed()
+    public async Task OpenApiDocument_GeneratedOnFirstRequest_DescribesTheManagementHostsEndpoints()
     {
         await using var env = await Env.StartAsync(output, backends: 1);
 
-        using var document = await env.Json("/openapi/v1.json");
+        // Concurrent first requests share one generation (the document is built by a throwaway host on demand).
+        var first = await Task.WhenAll(env.Json("/openapi/v1.json"), env.Json("/openapi/V1.json"));
+        using var document = first[0];
+        using var again = first[1];
 
-        Assert.True(document.RootElement.GetProperty("paths").TryGetProperty("/api/workerPools/{name}/scale", out _));
+        var root = document.RootElement;
+        Assert.Equal(root.GetRawText(), again.RootElement.GetRawText());
+        Assert.StartsWith("3.1", root.GetProperty("openapi").GetString());
+        Assert.Equal("AseGateway | v1", root.GetProperty("info").GetProperty("title").GetString());
+        Assert.Equal(env.Gateway.Server.ManagementUrl.ToString(), root.GetProperty("servers")[0].GetProperty("url").GetString());
+        var paths = root.GetProperty("paths");
+        var scale = paths.GetProperty("/api/workerPools/{name}/scale").GetProperty("post");
+        Assert.True(scale.TryGetProperty("requestBody", out _));
+        Assert.Equal("name", scale.GetProperty("parameters")[0].GetProperty("name").GetString());
+        // Handler parameters that are services (SnapshotHolder, ScaleService) must not show as body or query: the
+        // generating host registers the management host's services.
+        var environment = paths.GetProperty("/api/environment").GetProperty("get");
+        Assert.False(environment.TryGetProperty("requestBody", out _));
+        Assert.False(environment.TryGetProperty("parameters", out _));
+        Assert.True(paths.TryGetProperty("/healthz", out _));
+        Assert.True(paths.TryGetProperty("/api/stats", out _));
+        Assert.False(paths.TryGetProperty("/openapi/{documentName}.json", out _));
+
+        Assert.Equal(HttpStatusCode.NotFound, (await env.Send(HttpMethod.Get, "/openapi/v2.json", AdminKey)).StatusCode);
     }
 
     [Fact]
