@@ -183,7 +183,7 @@ internal sealed partial class FastPathForwarderMiddleware
             bool bytesAfterHead;
             while (true)
             {
-                var result = await reader.ReadAsync(token);
+                var result = await connection.ReadAsync(token);
                 var buffer = result.Buffer;
                 receivedAny |= !buffer.IsEmpty;
                 var parsed = Parse(buffer, requestIsHead, head, out var consumed);

@@ -14,6 +14,8 @@ internal sealed class UpstreamConnection : IDisposable
     private readonly Socket _socket;
     private readonly NetworkStream _stream;
     private int _disposed;
+    private ValueTask<ReadResult> _readAhead;
+    private bool _readAheadArmed;
 
     private UpstreamConnection(Socket socket, UpstreamPool pool)
     {
@@ -63,20 +65,41 @@ internal sealed class UpstreamConnection : IDisposable
     }
 
     /// <summary>
-    /// Whether an idle connection can carry a request: nothing may have arrived on it while idle — neither data (a
-    /// response nobody asked for) nor the worker's FIN or RST. One non-blocking poll.
+    /// Arms the read that waits for the next response, as the connection goes back to the pool (SocketsHttpHandler's
+    /// read-ahead). The pipe reader's zero-byte read is the one the exchange would have issued anyway; armed while
+    /// idle it also tells, at no cost, whether anything arrived there: <see cref="IsIdleUsable"/> checks it where a
+    /// poll of the socket took a system call for every request. It reads with the connection's own token, so the
+    /// exchange's timeout and client-abort cancellation reach it like any read of the exchange.
     /// </summary>
-    public bool IsIdleUsable()
+    public void ArmReadAhead()
     {
-        try
+        if (!_readAheadArmed)
         {
-            // Readable while idle means data, FIN or RST: all three make the connection unusable.
-            return !Cancellation.IsCancellationRequested && !_socket.Poll(0, SelectMode.SelectRead);
+#pragma warning disable CA2012 // kept, not awaited here: consumed exactly once, by the next exchange's ReadAsync or by Dispose
+            _readAhead = Reader.ReadAsync(Cancellation.Token);
+#pragma warning restore CA2012
+            _readAheadArmed = true;
         }
-        catch (Exception ex) when (ex is SocketException or ObjectDisposedException)
+    }
+
+    /// <summary>
+    /// Whether an idle connection can carry a request: nothing may have arrived on it while idle — neither data (a
+    /// response nobody asked for) nor the worker's FIN or RST: each completes the read armed on return.
+    /// </summary>
+    public bool IsIdleUsable() => !Cancellation.IsCancellationRequested && !(_readAheadArmed && _readAhead.IsCompleted);
+
+    /// <summary>The exchange's read of the response: the read armed while idle first, then the reader's.</summary>
+    public ValueTask<ReadResult> ReadAsync(CancellationToken cancellationToken)
+    {
+        if (!_readAheadArmed)
         {
-            return false;
+            return Reader.ReadAsync(cancellationToken);
         }
+
+        var armed = _readAhead;
+        _readAhead = default;
+        _readAheadArmed = false;
+        return armed;
     }
 
     /// <summary>After an exchange: false when the source fired (the connection is then closed, not reused).</summary>
@@ -101,6 +124,16 @@ internal sealed class UpstreamConnection : IDisposable
             return;
         }
 
+        if (_readAheadArmed)
+        {
+            // Cancelled through the token it was armed with, then observed, so that neither its result nor the
+            // socket's failure once disposed is left behind unobserved.
+            _readAheadArmed = false;
+            Cancel();
+            ObserveReadAhead(_readAhead);
+            _readAhead = default;
+        }
+
         try
         {
             _socket.Shutdown(SocketShutdown.Both);
@@ -112,6 +145,36 @@ internal sealed class UpstreamConnection : IDisposable
 
         _stream.Dispose();
         Cancellation.Dispose();
+    }
+
+    private static void ObserveReadAhead(ValueTask<ReadResult> read)
+    {
+        if (!read.IsCompleted)
+        {
+            _ = ObserveAsync(read);
+            return;
+        }
+
+        try
+        {
+            read.GetAwaiter().GetResult();
+        }
+        catch (Exception)
+        {
+            // The worker reset the idle connection, or it was cancelled just now: it is being closed either way.
+        }
+
+        static async Task ObserveAsync(ValueTask<ReadResult> read)
+        {
+            try
+            {
+                await read.ConfigureAwait(false);
+            }
+            catch (Exception)
+            {
+                // Cancelled by the close, or failed as the socket went away.
+            }
+        }
     }
 
     internal static EndPoint EndPointFor(Uri address) =>

@@ -74,6 +74,7 @@ internal sealed class UpstreamPool
 
         connection.Reused = true;
         connection.IdleSince = Environment.TickCount64;
+        connection.ArmReadAhead();
         _idle.Push(connection);
     }
 
@@ -90,14 +91,15 @@ internal sealed class UpstreamPool
         Sweep(0);
     }
 
-    /// <summary>Closes idle connections past the timeout (all of them with 0); returns how many are still idle.</summary>
+    /// <summary>Closes idle connections past the timeout (all of them with 0) or no longer usable; returns how many are still idle.</summary>
     public int Sweep(long idleTimeoutMs)
     {
         var now = Environment.TickCount64;
         var keep = new List<UpstreamConnection>();
         while (_idle.TryPop(out var connection))
         {
-            if (now - connection.IdleSince < idleTimeoutMs)
+            // One the worker closed (or wrote to) while idle goes now rather than at its timeout.
+            if (now - connection.IdleSince < idleTimeoutMs && connection.IsIdleUsable())
             {
                 keep.Add(connection);
             }
