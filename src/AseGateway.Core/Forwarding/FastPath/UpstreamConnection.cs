@@ -6,14 +6,22 @@ namespace AseGateway.Forwarding.FastPath;
 
 /// <summary>
 /// One keep-alive HTTP/1.1 connection to a worker: a socket with a pipe reader and writer over it, the response-head
-/// and chunk state it reuses for every exchange, and one timer-backed cancellation source reset between exchanges
-/// (so a request allocates no token source of its own).
+/// and chunk state it reuses for every exchange, and one cancellation source for its whole life, cancelled at most
+/// once (a timed-out or abandoned exchange closes the connection). The activity timeout is a deadline that
+/// <see cref="UpstreamPools"/> checks once a second, so an exchange arms no timer of its own.
 /// </summary>
 internal sealed class UpstreamConnection : IDisposable
 {
     private readonly Socket _socket;
     private readonly NetworkStream _stream;
+    /// <summary>No exchange in progress: nothing to time out.</summary>
+    private const long NoDeadline = long.MaxValue;
+
+    /// <summary>The deadline passed and the sweep cancelled the exchange: the connection is not reused.</summary>
+    private const long Expired = long.MinValue;
+
     private int _disposed;
+    private long _deadline = NoDeadline;
     private ValueTask<ReadResult> _readAhead;
     private bool _readAheadArmed;
 
@@ -40,7 +48,7 @@ internal sealed class UpstreamConnection : IDisposable
 
     public ChunkedDecoder Chunked { get; } = new();
 
-    /// <summary>Cancelled by the activity timeout or when the client goes away; reset after each exchange.</summary>
+    /// <summary>Cancelled by the activity timeout, when the client goes away or when the connection closes; never reset.</summary>
     public CancellationTokenSource Cancellation { get; } = new();
 
     /// <summary>When it went back to the pool (<see cref="Environment.TickCount64"/>).</summary>
@@ -55,7 +63,9 @@ internal sealed class UpstreamConnection : IDisposable
         try
         {
             await socket.ConnectAsync(pool.EndPoint, cancellationToken);
-            return new UpstreamConnection(socket, pool);
+            var connection = new UpstreamConnection(socket, pool);
+            pool.Track(connection);
+            return connection;
         }
         catch
         {
@@ -102,8 +112,36 @@ internal sealed class UpstreamConnection : IDisposable
         return armed;
     }
 
-    /// <summary>After an exchange: false when the source fired (the connection is then closed, not reused).</summary>
-    public bool TryResetCancellation() => Cancellation.TryReset();
+    /// <summary>An exchange starts: it is cancelled if no byte comes from the worker within the activity timeout.</summary>
+    public void BeginExchange() => Volatile.Write(ref _deadline, Pool.ActivityDeadline());
+
+    /// <summary>A byte came from the worker: the activity timeout starts again (unless it already fired).</summary>
+    public void ExtendDeadline()
+    {
+        var current = Volatile.Read(ref _deadline);
+        if (current != Expired)
+        {
+            // Losing the race to the sweep leaves it Expired: the exchange is being cancelled anyway.
+            Interlocked.CompareExchange(ref _deadline, Pool.ActivityDeadline(), current);
+        }
+    }
+
+    /// <summary>The exchange is over; false when it was cancelled (timeout or client gone) and the connection must close.</summary>
+    public bool EndExchange() => Interlocked.Exchange(ref _deadline, NoDeadline) != Expired && !Cancellation.IsCancellationRequested;
+
+    /// <summary>
+    /// Cancels the exchange in progress when its deadline has passed (<paramref name="now"/> in
+    /// <see cref="TimeProvider.GetTimestamp"/> units). The deadline is claimed first, so a sweep that read the
+    /// deadline of an exchange that ended meanwhile cannot cancel the next exchange on this connection.
+    /// </summary>
+    public void CancelIfOverdue(long now)
+    {
+        var deadline = Volatile.Read(ref _deadline);
+        if (deadline != Expired && now >= deadline && Interlocked.CompareExchange(ref _deadline, Expired, deadline) == deadline)
+        {
+            Cancel();
+        }
+    }
 
     public void Cancel()
     {
