@@ -68,6 +68,14 @@ internal sealed class AppServiceRequestTransform : RequestTransform
             headers.TryAddWithoutValidation(AppServiceHeaders.ClientPort, port.ToString(CultureInfo.InvariantCulture));
         }
 
+        // Tracing off: no activity to propagate (see NextHopTraceParent); the handler leaves the header alone then.
+        if (Observability.NextHopTraceParent.IsNeeded)
+        {
+            var sent = incoming.TraceParent;
+            headers.Remove(Observability.NextHopTraceParent.HeaderName);
+            headers.TryAddWithoutValidation(Observability.NextHopTraceParent.HeaderName, Observability.NextHopTraceParent.Create(sent.Count == 1 ? sent[0] : null));
+        }
+
         if (request.IsHttps)
         {
             headers.TryAddWithoutValidation(AppServiceHeaders.ArrSsl, TlsDescription(httpContext));

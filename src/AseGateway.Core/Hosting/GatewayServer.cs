@@ -201,6 +201,13 @@ public sealed partial class GatewayServer : IAsyncDisposable
     private static WebApplication BuildDataPlane(ConfigSource source, GatewaySnapshot snapshot, SnapshotHolder snapshots, GatewayServerOptions options, List<(ListenerModel, ListenOptions)> listenOptions)
     {
         var builder = CreateBuilder(options);
+        if (snapshot.Config.Observability?.Tracing is not { Enabled: true })
+        {
+            // Enabled, this logger makes ASP.NET Core start an activity and a log scope for every request; with
+            // tracing off only the trace context needed them, and NextHopTraceParent writes it without.
+            builder.Logging.AddFilter("Microsoft.AspNetCore.Hosting.Diagnostics", LogLevel.None);
+        }
+
         builder.WebHost.ConfigureKestrel(kestrel =>
         {
             kestrel.AddServerHeader = false;

@@ -13,8 +13,9 @@ namespace AseGateway.Observability;
 /// OpenTelemetry tracing of the data plane, off unless <c>observability.tracing.enabled</c>: a server span per
 /// request (ASP.NET Core), YARP's forwarding span, and a client span per call to a worker (HttpClient), exported
 /// over OTLP. The worker receives a W3C traceparent whichever way, so a worker's own traces join the caller's: with
-/// tracing on, HttpClient's client span is its parent; with tracing off, <see cref="TraceContextHandler"/> passes on
-/// ASP.NET Core's request activity without starting a span per call.
+/// tracing on, HttpClient's client span is its parent; with tracing off, ASP.NET Core starts no activity and
+/// <see cref="NextHopTraceParent"/> writes the gateway's hop (<see cref="TraceContextHandler"/> passes on an activity
+/// when a listener in the process made one).
 /// </summary>
 internal static partial class GatewayTracing
 {

@@ -19,11 +19,14 @@ public sealed partial class TracingTests(ITestOutputHelper output)
     private const string ClientParentId = "b7ad6b7169203331";
     private const string ClientTraceparent = $"00-{ClientTraceId}-{ClientParentId}-01";
 
-    [Fact]
-    public async Task Traceparent_FromTheClient_WorkerGetsTheSameTraceAndTheGatewayAsParent()
+    /// <summary>With tracing off no activity carries the trace context: both forwarding roads write it themselves.</summary>
+    [Theory]
+    [InlineData(true)]
+    [InlineData(false)]
+    public async Task Traceparent_FromTheClient_WorkerGetsTheSameTraceAndTheGatewayAsParent(bool fastPath)
     {
         await using var backends = await Backends.StartAsync(1);
-        await using var gateway = await TestGateway.StartAsync(TestConfigs.Static(backends.List), output);
+        await using var gateway = await TestGateway.StartAsync(Forwarding(TestConfigs.Static(backends.List), fastPath), output);
 
         Assert.Equal("b0", await GetAsync(gateway, "/", ClientTraceparent));
 
@@ -33,11 +36,13 @@ public sealed partial class TracingTests(ITestOutputHelper output)
         Assert.Equal("01", received.Flags);
     }
 
-    [Fact]
-    public async Task Traceparent_NoneFromTheClient_TheGatewayStartsATrace()
+    [Theory]
+    [InlineData(true)]
+    [InlineData(false)]
+    public async Task Traceparent_NoneFromTheClient_TheGatewayStartsATrace(bool fastPath)
     {
         await using var backends = await Backends.StartAsync(1);
-        await using var gateway = await TestGateway.StartAsync(TestConfigs.Static(backends.List), output);
+        await using var gateway = await TestGateway.StartAsync(Forwarding(TestConfigs.Static(backends.List), fastPath), output);
 
         Assert.Equal("b0", await GetAsync(gateway, "/first", traceparent: null));
         Assert.Equal("b0", await GetAsync(gateway, "/second", traceparent: null));
@@ -76,6 +81,9 @@ public sealed partial class TracingTests(ITestOutputHelper output)
     /// Sends exactly the client's trace context: the handler's own propagation is off, since a tracing gateway in this
     /// process would otherwise make the test's HttpClient start its own trace and replace the header.
     /// </summary>
+    private static string Forwarding(string json, bool fastPath) =>
+        json.Replace("\"trustedForwarders\": []", $"\"trustedForwarders\": [], \"forwarding\": {{ \"fastPath\": {(fastPath ? "true" : "false")} }}", StringComparison.Ordinal);
+
     private static async Task<string> GetAsync(TestGateway gateway, string path, string? traceparent)
     {
         using var client = new HttpMessageInvoker(new SocketsHttpHandler { UseProxy = false, ActivityHeadersPropagator = null });

@@ -146,9 +146,8 @@ internal sealed partial class FastPathForwarderMiddleware
     /// <summary>One request and its response on one connection; every failure is reported here.</summary>
     private async ValueTask<Outcome> ExchangeAsync(HttpContext context, GatewayRequestFeature gateway, UpstreamConnection connection, long bodyLength, bool retriable)
     {
-        var cancellation = connection.Cancellation;
-        var token = cancellation.Token;
-        cancellation.CancelAfter(FastPathSettings.ActivityTimeout);
+        var token = connection.Cancellation.Token;
+        connection.BeginExchange();
         var registration = context.RequestAborted.UnsafeRegister(static state => ((UpstreamConnection)state!).Cancel(), connection);
         var outcome = Outcome.Close;
         var receivedAny = false;
@@ -183,7 +182,7 @@ internal sealed partial class FastPathForwarderMiddleware
             bool bytesAfterHead;
             while (true)
             {
-                var result = await reader.ReadAsync(token);
+                var result = await connection.ReadAsync(token);
                 var buffer = result.Buffer;
                 receivedAny |= !buffer.IsEmpty;
                 var parsed = Parse(buffer, requestIsHead, head, out var consumed);
@@ -257,9 +256,9 @@ internal sealed partial class FastPathForwarderMiddleware
         }
         finally
         {
-            // The registration goes before the reset, so a late client abort cannot cancel the next exchange.
+            // The registration goes first, so a late client abort cannot cancel the next exchange unseen.
             registration.Dispose();
-            if (outcome == Outcome.Reuse && !connection.TryResetCancellation())
+            if (!connection.EndExchange())
             {
                 outcome = Outcome.Close;
             }
@@ -365,8 +364,7 @@ internal sealed partial class FastPathForwarderMiddleware
     {
         var output = context.Response.BodyWriter;
         var reader = connection.Reader;
-        var cancellation = connection.Cancellation;
-        var token = cancellation.Token;
+        var token = connection.Cancellation.Token;
         var chunked = connection.Chunked;
         chunked.Reset();
         var remaining = head.ContentLength;
@@ -456,7 +454,7 @@ internal sealed partial class FastPathForwarderMiddleware
                 return FailBody(context, ForwarderError.ResponseBodyDestination, new HttpIOException(HttpRequestError.ResponseEnded, "The response ended prematurely."), wrote);
             }
 
-            cancellation.CancelAfter(FastPathSettings.ActivityTimeout);
+            connection.ExtendDeadline();
             if (!await TryFlushAsync(context, output, wrote))
             {
                 return false;

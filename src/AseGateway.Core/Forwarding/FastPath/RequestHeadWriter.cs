@@ -4,6 +4,7 @@ using System.Diagnostics;
 using System.Globalization;
 using System.IO.Pipelines;
 using System.Text;
+using AseGateway.Observability;
 using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Http.Features;
 using Microsoft.Net.Http.Headers;
@@ -93,7 +94,8 @@ internal static class RequestHeadWriter
         foreach (var (name, values) in request.Headers)
         {
             if (name.Length == 0 || name[0] == ':' || HopByHop.Contains(name) || string.Equals(name, HeaderNames.Host, StringComparison.OrdinalIgnoreCase)
-                || FrontEndOwned.Contains(name) || (!trusted && ForwarderOwned.Contains(name)) || (propagator is not null && propagator.Names.Contains(name)))
+                || FrontEndOwned.Contains(name) || (!trusted && ForwarderOwned.Contains(name))
+                || (propagator is not null ? propagator.Names.Contains(name) : string.Equals(name, NextHopTraceParent.HeaderName, StringComparison.OrdinalIgnoreCase)))
             {
                 continue;
             }
@@ -103,7 +105,17 @@ internal static class RequestHeadWriter
         }
 
         WriteAppServiceHeaders(writer, context, gateway, trusted);
-        if (propagator is not null)
+        if (propagator is null)
+        {
+            // Tracing off: as AppServiceRequestTransform, the gateway's hop in the client's trace, or a new trace.
+            var sent = request.Headers.TraceParent;
+            Span<char> traceparent = stackalloc char[NextHopTraceParent.Length];
+            NextHopTraceParent.Format(sent.Count == 1 ? sent[0] : null, traceparent);
+            WriteAscii(writer, "traceparent: ");
+            WriteAscii(writer, traceparent);
+            WriteAscii(writer, "\r\n");
+        }
+        else
         {
             propagator.Propagator.Inject(activity, writer, static (carrier, name, value) =>
             {
@@ -194,7 +206,7 @@ internal static class RequestHeadWriter
         WriteAscii(writer, "\r\n");
     }
 
-    private static void WriteAscii(PipeWriter writer, string text)
+    private static void WriteAscii(PipeWriter writer, ReadOnlySpan<char> text)
     {
         if (text.Length == 0)
         {

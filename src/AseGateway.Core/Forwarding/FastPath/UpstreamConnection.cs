@@ -6,14 +6,24 @@ namespace AseGateway.Forwarding.FastPath;
 
 /// <summary>
 /// One keep-alive HTTP/1.1 connection to a worker: a socket with a pipe reader and writer over it, the response-head
-/// and chunk state it reuses for every exchange, and one timer-backed cancellation source reset between exchanges
-/// (so a request allocates no token source of its own).
+/// and chunk state it reuses for every exchange, and one cancellation source for its whole life, cancelled at most
+/// once (a timed-out or abandoned exchange closes the connection). The activity timeout is a deadline that
+/// <see cref="UpstreamPools"/> checks once a second, so an exchange arms no timer of its own.
 /// </summary>
 internal sealed class UpstreamConnection : IDisposable
 {
     private readonly Socket _socket;
     private readonly NetworkStream _stream;
+    /// <summary>No exchange in progress: nothing to time out.</summary>
+    private const long NoDeadline = long.MaxValue;
+
+    /// <summary>The deadline passed and the sweep cancelled the exchange: the connection is not reused.</summary>
+    private const long Expired = long.MinValue;
+
     private int _disposed;
+    private long _deadline = NoDeadline;
+    private ValueTask<ReadResult> _readAhead;
+    private bool _readAheadArmed;
 
     private UpstreamConnection(Socket socket, UpstreamPool pool)
     {
@@ -38,7 +48,7 @@ internal sealed class UpstreamConnection : IDisposable
 
     public ChunkedDecoder Chunked { get; } = new();
 
-    /// <summary>Cancelled by the activity timeout or when the client goes away; reset after each exchange.</summary>
+    /// <summary>Cancelled by the activity timeout, when the client goes away or when the connection closes; never reset.</summary>
     public CancellationTokenSource Cancellation { get; } = new();
 
     /// <summary>When it went back to the pool (<see cref="Environment.TickCount64"/>).</summary>
@@ -53,7 +63,9 @@ internal sealed class UpstreamConnection : IDisposable
         try
         {
             await socket.ConnectAsync(pool.EndPoint, cancellationToken);
-            return new UpstreamConnection(socket, pool);
+            var connection = new UpstreamConnection(socket, pool);
+            pool.Track(connection);
+            return connection;
         }
         catch
         {
@@ -63,24 +75,73 @@ internal sealed class UpstreamConnection : IDisposable
     }
 
     /// <summary>
-    /// Whether an idle connection can carry a request: nothing may have arrived on it while idle — neither data (a
-    /// response nobody asked for) nor the worker's FIN or RST. One non-blocking poll.
+    /// Arms the read that waits for the next response, as the connection goes back to the pool (SocketsHttpHandler's
+    /// read-ahead). The pipe reader's zero-byte read is the one the exchange would have issued anyway; armed while
+    /// idle it also tells, at no cost, whether anything arrived there: <see cref="IsIdleUsable"/> checks it where a
+    /// poll of the socket took a system call for every request. It reads with the connection's own token, so the
+    /// exchange's timeout and client-abort cancellation reach it like any read of the exchange.
     /// </summary>
-    public bool IsIdleUsable()
+    public void ArmReadAhead()
     {
-        try
+        if (!_readAheadArmed)
         {
-            // Readable while idle means data, FIN or RST: all three make the connection unusable.
-            return !Cancellation.IsCancellationRequested && !_socket.Poll(0, SelectMode.SelectRead);
-        }
-        catch (Exception ex) when (ex is SocketException or ObjectDisposedException)
-        {
-            return false;
+#pragma warning disable CA2012 // kept, not awaited here: consumed exactly once, by the next exchange's ReadAsync or by Dispose
+            _readAhead = Reader.ReadAsync(Cancellation.Token);
+#pragma warning restore CA2012
+            _readAheadArmed = true;
         }
     }
 
-    /// <summary>After an exchange: false when the source fired (the connection is then closed, not reused).</summary>
-    public bool TryResetCancellation() => Cancellation.TryReset();
+    /// <summary>
+    /// Whether an idle connection can carry a request: nothing may have arrived on it while idle — neither data (a
+    /// response nobody asked for) nor the worker's FIN or RST: each completes the read armed on return.
+    /// </summary>
+    public bool IsIdleUsable() => !Cancellation.IsCancellationRequested && !(_readAheadArmed && _readAhead.IsCompleted);
+
+    /// <summary>The exchange's read of the response: the read armed while idle first, then the reader's.</summary>
+    public ValueTask<ReadResult> ReadAsync(CancellationToken cancellationToken)
+    {
+        if (!_readAheadArmed)
+        {
+            return Reader.ReadAsync(cancellationToken);
+        }
+
+        var armed = _readAhead;
+        _readAhead = default;
+        _readAheadArmed = false;
+        return armed;
+    }
+
+    /// <summary>An exchange starts: it is cancelled if no byte comes from the worker within the activity timeout.</summary>
+    public void BeginExchange() => Volatile.Write(ref _deadline, Pool.ActivityDeadline());
+
+    /// <summary>A byte came from the worker: the activity timeout starts again (unless it already fired).</summary>
+    public void ExtendDeadline()
+    {
+        var current = Volatile.Read(ref _deadline);
+        if (current != Expired)
+        {
+            // Losing the race to the sweep leaves it Expired: the exchange is being cancelled anyway.
+            Interlocked.CompareExchange(ref _deadline, Pool.ActivityDeadline(), current);
+        }
+    }
+
+    /// <summary>The exchange is over; false when it was cancelled (timeout or client gone) and the connection must close.</summary>
+    public bool EndExchange() => Interlocked.Exchange(ref _deadline, NoDeadline) != Expired && !Cancellation.IsCancellationRequested;
+
+    /// <summary>
+    /// Cancels the exchange in progress when its deadline has passed (<paramref name="now"/> in
+    /// <see cref="TimeProvider.GetTimestamp"/> units). The deadline is claimed first, so a sweep that read the
+    /// deadline of an exchange that ended meanwhile cannot cancel the next exchange on this connection.
+    /// </summary>
+    public void CancelIfOverdue(long now)
+    {
+        var deadline = Volatile.Read(ref _deadline);
+        if (deadline != Expired && now >= deadline && Interlocked.CompareExchange(ref _deadline, Expired, deadline) == deadline)
+        {
+            Cancel();
+        }
+    }
 
     public void Cancel()
     {
@@ -101,6 +162,16 @@ internal sealed class UpstreamConnection : IDisposable
             return;
         }
 
+        if (_readAheadArmed)
+        {
+            // Cancelled through the token it was armed with, then observed, so that neither its result nor the
+            // socket's failure once disposed is left behind unobserved.
+            _readAheadArmed = false;
+            Cancel();
+            ObserveReadAhead(_readAhead);
+            _readAhead = default;
+        }
+
         try
         {
             _socket.Shutdown(SocketShutdown.Both);
@@ -112,6 +183,36 @@ internal sealed class UpstreamConnection : IDisposable
 
         _stream.Dispose();
         Cancellation.Dispose();
+    }
+
+    private static void ObserveReadAhead(ValueTask<ReadResult> read)
+    {
+        if (!read.IsCompleted)
+        {
+            _ = ObserveAsync(read);
+            return;
+        }
+
+        try
+        {
+            read.GetAwaiter().GetResult();
+        }
+        catch (Exception)
+        {
+            // The worker reset the idle connection, or it was cancelled just now: it is being closed either way.
+        }
+
+        static async Task ObserveAsync(ValueTask<ReadResult> read)
+        {
+            try
+            {
+                await read.ConfigureAwait(false);
+            }
+            catch (Exception)
+            {
+                // Cancelled by the close, or failed as the socket went away.
+            }
+        }
     }
 
     internal static EndPoint EndPointFor(Uri address) =>

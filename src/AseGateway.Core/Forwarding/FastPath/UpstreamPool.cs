@@ -11,11 +11,18 @@ namespace AseGateway.Forwarding.FastPath;
 internal sealed class UpstreamPool
 {
     private readonly ConcurrentStack<UpstreamConnection> _idle = new();
-    private int _open;
+
+    /// <summary>Every open connection, idle or busy, for the deadline sweep (changes only when one opens or closes).</summary>
+    private readonly ConcurrentDictionary<UpstreamConnection, byte> _connections = new();
+    private readonly TimeProvider _time;
+    private readonly long _activityTimeoutTicks;
+    private int _openCount;
     private volatile bool _retired;
 
-    public UpstreamPool(Uri address)
+    public UpstreamPool(Uri address, TimeProvider time)
     {
+        _time = time;
+        _activityTimeoutTicks = (long)(FastPathSettings.ActivityTimeout.TotalSeconds * time.TimestampFrequency);
         Address = address;
         EndPoint = UpstreamConnection.EndPointFor(address);
         LastUsed = Environment.TickCount64;
@@ -26,7 +33,7 @@ internal sealed class UpstreamPool
     public EndPoint EndPoint { get; }
 
     /// <summary>Connections open now, idle or busy.</summary>
-    public int OpenCount => Volatile.Read(ref _open);
+    public int OpenCount => Volatile.Read(ref _openCount);
 
     public int IdleCount => _idle.Count;
 
@@ -52,9 +59,9 @@ internal sealed class UpstreamPool
         }
 
         idle = null;
-        if (Interlocked.Increment(ref _open) > maxConnections)
+        if (Interlocked.Increment(ref _openCount) > maxConnections)
         {
-            Interlocked.Decrement(ref _open);
+            Interlocked.Decrement(ref _openCount);
             return false;
         }
 
@@ -62,7 +69,7 @@ internal sealed class UpstreamPool
     }
 
     /// <summary>Gives back a slot reserved by <see cref="TryRent"/> when connecting failed.</summary>
-    public void ReleaseSlot() => Interlocked.Decrement(ref _open);
+    public void ReleaseSlot() => Interlocked.Decrement(ref _openCount);
 
     public void Return(UpstreamConnection connection, int maxIdle)
     {
@@ -74,13 +81,30 @@ internal sealed class UpstreamPool
 
         connection.Reused = true;
         connection.IdleSince = Environment.TickCount64;
+        connection.ArmReadAhead();
         _idle.Push(connection);
     }
 
     public void Close(UpstreamConnection connection)
     {
-        Interlocked.Decrement(ref _open);
+        Interlocked.Decrement(ref _openCount);
+        _connections.TryRemove(connection, out _);
         connection.Dispose();
+    }
+
+    /// <summary>A connection <see cref="UpstreamConnection.ConnectAsync"/> opened in a slot <see cref="TryRent"/> reserved.</summary>
+    public void Track(UpstreamConnection connection) => _connections.TryAdd(connection, 0);
+
+    /// <summary>When an exchange starting now times out without a byte from the worker (<see cref="TimeProvider.GetTimestamp"/> units).</summary>
+    public long ActivityDeadline() => _time.GetTimestamp() + _activityTimeoutTicks;
+
+    /// <summary>Cancels the exchanges whose activity deadline has passed.</summary>
+    public void CancelOverdue(long now)
+    {
+        foreach (var (connection, _) in _connections)
+        {
+            connection.CancelIfOverdue(now);
+        }
     }
 
     /// <summary>No longer used (its address left the configuration, or shutdown): idle connections close, returned ones too.</summary>
@@ -90,14 +114,15 @@ internal sealed class UpstreamPool
         Sweep(0);
     }
 
-    /// <summary>Closes idle connections past the timeout (all of them with 0); returns how many are still idle.</summary>
+    /// <summary>Closes idle connections past the timeout (all of them with 0) or no longer usable; returns how many are still idle.</summary>
     public int Sweep(long idleTimeoutMs)
     {
         var now = Environment.TickCount64;
         var keep = new List<UpstreamConnection>();
         while (_idle.TryPop(out var connection))
         {
-            if (now - connection.IdleSince < idleTimeoutMs)
+            // One the worker closed (or wrote to) while idle goes now rather than at its timeout.
+            if (now - connection.IdleSince < idleTimeoutMs && connection.IsIdleUsable())
             {
                 keep.Add(connection);
             }

@@ -33,19 +33,28 @@ internal sealed class UpstreamPools : IDisposable
 {
     private static readonly TimeSpan SweepInterval = TimeSpan.FromSeconds(5);
 
+    /// <summary>How often exchanges' activity deadlines are checked: the timeout fires up to this much late.</summary>
+    private static readonly TimeSpan DeadlineInterval = TimeSpan.FromSeconds(1);
+
     private readonly ConcurrentDictionary<string, UpstreamPool?> _pools = new(StringComparer.Ordinal);
     private readonly SnapshotHolder _snapshots;
+    private readonly TimeProvider _time;
     private readonly ITimer _sweep;
+    private readonly ITimer _deadlines;
 
     public UpstreamPools(SnapshotHolder snapshots, TimeProvider time)
     {
         _snapshots = snapshots;
+        _time = time;
         _sweep = time.CreateTimer(static state => ((UpstreamPools)state!).Sweep(), this, SweepInterval, SweepInterval);
+        // One periodic check for every exchange rather than a timer armed and reset by each one (CancelAfter and
+        // TryReset took the timer queue's lock twice per request).
+        _deadlines = time.CreateTimer(static state => ((UpstreamPools)state!).CancelOverdue(), this, DeadlineInterval, DeadlineInterval);
     }
 
     /// <summary>The pool for a destination address, or null when the fast path cannot serve it (not plain http://, a path prefix).</summary>
     public UpstreamPool? Find(string address) =>
-        _pools.TryGetValue(address, out var pool) ? pool : _pools.GetOrAdd(address, static a => Create(a));
+        _pools.TryGetValue(address, out var pool) ? pool : _pools.GetOrAdd(address, static (a, time) => Create(a, time), _time);
 
     /// <summary>Every pool in use now (tests and the dashboard read the counts).</summary>
     public IEnumerable<UpstreamPool> All()
@@ -62,13 +71,14 @@ internal sealed class UpstreamPools : IDisposable
     public void Dispose()
     {
         _sweep.Dispose();
+        _deadlines.Dispose();
         foreach (var (_, pool) in _pools)
         {
             pool?.Retire();
         }
     }
 
-    private static UpstreamPool? Create(string address)
+    private static UpstreamPool? Create(string address, TimeProvider time)
     {
         if (!Uri.TryCreate(address, UriKind.Absolute, out var uri) || uri.Scheme != Uri.UriSchemeHttp || uri.AbsolutePath != "/"
             || uri.Query.Length > 0 || uri.Fragment.Length > 0 || uri.UserInfo.Length > 0)
@@ -76,11 +86,25 @@ internal sealed class UpstreamPools : IDisposable
             return null;
         }
 
-        return new UpstreamPool(uri);
+        return new UpstreamPool(uri, time);
+    }
+
+    private void CancelOverdue()
+    {
+        var now = _time.GetTimestamp();
+        foreach (var (_, pool) in _pools)
+        {
+            pool?.CancelOverdue(now);
+        }
     }
 
     private void Sweep()
     {
+        if (!_snapshots.HasSnapshot)
+        {
+            return;
+        }
+
         var idleTimeoutMs = FastPathSettings.From(_snapshots.Current).IdleTimeoutMs;
         var now = Environment.TickCount64;
         foreach (var (address, pool) in _pools)

@@ -192,6 +192,27 @@ public sealed class FastPathForwardingTests(ITestOutputHelper output)
     }
 
     [Fact]
+    public async Task BytesSentWhileIdle_RetireTheConnection_TheNextRequestGetsItsOwnAnswer()
+    {
+        // A worker out of step writes a response nobody asked for on the pooled connection: taken for the next
+        // request's answer it would desynchronise every exchange after it.
+        var stale = new UnsolicitedBytes("HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nstale");
+        await using var upstream = RawUpstream.Start(request => request.Contains("/first", StringComparison.Ordinal)
+            ? RawReply.Text(Ok) with { Unsolicited = stale }
+            : RawReply.Text("HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nfresh"));
+        await using var gateway = await TestGateway.StartAsync(Config(upstream.Url), output);
+
+        Assert.Equal("ok", await gateway.GetBodyAsync(TestConfigs.AppHost, "/first"));
+        await stale.Sent.Task.WaitAsync(TimeSpan.FromSeconds(10));
+        // Loopback delivers at once; the wait lets the gateway's pending read see the bytes on a busy machine.
+        await Task.Delay(TimeSpan.FromMilliseconds(500));
+
+        Assert.Equal("fresh", await gateway.GetBodyAsync(TestConfigs.AppHost, "/second"));
+        Assert.Equal("fresh", await gateway.GetBodyAsync(TestConfigs.AppHost, "/third"));
+        Assert.Equal(2, upstream.Connections);
+    }
+
+    [Fact]
     public async Task InterimResponses_AreSkipped_HeadHas_NoBody()
     {
         await using var upstream = RawUpstream.Start(request => request.StartsWith("HEAD", StringComparison.Ordinal)

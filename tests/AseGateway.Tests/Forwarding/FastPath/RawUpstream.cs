@@ -114,6 +114,14 @@ internal sealed class RawUpstream : IAsyncDisposable
                     socket.Shutdown(SocketShutdown.Both);
                     return;
                 }
+
+                if (reply.Unsolicited is { } unsolicited)
+                {
+                    // Once the gateway has had the answer and pooled the connection: bytes nobody asked for.
+                    await Task.Delay(TimeSpan.FromMilliseconds(200), _stop.Token);
+                    await socket.SendAsync(unsolicited.Bytes, SocketFlags.None, _stop.Token);
+                    unsolicited.Sent.TrySetResult();
+                }
             }
         }
         catch (Exception ex) when (ex is OperationCanceledException or SocketException or ObjectDisposedException)
@@ -170,5 +178,16 @@ internal sealed record RawReply(byte[] Bytes, bool Close = false)
 {
     public TimeSpan Delay { get; init; }
 
+    /// <summary>Sent a moment after the reply, while the connection lies idle in the gateway's pool.</summary>
+    public UnsolicitedBytes? Unsolicited { get; init; }
+
     public static RawReply Text(string raw, bool close = false) => new(Encoding.Latin1.GetBytes(raw), close);
+}
+
+/// <summary>Bytes a broken worker writes on an idle keep-alive connection, and when they have been sent.</summary>
+internal sealed class UnsolicitedBytes(string raw)
+{
+    public byte[] Bytes { get; } = Encoding.Latin1.GetBytes(raw);
+
+    public TaskCompletionSource Sent { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
 }
