@@ -55,7 +55,7 @@ internal sealed partial class AseDefaultRuleSet : IManagedRuleSet
         var pattern = rule.Pattern!;
         // The path only (REQUEST_FILENAME): query arguments are inspected one by one below, where exclusions apply.
         if ((rule.Targets & Targets.Uri) != 0 && context.MayInspect(info, WafInspectedKind.Uri, "REQUEST_FILENAME")
-            && Test(pattern, WafTransforms.UrlDecode(request.Path)) is { } uri)
+            && Test(pattern, request.DecodedPath) is { } uri)
         {
             return new ManagedRuleMatch(info, "REQUEST_FILENAME", uri, info.Description);
         }
@@ -66,7 +66,7 @@ internal sealed partial class AseDefaultRuleSet : IManagedRuleSet
             return arg;
         }
 
-        if ((rule.Targets & Targets.Cookies) != 0)
+        if ((rule.Targets & Targets.Cookies) != 0 && request.HasCookies)
         {
             foreach (var (name, value) in request.Cookies)
             {

@@ -14,6 +14,7 @@ public sealed class WafRequest
     private List<KeyValuePair<string, string>>? _queryArgs;
     private string? _bodyText;
     private string? _clientAddressText;
+    private string? _decodedPath;
 
     internal WafRequest(HttpContext context, IPAddress? clientAddress, int? clientPort, string transactionId)
     {
@@ -43,6 +44,9 @@ public sealed class WafRequest
     /// <summary>The path part of <see cref="Uri"/>, as sent (still percent-encoded).</summary>
     public string Path => Uri.IndexOf('?', StringComparison.Ordinal) is var question and >= 0 ? Uri[..question] : Uri;
 
+    /// <summary><see cref="Path"/> percent-decoded, once however many rules inspect it.</summary>
+    internal string DecodedPath => _decodedPath ??= WafTransforms.UrlDecode(Path);
+
     /// <summary>The query string without its leading '?'.</summary>
     public string QueryString => _request.QueryString.HasValue ? _request.QueryString.Value![1..] : string.Empty;
 
@@ -56,6 +60,12 @@ public sealed class WafRequest
     public IHeaderDictionary Headers => _request.Headers;
 
     public IRequestCookieCollection Cookies => _request.Cookies;
+
+    /// <summary>
+    /// False when the request has no Cookie header: <see cref="Cookies"/> is then empty, and rules skip it without
+    /// making the framework's cookie feature for the request.
+    /// </summary>
+    internal bool HasCookies => _request.Headers.Cookie.Count != 0;
 
     /// <summary>Query string arguments, decoded, in order (a name may repeat).</summary>
     public IReadOnlyList<KeyValuePair<string, string>> QueryArgs => _queryArgs ??= BodyParser.ParseForm(QueryString);

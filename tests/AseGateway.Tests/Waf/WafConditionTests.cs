@@ -108,6 +108,29 @@ public sealed class WafConditionTests
     }
 
     [Fact]
+    public void NamedHeaderAndCookie_EveryValueInspected_AbsentIsNoValue()
+    {
+        // A header sent twice: each value is tested, and the audit log gets the one that matched.
+        var twice = Request(headers: [("X-Client", "app/1"), ("X-Client", "EvilBot/3")]);
+        var rule = CompiledCustomRule.Compile(new WafCustomRuleConfig
+        {
+            Name = "client",
+            Priority = 1,
+            RuleType = WafRuleType.MatchRule,
+            Action = WafAction.Block,
+            MatchConditions = [new() { MatchVariables = [new() { VariableName = "RequestHeaders", Selector = "x-client" }], Operator = "Contains", MatchValues = ["evilbot"], Transforms = ["Lowercase"] }],
+        });
+        Assert.Equal("evilbot/3", rule.Match(twice));
+
+        // No Cookie header at all: a named cookie has no value, so it matches nothing, and its negation holds.
+        var noCookies = Request(headers: [("User-Agent", "h2load nghttp2/1.52.0")]);
+        Assert.False(Matches(noCookies, "RequestCookies", "session", "Any", []));
+        Assert.True(Matches(noCookies, "RequestCookies", "session", "Equal", ["abc"], negate: true));
+        Assert.False(Matches(noCookies, "RequestCookies", null, "Any", []));
+        Assert.True(Matches(Request(headers: [("Cookie", "theme=dark; session=abc")]), "RequestCookies", "session", "Equal", ["abc"]));
+    }
+
+    [Fact]
     public void Conditions_AreAnded_ValuesOred_NegationFlips()
     {
         var request = Request(headers: [("User-Agent", "EvilBot/1")]);
