@@ -108,8 +108,10 @@ internal sealed partial class AseDefaultRuleSet : IManagedRuleSet
 
     private static ManagedRuleMatch? Scan(IReadOnlyList<KeyValuePair<string, string>> args, string variable, ManagedRuleInfo info, Regex pattern, ManagedRuleContext context)
     {
-        foreach (var (name, value) in args)
+        // Five rules scan the arguments of every request: by index, not through a boxed list enumerator each time.
+        for (var i = 0; i < args.Count; i++)
         {
+            var (name, value) = args[i];
             if (context.MayInspect(info, WafInspectedKind.ArgName, name) && Test(pattern, name) is { } inName)
             {
                 return new ManagedRuleMatch(info, $"{variable}_NAMES:{name}", inName, info.Description);

@@ -31,7 +31,9 @@ internal sealed class CompiledCondition
         string? matched = null;
         foreach (var (variable, selector) in Variables)
         {
-            matched = SingleValue(request, variable, selector, out var single) ? Match(single) : MatchAny(request, variable, selector);
+            matched = variable == WafVariable.RemoteAddr && Operator == WafOperator.IPMatch && Transforms.Length == 0
+                ? MatchClientAddress(request)
+                : SingleValue(request, variable, selector, out var single) ? Match(single) : MatchAny(request, variable, selector);
             if (matched is not null)
             {
                 break;
@@ -57,6 +59,14 @@ internal sealed class CompiledCondition
         var value = Transforms.Length == 0 ? raw : WafTransforms.Apply(raw, Transforms);
         return Test(value) ? value : null;
     }
+
+    /// <summary>
+    /// RemoteAddr against IP ranges, the usual custom rule: the address itself is tested, not its text parsed back
+    /// (the same address: <see cref="IPAddress.ToString"/> parses to it, normalised as <see cref="ForwardedParse"/>
+    /// does). The text is made only for a match, for the audit log.
+    /// </summary>
+    private string? MatchClientAddress(WafRequest request) =>
+        request.ClientAddress is { } client && Nsg.NsgCompiler.Contains(Ranges!, NetworkParsing.Normalize(client)) ? request.ClientAddressText : null;
 
     private string? MatchAny(WafRequest request, WafVariable variable, string? selector)
     {

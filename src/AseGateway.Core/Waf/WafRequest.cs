@@ -11,7 +11,7 @@ namespace AseGateway.Waf;
 public sealed class WafRequest
 {
     private readonly HttpRequest _request;
-    private List<KeyValuePair<string, string>>? _queryArgs;
+    private IReadOnlyList<KeyValuePair<string, string>>? _queryArgs;
     private string? _bodyText;
     private string? _clientAddressText;
     private string? _decodedPath;
@@ -68,7 +68,7 @@ public sealed class WafRequest
     internal bool HasCookies => _request.Headers.Cookie.Count != 0;
 
     /// <summary>Query string arguments, decoded, in order (a name may repeat).</summary>
-    public IReadOnlyList<KeyValuePair<string, string>> QueryArgs => _queryArgs ??= BodyParser.ParseForm(QueryString);
+    public IReadOnlyList<KeyValuePair<string, string>> QueryArgs => _queryArgs ??= _request.QueryString.HasValue ? BodyParser.ParseForm(QueryString) : [];
 
     /// <summary>Arguments from the body: form fields, JSON leaves (<c>a.b[0].c</c>), XML text and attributes.</summary>
     public IReadOnlyList<KeyValuePair<string, string>> BodyArgs { get; internal set; } = [];

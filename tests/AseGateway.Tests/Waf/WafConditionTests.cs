@@ -107,6 +107,21 @@ public sealed class WafConditionTests
         Assert.True(Matches(request, "QueryString", null, "Contains", ["x"], negate: true));
     }
 
+    [Theory]
+    [InlineData("203.0.113.9", "203.0.113.0/24", true)]
+    [InlineData("::ffff:203.0.113.9", "203.0.113.0/24", true)]
+    [InlineData("2001:db8::7", "2001:db8::/64", true)]
+    [InlineData("2001:db8:1::7", "2001:db8::/64", false)]
+    [InlineData("198.51.100.20", "203.0.113.0/24", false)]
+    public void RemoteAddr_IPMatch_OnTheClientAddress_MappedIPv4AsIPv4(string client, string range, bool expected)
+    {
+        var request = Request(client: client);
+
+        Assert.Equal(expected, Matches(request, "RemoteAddr", null, "IPMatch", [range]));
+        Assert.Equal(!expected, Matches(request, "RemoteAddr", null, "IPMatch", [range], negate: true));
+        Assert.Equal(expected, Matches(request, "RemoteAddr", null, "IPMatch", [range], ["Trim"]));
+    }
+
     [Fact]
     public void NamedHeaderAndCookie_EveryValueInspected_AbsentIsNoValue()
     {
