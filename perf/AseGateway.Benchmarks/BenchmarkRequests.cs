@@ -27,4 +27,16 @@ internal static class BenchmarkRequests
 
         return new WafRequest(context, IPAddress.Parse("192.0.2.10"), 50000, "bench") { Body = body ?? default };
     }
+
+    /// <summary>What h2load sends in perf/compare.sh: GET / over HTTP/2, its own User-Agent, no cookies.</summary>
+    public static WafRequest LoadGenerator()
+    {
+        var context = new DefaultHttpContext();
+        context.Request.Method = "GET";
+        context.Request.Protocol = "HTTP/2";
+        context.Request.Path = "/";
+        context.Request.Host = new HostString("bench.perf.test");
+        context.Request.Headers.UserAgent = "h2load nghttp2/1.52.0";
+        return new WafRequest(context, IPAddress.Loopback, 50000, "bench");
+    }
 }

@@ -8,8 +8,8 @@ namespace AseGateway.Benchmarks;
 
 /// <summary>
 /// Full WAF evaluation of one request with a realistic policy (three custom rules, a rate limit, the AseDefault
-/// managed rule set): a clean GET, a form POST and a JSON POST. Body parsing is included; reading from the socket
-/// is not.
+/// managed rule set): a clean GET, a form POST, a JSON POST, and the load generator's GET of perf/compare.sh (no
+/// cookies: the usual verdict, nothing found). Body parsing is included; reading from the socket is not.
 /// </summary>
 [MemoryDiagnoser]
 public class WafEvaluationBenchmarks
@@ -42,6 +42,9 @@ public class WafEvaluationBenchmarks
 
     [Benchmark(Baseline = true)]
     public async Task<bool> CleanGet() => (await _engine.EvaluateAsync(_policy, "shop", BenchmarkRequests.Create("GET", "/api/products?category=shoes&page=2&sort=price", null, null), CancellationToken.None)).Blocked;
+
+    [Benchmark]
+    public async Task<bool> LoadGeneratorGet() => (await _engine.EvaluateAsync(_policy, "shop", BenchmarkRequests.LoadGenerator(), CancellationToken.None)).Blocked;
 
     [Benchmark]
     public async Task<bool> FormPost()

@@ -30,7 +30,7 @@ internal sealed class ArrAffinityMiddleware
             return _next(context);
         }
 
-        if (gateway.App?.ClientAffinityEnabled != true || ArrAffinity.ReadToken(context.Request.Cookies) is not { } token)
+        if (gateway.App?.ClientAffinityEnabled != true || ArrAffinity.ReadToken(context.Request) is not { } token)
         {
             return _next(context);
         }

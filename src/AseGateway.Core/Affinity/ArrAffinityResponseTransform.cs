@@ -52,7 +52,7 @@ internal sealed class ArrAffinityResponseTransform : ResponseTransform
         }
 
         var token = instance.Spec.InstanceId;
-        if (string.Equals(ArrAffinity.ReadToken(httpContext.Request.Cookies), token, StringComparison.OrdinalIgnoreCase))
+        if (string.Equals(ArrAffinity.ReadToken(httpContext.Request), token, StringComparison.OrdinalIgnoreCase))
         {
             return;
         }

@@ -55,7 +55,7 @@ internal sealed partial class AseDefaultRuleSet : IManagedRuleSet
         var pattern = rule.Pattern!;
         // The path only (REQUEST_FILENAME): query arguments are inspected one by one below, where exclusions apply.
         if ((rule.Targets & Targets.Uri) != 0 && context.MayInspect(info, WafInspectedKind.Uri, "REQUEST_FILENAME")
-            && Test(pattern, WafTransforms.UrlDecode(request.Path)) is { } uri)
+            && Test(pattern, request.DecodedPath) is { } uri)
         {
             return new ManagedRuleMatch(info, "REQUEST_FILENAME", uri, info.Description);
         }
@@ -66,7 +66,7 @@ internal sealed partial class AseDefaultRuleSet : IManagedRuleSet
             return arg;
         }
 
-        if ((rule.Targets & Targets.Cookies) != 0)
+        if ((rule.Targets & Targets.Cookies) != 0 && request.HasCookies)
         {
             foreach (var (name, value) in request.Cookies)
             {
@@ -108,8 +108,10 @@ internal sealed partial class AseDefaultRuleSet : IManagedRuleSet
 
     private static ManagedRuleMatch? Scan(IReadOnlyList<KeyValuePair<string, string>> args, string variable, ManagedRuleInfo info, Regex pattern, ManagedRuleContext context)
     {
-        foreach (var (name, value) in args)
+        // Five rules scan the arguments of every request: by index, not through a boxed list enumerator each time.
+        for (var i = 0; i < args.Count; i++)
         {
+            var (name, value) = args[i];
             if (context.MayInspect(info, WafInspectedKind.ArgName, name) && Test(pattern, name) is { } inName)
             {
                 return new ManagedRuleMatch(info, $"{variable}_NAMES:{name}", inName, info.Description);

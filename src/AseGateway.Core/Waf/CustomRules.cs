@@ -31,7 +31,9 @@ internal sealed class CompiledCondition
         string? matched = null;
         foreach (var (variable, selector) in Variables)
         {
-            matched = SingleValue(request, variable, selector, out var single) ? Match(single) : MatchAny(request, variable, selector);
+            matched = variable == WafVariable.RemoteAddr && Operator == WafOperator.IPMatch && Transforms.Length == 0
+                ? MatchClientAddress(request)
+                : SingleValue(request, variable, selector, out var single) ? Match(single) : MatchAny(request, variable, selector);
             if (matched is not null)
             {
                 break;
@@ -58,8 +60,30 @@ internal sealed class CompiledCondition
         return Test(value) ? value : null;
     }
 
+    /// <summary>
+    /// RemoteAddr against IP ranges, the usual custom rule: the address itself is tested, not its text parsed back
+    /// (the same address: <see cref="IPAddress.ToString"/> parses to it, normalised as <see cref="ForwardedParse"/>
+    /// does). The text is made only for a match, for the audit log.
+    /// </summary>
+    private string? MatchClientAddress(WafRequest request) =>
+        request.ClientAddress is { } client && Nsg.NsgCompiler.Contains(Ranges!, NetworkParsing.Normalize(client)) ? request.ClientAddressText : null;
+
     private string? MatchAny(WafRequest request, WafVariable variable, string? selector)
     {
+        if (variable == WafVariable.RequestHeaders && selector is not null)
+        {
+            // One named header, the usual custom rule (User-Agent, Referer): its values without an iterator.
+            foreach (var value in request.Headers[selector])
+            {
+                if (Match(value ?? string.Empty) is { } matched)
+                {
+                    return matched;
+                }
+            }
+
+            return null;
+        }
+
         foreach (var raw in ValuesOf(request, variable, selector))
         {
             if (Match(raw) is { } matched)
@@ -73,7 +97,7 @@ internal sealed class CompiledCondition
 
     /// <summary>
     /// A variable that has at most one value is read directly: <see cref="ValuesOf"/> is an iterator, one allocation per
-    /// condition per request, and conditions on the client address, method or URI are the common ones.
+    /// condition per request, and conditions on the client address, method, URI or one named cookie are the common ones.
     /// </summary>
     private static bool SingleValue(WafRequest request, WafVariable variable, string? selector, out string? value)
     {
@@ -84,6 +108,7 @@ internal sealed class CompiledCondition
             WafVariable.RequestUri => (true, request.Uri),
             WafVariable.RequestBody => (true, request.BodyText),
             WafVariable.QueryString when selector is null => (true, request.QueryString),
+            WafVariable.RequestCookies when selector is not null => (true, request.HasCookies ? request.Cookies[selector] : null),
             _ => (false, null),
         };
         return single;
@@ -152,7 +177,8 @@ internal sealed class CompiledCondition
 
     /// <summary>
     /// The values of a collection match variable, with a selector narrowing it to one name. The variables that have at
-    /// most one value are read by <see cref="SingleValue"/>, which <see cref="Evaluate"/> asks first.
+    /// most one value are read by <see cref="SingleValue"/>, which <see cref="Evaluate"/> asks first, and one named
+    /// header by <see cref="MatchAny"/> itself.
     /// </summary>
     private static IEnumerable<string> ValuesOf(WafRequest request, WafVariable variable, string? selector)
     {
@@ -173,39 +199,19 @@ internal sealed class CompiledCondition
 
                 break;
             case WafVariable.RequestHeaders:
-                if (selector is not null)
+                foreach (var (_, values) in request.Headers)
                 {
-                    foreach (var value in request.Headers[selector])
+                    foreach (var value in values)
                     {
                         yield return value ?? string.Empty;
-                    }
-                }
-                else
-                {
-                    foreach (var (_, values) in request.Headers)
-                    {
-                        foreach (var value in values)
-                        {
-                            yield return value ?? string.Empty;
-                        }
                     }
                 }
 
                 break;
             case WafVariable.RequestCookies:
-                if (selector is not null)
+                foreach (var (_, value) in request.Cookies)
                 {
-                    if (request.Cookies[selector] is { } cookie)
-                    {
-                        yield return cookie;
-                    }
-                }
-                else
-                {
-                    foreach (var (_, value) in request.Cookies)
-                    {
-                        yield return value;
-                    }
+                    yield return value;
                 }
 
                 break;

@@ -78,28 +78,31 @@ internal sealed record WafRuleOverride(bool Disabled, string? Action);
 public sealed class ManagedRuleContext
 {
     private readonly IReadOnlyDictionary<string, WafRuleOverride> _overrides;
-    private readonly IReadOnlyList<WafExclusion> _exclusions;
-    private readonly List<ManagedRuleMatch> _matches = [];
+    private readonly WafExclusion[] _exclusions;
 
-    internal ManagedRuleContext(IReadOnlyDictionary<string, WafRuleOverride> overrides, IReadOnlyList<WafExclusion> exclusions)
+    // Made at the first match: a clean request (the usual one) reports nothing.
+    private List<ManagedRuleMatch>? _matches;
+
+    internal ManagedRuleContext(IReadOnlyDictionary<string, WafRuleOverride> overrides, WafExclusion[] exclusions)
     {
         _overrides = overrides;
         _exclusions = exclusions;
     }
 
-    public IReadOnlyList<ManagedRuleMatch> Matches => _matches;
+    public IReadOnlyList<ManagedRuleMatch> Matches => (IReadOnlyList<ManagedRuleMatch>?)_matches ?? [];
 
     /// <summary>True when the policy blocks (Prevention): a rule set may stop at its first blocking rule.</summary>
     public bool Prevention { get; init; }
 
-    public bool IsEnabled(ManagedRuleInfo rule) => !(_overrides.TryGetValue(rule.RuleId, out var ruleOverride) && ruleOverride.Disabled);
+    public bool IsEnabled(ManagedRuleInfo rule) => _overrides.Count == 0 || !(_overrides.TryGetValue(rule.RuleId, out var ruleOverride) && ruleOverride.Disabled);
 
     /// <summary>False when an exclusion removes this part of the request from this rule's inspection.</summary>
     public bool MayInspect(ManagedRuleInfo rule, WafInspectedKind kind, string name)
     {
-        foreach (var exclusion in _exclusions)
+        // Asked for every rule and every part it reads: an array walked by index, no enumerator.
+        for (var i = 0; i < _exclusions.Length; i++)
         {
-            if (exclusion.Applies(rule, kind, name))
+            if (_exclusions[i].Applies(rule, kind, name))
             {
                 return false;
             }
@@ -108,10 +111,10 @@ public sealed class ManagedRuleContext
         return true;
     }
 
-    public void Report(ManagedRuleMatch match) => _matches.Add(match);
+    public void Report(ManagedRuleMatch match) => (_matches ??= []).Add(match);
 
     /// <summary>Set by a rule set with response rules: its phases 3 and 4 for this request.</summary>
     internal IManagedResponseInspection? ResponseInspection { get; set; }
 
-    internal string? ActionOf(string ruleId) => _overrides.TryGetValue(ruleId, out var ruleOverride) ? ruleOverride.Action : null;
+    internal string? ActionOf(string ruleId) => _overrides.Count != 0 && _overrides.TryGetValue(ruleId, out var ruleOverride) ? ruleOverride.Action : null;
 }

@@ -7,7 +7,11 @@ namespace AseGateway.Waf;
 /// The outcome of evaluating one request against one policy; <paramref name="ResponseChecks"/> lists the rule sets
 /// whose response phases still have to run when the request passes.
 /// </summary>
-internal sealed record WafVerdict(bool Blocked, IReadOnlyList<WafFinding> Findings, IReadOnlyList<WafResponseCheck>? ResponseChecks = null);
+internal sealed record WafVerdict(bool Blocked, IReadOnlyList<WafFinding> Findings, IReadOnlyList<WafResponseCheck>? ResponseChecks = null)
+{
+    /// <summary>A request that passed with nothing to record and no response phase: the usual verdict, shared.</summary>
+    public static readonly WafVerdict Clean = new(false, []);
+}
 
 /// <summary>
 /// Evaluates a request in Azure's order: custom rules by priority (Allow and Block end evaluation, Log continues;
@@ -29,11 +33,31 @@ internal sealed partial class WafEngine
         _logger = logger;
     }
 
-    public async ValueTask<WafVerdict> EvaluateAsync(WafPolicyModel policy, string appName, WafRequest request, CancellationToken cancellationToken)
+    /// <summary>
+    /// Custom rules and managed rule sets run synchronously; only hooks await. A request that nothing matched gets the
+    /// shared <see cref="WafVerdict.Clean"/>: no findings list, no verdict and no state machine per clean request.
+    /// </summary>
+    public ValueTask<WafVerdict> EvaluateAsync(WafPolicyModel policy, string appName, WafRequest request, CancellationToken cancellationToken)
     {
-        var findings = new List<WafFinding>();
+        List<WafFinding>? findings = null;
+        if (EvaluateRules(policy, appName, request, ref findings, out var responseChecks) is { } decided)
+        {
+            return new ValueTask<WafVerdict>(decided);
+        }
+
+        if (_inProcessHooks.Count == 0 && policy.Hooks.Length == 0)
+        {
+            return new ValueTask<WafVerdict>(findings is null && responseChecks is null ? WafVerdict.Clean : new WafVerdict(false, findings ?? [], responseChecks));
+        }
+
+        return RunHooksAsync(policy, appName, request, findings ?? [], responseChecks, cancellationToken);
+    }
+
+    /// <returns>The verdict when a rule decided it (Allow, or Block in Prevention), else null.</returns>
+    private WafVerdict? EvaluateRules(WafPolicyModel policy, string appName, WafRequest request, ref List<WafFinding>? findings, out List<WafResponseCheck>? responseChecks)
+    {
         var prevention = policy.Mode == WafMode.Prevention;
-        List<WafResponseCheck>? responseChecks = null;
+        responseChecks = null;
 
         foreach (var rule in policy.CustomRules)
         {
@@ -48,6 +72,7 @@ internal sealed partial class WafEngine
             }
 
             var message = rule.IsRateLimit ? $"Rate limit of {rule.RateThreshold} per {rule.RateWindow.TotalMinutes:0} min exceeded" : $"Custom rule {rule.Name} matched";
+            findings ??= [];
             switch (rule.Action)
             {
                 case WafAction.Allow:
@@ -73,7 +98,7 @@ internal sealed partial class WafEngine
             managed.RuleSet.Evaluate(request, context);
             if (managed.RuleSet.ScoresItself)
             {
-                if (RecordSelfScored(policy, appName, request, managed.RuleSet, context, findings, prevention))
+                if (context.Matches.Count > 0 && RecordSelfScored(policy, appName, request, managed.RuleSet, context, findings ??= [], prevention))
                 {
                     return new WafVerdict(true, findings);
                 }
@@ -87,10 +112,13 @@ internal sealed partial class WafEngine
             }
 
             var score = 0;
-            foreach (var match in context.Matches)
+            var matches = context.Matches;
+            for (var i = 0; i < matches.Count; i++)
             {
+                var match = matches[i];
                 var action = context.ActionOf(match.Rule.RuleId);
                 var data = $"Matched Data: {BodyParser.Truncate(BodyParser.Mask(match.Variable, match.MatchedData))} found within {match.Variable}";
+                findings ??= [];
                 if (action == "Allow")
                 {
                     findings.Add(Finding(policy, appName, request, managed.RuleSet, match, "Allowed", data));
@@ -118,7 +146,7 @@ internal sealed partial class WafEngine
             if (score >= policy.AnomalyThreshold)
             {
                 var message = $"Inbound Anomaly Score Exceeded (Total Score: {score})";
-                findings.Add(Finding(policy, appName, request, managed.RuleSet.RuleSetType, "949110", "BLOCKING-EVALUATION", message, prevention ? "Blocked" : "Detected", string.Empty, managed.RuleSet.RuleSetVersion));
+                (findings ??= []).Add(Finding(policy, appName, request, managed.RuleSet.RuleSetType, "949110", "BLOCKING-EVALUATION", message, prevention ? "Blocked" : "Detected", string.Empty, managed.RuleSet.RuleSetVersion));
                 if (prevention)
                 {
                     return new WafVerdict(true, findings);
@@ -126,6 +154,12 @@ internal sealed partial class WafEngine
             }
         }
 
+        return null;
+    }
+
+    private async ValueTask<WafVerdict> RunHooksAsync(WafPolicyModel policy, string appName, WafRequest request, List<WafFinding> findings, List<WafResponseCheck>? responseChecks, CancellationToken cancellationToken)
+    {
+        var prevention = policy.Mode == WafMode.Prevention;
         foreach (var hook in _inProcessHooks)
         {
             if (await RunHookAsync(hook, policy, appName, request, findings, prevention, cancellationToken))

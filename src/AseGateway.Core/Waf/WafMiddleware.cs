@@ -127,8 +127,10 @@ internal sealed partial class WafMiddleware
     /// <summary>Counts and audits a verdict's findings, for request and response phases alike.</summary>
     private void Record(WafVerdict verdict)
     {
-        foreach (var finding in verdict.Findings)
+        var findings = verdict.Findings;
+        for (var i = 0; i < findings.Count; i++)
         {
+            var finding = findings[i];
             _counters.Count(finding);
             _audit?.Record(finding);
         }

@@ -4,7 +4,7 @@ using AseGateway.Configuration;
 namespace AseGateway.Waf;
 
 /// <summary>A managed rule set with the policy's overrides and exclusions for it.</summary>
-internal sealed record CompiledManagedRuleSet(IManagedRuleSet RuleSet, FrozenDictionary<string, WafRuleOverride> Overrides, IReadOnlyList<WafExclusion> Exclusions);
+internal sealed record CompiledManagedRuleSet(IManagedRuleSet RuleSet, FrozenDictionary<string, WafRuleOverride> Overrides, WafExclusion[] Exclusions);
 
 /// <summary>A WAF policy compiled for evaluation: rules sorted, regexes built, managed rule sets created.</summary>
 internal sealed class WafPolicyModel
@@ -109,7 +109,7 @@ internal sealed class WafPolicyModel
                 }
             }
 
-            sets.Add(new CompiledManagedRuleSet(set, overrides.ToFrozenDictionary(StringComparer.OrdinalIgnoreCase), exclusions));
+            sets.Add(new CompiledManagedRuleSet(set, overrides.ToFrozenDictionary(StringComparer.OrdinalIgnoreCase), [.. exclusions]));
         }
 
         return [.. sets];

@@ -11,9 +11,10 @@ namespace AseGateway.Waf;
 public sealed class WafRequest
 {
     private readonly HttpRequest _request;
-    private List<KeyValuePair<string, string>>? _queryArgs;
+    private IReadOnlyList<KeyValuePair<string, string>>? _queryArgs;
     private string? _bodyText;
     private string? _clientAddressText;
+    private string? _decodedPath;
 
     internal WafRequest(HttpContext context, IPAddress? clientAddress, int? clientPort, string transactionId)
     {
@@ -43,6 +44,9 @@ public sealed class WafRequest
     /// <summary>The path part of <see cref="Uri"/>, as sent (still percent-encoded).</summary>
     public string Path => Uri.IndexOf('?', StringComparison.Ordinal) is var question and >= 0 ? Uri[..question] : Uri;
 
+    /// <summary><see cref="Path"/> percent-decoded, once however many rules inspect it.</summary>
+    internal string DecodedPath => _decodedPath ??= WafTransforms.UrlDecode(Path);
+
     /// <summary>The query string without its leading '?'.</summary>
     public string QueryString => _request.QueryString.HasValue ? _request.QueryString.Value![1..] : string.Empty;
 
@@ -57,8 +61,14 @@ public sealed class WafRequest
 
     public IRequestCookieCollection Cookies => _request.Cookies;
 
+    /// <summary>
+    /// False when the request has no Cookie header: <see cref="Cookies"/> is then empty, and rules skip it without
+    /// making the framework's cookie feature for the request.
+    /// </summary>
+    internal bool HasCookies => _request.Headers.Cookie.Count != 0;
+
     /// <summary>Query string arguments, decoded, in order (a name may repeat).</summary>
-    public IReadOnlyList<KeyValuePair<string, string>> QueryArgs => _queryArgs ??= BodyParser.ParseForm(QueryString);
+    public IReadOnlyList<KeyValuePair<string, string>> QueryArgs => _queryArgs ??= _request.QueryString.HasValue ? BodyParser.ParseForm(QueryString) : [];
 
     /// <summary>Arguments from the body: form fields, JSON leaves (<c>a.b[0].c</c>), XML text and attributes.</summary>
     public IReadOnlyList<KeyValuePair<string, string>> BodyArgs { get; internal set; } = [];

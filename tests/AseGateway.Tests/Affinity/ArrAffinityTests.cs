@@ -89,6 +89,36 @@ public sealed class ArrAffinityTests(ITestOutputHelper output)
         Assert.False(response.Headers.Contains("Set-Cookie"));
     }
 
+    [Fact]
+    public async Task Http2_ClientWithoutCookie_GetsTheCookiesOnEveryAnswer_ThenStaysPinned()
+    {
+        await using var backends = await Backends.StartAsync(2);
+        await using var gateway = await TestGateway.StartAsync(TestConfigs.WithH2c(TestConfigs.Static(backends.List, affinity: true)), output);
+
+        // No Cookie header at all: the gateway cannot know the client is pinned, so every answer carries both cookies.
+        string? first = null;
+        for (var i = 0; i < 3; i++)
+        {
+            using var unpinned = await gateway.GetHttp2Async(TestConfigs.AppHost);
+            var cookies = unpinned.Headers.GetValues("Set-Cookie").ToList();
+            Assert.Equal(2, cookies.Count);
+            Assert.Matches("^ARRAffinity=[0-9a-f]{64};Path=/;HttpOnly$", cookies[0]);
+            first ??= cookies[0].Split(';')[0]["ARRAffinity=".Length..];
+        }
+
+        // Only the SameSite copy, among other cookies: pinned (round robin would alternate), and no cookie is sent again.
+        var answeredBy = new HashSet<string>();
+        for (var i = 0; i < 6; i++)
+        {
+            using var pinned = await gateway.GetHttp2Async(TestConfigs.AppHost, configure: r => r.Headers.Add("Cookie", $"theme=dark; ARRAffinitySameSite={first}"));
+            Assert.Equal(HttpStatusCode.OK, pinned.StatusCode);
+            answeredBy.Add(await pinned.Content.ReadAsStringAsync());
+            Assert.False(pinned.Headers.Contains("Set-Cookie"));
+        }
+
+        Assert.Single(answeredBy);
+    }
+
     private static async Task<(string Backend, string Cookie)> FirstVisitAsync(TestGateway gateway)
     {
         using var response = await gateway.GetAsync(TestConfigs.AppHost);

@@ -60,6 +60,21 @@ public sealed class TestGateway : IAsyncDisposable
         return await _client.SendAsync(request, CancellationToken.None);
     }
 
+    /// <summary>A GET over HTTP/2 (prior knowledge) to the listener <see cref="TestConfigs.WithH2c"/> adds; the host goes in :authority.</summary>
+    public async Task<HttpResponseMessage> GetHttp2Async(string host, string path = "/", Action<HttpRequestMessage>? configure = null)
+    {
+        using var request = new HttpRequestMessage(HttpMethod.Get, new Uri(Server.ListenerUrls["h2c"], path))
+        {
+            Version = HttpVersion.Version20,
+            VersionPolicy = HttpVersionPolicy.RequestVersionExact,
+        };
+        request.Headers.Host = host;
+        configure?.Invoke(request);
+        var response = await _client.SendAsync(request, CancellationToken.None);
+        Assert.Equal(HttpVersion.Version20, response.Version);
+        return response;
+    }
+
     public async Task<string> GetBodyAsync(string host, string path = "/", Action<HttpRequestMessage>? configure = null)
     {
         using var response = await GetAsync(host, path, configure);

@@ -41,6 +41,8 @@ public sealed class AseDefaultRuleSetTests
     [InlineData("/?cmd=x%7C%7Cwhoami", null, null, "932100", "ARGS:cmd", "||whoami")]
     [InlineData("/?q=%3Cimg%20src=x%20onerror=alert(1)%3E", null, null, "941100", "ARGS:q", "<img src=")]
     [InlineData("/?id=1%27%20OR%20%271%27=%271", null, null, "942100", "ARGS:id", "' OR '1'=")]
+    [InlineData("/", "Cookie", "theme=dark; user=admin'--", "942100", "REQUEST_COOKIES:user", "'--")]
+    [InlineData("/", "Cookie", "note=<script>alert(1)</script>", "941100", "REQUEST_COOKIES:note", "<script")]
     public void Evaluate_Attack_ReportsRuleVariableAndMatchedText(string target, string? header, string? value, string ruleId, string variable, string matched)
     {
         var matches = header is null ? Evaluate(target) : Evaluate(target, "web.contoso.test", (header, value!));
@@ -65,6 +67,8 @@ public sealed class AseDefaultRuleSetTests
     [Theory]
     [InlineData("/", "User-Agent", "Mozilla/5.0 (X11; Linux x86_64) Firefox/128.0")]
     [InlineData("/", "User-Agent", "sqlmapper-client/2.0")]
+    [InlineData("/", "User-Agent", "h2load nghttp2/1.52.0")]
+    [InlineData("/", "Cookie", "ARRAffinity=0a1b2c; theme=dark")]
     [InlineData("/docs/v1..v2/diff?range=1..2", null, null)]
     [InlineData("/?list=cats;dogs&shell=bashful", null, null)]
     [InlineData("/?q=the%20union%20of%20sets&note=onwards", null, null)]

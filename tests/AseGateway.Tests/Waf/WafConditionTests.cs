@@ -107,6 +107,44 @@ public sealed class WafConditionTests
         Assert.True(Matches(request, "QueryString", null, "Contains", ["x"], negate: true));
     }
 
+    [Theory]
+    [InlineData("203.0.113.9", "203.0.113.0/24", true)]
+    [InlineData("::ffff:203.0.113.9", "203.0.113.0/24", true)]
+    [InlineData("2001:db8::7", "2001:db8::/64", true)]
+    [InlineData("2001:db8:1::7", "2001:db8::/64", false)]
+    [InlineData("198.51.100.20", "203.0.113.0/24", false)]
+    public void RemoteAddr_IPMatch_OnTheClientAddress_MappedIPv4AsIPv4(string client, string range, bool expected)
+    {
+        var request = Request(client: client);
+
+        Assert.Equal(expected, Matches(request, "RemoteAddr", null, "IPMatch", [range]));
+        Assert.Equal(!expected, Matches(request, "RemoteAddr", null, "IPMatch", [range], negate: true));
+        Assert.Equal(expected, Matches(request, "RemoteAddr", null, "IPMatch", [range], ["Trim"]));
+    }
+
+    [Fact]
+    public void NamedHeaderAndCookie_EveryValueInspected_AbsentIsNoValue()
+    {
+        // A header sent twice: each value is tested, and the audit log gets the one that matched.
+        var twice = Request(headers: [("X-Client", "app/1"), ("X-Client", "EvilBot/3")]);
+        var rule = CompiledCustomRule.Compile(new WafCustomRuleConfig
+        {
+            Name = "client",
+            Priority = 1,
+            RuleType = WafRuleType.MatchRule,
+            Action = WafAction.Block,
+            MatchConditions = [new() { MatchVariables = [new() { VariableName = "RequestHeaders", Selector = "x-client" }], Operator = "Contains", MatchValues = ["evilbot"], Transforms = ["Lowercase"] }],
+        });
+        Assert.Equal("evilbot/3", rule.Match(twice));
+
+        // No Cookie header at all: a named cookie has no value, so it matches nothing, and its negation holds.
+        var noCookies = Request(headers: [("User-Agent", "h2load nghttp2/1.52.0")]);
+        Assert.False(Matches(noCookies, "RequestCookies", "session", "Any", []));
+        Assert.True(Matches(noCookies, "RequestCookies", "session", "Equal", ["abc"], negate: true));
+        Assert.False(Matches(noCookies, "RequestCookies", null, "Any", []));
+        Assert.True(Matches(Request(headers: [("Cookie", "theme=dark; session=abc")]), "RequestCookies", "session", "Equal", ["abc"]));
+    }
+
     [Fact]
     public void Conditions_AreAnded_ValuesOred_NegationFlips()
     {

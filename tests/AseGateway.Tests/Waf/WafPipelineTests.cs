@@ -189,6 +189,39 @@ public sealed class WafPipelineTests(ITestOutputHelper output)
     }
 
     [Fact]
+    public async Task Http2_HeaderRuleScannerAndCookieAttack_Blocked_CleanRequestsPassUnrecorded()
+    {
+        await using var backends = await Backends.StartAsync(1);
+        using var folder = new ConfigDirectory();
+        var auditPath = Path.Combine(folder.Path, "waf.log");
+        var json = WithPolicy(TestConfigs.WithH2c(TestConfigs.Static(backends.List, affinity: true)), Policy(managed: AseDefault), $"\"wafAuditLog\": {{ \"path\": {JsonSerializer.Serialize(auditPath)} }},");
+        await using (var gateway = await TestGateway.StartAsync(json, output))
+        {
+            // A load generator's requests: its User-Agent, no cookies. They pass, and nothing is audited for them.
+            for (var i = 0; i < 3; i++)
+            {
+                using var clean = await gateway.GetHttp2Async(TestConfigs.AppHost, configure: r => r.Headers.TryAddWithoutValidation("User-Agent", "h2load nghttp2/1.52.0"));
+                Assert.Equal(HttpStatusCode.OK, clean.StatusCode);
+                Assert.Equal("b0", await clean.Content.ReadAsStringAsync());
+            }
+
+            using var evilBot = await gateway.GetHttp2Async(TestConfigs.AppHost, configure: r => r.Headers.TryAddWithoutValidation("User-Agent", "EvilBot/2.0"));
+            using var scanner = await gateway.GetHttp2Async(TestConfigs.AppHost, configure: r => r.Headers.TryAddWithoutValidation("User-Agent", "sqlmap/1.7.2#stable"));
+            using var cookie = await gateway.GetHttp2Async(TestConfigs.AppHost, configure: r => r.Headers.Add("Cookie", "theme=dark; user=admin'--"));
+            Assert.Equal(HttpStatusCode.Forbidden, evilBot.StatusCode);
+            Assert.Equal(HttpStatusCode.Forbidden, scanner.StatusCode);
+            Assert.Equal(HttpStatusCode.Forbidden, cookie.StatusCode);
+            Assert.Equal(3, backends.List[0].RequestCount);
+        }
+
+        var rules = File.ReadAllLines(auditPath).Select(l => JsonDocument.Parse(l).RootElement.GetProperty("properties").GetProperty("ruleId").GetString()).ToList();
+        Assert.Contains("blockEvilBot", rules);
+        Assert.Contains("913100", rules);
+        Assert.Contains("942100", rules);
+        Assert.DoesNotContain(File.ReadAllLines(auditPath), l => l.Contains("h2load", StringComparison.Ordinal));
+    }
+
+    [Fact]
     public async Task InProcessHook_RegisteredByTheHost_BlocksAndSeesParsedArgs()
     {
         await using var backends = await Backends.StartAsync(1);
