@@ -13,6 +13,9 @@ namespace AseGateway.Forwarding.FastPath;
 /// </summary>
 internal sealed class FastPathClientMetrics
 {
+    // TagList holds its values as objects: a status code is boxed once, on its first answer, not on every request.
+    private static readonly object?[] BoxedStatusCodes = new object?[600];
+
     private readonly Histogram<double> _duration;
 
     public FastPathClientMetrics(IMeterFactory meters)
@@ -41,7 +44,8 @@ internal sealed class FastPathClientMetrics
         };
         if (errorType is null)
         {
-            tags.Add("http.response.status_code", statusCode);
+            var boxed = (uint)statusCode < (uint)BoxedStatusCodes.Length ? BoxedStatusCodes[statusCode] ??= statusCode : statusCode;
+            tags.Add("http.response.status_code", boxed);
         }
         else
         {
