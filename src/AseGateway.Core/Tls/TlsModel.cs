@@ -79,6 +79,10 @@ internal sealed class TlsModel
 
         _clientCertificateHosts = hosts.ToFrozenDictionary(StringComparer.OrdinalIgnoreCase);
         _clientCertificateWildcards = [.. wildcards];
+        // A policy costs each full handshake a fresh OpenSSL context: .NET caches one (and with it session resumption)
+        // only when no policy is set. Measured on loopback: ~870 µs server CPU per full handshake against ~750 µs
+        // without it (plain YARP ~730), nothing per request on a kept-alive connection. Kept, because .NET's own
+        // default list accepts the ECDHE CBC-SHA2 suites on TLS 1.2 (TlsTests pins the set).
         var cipherSuites = OperatingSystem.IsLinux() || OperatingSystem.IsMacOS() ? new CipherSuitesPolicy(IntermediateCipherSuites) : null;
         List<SslApplicationProtocol> alpn = http2 ? [SslApplicationProtocol.Http2, SslApplicationProtocol.Http11] : [SslApplicationProtocol.Http11];
         _plain = new SslServerAuthenticationOptions[entries.Count];

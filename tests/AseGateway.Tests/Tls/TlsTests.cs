@@ -54,6 +54,38 @@ public sealed class TlsTests(ITestOutputHelper output)
         await stream.DisposeAsync();
     }
 
+    /// <summary>
+    /// Pins Mozilla's "intermediate" suites on TLS 1.2: without the gateway's CipherSuitesPolicy, .NET's default list
+    /// also accepts the ECDHE CBC-SHA2 suites and refuses CHACHA20-POLY1305. The policy costs every full handshake a
+    /// fresh OpenSSL context (.NET caches one only when no policy is set), measured and kept: see TlsModel.
+    /// </summary>
+    [Theory]
+    [InlineData(TlsCipherSuite.TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256, true)]
+    [InlineData(TlsCipherSuite.TLS_ECDHE_ECDSA_WITH_AES_256_GCM_SHA384, true)]
+    [InlineData(TlsCipherSuite.TLS_ECDHE_ECDSA_WITH_CHACHA20_POLY1305_SHA256, true)]
+    [InlineData(TlsCipherSuite.TLS_ECDHE_ECDSA_WITH_AES_128_CBC_SHA256, false)]
+    [InlineData(TlsCipherSuite.TLS_ECDHE_ECDSA_WITH_AES_256_CBC_SHA384, false)]
+    [InlineData(TlsCipherSuite.TLS_ECDHE_ECDSA_WITH_AES_128_CBC_SHA, false)]
+    [System.Runtime.Versioning.UnsupportedOSPlatform("windows")]
+    public async Task Handshake_Tls12_AcceptsOnlyAeadSuites(TlsCipherSuite offered, bool accepted)
+    {
+        await using var backend = await TestBackend.StartAsync("b0");
+        await using var gateway = await TestGateway.StartAsync(Config(backend, Both), output);
+
+        var handshake = HandshakeAsync(gateway, "www.contoso.com", [SslApplicationProtocol.Http11], System.Security.Authentication.SslProtocols.Tls12, new CipherSuitesPolicy([offered]));
+
+        if (accepted)
+        {
+            var (_, stream) = await handshake;
+            Assert.Equal(offered, stream.NegotiatedCipherSuite);
+            await stream.DisposeAsync();
+        }
+        else
+        {
+            await Assert.ThrowsAsync<System.Security.Authentication.AuthenticationException>(() => handshake);
+        }
+    }
+
     [Fact]
     public async Task CertificateFileReplaced_NextHandshakeUsesTheNewOne()
     {
@@ -155,7 +187,12 @@ public sealed class TlsTests(ITestOutputHelper output)
         Assert.Contains(errors, e => e.StartsWith("frontEnd.tls.certificates[1].path: cannot load", StringComparison.Ordinal) && e.Contains("wrong password", StringComparison.Ordinal));
     }
 
-    private static async Task<(X509Certificate2 Certificate, SslStream Stream)> HandshakeAsync(TestGateway gateway, string? serverName, List<SslApplicationProtocol>? alpn = null)
+    private static async Task<(X509Certificate2 Certificate, SslStream Stream)> HandshakeAsync(
+        TestGateway gateway,
+        string? serverName,
+        List<SslApplicationProtocol>? alpn = null,
+        System.Security.Authentication.SslProtocols protocols = System.Security.Authentication.SslProtocols.None,
+        CipherSuitesPolicy? cipherSuites = null)
     {
         var url = gateway.Server.ListenerUrls["https"];
         var tcp = new TcpClient();
@@ -166,6 +203,8 @@ public sealed class TlsTests(ITestOutputHelper output)
         {
             TargetHost = serverName ?? string.Empty,
             ApplicationProtocols = alpn,
+            EnabledSslProtocols = protocols,
+            CipherSuitesPolicy = cipherSuites,
             RemoteCertificateValidationCallback = (_, certificate, _, _) =>
             {
                 seen = new X509Certificate2(certificate!);
