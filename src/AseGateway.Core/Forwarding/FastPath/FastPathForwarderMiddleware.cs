@@ -54,7 +54,7 @@ internal sealed partial class FastPathForwarderMiddleware
             || context.Features.Get<IReverseProxyFeature>() is not { AvailableDestinations: [var destination] } proxy
             || destination.Model?.Config.Address is not { } address
             || _pools.Find(address) is not { } pool
-            || !RequestHeadWriter.IsEligible(context)
+            || !RequestHeadWriter.IsEligible(context, gateway)
             || !pool.TryRent(settings.MaxConnections, settings.IdleTimeoutMs, out var connection))
         {
             return _next(context);

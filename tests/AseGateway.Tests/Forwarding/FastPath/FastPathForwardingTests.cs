@@ -1,6 +1,7 @@
 using System.Collections.Concurrent;
 using System.Diagnostics.Metrics;
 using System.Net;
+using System.Net.Sockets;
 using System.Text;
 using AseGateway.Forwarding.FastPath;
 using AseGateway.Tests.Infrastructure;
@@ -333,6 +334,30 @@ public sealed class FastPathForwardingTests(ITestOutputHelper output)
 
         // Only YARP sends a chunked body on: the fast path refused it before sending anything.
         Assert.Contains("Transfer-Encoding: chunked", requests[1], StringComparison.OrdinalIgnoreCase);
+    }
+
+    [Fact]
+    public async Task RepeatedHeader_GoesThroughYarp_WhichSendsAllItsValues()
+    {
+        await using var upstream = RawUpstream.Start(_ => RawReply.Text(Ok));
+        await using var gateway = await TestGateway.StartAsync(Config(upstream.Url), output);
+
+        // HttpClient would join the values itself: only a raw client sends the field twice.
+        using var socket = await LoopbackClient.ConnectAsync(IPAddress.Loopback, gateway.Url);
+        await socket.SendAsync(Encoding.ASCII.GetBytes($"GET /repeated HTTP/1.1\r\nHost: {TestConfigs.AppHost}\r\nX-Repeated: a\r\nX-Repeated: b\r\nConnection: close\r\n\r\n"));
+        using var reading = new CancellationTokenSource(TimeSpan.FromSeconds(10));
+        var response = new StringBuilder();
+        var buffer = new byte[4096];
+        int read;
+        while ((read = await socket.ReceiveAsync(buffer, SocketFlags.None, reading.Token)) > 0)
+        {
+            response.Append(Encoding.ASCII.GetString(buffer, 0, read));
+        }
+
+        Assert.StartsWith("HTTP/1.1 200 ", response.ToString(), StringComparison.Ordinal);
+
+        // The fast path writes one value per field; YARP's HttpClient sends both, joined.
+        Assert.Contains("X-Repeated: a, b\r\n", upstream.Requests.Single(), StringComparison.Ordinal);
     }
 
     [Fact]
