@@ -397,6 +397,24 @@ public sealed class FastPathForwardingTests(ITestOutputHelper output)
     }
 
     [Fact]
+    public async Task AffinityCookie_IsSet_UntilTheClientSendsItBack()
+    {
+        await using var upstream = RawUpstream.Start(_ => RawReply.Text(Ok));
+        await using var gateway = await TestGateway.StartAsync(Config(upstream.Url, affinity: true), output);
+
+        string cookie;
+        using (var first = await gateway.GetAsync(TestConfigs.AppHost, "/first"))
+        {
+            Assert.Equal(HttpStatusCode.OK, first.StatusCode);
+            cookie = Assert.Single(first.Headers.GetValues("Set-Cookie"), value => value.StartsWith("ARRAffinity=", StringComparison.Ordinal));
+        }
+
+        using var pinned = await gateway.GetAsync(TestConfigs.AppHost, "/pinned", request => request.Headers.Add("Cookie", cookie.Split(';')[0]));
+        Assert.Equal(HttpStatusCode.OK, pinned.StatusCode);
+        Assert.False(pinned.Headers.Contains("Set-Cookie"));
+    }
+
+    [Fact]
     public void DestinationConcurrency_MovesYarpsInFlightCount()
     {
         var destination = new DestinationState("d1");
@@ -418,7 +436,7 @@ public sealed class FastPathForwardingTests(ITestOutputHelper output)
         return string.Join("\n", fields.Prepend(lines[0]));
     }
 
-    private static string Config(Uri worker, string forwarding = """{ "fastPath": true }""") => $$"""
+    private static string Config(Uri worker, string forwarding = """{ "fastPath": true }""", bool affinity = false) => $$"""
         {
           "name": "test-ase",
           "dnsSuffix": "ase.test",
@@ -428,7 +446,7 @@ public sealed class FastPathForwardingTests(ITestOutputHelper output)
           },
           "workerPools": [ { "name": "WP1", "workerSize": "Small", "workerCount": 1, "workers": [ { "address": "{{worker}}" } ] } ],
           "plans": [ { "name": "web-plan", "workerPool": "WP1", "instanceCount": 1 } ],
-          "apps": [ { "name": "web", "plan": "web-plan", "hostNames": [ "{{TestConfigs.AppHost}}" ], "clientAffinityEnabled": false } ],
+          "apps": [ { "name": "web", "plan": "web-plan", "hostNames": [ "{{TestConfigs.AppHost}}" ], "clientAffinityEnabled": {{(affinity ? "true" : "false")}} } ],
           "management": { "address": "127.0.0.1", "port": 0 }
         }
         """;
