@@ -25,14 +25,17 @@ internal sealed class ArrAffinityResponseTransform : ResponseTransform
     {
         if (context.ProxyResponse is not null)
         {
-            Apply(context.HttpContext);
+            Apply(context.HttpContext, context.HttpContext.Features.Get<GatewayRequestFeature>());
         }
 
         return ValueTask.CompletedTask;
     }
 
-    /// <summary>Once the worker's response headers are on the gateway's response (YARP's forwarder or the fast path).</summary>
-    internal void Apply(HttpContext httpContext)
+    /// <summary>
+    /// Once the worker's response headers are on the gateway's response (YARP's forwarder or the fast path, which
+    /// passes the request's feature it already holds: each lookup walks the connection's feature list).
+    /// </summary>
+    internal void Apply(HttpContext httpContext, GatewayRequestFeature? gateway)
     {
         var response = httpContext.Response;
 
@@ -42,7 +45,6 @@ internal sealed class ArrAffinityResponseTransform : ResponseTransform
             response.Headers.Remove(AppServiceHeaders.DisableSessionAffinity);
         }
 
-        var gateway = httpContext.Features.Get<GatewayRequestFeature>();
         if (gateway?.App?.ClientAffinityEnabled != true
             || (disabled && string.Equals(disable.ToString().Trim(), "true", StringComparison.OrdinalIgnoreCase))
             || httpContext.GetReverseProxyFeature().ProxiedDestination is not { } destination

@@ -39,6 +39,13 @@ internal sealed class GatewayRequestFeature
 
     /// <summary>When forwarding began (<see cref="System.Diagnostics.Stopwatch"/> ticks), or 0 when it did not.</summary>
     public long UpstreamStarted { get; set; }
+    /// <summary>
+    /// Whether every request header has exactly one value, all ASCII: worked out by <see cref="HeaderSanityMiddleware"/>
+    /// in the pass it makes anyway, so the fast path's eligibility needs no second enumeration (each after the first
+    /// boxes an enumerator); null when nothing looked.
+    /// </summary>
+    public bool? HeadersAreSingleAscii { get; set; }
+
     /// <summary>Set when a gateway stage answered the request itself: its access-log sub-status (see Observability.AccessLogSubStatus).</summary>
     public int AnsweredBy { get; set; }
 }

@@ -1,4 +1,5 @@
 using System.Buffers;
+using System.Text;
 using Microsoft.AspNetCore.Http;
 using Microsoft.Extensions.Logging;
 
@@ -8,7 +9,9 @@ namespace AseGateway.Forwarding;
 /// Refuses requests whose header names are not RFC 9110 tokens, or whose values hold control characters, before
 /// anything is forwarded. Kestrel accepts names such as <c>Transfer-Encoding\x01</c> (an unknown header to it); a
 /// worker or an intermediary that trims or folds them may read a different message than the gateway did — the
-/// root of request smuggling. Answer 400 and close the connection, as RFC 9112 asks for malformed framing.
+/// root of request smuggling. Answer 400 and close the connection, as RFC 9112 asks for malformed framing. Runs after
+/// <see cref="GatewayRequestMiddleware"/>, to note on its feature what its pass saw (see
+/// <see cref="GatewayRequestFeature.HeadersAreSingleAscii"/>).
 /// </summary>
 internal sealed partial class HeaderSanityMiddleware
 {
@@ -31,6 +34,7 @@ internal sealed partial class HeaderSanityMiddleware
 
     public Task InvokeAsync(HttpContext context)
     {
+        var singleAscii = true;
         foreach (var (name, values) in context.Request.Headers)
         {
             if (name.Length == 0 || name.AsSpan().ContainsAnyExcept(TokenChars))
@@ -45,6 +49,13 @@ internal sealed partial class HeaderSanityMiddleware
                     return Refuse(context, $"value of header '{name}'");
                 }
             }
+
+            singleAscii = singleAscii && values.Count == 1 && values[0] is { } only && Ascii.IsValid(only);
+        }
+
+        if (context.Features.Get<GatewayRequestFeature>() is { } gateway)
+        {
+            gateway.HeadersAreSingleAscii = singleAscii;
         }
 
         return _next(context);

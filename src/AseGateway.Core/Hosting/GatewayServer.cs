@@ -300,8 +300,8 @@ public sealed partial class GatewayServer : IAsyncDisposable
 
         var app = builder.Build();
         app.UseMiddleware<RequestMetricsMiddleware>();
-        app.UseMiddleware<HeaderSanityMiddleware>();
         app.UseMiddleware<GatewayRequestMiddleware>();
+        app.UseMiddleware<HeaderSanityMiddleware>();
         app.MapReverseProxy(proxy =>
         {
             proxy.UseMiddleware<AppPolicyMiddleware>();

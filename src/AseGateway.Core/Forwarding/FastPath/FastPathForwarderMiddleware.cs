@@ -54,7 +54,7 @@ internal sealed partial class FastPathForwarderMiddleware
             || context.Features.Get<IReverseProxyFeature>() is not { AvailableDestinations: [var destination] } proxy
             || destination.Model?.Config.Address is not { } address
             || _pools.Find(address) is not { } pool
-            || !RequestHeadWriter.IsEligible(context)
+            || !RequestHeadWriter.IsEligible(context, gateway)
             || !pool.TryRent(settings.MaxConnections, settings.IdleTimeoutMs, out var connection))
         {
             return _next(context);
@@ -231,7 +231,7 @@ internal sealed partial class FastPathForwarderMiddleware
                 }
             }
 
-            ApplyHead(context, head);
+            ApplyHead(context, gateway, head);
             // "Content-Length: 0" has nothing to copy: reading for it would wait on an idle keep-alive connection.
             var bodyless = head.Framing == ResponseFraming.NoBody || (head.Framing == ResponseFraming.ContentLength && head.ContentLength == 0);
             var reusable = bodyless ? !bytesAfterHead : await CopyResponseBodyAsync(context, connection, head);
@@ -332,7 +332,7 @@ internal sealed partial class FastPathForwarderMiddleware
     }
 
     /// <summary>Status, reason phrase and headers as YARP's transformer copies them, then the affinity cookie.</summary>
-    private void ApplyHead(HttpContext context, ResponseHead head)
+    private void ApplyHead(HttpContext context, GatewayRequestFeature gateway, ResponseHead head)
     {
         var response = context.Response;
         response.StatusCode = head.StatusCode;
@@ -356,7 +356,7 @@ internal sealed partial class FastPathForwarderMiddleware
             headers.ContentLength = null;
         }
 
-        _affinity.Apply(context);
+        _affinity.Apply(context, gateway);
     }
 
     /// <summary>Streams the body to the client; true when the connection ended exactly at the body's end and can be reused.</summary>

@@ -44,7 +44,7 @@ internal static class RequestHeadWriter
     /// HTTP/2, CONNECT and upgrades, Expect, bodies without a Content-Length (chunked, HTTP/2 without one), a header
     /// sent more than once or with non-ASCII text, TE from HTTP/2 clients, and a missing Host.
     /// </summary>
-    public static bool IsEligible(HttpContext context)
+    public static bool IsEligible(HttpContext context, GatewayRequestFeature gateway)
     {
         var request = context.Request;
         var protocol = request.Protocol;
@@ -65,6 +65,11 @@ internal static class RequestHeadWriter
             return false;
         }
 
+        return gateway.HeadersAreSingleAscii ?? AllSingleAscii(headers);
+    }
+
+    private static bool AllSingleAscii(IHeaderDictionary headers)
+    {
         foreach (var header in headers)
         {
             if (header.Value.Count != 1 || header.Value[0] is not { } value || !Ascii.IsValid(value))

@@ -1,6 +1,7 @@
 using System.Collections.Concurrent;
 using System.Diagnostics.Metrics;
 using System.Net;
+using System.Net.Sockets;
 using System.Text;
 using AseGateway.Forwarding.FastPath;
 using AseGateway.Tests.Infrastructure;
@@ -336,6 +337,30 @@ public sealed class FastPathForwardingTests(ITestOutputHelper output)
     }
 
     [Fact]
+    public async Task RepeatedHeader_GoesThroughYarp_WhichSendsAllItsValues()
+    {
+        await using var upstream = RawUpstream.Start(_ => RawReply.Text(Ok));
+        await using var gateway = await TestGateway.StartAsync(Config(upstream.Url), output);
+
+        // HttpClient would join the values itself: only a raw client sends the field twice.
+        using var socket = await LoopbackClient.ConnectAsync(IPAddress.Loopback, gateway.Url);
+        await socket.SendAsync(Encoding.ASCII.GetBytes($"GET /repeated HTTP/1.1\r\nHost: {TestConfigs.AppHost}\r\nX-Repeated: a\r\nX-Repeated: b\r\nConnection: close\r\n\r\n"));
+        using var reading = new CancellationTokenSource(TimeSpan.FromSeconds(10));
+        var response = new StringBuilder();
+        var buffer = new byte[4096];
+        int read;
+        while ((read = await socket.ReceiveAsync(buffer, SocketFlags.None, reading.Token)) > 0)
+        {
+            response.Append(Encoding.ASCII.GetString(buffer, 0, read));
+        }
+
+        Assert.StartsWith("HTTP/1.1 200 ", response.ToString(), StringComparison.Ordinal);
+
+        // The fast path writes one value per field; YARP's HttpClient sends both, joined.
+        Assert.Contains("X-Repeated: a, b\r\n", upstream.Requests.Single(), StringComparison.Ordinal);
+    }
+
+    [Fact]
     public async Task ForwardedHead_IsTheSameAsYarps()
     {
         await using var upstream = RawUpstream.Start(_ => RawReply.Text(Ok));
@@ -372,6 +397,24 @@ public sealed class FastPathForwardingTests(ITestOutputHelper output)
     }
 
     [Fact]
+    public async Task AffinityCookie_IsSet_UntilTheClientSendsItBack()
+    {
+        await using var upstream = RawUpstream.Start(_ => RawReply.Text(Ok));
+        await using var gateway = await TestGateway.StartAsync(Config(upstream.Url, affinity: true), output);
+
+        string cookie;
+        using (var first = await gateway.GetAsync(TestConfigs.AppHost, "/first"))
+        {
+            Assert.Equal(HttpStatusCode.OK, first.StatusCode);
+            cookie = Assert.Single(first.Headers.GetValues("Set-Cookie"), value => value.StartsWith("ARRAffinity=", StringComparison.Ordinal));
+        }
+
+        using var pinned = await gateway.GetAsync(TestConfigs.AppHost, "/pinned", request => request.Headers.Add("Cookie", cookie.Split(';')[0]));
+        Assert.Equal(HttpStatusCode.OK, pinned.StatusCode);
+        Assert.False(pinned.Headers.Contains("Set-Cookie"));
+    }
+
+    [Fact]
     public void DestinationConcurrency_MovesYarpsInFlightCount()
     {
         var destination = new DestinationState("d1");
@@ -393,7 +436,7 @@ public sealed class FastPathForwardingTests(ITestOutputHelper output)
         return string.Join("\n", fields.Prepend(lines[0]));
     }
 
-    private static string Config(Uri worker, string forwarding = """{ "fastPath": true }""") => $$"""
+    private static string Config(Uri worker, string forwarding = """{ "fastPath": true }""", bool affinity = false) => $$"""
         {
           "name": "test-ase",
           "dnsSuffix": "ase.test",
@@ -403,7 +446,7 @@ public sealed class FastPathForwardingTests(ITestOutputHelper output)
           },
           "workerPools": [ { "name": "WP1", "workerSize": "Small", "workerCount": 1, "workers": [ { "address": "{{worker}}" } ] } ],
           "plans": [ { "name": "web-plan", "workerPool": "WP1", "instanceCount": 1 } ],
-          "apps": [ { "name": "web", "plan": "web-plan", "hostNames": [ "{{TestConfigs.AppHost}}" ], "clientAffinityEnabled": false } ],
+          "apps": [ { "name": "web", "plan": "web-plan", "hostNames": [ "{{TestConfigs.AppHost}}" ], "clientAffinityEnabled": {{(affinity ? "true" : "false")}} } ],
           "management": { "address": "127.0.0.1", "port": 0 }
         }
         """;
