@@ -39,10 +39,12 @@ internal sealed class GatewayRequestFeature
 
     /// <summary>When forwarding began (<see cref="System.Diagnostics.Stopwatch"/> ticks), or 0 when it did not.</summary>
     public long UpstreamStarted { get; set; }
+
     /// <summary>
     /// Whether every request header has exactly one value, all ASCII: worked out by <see cref="HeaderSanityMiddleware"/>
     /// in the pass it makes anyway, so the fast path's eligibility needs no second enumeration (each after the first
-    /// boxes an enumerator); null when nothing looked.
+    /// boxes an enumerator); null when nothing looked. It holds because no stage between the two adds or changes a
+    /// request header (the range limit, which only removes one, runs before): a stage that does must reset it to null.
     /// </summary>
     public bool? HeadersAreSingleAscii { get; set; }
 
