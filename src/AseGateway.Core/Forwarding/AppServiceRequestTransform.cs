@@ -71,9 +71,8 @@ internal sealed class AppServiceRequestTransform : RequestTransform
         // Tracing off: no activity to propagate (see NextHopTraceParent); the handler leaves the header alone then.
         if (Observability.NextHopTraceParent.IsNeeded)
         {
-            var sent = incoming.TraceParent;
             headers.Remove(Observability.NextHopTraceParent.HeaderName);
-            headers.TryAddWithoutValidation(Observability.NextHopTraceParent.HeaderName, Observability.NextHopTraceParent.Create(sent.Count == 1 ? sent[0] : null));
+            headers.TryAddWithoutValidation(Observability.NextHopTraceParent.HeaderName, Observability.NextHopTraceParent.Create(incoming.TraceParent));
         }
 
         if (request.IsHttps)

@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using Microsoft.Extensions.Primitives;
 
 namespace AseGateway.Observability;
 
@@ -20,12 +21,16 @@ internal static class NextHopTraceParent
     /// <summary>Whether the request should get one: no activity carries the trace context.</summary>
     public static bool IsNeeded => Activity.Current is null;
 
-    public static string Create(string? incoming) =>
-        string.Create(Length, incoming, static (destination, incoming) => Format(incoming, destination));
+    public static string Create(StringValues sent) =>
+        string.Create(Length, sent, static (destination, sent) => Format(sent, destination));
 
-    /// <summary>Writes the next hop's traceparent (<see cref="Length"/> characters) from the client's one, if any.</summary>
-    public static void Format(ReadOnlySpan<char> incoming, Span<char> destination)
+    /// <summary>
+    /// Writes the next hop's traceparent (<see cref="Length"/> characters) from the client's header: one valid value
+    /// continues its trace; none, several or an invalid one start a new trace.
+    /// </summary>
+    public static void Format(StringValues sent, Span<char> destination)
     {
+        ReadOnlySpan<char> incoming = sent.Count == 1 ? sent[0] : null;
         Span<byte> random = stackalloc byte[24];
         Random.Shared.NextBytes(random);
         var parentId = random[16..];

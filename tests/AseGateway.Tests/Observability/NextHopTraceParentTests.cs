@@ -1,4 +1,5 @@
 using AseGateway.Observability;
+using Microsoft.Extensions.Primitives;
 
 namespace AseGateway.Tests.Observability;
 
@@ -43,5 +44,15 @@ public sealed class NextHopTraceParentTests
         Assert.NotEqual(TraceId, next[3..35]);
         Assert.NotEqual(new string('0', 32), next[3..35]);
         Assert.NotEqual(next[3..35], NextHopTraceParent.Create(incoming)[3..35]);
+    }
+
+    [Fact]
+    public void TheHeaderSentTwice_StartsANewTrace()
+    {
+        // Two values are not one traceparent to continue (joined, as a framework reads a repeated header, they do not parse).
+        var next = NextHopTraceParent.Create(new StringValues([$"00-{TraceId}-b7ad6b7169203331-01", $"00-{TraceId}-b7ad6b7169203331-01"]));
+
+        Assert.Matches("^00-[0-9a-f]{32}-[0-9a-f]{16}-00$", next);
+        Assert.NotEqual(TraceId, next[3..35]);
     }
 }

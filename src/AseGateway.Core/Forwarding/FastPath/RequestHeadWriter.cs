@@ -113,9 +113,8 @@ internal static class RequestHeadWriter
         if (propagator is null)
         {
             // Tracing off: as AppServiceRequestTransform, the gateway's hop in the client's trace, or a new trace.
-            var sent = request.Headers.TraceParent;
             Span<char> traceparent = stackalloc char[NextHopTraceParent.Length];
-            NextHopTraceParent.Format(sent.Count == 1 ? sent[0] : null, traceparent);
+            NextHopTraceParent.Format(request.Headers.TraceParent, traceparent);
             WriteAscii(writer, "traceparent: ");
             WriteAscii(writer, traceparent);
             WriteAscii(writer, "\r\n");
