@@ -20,14 +20,17 @@ public static class TestConfigs
             $"\"management\": {{ \"address\": \"127.0.0.1\", \"port\": 0, \"apiKeys\": [ {{ \"name\": \"test\", \"sha256\": \"{hash}\" }} ] }}");
     }
 
+    /// <summary>The configs' one plain listener, as they write it: what <see cref="WithH2c"/> and <see cref="WithHttps"/> replace.</summary>
+    private const string PlainListeners = "\"listeners\": [ { \"name\": \"http\", \"address\": \"127.0.0.1\", \"port\": 0, \"protocol\": \"Http\" } ]";
+
     /// <summary>Adds an HTTP/2 prior-knowledge listener (h2c, free loopback port, named "h2c") next to the plain one.</summary>
     public static string WithH2c(string json) => json.Replace(
-        "\"listeners\": [ { \"name\": \"http\", \"address\": \"127.0.0.1\", \"port\": 0, \"protocol\": \"Http\" } ]",
+        PlainListeners,
         "\"listeners\": [ { \"name\": \"http\", \"address\": \"127.0.0.1\", \"port\": 0, \"protocol\": \"Http\" }, { \"name\": \"h2c\", \"address\": \"127.0.0.1\", \"port\": 0, \"protocol\": \"Http2\" } ]");
 
     /// <summary>Adds an HTTPS listener (free loopback port, named "https") with the given <c>tls.certificates</c> JSON array.</summary>
     public static string WithHttps(string json, string certificates) => json.Replace(
-        "\"listeners\": [ { \"name\": \"http\", \"address\": \"127.0.0.1\", \"port\": 0, \"protocol\": \"Http\" } ]",
+        PlainListeners,
         $$"""
         "listeners": [
           { "name": "http", "address": "127.0.0.1", "port": 0, "protocol": "Http" },
