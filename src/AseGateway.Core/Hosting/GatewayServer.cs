@@ -24,8 +24,10 @@ using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Routing;
 using Microsoft.AspNetCore.Server.Kestrel.Core;
 using Microsoft.AspNetCore.Server.Kestrel.Https;
+using Microsoft.AspNetCore.Server.Kestrel.Transport.Sockets;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Options;
 using Yarp.ReverseProxy.Configuration;
 using Yarp.ReverseProxy.Health;
 
@@ -72,6 +74,8 @@ public sealed partial class GatewayServer : IAsyncDisposable
 
     internal RetryCounters Retries => _dataPlane.Services.GetRequiredService<RetryCounters>();
     internal AccessLogWriter AccessLog => _dataPlane.Services.GetRequiredService<AccessLogWriter>();
+
+    internal SocketTransportOptions SocketTransport => _dataPlane.Services.GetRequiredService<IOptions<SocketTransportOptions>>().Value;
 
     /// <summary>Stops when the host is asked to (Ctrl+C, SIGTERM).</summary>
     public CancellationToken ShutdownRequested => _dataPlane.Lifetime.ApplicationStopping;
@@ -411,7 +415,15 @@ public sealed partial class GatewayServer : IAsyncDisposable
             Args = [],
         });
         builder.WebHost.UseKestrelHttpsConfiguration();
-        builder.WebHost.UseSockets(sockets => sockets.UnsafePreferInlineScheduling = InlineIoScheduling.IsRequested());
+        builder.WebHost.UseSockets(sockets =>
+        {
+            sockets.UnsafePreferInlineScheduling = InlineIoScheduling.IsRequested();
+
+            // Sends go straight to the thread pool instead of through Kestrel's IOQueues (one per core by default, each
+            // a second queue drained by a pool work item, with a memory pool of its own): one hand-off less per
+            // response write. Paired rounds on 2 cores, full feature set: ~2% less CPU per request, 2-6% more req/s.
+            sockets.IOQueueCount = 0;
+        });
 
         // Addresses come only from the configuration file; ASPNETCORE_URLS / HTTP_PORTS (set by container images)
         // must not add listeners the operator did not ask for.
