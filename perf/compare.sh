@@ -296,7 +296,10 @@ declare -A MGMT_URL CONFIG_FILE
 # start_gateway NAME FEATURES(bare|full) [aot]: the JIT-compiled gateway, or with aot the Native AOT one.
 start_gateway() {
   local name="$1" features="$2" http https mgmt h2c gateway=(dotnet "$GATEWAY_DLL")
-  [ "${3:-}" = aot ] && gateway=("$AOT_DIR/AseGateway")
+  if [ "${3:-}" = aot ]; then
+    [ -x "$AOT_DIR/AseGateway" ] || die "no Native AOT build at $AOT_DIR (run once without --no-build)"
+    gateway=("$AOT_DIR/AseGateway")
+  fi
   http="$(free_port)"; https="$(free_port)"; mgmt="$(free_port)"; h2c="$(free_port)"
   CONFIG_FILE[$name]="$WORK/$name.json"
   gateway_config "$name" "$http" "$https" "$mgmt" "$features" "" 0 "$h2c" > "${CONFIG_FILE[$name]}"
