@@ -8,6 +8,9 @@
 #            --only REGEX         only the cases whose "target:protocol" matches, e.g. '^(ase-bare|yarp|nginx):h1$'
 #            --gateway-env "K=V"  extra environment for the AseGateway processes only (e.g. DOTNET_gcServer=1), to
 #                                 measure a runtime setting before putting it in the csproj
+#            --aot                also the gateway published as Native AOT (targets ase-bare-aot, ase-full-aot, beside
+#                                 the JIT-compiled ase-bare and ase-full); the build step publishes it (a few minutes
+#                                 more). Implied when --only selects an -aot target.
 #
 # What it does: installs what is missing (wrk, nghttp2-client, hey, nginx, haproxy, gnuplot-nox, jq, curl) from Debian
 # packages; builds in Release; starts two backends (perf/AseGateway.PerfBackend: 13-byte plaintext) and every
@@ -34,7 +37,7 @@ export LC_ALL=C DOTNET_CLI_TELEMETRY_OPTOUT=1 DOTNET_NOLOGO=1 DOTNET_SKIP_FIRST_
 
 REPO="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 COMMAND_LINE="perf/compare.sh${*:+ $*}"
-ONLY="" GATEWAY_ENV="" MODE=default ROUNDS=3 DURATION=9 WARMUP=4 RATES="2000,5000,10000" SCALE_CYCLES=3 SCENARIOS=1 BUILD=1 OUT=""
+ONLY="" GATEWAY_ENV="" AOT=0 MODE=default ROUNDS=3 DURATION=9 WARMUP=4 RATES="2000,5000,10000" SCALE_CYCLES=3 SCENARIOS=1 BUILD=1 OUT=""
 OPEN_DURATION=10 RELOADS=100 RELOAD_LOAD_RPS=3000
 WRK_CONNECTIONS=64 WRK_THREADS=2 H2_CONNECTIONS=16 H2_STREAMS=8 H2_THREADS=2
 HOST_HEADER="bench.perf.test" API_KEY="perf-$RANDOM$RANDOM"
@@ -51,12 +54,17 @@ while [ $# -gt 0 ]; do
     --scenarios-only) SCENARIOS=2 ;;
     --only) ONLY="$2"; shift ;;
     --gateway-env) GATEWAY_ENV="$2"; shift ;;
+    --aot) AOT=1 ;;
     --no-build) BUILD=0 ;;
     --out) OUT="$2"; shift ;;
-    -h|--help) sed -n '2,30p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,33p' "$0"; exit 0 ;;
     *) echo "unknown option: $1 (see --help)" >&2; exit 2 ;;
   esac
   shift
+done
+# --only naming an AOT target asks for the AOT build too.
+for protocol in h1 h2c h2tls; do
+  [[ "ase-bare-aot:$protocol" =~ $ONLY || "ase-full-aot:$protocol" =~ $ONLY ]] && [ -n "$ONLY" ] && AOT=1
 done
 OUT="${OUT:-$REPO/perf/results/$MODE}"
 mkdir -p "$OUT"
@@ -181,8 +189,15 @@ build() {
   for project in src/AseGateway perf/AseGateway.PerfBackend perf/AseGateway.PlainYarp; do
     dotnet build "$REPO/$project" -c Release -nologo -v q -clp:NoSummary > "$WORK/build.log" 2>&1 || { cat "$WORK/build.log" >&2; die "build of $project failed"; }
   done
+  if [ "$AOT" = 1 ]; then
+    log "publishing the gateway as Native AOT ($AOT_RID)"
+    dotnet publish "$REPO/src/AseGateway" -c Release -r "$AOT_RID" -p:PublishAot=true -o "$AOT_DIR" -nologo -v q -clp:NoSummary > "$WORK/build.log" 2>&1 \
+      || { cat "$WORK/build.log" >&2; die "the Native AOT publish of src/AseGateway failed"; }
+  fi
 }
 GATEWAY_DLL="$REPO/src/AseGateway/bin/Release/net10.0/AseGateway.dll"
+case "$(uname -m)" in aarch64|arm64) AOT_RID=linux-arm64 ;; *) AOT_RID=linux-x64 ;; esac
+AOT_DIR="$REPO/src/AseGateway/bin/Release/net10.0/$AOT_RID/publish-aot"
 BACKEND_DLL="$REPO/perf/AseGateway.PerfBackend/bin/Release/net10.0/AseGateway.PerfBackend.dll"
 YARP_DLL="$REPO/perf/AseGateway.PlainYarp/bin/Release/net10.0/AseGateway.PlainYarp.dll"
 CERT_DIR="$REPO/certs/dev"
@@ -278,12 +293,17 @@ EOF
 # Every load generator connects from 127.0.0.1: the per-client connection cap (200 by default, an edge defence that
 # nginx and HAProxy are not given here either) is raised so that the open model's 200+ connections are not refused.
 declare -A MGMT_URL CONFIG_FILE
+# start_gateway NAME FEATURES(bare|full) [aot]: the JIT-compiled gateway, or with aot the Native AOT one.
 start_gateway() {
-  local name="$1" features="$2" http https mgmt h2c
+  local name="$1" features="$2" http https mgmt h2c gateway=(dotnet "$GATEWAY_DLL")
+  if [ "${3:-}" = aot ]; then
+    [ -x "$AOT_DIR/AseGateway" ] || die "no Native AOT build at $AOT_DIR (run once without --no-build)"
+    gateway=("$AOT_DIR/AseGateway")
+  fi
   http="$(free_port)"; https="$(free_port)"; mgmt="$(free_port)"; h2c="$(free_port)"
   CONFIG_FILE[$name]="$WORK/$name.json"
   gateway_config "$name" "$http" "$https" "$mgmt" "$features" "" 0 "$h2c" > "${CONFIG_FILE[$name]}"
-  start "$name" env ASE_CERT_PASSWORD=dev-password $GATEWAY_ENV dotnet "$GATEWAY_DLL" --config "${CONFIG_FILE[$name]}"
+  start "$name" env ASE_CERT_PASSWORD=dev-password $GATEWAY_ENV "${gateway[@]}" --config "${CONFIG_FILE[$name]}"
   TARGET_PID[$name]=$STARTED_PID
   MGMT_URL[$name]="http://127.0.0.1:$mgmt"
   URL_h1[$name]="http://127.0.0.1:$http/"
@@ -459,7 +479,7 @@ run_case() {
   printf '{"round":%s,"warmup":%s,"target":"%s","protocol":"%s","tool":"%s","seconds":%s,"rps":%s,"p50_ms":%s,"p99_ms":%s,"requests":%s,"errors":%s,"non2xx":%s,"cpu_us":%s,"rss_mb":%.1f,"hwm_mb":%.1f}\n' \
     "$round" "$warmup" "$target" "$protocol" "$(tool_for "$protocol")" "$seconds" "$rps" "$p50" "$p99" "$requests" "$errors" "$non2xx" "$cpu_us" \
     "$(awk -v k="$rss" 'BEGIN { print k / 1024 }')" "$(awk -v k="$hwm" 'BEGIN { print k / 1024 }')" >> "$RUNS"
-  log "$( [ "$warmup" = true ] && echo "warm-up" || echo "round $round")  $(printf '%-9s %-6s' "$target" "$protocol") $(printf '%9.0f rps  p50 %6s ms  p99 %7s ms  %6s µs/req  errors %s' "$rps" "$p50" "$p99" "$cpu_us" "$((errors + non2xx))")"
+  log "$( [ "$warmup" = true ] && echo "warm-up" || echo "round $round")  $(printf '%-12s %-6s' "$target" "$protocol") $(printf '%9.0f rps  p50 %6s ms  p99 %7s ms  %6s µs/req  errors %s' "$rps" "$p50" "$p99" "$cpu_us" "$((errors + non2xx))")"
 }
 
 # ------------------------------------------------------------------------------------------------------ scenarios
@@ -672,6 +692,10 @@ log "work folder $WORK; results in $OUT"
 start_backends
 start_gateway ase-bare bare
 start_gateway ase-full full
+if [ "$AOT" = 1 ]; then
+  start_gateway ase-bare-aot bare aot
+  start_gateway ase-full-aot full aot
+fi
 start_yarp
 start_nginx
 start_haproxy
@@ -679,6 +703,7 @@ start_haproxy
 CASES=(backend:h1 ase-bare:h1 ase-full:h1 yarp:h1 nginx:h1 haproxy:h1
        ase-bare:h2c ase-full:h2c yarp:h2c nginx:h2c haproxy:h2c
        ase-bare:h2tls ase-full:h2tls yarp:h2tls nginx:h2tls haproxy:h2tls)
+[ "$AOT" = 1 ] && CASES+=(ase-bare-aot:h1 ase-full-aot:h1 ase-bare-aot:h2c ase-full-aot:h2c ase-bare-aot:h2tls ase-full-aot:h2tls)
 if [ -n "$ONLY" ]; then
   selected=()
   for case in "${CASES[@]}"; do [[ "$case" =~ $ONLY ]] && selected+=("$case"); done

@@ -368,7 +368,8 @@ public sealed partial class GatewayServer : IAsyncDisposable
         services.AddProblemDetails();
         services.ConfigureHttpJsonOptions(json =>
         {
-            json.SerializerOptions.Converters.Add(new System.Text.Json.Serialization.JsonStringEnumConverter());
+            // Source-generated metadata only, no reflection, in the JIT build too (see ManagementJsonContext).
+            json.SerializerOptions.TypeInfoResolver = ManagementJsonContext.Default;
             json.SerializerOptions.DefaultIgnoreCondition = System.Text.Json.Serialization.JsonIgnoreCondition.WhenWritingNull;
         });
     }

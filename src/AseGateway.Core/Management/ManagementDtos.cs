@@ -1,10 +1,8 @@
-using System.Text.Json;
-using System.Text.Json.Serialization;
-
 namespace AseGateway.Management;
 
 // The management API's wire contract. Records, camelCase, enums as strings; nothing here is a config record, so the
-// API can evolve its shape without touching the file format.
+// API can evolve its shape without touching the file format. Every type the API reads or writes is listed in
+// ManagementJsonContext.
 
 public sealed record ErrorDto(string Path, string Message);
 
@@ -65,12 +63,3 @@ public sealed record AppTrafficDto(string App, long Requests, long ClientErrors,
 public sealed record WafBlockDto(DateTimeOffset At, string Policy, string RuleId, string Message, string ClientIp, string Host, string TransactionId);
 
 public sealed record NsgDenialDto(DateTimeOffset At, string Rule, string Source, int Port);
-
-internal static class ManagementJson
-{
-    public static readonly JsonSerializerOptions Options = new(JsonSerializerDefaults.Web)
-    {
-        Converters = { new JsonStringEnumConverter() },
-        DefaultIgnoreCondition = JsonIgnoreCondition.WhenWritingNull,
-    };
-}

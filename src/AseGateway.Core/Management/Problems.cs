@@ -31,6 +31,6 @@ internal static class Problems
         context.Response.StatusCode = status;
         context.Response.ContentType = "application/problem+json";
         var problem = new ProblemDetails { Status = status, Title = title, Detail = detail };
-        return context.Response.WriteAsync(JsonSerializer.Serialize(problem, ManagementJson.Options));
+        return context.Response.WriteAsync(JsonSerializer.Serialize(problem, ManagementJsonContext.Default.ProblemDetails));
     }
 }
