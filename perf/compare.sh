@@ -3,7 +3,7 @@
 #
 #   perf/compare.sh            default run (about 13 minutes on 2 cores)
 #   perf/compare.sh --quick    about 3 minutes, for development (fewer, shorter rounds; numbers are rough)
-#   options: --rounds N  --duration SECONDS  --warmup SECONDS  --rates R1,R2,...  --scale-cycles N
+#   options: --rounds N  --duration SECONDS  --warmup SECONDS  --warmup-runs N  --rates R1,R2,...  --scale-cycles N
 #            --no-scenarios  --scenarios-only  --no-build  --out DIR (default perf/results/default or perf/results/quick)
 #            --only REGEX         only the cases whose "target:protocol" matches, e.g. '^(ase-bare|yarp|nginx):h1$'
 #            --gateway-env "K=V"  extra environment for the AseGateway processes only (e.g. DOTNET_gcServer=1), to
@@ -16,7 +16,7 @@
 # packages; builds in Release; starts two backends (perf/AseGateway.PerfBackend: 13-byte plaintext) and every
 # target on loopback with free ports, all as children of this script (nginx and HAProxy too, with configs in a
 # temporary folder — never the system services); then drives every (target, protocol) case once as a discarded
-# warm-up and then in rounds whose order rotates, so that drift on a shared machine hits every target alike and
+# warm-up (runs of --warmup seconds until CPU per request settles, at most --warmup-runs) and then in rounds whose order rotates, so that drift on a shared machine hits every target alike and
 # ratios are paired within a round. Protocols: HTTP/1.1 keep-alive (wrk, 64 connections), h2c and HTTP/2 over TLS
 # (h2load) where the target speaks them.
 #
@@ -37,17 +37,18 @@ export LC_ALL=C DOTNET_CLI_TELEMETRY_OPTOUT=1 DOTNET_NOLOGO=1 DOTNET_SKIP_FIRST_
 
 REPO="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 COMMAND_LINE="perf/compare.sh${*:+ $*}"
-ONLY="" GATEWAY_ENV="" AOT=0 MODE=default ROUNDS=3 DURATION=9 WARMUP=4 RATES="2000,5000,10000" SCALE_CYCLES=3 SCENARIOS=1 BUILD=1 OUT=""
+ONLY="" GATEWAY_ENV="" AOT=0 MODE=default ROUNDS=3 DURATION=9 WARMUP=3 WARMUP_RUNS=6 RATES="2000,5000,10000" SCALE_CYCLES=3 SCENARIOS=1 BUILD=1 OUT=""
 OPEN_DURATION=10 RELOADS=100 RELOAD_LOAD_RPS=3000
 WRK_CONNECTIONS=64 WRK_THREADS=2 H2_CONNECTIONS=16 H2_STREAMS=8 H2_THREADS=2
 HOST_HEADER="bench.perf.test" API_KEY="perf-$RANDOM$RANDOM"
 
 while [ $# -gt 0 ]; do
   case "$1" in
-    --quick) MODE=quick ROUNDS=2 DURATION=3 WARMUP=2 RATES="2000,6000" SCALE_CYCLES=1 OPEN_DURATION=4 ;;
+    --quick) MODE=quick ROUNDS=2 DURATION=3 WARMUP=2 WARMUP_RUNS=4 RATES="2000,6000" SCALE_CYCLES=1 OPEN_DURATION=4 ;;
     --rounds) ROUNDS="$2"; shift ;;
     --duration) DURATION="$2"; shift ;;
     --warmup) WARMUP="$2"; shift ;;
+    --warmup-runs) WARMUP_RUNS="$2"; shift ;;
     --rates) RATES="$2"; shift ;;
     --scale-cycles) SCALE_CYCLES="$2"; shift ;;
     --no-scenarios) SCENARIOS=0 ;;
@@ -462,6 +463,24 @@ load() {
 
 tool_for() { [ "$1" = h1 ] && echo wrk || echo h2load; }
 
+# warm_up TARGET PROTOCOL: discarded runs of $WARMUP seconds until CPU per request settles (two runs in a row within
+# 5% of each other), at most $WARMUP_RUNS. A JIT-compiled process (AseGateway, plain YARP,
+# the backend) keeps compiling its hot methods under load for 15-20 s — tiered compilation runs them instrumented for
+# dynamic PGO first, and its background thread took 10-20% of the gateway's CPU over that time — so a fixed 4 s
+# warm-up measured rounds 1 and 2 of the .NET targets before they settled (over HTTP/2 + TLS 40-44 µs per request,
+# then 25-28 in round 3) while nginx, HAProxy and the AOT build were steady from the start.
+warm_up() {
+  local target="$1" protocol="$2" previous="" current run
+  for run in $(seq 1 "$WARMUP_RUNS"); do
+    run_case 0 "$target" "$protocol" "$WARMUP" true
+    current="$(tail -n 1 "$RUNS" | jq -r .cpu_us)"
+    if [ -n "$previous" ] && awk -v a="$previous" -v b="$current" 'BEGIN { exit !(b <= a * 1.05 && b >= a * 0.95) }'; then
+      return
+    fi
+    previous="$current"
+  done
+}
+
 # run_case ROUND TARGET PROTOCOL SECONDS WARMUP(true|false)
 run_case() {
   local round="$1" target="$2" protocol="$3" seconds="$4" warmup="$5" url pid before after result
@@ -629,7 +648,7 @@ report() {
         rps: (map(.rps) | median | round), p50_ms: (map(.p50_ms) | median | r2), p99_ms: (map(.p99_ms) | median | r2),
         cpu_us_per_request: (map(.cpu_us) | median | r2),
         peak_rss_mb: (map(.hwm_mb) | max | round),
-        rss_after_warmup_mb: ([ $warm[] | select(.target == $f.target and .protocol == $f.protocol) | .rss_mb ] | first // null | if . then round else null end),
+        rss_after_warmup_mb: ([ $warm[] | select(.target == $f.target and .protocol == $f.protocol) | .rss_mb ] | last // null | if . then round else null end),
         errors: (map(.errors + .non2xx) | add),
         rps_vs_nginx: ($g | paired("nginx")), rps_vs_yarp: ($g | paired("yarp")),
         cpu_vs_nginx: ($g | paired_cpu("nginx"))
@@ -643,7 +662,7 @@ report() {
     "## Performance: \(.date) (\(.mode) run, commit \(.commit))",
     "",
     "Machine: \(.machine.nproc) cores (`nproc`), \(.machine.cpu), Linux \(.machine.kernel); generator, proxies and backend share it.",
-    "Reproduce: `\(.command)` — \(.rounds) rounds of \(.seconds_per_run) s per case, order rotated each round, after a discarded warm-up; \(.load); 13-byte plaintext backend.",
+    "Reproduce: `\(.command)` — \(.rounds) rounds of \(.seconds_per_run) s per case, order rotated each round, after discarded warm-up runs until CPU per request settles; \(.load); 13-byte plaintext backend.",
     "Ratios are medians over rounds of ratios paired within each round. CPU is the proxy processes'\'' user+system time per request.",
     "",
     "| Protocol | Target | Req/s | p50 ms | p99 ms | CPU µs/req | × nginx | × YARP | CPU × nginx | RSS after warm-up MB | Peak RSS MB | Errors |",
@@ -711,9 +730,9 @@ if [ -n "$ONLY" ]; then
 fi
 [ "$SCENARIOS" = 2 ] && CASES=() ROUNDS=0
 count=${#CASES[@]}
-log "${count} cases; warm-up ${WARMUP}s each, then $ROUNDS rounds of ${DURATION}s each"
+log "${count} cases; warm-up runs of ${WARMUP}s each until CPU per request settles (at most $WARMUP_RUNS), then $ROUNDS rounds of ${DURATION}s each"
 for case in "${CASES[@]}"; do
-  run_case 0 "${case%%:*}" "${case#*:}" "$WARMUP" true
+  warm_up "${case%%:*}" "${case#*:}"
 done
 for round in $(seq 1 "$ROUNDS"); do
   offset=$(( (round - 1) * count / ROUNDS ))
