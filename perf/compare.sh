@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # AseGateway side by side with nginx, HAProxy and plain YARP on this machine, then NBomber-shaped load scenarios.
 #
-#   perf/compare.sh            default run (about 13 minutes on 2 cores)
-#   perf/compare.sh --quick    about 3 minutes, for development (fewer, shorter rounds; numbers are rough)
+#   perf/compare.sh            default run (about 14 minutes on 2 cores; 17 with --aot)
+#   perf/compare.sh --quick    3 to 4 minutes, for development (fewer, shorter rounds; numbers are rough)
 #   options: --rounds N  --duration SECONDS  --warmup SECONDS  --warmup-runs N  --rates R1,R2,...  --scale-cycles N
 #            --no-scenarios  --scenarios-only  --no-build  --out DIR (default perf/results/default or perf/results/quick)
 #            --only REGEX         only the cases whose "target:protocol" matches, e.g. '^(ase-bare|yarp|nginx):h1$'
