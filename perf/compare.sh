@@ -74,6 +74,8 @@ WORK="$(mktemp -d /tmp/asegateway-perf.XXXXXX)"
 chmod 755 "$WORK" # nginx workers run as nobody when the script runs as root
 RUNS="$OUT/runs.jsonl"
 : > "$RUNS"
+# Scenario results of an earlier run into the same folder must not be reported as this run's.
+rm -f "$OUT"/scenario-*.json "$OUT/open-model.jsonl"
 CLK_TCK="$(getconf CLK_TCK)"
 STARTED_PIDS=()
 SCENARIO_FAILURES=0
@@ -544,10 +546,12 @@ scenario_open_model() {
 
 # 100 configuration changes under load: odd ones add a second app (new YARP route and cluster), even ones remove
 # it; every one edits a WAF rule. Each is written as an editor's atomic rename, then applied through the API.
+# scenario_reloads [NAME]: ase-full (or ase-full-aot, whose results go to scenario-reloads-aot.json).
 scenario_reloads() {
-  local name=ase-full file="${CONFIG_FILE[ase-full]}" first last i extra outcome
+  local name="${1:-ase-full}" suffix="" first last i extra outcome file
+  file="${CONFIG_FILE[$name]}"; [ "$name" = ase-full-aot ] && suffix=-aot
   first="$(api "${MGMT_URL[$name]}/api/config/status" | jq -r .generation)"
-  background_load "${URL_h1[$name]}" "$RELOAD_LOAD_RPS" "$WORK/reload-load"
+  background_load "${URL_h1[$name]}" "$RELOAD_LOAD_RPS" "$WORK/reload-load$suffix"
   local started=$SECONDS
   local http https mgmt h2c
   http="${URL_h1[$name]##*:}"; http="${http%/}"; https="${URL_h2tls[$name]##*:}"; https="${https%/}"; mgmt="${MGMT_URL[$name]##*:}"
@@ -561,21 +565,24 @@ scenario_reloads() {
     sleep 0.05
   done
   local took=$((SECONDS - started))
-  stop_background_load "$WORK/reload-load"
+  stop_background_load "$WORK/reload-load$suffix"
   set -- $LOAD_SUMMARY
   last="$(api "${MGMT_URL[$name]}/api/config/status" | jq -r .generation)"
   local applied=$((last - first)) failed=$(($2 + $3))
   [ "$applied" -ge "$RELOADS" ] || { log "reloads: only $applied of $RELOADS changes were applied"; SCENARIO_FAILURES=$((SCENARIO_FAILURES + 1)); }
   [ "$failed" = 0 ] || SCENARIO_FAILURES=$((SCENARIO_FAILURES + 1))
   printf '{"scenario":"reloads","target":"%s","changes":%s,"generations_applied":%s,"seconds":%s,"rate":%s,"requests":%s,"socket_errors":%s,"non2xx":%s,"worst_chunk_p99_ms":%s,"failed_requests":%s}\n' \
-    "$name" "$RELOADS" "$applied" "$took" "$RELOAD_LOAD_RPS" "$1" "$2" "$3" "$4" "$failed" > "$OUT/scenario-reloads.json"
-  log "reloads: $applied generations applied in ${took}s under $RELOAD_LOAD_RPS req/s; $1 requests, $failed failed (socket errors $2, non-2xx $3), worst p99 $4 ms"
+    "$name" "$RELOADS" "$applied" "$took" "$RELOAD_LOAD_RPS" "$1" "$2" "$3" "$4" "$failed" > "$OUT/scenario-reloads$suffix.json"
+  log "reloads ($name): $applied generations applied in ${took}s under $RELOAD_LOAD_RPS req/s; $1 requests, $failed failed (socket errors $2, non-2xx $3), worst p99 $4 ms"
 }
 
 # A plan of process instances (the perf backend started by the gateway) scaled 1 -> 3 -> 1 through the management API
 # while load runs: new instances join after their first good health check, removed ones drain first.
+# scenario_scale [aot]: the JIT-compiled gateway, or the Native AOT one (results in scenario-scale-aot.json).
 scenario_scale() {
-  local name=ase-scale http https mgmt file="$WORK/ase-scale.json" cycle target state
+  local suffix="" gateway=(dotnet "$GATEWAY_DLL")
+  [ "${1:-}" = aot ] && suffix=-aot gateway=("$AOT_DIR/AseGateway")
+  local name="ase-scale$suffix" http https mgmt file="$WORK/ase-scale$suffix.json" cycle target state
   http="$(free_port)"; https="$(free_port)"; mgmt="$(free_port)"
   cat > "$file" <<EOF
 {
@@ -590,11 +597,11 @@ scenario_scale() {
   "management": { "address": "127.0.0.1", "port": $mgmt, "apiKeys": [ { "name": "perf", "sha256": "$(api_key_sha256)" } ] }
 }
 EOF
-  start "$name" env $GATEWAY_ENV dotnet "$GATEWAY_DLL" --config "$file"
+  start "$name" env $GATEWAY_ENV "${gateway[@]}" --config "$file"
   TARGET_PID[$name]=$STARTED_PID
   local base="http://127.0.0.1:$mgmt"
   wait_http "http://127.0.0.1:$http/"
-  background_load "http://127.0.0.1:$http/" "$RELOAD_LOAD_RPS" "$WORK/scale-load"
+  background_load "http://127.0.0.1:$http/" "$RELOAD_LOAD_RPS" "$WORK/scale-load$suffix"
   local started=$SECONDS operations=0
   for cycle in $(seq 1 "$SCALE_CYCLES"); do
     for target in 3 1; do
@@ -612,13 +619,13 @@ EOF
   done
   sleep 1
   local took=$((SECONDS - started))
-  stop_background_load "$WORK/scale-load"
+  stop_background_load "$WORK/scale-load$suffix"
   set -- $LOAD_SUMMARY
   local failed=$(($2 + $3))
   [ "$failed" = 0 ] || SCENARIO_FAILURES=$((SCENARIO_FAILURES + 1))
   printf '{"scenario":"scale","target":"%s","operations":%s,"seconds":%s,"rate":%s,"requests":%s,"socket_errors":%s,"non2xx":%s,"worst_chunk_p99_ms":%s,"failed_requests":%s}\n' \
-    "$name" "$operations" "$took" "$RELOAD_LOAD_RPS" "$1" "$2" "$3" "$4" "$failed" > "$OUT/scenario-scale.json"
-  log "scale: $operations scale operations (1 -> 3 -> 1) in ${took}s under $RELOAD_LOAD_RPS req/s; $1 requests, $failed failed (socket errors $2, non-2xx $3), worst p99 $4 ms"
+    "$name" "$operations" "$took" "$RELOAD_LOAD_RPS" "$1" "$2" "$3" "$4" "$failed" > "$OUT/scenario-scale$suffix.json"
+  log "scale ($name): $operations scale operations (1 -> 3 -> 1) in ${took}s under $RELOAD_LOAD_RPS req/s; $1 requests, $failed failed (socket errors $2, non-2xx $3), worst p99 $4 ms"
 }
 
 # -------------------------------------------------------------------------------------------------------- reports
@@ -631,7 +638,9 @@ report() {
     --arg load "wrk -t$WRK_THREADS -c$WRK_CONNECTIONS (HTTP/1.1); h2load -t$H2_THREADS -c$H2_CONNECTIONS -m$H2_STREAMS (HTTP/2)" \
     --slurpfile open <(cat "$OUT/open-model.jsonl" 2>/dev/null) \
     --slurpfile reloads <(cat "$OUT/scenario-reloads.json" 2>/dev/null) \
-    --slurpfile scale <(cat "$OUT/scenario-scale.json" 2>/dev/null) '
+    --slurpfile scale <(cat "$OUT/scenario-scale.json" 2>/dev/null) \
+    --slurpfile reloads_aot <(cat "$OUT/scenario-reloads-aot.json" 2>/dev/null) \
+    --slurpfile scale_aot <(cat "$OUT/scenario-scale-aot.json" 2>/dev/null) '
     def median: map(select(. != null)) | sort | if length == 0 then null elif length % 2 == 1 then .[length / 2 | floor] else (.[length / 2 - 1] + .[length / 2]) / 2 end;
     def r2: if . == null then null else (. * 100 | round) / 100 end;
     . as $all
@@ -653,7 +662,8 @@ report() {
         rps_vs_nginx: ($g | paired("nginx")), rps_vs_yarp: ($g | paired("yarp")),
         cpu_vs_nginx: ($g | paired_cpu("nginx"))
       } ],
-      open_model: $open, reloads: ($reloads | first // null), scale: ($scale | first // null)
+      open_model: $open, reloads: ($reloads | first // null), scale: ($scale | first // null),
+      reloads_aot: ($reloads_aot | first // null), scale_aot: ($scale_aot | first // null)
     }' "$RUNS" > "$OUT/results.json"
 
   jq -r '
@@ -677,8 +687,8 @@ report() {
       "|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|",
       (.open_model[] | "| \(.target) | \(.rate) | \(.rps | round) | \(.p50_ms) | \(.p90_ms) | \(.p95_ms) | \(.p99_ms) | \(.max_ms) | \(.non2xx) | \(.errors) |"),
       "" else empty end),
-    (if .reloads then "Reloads under load: \(.reloads.generations_applied) configuration changes applied in \(.reloads.seconds) s at \(.reloads.rate) req/s — \(.reloads.requests) requests, **\(.reloads.failed_requests) failed** (socket errors \(.reloads.socket_errors), non-2xx \(.reloads.non2xx))." else empty end),
-    (if .scale then "Scale-out/in under load: \(.scale.operations) plan scale operations (1 → 3 → 1 process instances) in \(.scale.seconds) s at \(.scale.rate) req/s — \(.scale.requests) requests, **\(.scale.failed_requests) failed** (socket errors \(.scale.socket_errors), non-2xx \(.scale.non2xx))." else empty end)
+    (.reloads, .reloads_aot | select(.) | "Reloads under load\(if .target == "ase-full-aot" then " (Native AOT)" else "" end): \(.generations_applied) configuration changes applied in \(.seconds) s at \(.rate) req/s — \(.requests) requests, **\(.failed_requests) failed** (socket errors \(.socket_errors), non-2xx \(.non2xx))."),
+    (.scale, .scale_aot | select(.) | "Scale-out/in under load\(if .target == "ase-scale-aot" then " (Native AOT)" else "" end): \(.operations) plan scale operations (1 → 3 → 1 process instances) in \(.seconds) s at \(.rate) req/s — \(.requests) requests, **\(.failed_requests) failed** (socket errors \(.socket_errors), non-2xx \(.non2xx)).")
   ' "$OUT/results.json" > "$OUT/results.md"
 
   # Chart: median requests/s per target, one bar per protocol.
@@ -746,6 +756,10 @@ if [ "$SCENARIOS" != 0 ]; then
   scenario_open_model
   scenario_reloads
   scenario_scale
+  if [ "$AOT" = 1 ]; then
+    scenario_reloads ase-full-aot
+    scenario_scale aot
+  fi
 fi
 
 report
