@@ -15,9 +15,10 @@
 # What it does: installs what is missing (wrk, nghttp2-client, hey, nginx, haproxy, gnuplot-nox, jq, curl) from Debian
 # packages; builds in Release; starts two backends (perf/AseGateway.PerfBackend: 13-byte plaintext) and every
 # target on loopback with free ports, all as children of this script (nginx and HAProxy too, with configs in a
-# temporary folder — never the system services); then drives every (target, protocol) case once as a discarded
-# warm-up (runs of --warmup seconds until CPU per request settles, at most --warmup-runs) and then in rounds whose order rotates, so that drift on a shared machine hits every target alike and
-# ratios are paired within a round. Protocols: HTTP/1.1 keep-alive (wrk, 64 connections), h2c and HTTP/2 over TLS
+# temporary folder — never the system services); then drives every (target, protocol) case as a discarded warm-up
+# (runs of --warmup seconds until CPU per request settles, at most --warmup-runs) and then in rounds whose order
+# rotates, so that drift on a shared machine hits every target alike and ratios are paired within a round.
+# Protocols: HTTP/1.1 keep-alive (wrk, 64 connections), h2c and HTTP/2 over TLS
 # (h2load) where the target speaks them.
 #
 # Per case: requests/s, p50/p99 latency, CPU µs per request of the proxy's processes (utime+stime from /proc over the
@@ -58,7 +59,7 @@ while [ $# -gt 0 ]; do
     --aot) AOT=1 ;;
     --no-build) BUILD=0 ;;
     --out) OUT="$2"; shift ;;
-    -h|--help) sed -n '2,33p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,35p' "$0"; exit 0 ;;
     *) echo "unknown option: $1 (see --help)" >&2; exit 2 ;;
   esac
   shift
@@ -296,17 +297,23 @@ EOF
 # Every load generator connects from 127.0.0.1: the per-client connection cap (200 by default, an edge defence that
 # nginx and HAProxy are not given here either) is raised so that the open model's 200+ connections are not refused.
 declare -A MGMT_URL CONFIG_FILE
+# gateway_command [aot]: sets GATEWAY_CMD to the JIT-compiled gateway's command, or with aot the Native AOT binary.
+gateway_command() {
+  GATEWAY_CMD=(dotnet "$GATEWAY_DLL")
+  if [ "${1:-}" = aot ]; then
+    [ -x "$AOT_DIR/AseGateway" ] || die "no Native AOT build at $AOT_DIR (run once without --no-build)"
+    GATEWAY_CMD=("$AOT_DIR/AseGateway")
+  fi
+}
+
 # start_gateway NAME FEATURES(bare|full) [aot]: the JIT-compiled gateway, or with aot the Native AOT one.
 start_gateway() {
-  local name="$1" features="$2" http https mgmt h2c gateway=(dotnet "$GATEWAY_DLL")
-  if [ "${3:-}" = aot ]; then
-    [ -x "$AOT_DIR/AseGateway" ] || die "no Native AOT build at $AOT_DIR (run once without --no-build)"
-    gateway=("$AOT_DIR/AseGateway")
-  fi
+  local name="$1" features="$2" http https mgmt h2c
+  gateway_command "${3:-}"
   http="$(free_port)"; https="$(free_port)"; mgmt="$(free_port)"; h2c="$(free_port)"
   CONFIG_FILE[$name]="$WORK/$name.json"
   gateway_config "$name" "$http" "$https" "$mgmt" "$features" "" 0 "$h2c" > "${CONFIG_FILE[$name]}"
-  start "$name" env ASE_CERT_PASSWORD=dev-password $GATEWAY_ENV "${gateway[@]}" --config "${CONFIG_FILE[$name]}"
+  start "$name" env ASE_CERT_PASSWORD=dev-password $GATEWAY_ENV "${GATEWAY_CMD[@]}" --config "${CONFIG_FILE[$name]}"
   TARGET_PID[$name]=$STARTED_PID
   MGMT_URL[$name]="http://127.0.0.1:$mgmt"
   URL_h1[$name]="http://127.0.0.1:$http/"
@@ -466,11 +473,11 @@ load() {
 tool_for() { [ "$1" = h1 ] && echo wrk || echo h2load; }
 
 # warm_up TARGET PROTOCOL: discarded runs of $WARMUP seconds until CPU per request settles (two runs in a row within
-# 5% of each other), at most $WARMUP_RUNS. A JIT-compiled process (AseGateway, plain YARP,
-# the backend) keeps compiling its hot methods under load for 15-20 s — tiered compilation runs them instrumented for
-# dynamic PGO first, and its background thread took 10-20% of the gateway's CPU over that time — so a fixed 4 s
-# warm-up measured rounds 1 and 2 of the .NET targets before they settled (over HTTP/2 + TLS 40-44 µs per request,
-# then 25-28 in round 3) while nginx, HAProxy and the AOT build were steady from the start.
+# 5% of each other), at most $WARMUP_RUNS. A JIT-compiled process (AseGateway, plain YARP, the backend) keeps
+# compiling its hot methods under load for 15-20 s — tiered compilation runs them instrumented for dynamic PGO first,
+# and its background thread took 10-20% of the gateway's CPU over that time — so a fixed 4 s warm-up measured rounds
+# 1 and 2 of the .NET targets before they settled (over HTTP/2 + TLS 40-44 µs per request, then 25-28 in round 3)
+# while nginx, HAProxy and the AOT build were steady from the start.
 warm_up() {
   local target="$1" protocol="$2" previous="" current run
   for run in $(seq 1 "$WARMUP_RUNS"); do
@@ -580,8 +587,9 @@ scenario_reloads() {
 # while load runs: new instances join after their first good health check, removed ones drain first.
 # scenario_scale [aot]: the JIT-compiled gateway, or the Native AOT one (results in scenario-scale-aot.json).
 scenario_scale() {
-  local suffix="" gateway=(dotnet "$GATEWAY_DLL")
-  [ "${1:-}" = aot ] && suffix=-aot gateway=("$AOT_DIR/AseGateway")
+  local suffix=""
+  [ "${1:-}" = aot ] && suffix=-aot
+  gateway_command "${1:-}"
   local name="ase-scale$suffix" http https mgmt file="$WORK/ase-scale$suffix.json" cycle target state
   http="$(free_port)"; https="$(free_port)"; mgmt="$(free_port)"
   cat > "$file" <<EOF
@@ -597,7 +605,7 @@ scenario_scale() {
   "management": { "address": "127.0.0.1", "port": $mgmt, "apiKeys": [ { "name": "perf", "sha256": "$(api_key_sha256)" } ] }
 }
 EOF
-  start "$name" env $GATEWAY_ENV "${gateway[@]}" --config "$file"
+  start "$name" env $GATEWAY_ENV "${GATEWAY_CMD[@]}" --config "$file"
   TARGET_PID[$name]=$STARTED_PID
   local base="http://127.0.0.1:$mgmt"
   wait_http "http://127.0.0.1:$http/"
