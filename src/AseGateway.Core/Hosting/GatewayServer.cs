@@ -13,6 +13,7 @@ using AseGateway.Instances;
 using AseGateway.Management;
 using AseGateway.Metrics;
 using AseGateway.Model;
+using AseGateway.Networking.EventLoop;
 using AseGateway.Nsg;
 using AseGateway.Observability;
 using AseGateway.Routing;
@@ -74,6 +75,11 @@ public sealed partial class GatewayServer : IAsyncDisposable
 
     internal RetryCounters Retries => _dataPlane.Services.GetRequiredService<RetryCounters>();
     internal AccessLogWriter AccessLog => _dataPlane.Services.GetRequiredService<AccessLogWriter>();
+
+    /// <summary>The event-loop transport when the data plane runs on it (tests check which listeners it bound).</summary>
+    internal EventLoopTransportFactory? EventLoopTransportFactory => _dataPlane.Services.GetService<EventLoopTransportFactory>();
+
+    internal Forwarding.FastPath.UpstreamPools UpstreamPools => _dataPlane.Services.GetRequiredService<Forwarding.FastPath.UpstreamPools>();
 
     internal SocketTransportOptions SocketTransport => _dataPlane.Services.GetRequiredService<IOptions<SocketTransportOptions>>().Value;
 
@@ -205,6 +211,7 @@ public sealed partial class GatewayServer : IAsyncDisposable
     private static WebApplication BuildDataPlane(ConfigSource source, GatewaySnapshot snapshot, SnapshotHolder snapshots, GatewayServerOptions options, List<(ListenerModel, ListenOptions)> listenOptions)
     {
         var builder = CreateBuilder(options);
+        var eventLoopEndpoints = EventLoopTransport.IsEnabled(options.EventLoop) ? new EventLoopEndpoints() : null;
         if (snapshot.Config.Observability?.Tracing is not { Enabled: true })
         {
             // Enabled, this logger makes ASP.NET Core start an activity and a log scope for every request; with
@@ -252,6 +259,11 @@ public sealed partial class GatewayServer : IAsyncDisposable
                     }
                     else
                     {
+                        if (listener.Protocol == ListenerProtocol.Http)
+                        {
+                            eventLoopEndpoints?.Add(options);
+                        }
+
                         // Http2 is h2c with prior knowledge only: Kestrel cannot offer both in clear text on one port.
                         options.Protocols = listener.Protocol == ListenerProtocol.Http2 ? HttpProtocols.Http2 : HttpProtocols.Http1;
                     }
@@ -260,6 +272,11 @@ public sealed partial class GatewayServer : IAsyncDisposable
         });
 
         var services = builder.Services;
+        if (eventLoopEndpoints is not null)
+        {
+            EventLoopTransport.Add(services, eventLoopEndpoints);
+        }
+
         services.AddSingleton(snapshots);
         services.AddSingleton(options.TimeProvider);
         services.AddSingleton<InstanceRegistry>();

@@ -34,6 +34,13 @@ public sealed class GatewayServerOptions
     /// <summary>Managed rule sets beyond the built-in ones (e.g. an OWASP CRS engine), by type and version.</summary>
     public IReadOnlyList<Waf.IManagedRuleSetProvider> ManagedRuleSetProviders { get; init; } = [];
 
+    /// <summary>
+    /// Run the clear-text HTTP/1.1 listeners and the fast path's connections to workers on the gateway's own epoll event loops
+    /// (x86-64 Linux; elsewhere Kestrel's socket transport serves). Null: on, unless the environment variable
+    /// <c>ASEGATEWAY_EVENT_LOOP</c> is <c>0</c>.
+    /// </summary>
+    public bool? EventLoop { get; init; }
+
     /// <summary>Reload on SIGHUP. Process-wide, so only the program (not tests) turns it on.</summary>
     public bool ReloadOnSighup { get; init; }
 }

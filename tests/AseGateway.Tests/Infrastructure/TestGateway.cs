@@ -35,7 +35,7 @@ public sealed class TestGateway : IAsyncDisposable
         return await StartAsync(source, output, readyTimeout, wafHooks: wafHooks);
     }
 
-    public static async Task<TestGateway> StartAsync(ConfigSource source, ITestOutputHelper output, TimeSpan? readyTimeout = null, TimeSpan? pollInterval = null, IReadOnlyList<AseGateway.Waf.IWafHook>? wafHooks = null, LogCapture? capture = null, IReadOnlyList<AseGateway.Waf.IManagedRuleSetProvider>? managedRuleSetProviders = null)
+    public static async Task<TestGateway> StartAsync(ConfigSource source, ITestOutputHelper output, TimeSpan? readyTimeout = null, TimeSpan? pollInterval = null, IReadOnlyList<AseGateway.Waf.IWafHook>? wafHooks = null, LogCapture? capture = null, IReadOnlyList<AseGateway.Waf.IManagedRuleSetProvider>? managedRuleSetProviders = null, bool? eventLoop = null)
     {
         var server = await GatewayServer.StartAsync(source, new GatewayServerOptions
         {
@@ -48,6 +48,7 @@ public sealed class TestGateway : IAsyncDisposable
             ConfigPollInterval = pollInterval,
             WafHooks = wafHooks ?? [],
             ManagedRuleSetProviders = managedRuleSetProviders ?? [],
+            EventLoop = eventLoop,
         });
         return new TestGateway(server);
     }

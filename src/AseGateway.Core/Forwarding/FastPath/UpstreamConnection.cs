@@ -1,6 +1,8 @@
 using System.IO.Pipelines;
 using System.Net;
 using System.Net.Sockets;
+using AseGateway.Networking.EventLoop;
+using Microsoft.AspNetCore.Connections;
 
 namespace AseGateway.Forwarding.FastPath;
 
@@ -12,8 +14,12 @@ namespace AseGateway.Forwarding.FastPath;
 /// </summary>
 internal sealed class UpstreamConnection : IDisposable
 {
+    /// <summary>What an event-loop connection buffers each way before the other side must catch up.</summary>
+    private const long LoopBufferLimit = 64 * 1024;
+
     private readonly Socket _socket;
-    private readonly NetworkStream _stream;
+    private readonly NetworkStream? _stream;
+    private readonly EventLoopSocket? _loopSocket;
     /// <summary>No exchange in progress: nothing to time out.</summary>
     private const long NoDeadline = long.MaxValue;
 
@@ -38,6 +44,16 @@ internal sealed class UpstreamConnection : IDisposable
         Writer = PipeWriter.Create(_stream, new StreamPipeWriterOptions(minimumBufferSize: 4096, leaveOpen: true));
     }
 
+    /// <summary>On an event loop: the loop's receive fills the pipe that <see cref="Reader"/> reads, and a flush of <see cref="Writer"/> sends.</summary>
+    private UpstreamConnection(EventLoopSocket socket, UpstreamPool pool)
+    {
+        _socket = socket.Socket;
+        _loopSocket = socket;
+        Pool = pool;
+        Reader = socket.Input;
+        Writer = socket.Output;
+    }
+
     public UpstreamPool Pool { get; }
 
     public PipeReader Reader { get; }
@@ -59,6 +75,11 @@ internal sealed class UpstreamConnection : IDisposable
 
     public static async ValueTask<UpstreamConnection> ConnectAsync(UpstreamPool pool, CancellationToken cancellationToken)
     {
+        if (pool.Loops is { } loops)
+        {
+            return await ConnectOnLoopAsync(pool, loops, cancellationToken);
+        }
+
         var socket = new Socket(SocketType.Stream, ProtocolType.Tcp) { NoDelay = true };
         try
         {
@@ -72,6 +93,56 @@ internal sealed class UpstreamConnection : IDisposable
             socket.Dispose();
             throw;
         }
+    }
+
+    /// <summary>
+    /// Connects without the runtime's socket engine (a socket it has seen an async call on stays in its epoll set and
+    /// would wake its thread for every response): each address of the worker in turn, as <see cref="Socket.ConnectAsync(EndPoint, CancellationToken)"/> does.
+    /// </summary>
+    private static async ValueTask<UpstreamConnection> ConnectOnLoopAsync(UpstreamPool pool, EventLoopGroup loops, CancellationToken cancellationToken)
+    {
+        IPEndPoint[] candidates;
+        if (pool.EndPoint is IPEndPoint ip)
+        {
+            candidates = [ip];
+        }
+        else
+        {
+            var dns = (DnsEndPoint)pool.EndPoint;
+            var addresses = await Dns.GetHostAddressesAsync(dns.Host, cancellationToken);
+            candidates = new IPEndPoint[addresses.Length];
+            for (var i = 0; i < addresses.Length; i++)
+            {
+                candidates[i] = new IPEndPoint(addresses[i], dns.Port);
+            }
+        }
+
+        SocketException? failure = null;
+        foreach (var candidate in candidates)
+        {
+            var socket = new EventLoopSocket(
+                new Socket(candidate.AddressFamily, SocketType.Stream, ProtocolType.Tcp) { NoDelay = true },
+                loops.Next(),
+                loops.Pool,
+                LoopBufferLimit,
+                LoopBufferLimit,
+                failWritesOnSendError: true);
+            try
+            {
+                await socket.ConnectAsync(candidate, cancellationToken);
+            }
+            catch (SocketException e)
+            {
+                failure = e;
+                continue;
+            }
+
+            var connection = new UpstreamConnection(socket, pool);
+            pool.Track(connection);
+            return connection;
+        }
+
+        throw failure ?? new SocketException((int)SocketError.HostNotFound);
     }
 
     /// <summary>
@@ -172,16 +243,27 @@ internal sealed class UpstreamConnection : IDisposable
             _readAhead = default;
         }
 
-        try
+        if (_loopSocket is not null)
         {
-            _socket.Shutdown(SocketShutdown.Both);
+            // Shut down now; the loop closes the socket once its send and receive sides have both seen it.
+            _loopSocket.Abort(new ConnectionAbortedException("The connection to the worker was closed."));
+            Reader.Complete();
+            Writer.Complete();
         }
-        catch (SocketException)
+        else
         {
-            // Already reset by the peer.
+            try
+            {
+                _socket.Shutdown(SocketShutdown.Both);
+            }
+            catch (SocketException)
+            {
+                // Already reset by the peer.
+            }
+
+            _stream!.Dispose();
         }
 
-        _stream.Dispose();
         Cancellation.Dispose();
     }
 

@@ -1,5 +1,6 @@
 using System.Collections.Concurrent;
 using System.Net;
+using AseGateway.Networking.EventLoop;
 
 namespace AseGateway.Forwarding.FastPath;
 
@@ -19,8 +20,9 @@ internal sealed class UpstreamPool
     private int _openCount;
     private volatile bool _retired;
 
-    public UpstreamPool(Uri address, TimeProvider time)
+    public UpstreamPool(Uri address, TimeProvider time, EventLoopGroup? loops = null)
     {
+        Loops = loops;
         _time = time;
         _activityTimeoutTicks = (long)(FastPathSettings.ActivityTimeout.TotalSeconds * time.TimestampFrequency);
         Address = address;
@@ -31,6 +33,9 @@ internal sealed class UpstreamPool
     public Uri Address { get; }
 
     public EndPoint EndPoint { get; }
+
+    /// <summary>Where connections are made when the data plane runs on event loops; null for the runtime's sockets.</summary>
+    public EventLoopGroup? Loops { get; }
 
     /// <summary>Connections open now, idle or busy.</summary>
     public int OpenCount => Volatile.Read(ref _openCount);

@@ -1,6 +1,7 @@
 using System.Collections.Concurrent;
 using AseGateway.Configuration;
 using AseGateway.Model;
+using AseGateway.Networking.EventLoop;
 
 namespace AseGateway.Forwarding.FastPath;
 
@@ -41,11 +42,14 @@ internal sealed class UpstreamPools : IDisposable
     private readonly TimeProvider _time;
     private readonly ITimer _sweep;
     private readonly ITimer _deadlines;
+    private readonly EventLoopGroup? _loops;
 
-    public UpstreamPools(SnapshotHolder snapshots, TimeProvider time)
+    /// <param name="loops">The event loops, when the data plane runs on them: connections to workers go there too.</param>
+    public UpstreamPools(SnapshotHolder snapshots, TimeProvider time, EventLoopGroup? loops = null)
     {
         _snapshots = snapshots;
         _time = time;
+        _loops = loops;
         _sweep = time.CreateTimer(static state => ((UpstreamPools)state!).Sweep(), this, SweepInterval, SweepInterval);
         // One periodic check for every exchange rather than a timer armed and reset by each one (CancelAfter and
         // TryReset took the timer queue's lock twice per request).
@@ -54,7 +58,7 @@ internal sealed class UpstreamPools : IDisposable
 
     /// <summary>The pool for a destination address, or null when the fast path cannot serve it (not plain http://, a path prefix).</summary>
     public UpstreamPool? Find(string address) =>
-        _pools.TryGetValue(address, out var pool) ? pool : _pools.GetOrAdd(address, static (a, time) => Create(a, time), _time);
+        _pools.TryGetValue(address, out var pool) ? pool : _pools.GetOrAdd(address, static (a, pools) => Create(a, pools._time, pools._loops), this);
 
     /// <summary>Every pool in use now (tests and the dashboard read the counts).</summary>
     public IEnumerable<UpstreamPool> All()
@@ -78,7 +82,7 @@ internal sealed class UpstreamPools : IDisposable
         }
     }
 
-    private static UpstreamPool? Create(string address, TimeProvider time)
+    private static UpstreamPool? Create(string address, TimeProvider time, EventLoopGroup? loops)
     {
         if (!Uri.TryCreate(address, UriKind.Absolute, out var uri) || uri.Scheme != Uri.UriSchemeHttp || uri.AbsolutePath != "/"
             || uri.Query.Length > 0 || uri.Fragment.Length > 0 || uri.UserInfo.Length > 0)
@@ -86,7 +90,7 @@ internal sealed class UpstreamPools : IDisposable
             return null;
         }
 
-        return new UpstreamPool(uri, time);
+        return new UpstreamPool(uri, time, loops);
     }
 
     private void CancelOverdue()

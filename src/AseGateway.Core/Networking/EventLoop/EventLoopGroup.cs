@@ -1,0 +1,39 @@
+using System.Buffers;
+
+namespace AseGateway.Networking.EventLoop;
+
+/// <summary>
+/// One <see cref="EventLoop"/> per core, handed out in turn to new sockets (accepted and connected alike): a
+/// connection stays on its loop for life, so its events are handled in order by one thread.
+/// </summary>
+internal sealed class EventLoopGroup : IDisposable
+{
+    private readonly EventLoop[] _loops;
+    private uint _next;
+
+    public EventLoopGroup(int count, MemoryPool<byte> pool, Action<Exception> onUnexpected)
+    {
+        ArgumentOutOfRangeException.ThrowIfLessThan(count, 1);
+        Pool = pool;
+        _loops = new EventLoop[count];
+        for (var i = 0; i < count; i++)
+        {
+            _loops[i] = new EventLoop($"AseGateway I/O {i}", onUnexpected);
+        }
+    }
+
+    public IReadOnlyList<EventLoop> Loops => _loops;
+
+    /// <summary>The buffers of every socket on the loops (Kestrel's pinned blocks: a send pins nothing).</summary>
+    public MemoryPool<byte> Pool { get; }
+
+    public EventLoop Next() => _loops[Interlocked.Increment(ref _next) % (uint)_loops.Length];
+
+    public void Dispose()
+    {
+        foreach (var loop in _loops)
+        {
+            loop.Dispose();
+        }
+    }
+}

@@ -1,0 +1,84 @@
+using System.Net;
+using System.Net.Security;
+using System.Security.Cryptography.X509Certificates;
+using System.Text;
+using AseGateway.Control;
+using AseGateway.Tests.Infrastructure;
+using AseGateway.Tests.Routing;
+using Xunit.Abstractions;
+
+namespace AseGateway.Tests.Hosting;
+
+/// <summary>
+/// Which listeners and worker connections run on the gateway's event loops: by default the clear-text HTTP/1.1
+/// listeners and the fast path's connections to workers; h2c and TLS listeners stay on Kestrel's socket transport.
+/// </summary>
+public sealed class EventLoopTransportTests(ITestOutputHelper output)
+{
+    [Fact]
+    public async Task Default_Http11ListenersAndWorkerConnectionsOnTheLoops_Http2OnSockets()
+    {
+        await using var backends = await Backends.StartAsync(1);
+        await using var gateway = await StartAsync(backends, eventLoop: null);
+
+        var loops = gateway.Server.EventLoopTransportFactory;
+        Assert.NotNull(loops);
+        Assert.Equal(1, loops.BoundCount);
+        await AssertAllListenersServeAsync(gateway);
+        Assert.All(gateway.Server.UpstreamPools.All(), pool => Assert.NotNull(pool.Loops));
+        Assert.NotEmpty(gateway.Server.UpstreamPools.All());
+    }
+
+    [Fact]
+    public async Task Off_KestrelSocketsServeEveryListener()
+    {
+        await using var backends = await Backends.StartAsync(1);
+        await using var gateway = await StartAsync(backends, eventLoop: false);
+
+        Assert.Null(gateway.Server.EventLoopTransportFactory);
+        await AssertAllListenersServeAsync(gateway);
+        Assert.All(gateway.Server.UpstreamPools.All(), pool => Assert.Null(pool.Loops));
+    }
+
+    private async Task<TestGateway> StartAsync(Backends backends, bool? eventLoop)
+    {
+        var json = HttpsListenerTests.WithHttps(TestConfigs.Static(backends.List))
+            .Replace("\"web.contoso.test\"", "\"web.contoso.com\"")
+            .Replace("localhost.pfx", "contoso.pfx")
+            .Replace(
+                "{ \"name\": \"http\", \"address\": \"127.0.0.1\", \"port\": 0, \"protocol\": \"Http\" },",
+                "{ \"name\": \"http\", \"address\": \"127.0.0.1\", \"port\": 0, \"protocol\": \"Http\" }, { \"name\": \"h2c\", \"address\": \"127.0.0.1\", \"port\": 0, \"protocol\": \"Http2\" },");
+        var bytes = Encoding.UTF8.GetBytes(json);
+        var source = new InMemoryConfigSource(bytes, "test config", AppContext.BaseDirectory);
+        return await TestGateway.StartAsync(source, output, eventLoop: eventLoop);
+    }
+
+    private static async Task AssertAllListenersServeAsync(TestGateway gateway)
+    {
+        const string Host = "web.contoso.com";
+        using (var h1 = await gateway.GetAsync(Host))
+        {
+            Assert.Equal(HttpStatusCode.OK, h1.StatusCode);
+        }
+
+        using (var h2c = await gateway.GetHttp2Async(Host))
+        {
+            Assert.Equal(HttpStatusCode.OK, h2c.StatusCode);
+            Assert.Equal(HttpVersion.Version20, h2c.Version);
+        }
+
+        using var ca = X509CertificateLoader.LoadCertificateFromFile(RepoPaths.Combine("certs", "dev", "ca.crt"));
+        using var client = new HttpClient(new SocketsHttpHandler
+        {
+            SslOptions = new SslClientAuthenticationOptions
+            {
+                CertificateChainPolicy = new X509ChainPolicy { TrustMode = X509ChainTrustMode.CustomRootTrust, CustomTrustStore = { ca }, RevocationMode = X509RevocationMode.NoCheck },
+            },
+        });
+        using var request = new HttpRequestMessage(HttpMethod.Get, gateway.Server.ListenerUrls["https"]) { Version = HttpVersion.Version20 };
+        request.Headers.Host = Host;
+        using var https = await client.SendAsync(request);
+        Assert.Equal(HttpStatusCode.OK, https.StatusCode);
+        Assert.Equal(HttpVersion.Version20, https.Version);
+    }
+}
