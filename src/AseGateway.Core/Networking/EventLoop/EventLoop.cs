@@ -56,6 +56,7 @@ internal sealed unsafe class EventLoop : IDisposable
     /// <summary>Starts delivering the socket's readiness; data already waiting is reported at once.</summary>
     public ulong Register(EventLoopSocket socket)
     {
+        ObjectDisposedException.ThrowIf(_stopping, this);
         var id = (ulong)Interlocked.Increment(ref _nextId);
         _sockets[id] = socket;
         var registration = new EpollEvent { Events = EpollIn | EpollOut | EpollRdHup | EpollEt, Data = id };
@@ -75,7 +76,8 @@ internal sealed unsafe class EventLoop : IDisposable
     /// </summary>
     public void Unregister(ulong id, SafeHandle handle)
     {
-        if (_sockets.TryRemove(id, out _) && !handle.IsClosed)
+        // After Dispose the epoll descriptor's number may already belong to another file.
+        if (_sockets.TryRemove(id, out _) && !handle.IsClosed && !_stopping)
         {
             // Closing the descriptor would remove it too; removing it first keeps a lingering duplicate from
             // reporting events for a connection that is gone. A failure means it is already closed.
