@@ -79,6 +79,9 @@ public sealed partial class GatewayServer : IAsyncDisposable
     /// <summary>The event-loop transport when the data plane runs on it (tests check which listeners it bound).</summary>
     internal EventLoopTransportFactory? EventLoopTransportFactory => _dataPlane.Services.GetService<EventLoopTransportFactory>();
 
+    /// <summary>Whether the data plane can resolve a service (tests check what was left out of it).</summary>
+    internal bool DataPlaneHas<T>() => _dataPlane.Services.GetService<T>() is not null;
+
     internal Forwarding.FastPath.UpstreamPools UpstreamPools => _dataPlane.Services.GetRequiredService<Forwarding.FastPath.UpstreamPools>();
 
     internal SocketTransportOptions SocketTransport => _dataPlane.Services.GetRequiredService<IOptions<SocketTransportOptions>>().Value;
@@ -318,6 +321,7 @@ public sealed partial class GatewayServer : IAsyncDisposable
             .LoadFromMemory([], [])
             .AddTransforms<GatewayTransformProvider>();
         UnusedFrameworkServices.RemoveDataProtectionStartup(services);
+        UnusedFrameworkServices.RemoveAuthorizationMiddleware(services);
 
         var app = builder.Build();
         app.UseMiddleware<RequestMetricsMiddleware>();

@@ -1,3 +1,4 @@
+using Microsoft.AspNetCore.Authorization;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
 
@@ -21,6 +22,24 @@ internal static class UnusedFrameworkServices
         {
             var descriptor = services[i];
             if (descriptor.ServiceType == typeof(IHostedService) && descriptor.ImplementationType?.FullName == DataProtectionHostedService)
+            {
+                services.RemoveAt(i);
+            }
+        }
+    }
+
+    /// <summary>
+    /// YARP registers ASP.NET Core authorization for routes that name an authorization policy; the gateway's routes
+    /// never do (access restrictions and the WAF are its own middleware). With the service registered, WebApplication
+    /// adds the authorization middleware to the pipeline by itself: one more async layer on every request that looks
+    /// up the endpoint's authorization metadata and finds none. Without the handler provider it is not added; the
+    /// policy provider YARP's config validation reads stays.
+    /// </summary>
+    public static void RemoveAuthorizationMiddleware(IServiceCollection services)
+    {
+        for (var i = services.Count - 1; i >= 0; i--)
+        {
+            if (services[i].ServiceType == typeof(IAuthorizationHandlerProvider))
             {
                 services.RemoveAt(i);
             }
