@@ -40,6 +40,36 @@ public sealed class EventLoopTransportTests(ITestOutputHelper output)
         Assert.All(gateway.Server.UpstreamPools.All(), pool => Assert.Null(pool.Loops));
     }
 
+    [Fact]
+    public async Task LocalhostListener_BothLoopbacksOnTheLoops()
+    {
+        // "localhost" is bound by Kestrel as two fresh end points (127.0.0.1 and ::1) of the configured port: both must
+        // be recognised as the clear-text listener's.
+        await using var backends = await Backends.StartAsync(1);
+        var port = FreePort();
+        var json = TestConfigs.Static(backends.List).Replace(
+            "\"listeners\": [ { \"name\": \"http\", \"address\": \"127.0.0.1\", \"port\": 0,",
+            $"\"listeners\": [ {{ \"name\": \"http\", \"address\": \"localhost\", \"port\": {port},");
+        await using var gateway = await TestGateway.StartAsync(new InMemoryConfigSource(Encoding.UTF8.GetBytes(json), "test config", AppContext.BaseDirectory), output);
+
+        Assert.Equal(System.Net.Sockets.Socket.OSSupportsIPv6 ? 2 : 1, gateway.Server.EventLoopTransportFactory!.BoundCount);
+        using var client = new HttpClient();
+        foreach (var address in System.Net.Sockets.Socket.OSSupportsIPv6 ? new[] { "127.0.0.1", "[::1]" } : ["127.0.0.1"])
+        {
+            using var request = new HttpRequestMessage(HttpMethod.Get, $"http://{address}:{port}/");
+            request.Headers.Host = TestConfigs.AppHost;
+            using var response = await client.SendAsync(request);
+            Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        }
+    }
+
+    private static int FreePort()
+    {
+        using var probe = new System.Net.Sockets.TcpListener(IPAddress.Loopback, 0);
+        probe.Start();
+        return ((IPEndPoint)probe.LocalEndpoint).Port;
+    }
+
     private async Task<TestGateway> StartAsync(Backends backends, bool? eventLoop)
     {
         var json = HttpsListenerTests.WithHttps(TestConfigs.Static(backends.List))
