@@ -133,6 +133,11 @@ public sealed partial class GatewayServer : IAsyncDisposable
                 LogListening(server._logger, name, url);
             }
 
+            if (server.EventLoopTransportFactory is { } loops)
+            {
+                LogEventLoops(server._logger, loops.BoundCount, loops.LoopCount);
+            }
+
             LogManagement(server._logger, server.ManagementUrl);
             LogStarted(server._logger, snapshot.EnvironmentName, snapshot.Apps.Count, snapshot.Instances.Count);
             GatewayTracing.LogIfEnabled(server._logger, snapshot);
@@ -572,6 +577,9 @@ public sealed partial class GatewayServer : IAsyncDisposable
 
     [LoggerMessage(EventId = Logging.EventIds.ListenerBound, Level = LogLevel.Information, Message = "Listener '{Listener}' is listening on {Url}.")]
     private static partial void LogListening(ILogger logger, string listener, Uri url);
+
+    [LoggerMessage(EventId = Logging.EventIds.EventLoopsServing, Level = LogLevel.Information, Message = "{Sockets} HTTP/1.1 listen socket(s) and the connections to workers run on {Loops} event loop(s); HTTP/2 listeners on Kestrel's socket transport.")]
+    private static partial void LogEventLoops(ILogger logger, int sockets, int loops);
 
     [LoggerMessage(EventId = Logging.EventIds.ManagementListening, Level = LogLevel.Information, Message = "Management API is listening on {Url}.")]
     private static partial void LogManagement(ILogger logger, Uri url);

@@ -67,6 +67,7 @@ internal static class EventIds
 
     // 860-869: the event-loop transport.
     public const int EventLoopFailed = 860;
+    public const int EventLoopsServing = 861;
 
     // 850-859: the HTTP/1.1 forwarding fast path.
     public const int FastPathForwardingFailed = 850;

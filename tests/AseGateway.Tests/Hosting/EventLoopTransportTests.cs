@@ -19,11 +19,13 @@ public sealed class EventLoopTransportTests(ITestOutputHelper output)
     public async Task Default_Http11ListenersAndWorkerConnectionsOnTheLoops_Http2OnSockets()
     {
         await using var backends = await Backends.StartAsync(1);
-        await using var gateway = await StartAsync(backends, eventLoop: null);
+        using var log = new LogCapture();
+        await using var gateway = await StartAsync(backends, eventLoop: null, log);
 
         var loops = gateway.Server.EventLoopTransportFactory;
         Assert.NotNull(loops);
         Assert.Equal(1, loops.BoundCount);
+        Assert.Contains(log.Lines, line => line.Contains($"1 HTTP/1.1 listen socket(s) and the connections to workers run on {Environment.ProcessorCount} event loop(s)", StringComparison.Ordinal));
         await AssertAllListenersServeAsync(gateway);
         Assert.All(gateway.Server.UpstreamPools.All(), pool => Assert.NotNull(pool.Loops));
         Assert.NotEmpty(gateway.Server.UpstreamPools.All());
@@ -70,7 +72,7 @@ public sealed class EventLoopTransportTests(ITestOutputHelper output)
         return ((IPEndPoint)probe.LocalEndpoint).Port;
     }
 
-    private async Task<TestGateway> StartAsync(Backends backends, bool? eventLoop)
+    private async Task<TestGateway> StartAsync(Backends backends, bool? eventLoop, LogCapture? log = null)
     {
         var json = HttpsListenerTests.WithHttps(TestConfigs.Static(backends.List))
             .Replace("\"web.contoso.test\"", "\"web.contoso.com\"")
@@ -80,7 +82,7 @@ public sealed class EventLoopTransportTests(ITestOutputHelper output)
                 "{ \"name\": \"http\", \"address\": \"127.0.0.1\", \"port\": 0, \"protocol\": \"Http\" }, { \"name\": \"h2c\", \"address\": \"127.0.0.1\", \"port\": 0, \"protocol\": \"Http2\" },");
         var bytes = Encoding.UTF8.GetBytes(json);
         var source = new InMemoryConfigSource(bytes, "test config", AppContext.BaseDirectory);
-        return await TestGateway.StartAsync(source, output, eventLoop: eventLoop);
+        return await TestGateway.StartAsync(source, output, capture: log, eventLoop: eventLoop);
     }
 
     private static async Task AssertAllListenersServeAsync(TestGateway gateway)

@@ -25,6 +25,9 @@ internal sealed class EventLoopTransportFactory : IConnectionListenerFactory, IC
         _options = options.Value;
     }
 
+    /// <summary>How many event loops serve the connections.</summary>
+    public int LoopCount => _loops.Loops.Count;
+
     /// <summary>Listeners bound so far (tests check the gateway's listeners went through here).</summary>
     public int BoundCount { get; private set; }
 
