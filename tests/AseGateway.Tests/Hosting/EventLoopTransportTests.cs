@@ -1,8 +1,4 @@
 using System.Net;
-using System.Net.Security;
-using System.Security.Cryptography.X509Certificates;
-using System.Text;
-using AseGateway.Control;
 using AseGateway.Tests.Infrastructure;
 using AseGateway.Tests.Routing;
 using Xunit.Abstractions;
@@ -52,7 +48,7 @@ public sealed class EventLoopTransportTests(ITestOutputHelper output)
         var json = TestConfigs.Static(backends.List).Replace(
             "\"listeners\": [ { \"name\": \"http\", \"address\": \"127.0.0.1\", \"port\": 0,",
             $"\"listeners\": [ {{ \"name\": \"http\", \"address\": \"localhost\", \"port\": {port},");
-        await using var gateway = await TestGateway.StartAsync(new InMemoryConfigSource(Encoding.UTF8.GetBytes(json), "test config", AppContext.BaseDirectory), output);
+        await using var gateway = await TestGateway.StartAsync(json, output);
 
         Assert.Equal(System.Net.Sockets.Socket.OSSupportsIPv6 ? 2 : 1, gateway.Server.EventLoopTransportFactory!.BoundCount);
         using var client = new HttpClient();
@@ -74,15 +70,11 @@ public sealed class EventLoopTransportTests(ITestOutputHelper output)
 
     private async Task<TestGateway> StartAsync(Backends backends, bool? eventLoop, LogCapture? log = null)
     {
-        var json = HttpsListenerTests.WithHttps(TestConfigs.Static(backends.List))
-            .Replace("\"web.contoso.test\"", "\"web.contoso.com\"")
-            .Replace("localhost.pfx", "contoso.pfx")
+        var json = HttpsListenerTests.ForContoso(HttpsListenerTests.WithHttps(TestConfigs.Static(backends.List)))
             .Replace(
                 "{ \"name\": \"http\", \"address\": \"127.0.0.1\", \"port\": 0, \"protocol\": \"Http\" },",
                 "{ \"name\": \"http\", \"address\": \"127.0.0.1\", \"port\": 0, \"protocol\": \"Http\" }, { \"name\": \"h2c\", \"address\": \"127.0.0.1\", \"port\": 0, \"protocol\": \"Http2\" },");
-        var bytes = Encoding.UTF8.GetBytes(json);
-        var source = new InMemoryConfigSource(bytes, "test config", AppContext.BaseDirectory);
-        return await TestGateway.StartAsync(source, output, capture: log, eventLoop: eventLoop);
+        return await TestGateway.StartAsync(json, output, capture: log, eventLoop: eventLoop);
     }
 
     private static async Task AssertAllListenersServeAsync(TestGateway gateway)
@@ -99,14 +91,7 @@ public sealed class EventLoopTransportTests(ITestOutputHelper output)
             Assert.Equal(HttpVersion.Version20, h2c.Version);
         }
 
-        using var ca = X509CertificateLoader.LoadCertificateFromFile(RepoPaths.Combine("certs", "dev", "ca.crt"));
-        using var client = new HttpClient(new SocketsHttpHandler
-        {
-            SslOptions = new SslClientAuthenticationOptions
-            {
-                CertificateChainPolicy = new X509ChainPolicy { TrustMode = X509ChainTrustMode.CustomRootTrust, CustomTrustStore = { ca }, RevocationMode = X509RevocationMode.NoCheck },
-            },
-        });
+        using var client = DevCa.TrustingClient();
         using var request = new HttpRequestMessage(HttpMethod.Get, gateway.Server.ListenerUrls["https"]) { Version = HttpVersion.Version20 };
         request.Headers.Host = Host;
         using var https = await client.SendAsync(request);

@@ -170,24 +170,11 @@ public sealed class MetricsEndpointTests(ITestOutputHelper output)
     public async Task HttpsListener_HandshakesByResult_RequestsByProtocol_ConnectionsByListener()
     {
         await using var backends = await Backends.StartAsync(1);
-        var json = HttpsListenerTests.WithHttps(TestConfigs.WithApiKey(TestConfigs.Static(backends.List)))
-            .Replace("\"web.contoso.test\"", "\"web.contoso.com\"", StringComparison.Ordinal).Replace("localhost.pfx", "contoso.pfx", StringComparison.Ordinal);
+        var json = HttpsListenerTests.ForContoso(HttpsListenerTests.WithHttps(TestConfigs.WithApiKey(TestConfigs.Static(backends.List))));
         await using var gateway = await TestGateway.StartAsync(json, output);
         var https = gateway.Server.ListenerUrls["https"];
 
-        using var ca = System.Security.Cryptography.X509Certificates.X509CertificateLoader.LoadCertificateFromFile(RepoPaths.Combine("certs", "dev", "ca.crt"));
-        using var client = new HttpClient(new SocketsHttpHandler
-        {
-            SslOptions = new System.Net.Security.SslClientAuthenticationOptions
-            {
-                CertificateChainPolicy = new System.Security.Cryptography.X509Certificates.X509ChainPolicy
-                {
-                    TrustMode = System.Security.Cryptography.X509Certificates.X509ChainTrustMode.CustomRootTrust,
-                    CustomTrustStore = { ca },
-                    RevocationMode = System.Security.Cryptography.X509Certificates.X509RevocationMode.NoCheck,
-                },
-            },
-        });
+        using var client = DevCa.TrustingClient();
         using var request = new HttpRequestMessage(HttpMethod.Get, https) { Version = HttpVersion.Version20 };
         request.Headers.Host = "web.contoso.com";
         Assert.Equal(HttpStatusCode.OK, (await client.SendAsync(request)).StatusCode);

@@ -1,7 +1,6 @@
 using System.Net;
 using System.Net.Security;
 using System.Security.Authentication;
-using System.Security.Cryptography.X509Certificates;
 using AseGateway.Tests.Infrastructure;
 using Xunit.Abstractions;
 
@@ -23,20 +22,17 @@ public sealed class HttpsListenerTests(ITestOutputHelper output)
             """);
     }
 
+    /// <summary>The app answers on web.contoso.com and the HTTPS listener serves the dev certificate for *.contoso.com (also the SNI name).</summary>
+    internal static string ForContoso(string json) =>
+        json.Replace("\"web.contoso.test\"", "\"web.contoso.com\"", StringComparison.Ordinal).Replace("localhost.pfx", "contoso.pfx", StringComparison.Ordinal);
+
     [Fact]
     public async Task HttpsRequest_RealHandshake_WorkerSeesTlsHeaders()
     {
         await using var backends = await Backends.StartAsync(1);
         var json = WithHttps(TestConfigs.Static(backends.List));
-        await using var gateway = await TestGateway.StartAsync(json.Replace("\"web.contoso.test\"", "\"web.contoso.com\"").Replace("localhost.pfx", "contoso.pfx"), output);
-        using var ca = X509CertificateLoader.LoadCertificateFromFile(RepoPaths.Combine("certs", "dev", "ca.crt"));
-        using var client = new HttpClient(new SocketsHttpHandler
-        {
-            SslOptions = new SslClientAuthenticationOptions
-            {
-                CertificateChainPolicy = new X509ChainPolicy { TrustMode = X509ChainTrustMode.CustomRootTrust, CustomTrustStore = { ca }, RevocationMode = X509RevocationMode.NoCheck },
-            },
-        });
+        await using var gateway = await TestGateway.StartAsync(ForContoso(json), output);
+        using var client = DevCa.TrustingClient();
 
         using var request = new HttpRequestMessage(HttpMethod.Get, gateway.Server.ListenerUrls["https"]) { Version = HttpVersion.Version20 };
         request.Headers.Host = "web.contoso.com"; // also the SNI name: the dev certificate covers *.contoso.com

@@ -117,7 +117,7 @@ public sealed class TlsTests(ITestOutputHelper output)
         Assert.Equal("https://www.contoso.com/cart?item=7", plain.Headers.Location!.OriginalString);
         Assert.Equal(0, backend.RequestCount);
 
-        using var client = TrustingDevCa();
+        using var client = DevCa.TrustingClient();
         using var request = new HttpRequestMessage(HttpMethod.Get, gateway.Server.ListenerUrls["https"]);
         request.Headers.Host = "www.contoso.com";
         using var secure = await client.SendAsync(request);
@@ -133,7 +133,7 @@ public sealed class TlsTests(ITestOutputHelper output)
         await using var gateway = await TestGateway.StartAsync(json, output);
         using var clientCertificate = SelfSigned("CN=client.contoso.com", DateTimeOffset.UtcNow.AddDays(-1), DateTimeOffset.UtcNow.AddDays(30));
 
-        using (var withCertificate = TrustingDevCa(clientCertificate))
+        using (var withCertificate = DevCa.TrustingClient(clientCertificate))
         using (var request = new HttpRequestMessage(HttpMethod.Get, gateway.Server.ListenerUrls["https"]))
         {
             request.Headers.Host = "www.contoso.com";
@@ -142,7 +142,7 @@ public sealed class TlsTests(ITestOutputHelper output)
             Assert.Equal(Convert.ToBase64String(clientCertificate.RawData), backend.ReceivedHeaders.Last()["X-ARR-ClientCert"]);
         }
 
-        using var without = TrustingDevCa();
+        using var without = DevCa.TrustingClient();
         using (var request = new HttpRequestMessage(HttpMethod.Get, gateway.Server.ListenerUrls["https"]))
         {
             request.Headers.Host = "www.contoso.com";
@@ -220,20 +220,6 @@ public sealed class TlsTests(ITestOutputHelper output)
     }
 
     private static string Name(X509Certificate2 certificate) => certificate.GetNameInfo(X509NameType.SimpleName, forIssuer: false);
-
-    private static HttpClient TrustingDevCa(X509Certificate2? clientCertificate = null)
-    {
-        var ca = X509CertificateLoader.LoadCertificateFromFile(RepoPaths.Combine("certs", "dev", "ca.crt"));
-        return new HttpClient(new SocketsHttpHandler
-        {
-            AllowAutoRedirect = false,
-            SslOptions = new SslClientAuthenticationOptions
-            {
-                CertificateChainPolicy = new X509ChainPolicy { TrustMode = X509ChainTrustMode.CustomRootTrust, CustomTrustStore = { ca }, RevocationMode = X509RevocationMode.NoCheck },
-                ClientCertificates = clientCertificate is null ? null : [clientCertificate],
-            },
-        });
-    }
 
     private static X509Certificate2 SelfSigned(string subject, DateTimeOffset notBefore, DateTimeOffset notAfter)
     {
