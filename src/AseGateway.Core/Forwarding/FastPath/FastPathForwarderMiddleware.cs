@@ -1,6 +1,7 @@
 using System.Buffers;
 using System.IO.Pipelines;
 using AseGateway.Affinity;
+using AseGateway.Networking.EventLoop;
 using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Http.Features;
 using Microsoft.Extensions.Logging;
@@ -55,7 +56,7 @@ internal sealed partial class FastPathForwarderMiddleware
             || destination.Model?.Config.Address is not { } address
             || _pools.Find(address) is not { } pool
             || !RequestHeadWriter.IsEligible(context, gateway)
-            || !pool.TryRent(settings.MaxConnections, settings.IdleTimeoutMs, out var connection))
+            || !pool.TryRent(settings.MaxConnections, settings.IdleTimeoutMs, NearLoop(context, pool), out var connection))
         {
             return _next(context);
         }
@@ -73,7 +74,7 @@ internal sealed partial class FastPathForwarderMiddleware
             var bodyLength = context.Features.Get<IHttpRequestBodyDetectionFeature>()!.CanHaveBody ? context.Request.ContentLength ?? 0 : 0;
             for (var attempt = 1; ; attempt++)
             {
-                connection ??= await ConnectAsync(context, pool);
+                connection ??= await ConnectAsync(context, pool, NearLoop(context, pool));
                 if (connection is null)
                 {
                     return;
@@ -95,7 +96,7 @@ internal sealed partial class FastPathForwarderMiddleware
                 }
 
                 LogStaleConnection(_logger, pool.Address);
-                if (!pool.TryRent(settings.MaxConnections, settings.IdleTimeoutMs, out connection))
+                if (!pool.TryRent(settings.MaxConnections, settings.IdleTimeoutMs, NearLoop(context, pool), out connection))
                 {
                     Fail(context, ForwarderError.Request, StatusCodes.Status502BadGateway, new HttpRequestException(HttpRequestError.ResponseEnded, "The response ended prematurely."));
                     return;
@@ -120,13 +121,20 @@ internal sealed partial class FastPathForwarderMiddleware
         _ => exception?.GetType().FullName ?? "_OTHER",
     };
 
-    private async ValueTask<UpstreamConnection?> ConnectAsync(HttpContext context, UpstreamPool pool)
+    /// <summary>
+    /// The event loop of the request's client: the loop running this (a request on a loop runs there), else the
+    /// connection's own (the first request of a connection may start on the thread pool); null off the loops.
+    /// </summary>
+    private static EventLoop? NearLoop(HttpContext context, UpstreamPool pool) =>
+        pool.Loops is null ? null : EventLoop.Current ?? context.Features.Get<IEventLoopFeature>()?.Loop;
+
+    private async ValueTask<UpstreamConnection?> ConnectAsync(HttpContext context, UpstreamPool pool, EventLoop? near)
     {
         using var timeout = CancellationTokenSource.CreateLinkedTokenSource(context.RequestAborted);
         timeout.CancelAfter(FastPathSettings.ActivityTimeout);
         try
         {
-            return await UpstreamConnection.ConnectAsync(pool, timeout.Token);
+            return await UpstreamConnection.ConnectAsync(pool, near, timeout.Token);
         }
         catch (OperationCanceledException ex)
         {

@@ -56,6 +56,9 @@ internal sealed class UpstreamConnection : IDisposable
 
     public UpstreamPool Pool { get; }
 
+    /// <summary>The event loop it is on, or null on the runtime's sockets.</summary>
+    public EventLoop? Loop => _loopSocket?.Loop;
+
     public PipeReader Reader { get; }
 
     public PipeWriter Writer { get; }
@@ -73,11 +76,12 @@ internal sealed class UpstreamConnection : IDisposable
     /// <summary>It has carried an exchange before: a failure before any response byte may be the worker's idle close.</summary>
     public bool Reused { get; set; }
 
-    public static async ValueTask<UpstreamConnection> ConnectAsync(UpstreamPool pool, CancellationToken cancellationToken)
+    /// <param name="near">On event loops: the loop of the client the request came from, where the connection goes.</param>
+    public static async ValueTask<UpstreamConnection> ConnectAsync(UpstreamPool pool, EventLoop? near, CancellationToken cancellationToken)
     {
         if (pool.Loops is { } loops)
         {
-            return await ConnectOnLoopAsync(pool, loops, cancellationToken);
+            return await ConnectOnLoopAsync(pool, loops, near, cancellationToken);
         }
 
         var socket = new Socket(SocketType.Stream, ProtocolType.Tcp) { NoDelay = true };
@@ -99,7 +103,7 @@ internal sealed class UpstreamConnection : IDisposable
     /// Connects without the runtime's socket engine (a socket it has seen an async call on stays in its epoll set and
     /// would wake its thread for every response): each address of the worker in turn, as <see cref="Socket.ConnectAsync(EndPoint, CancellationToken)"/> does.
     /// </summary>
-    private static async ValueTask<UpstreamConnection> ConnectOnLoopAsync(UpstreamPool pool, EventLoopGroup loops, CancellationToken cancellationToken)
+    private static async ValueTask<UpstreamConnection> ConnectOnLoopAsync(UpstreamPool pool, EventLoopGroup loops, EventLoop? near, CancellationToken cancellationToken)
     {
         IPEndPoint[] candidates;
         if (pool.EndPoint is IPEndPoint ip)
@@ -122,7 +126,7 @@ internal sealed class UpstreamConnection : IDisposable
         {
             var socket = new EventLoopSocket(
                 new Socket(candidate.AddressFamily, SocketType.Stream, ProtocolType.Tcp) { NoDelay = true },
-                loops.Next(),
+                loops.NearOrNext(near),
                 loops.Pool,
                 LoopBufferLimit,
                 LoopBufferLimit,

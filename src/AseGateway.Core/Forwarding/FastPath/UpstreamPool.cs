@@ -8,21 +8,33 @@ namespace AseGateway.Forwarding.FastPath;
 /// Keep-alive connections to one worker address. Idle connections are reused last-in first-out (the warmest first);
 /// one idle longer than the idle timeout, or on which anything arrived while idle, is closed instead of reused. The
 /// open count is capped: at the cap the caller hands the request to YARP rather than queueing it.
+/// On event loops the idle connections are kept per loop, as nginx keeps an upstream keep-alive cache per worker: a
+/// request handled on a loop takes a connection of that loop (or opens one there), so the worker's response comes
+/// back to the thread that has the client and the request never crosses cores. Only at the cap does it take another
+/// loop's idle connection.
 /// </summary>
 internal sealed class UpstreamPool
 {
-    private readonly ConcurrentStack<UpstreamConnection> _idle = new();
+    /// <summary>Idle connections by the index of their loop; one stack on the runtime's sockets.</summary>
+    private readonly ConcurrentStack<UpstreamConnection>[] _idle;
 
     /// <summary>Every open connection, idle or busy, for the deadline sweep (changes only when one opens or closes).</summary>
     private readonly ConcurrentDictionary<UpstreamConnection, byte> _connections = new();
     private readonly TimeProvider _time;
     private readonly long _activityTimeoutTicks;
     private int _openCount;
+    private int _idleCount;
     private volatile bool _retired;
 
     public UpstreamPool(Uri address, TimeProvider time, EventLoopGroup? loops = null)
     {
         Loops = loops;
+        _idle = new ConcurrentStack<UpstreamConnection>[loops?.Loops.Count ?? 1];
+        for (var i = 0; i < _idle.Length; i++)
+        {
+            _idle[i] = new ConcurrentStack<UpstreamConnection>();
+        }
+
         _time = time;
         _activityTimeoutTicks = (long)(FastPathSettings.ActivityTimeout.TotalSeconds * time.TimestampFrequency);
         Address = address;
@@ -40,7 +52,8 @@ internal sealed class UpstreamPool
     /// <summary>Connections open now, idle or busy.</summary>
     public int OpenCount => Volatile.Read(ref _openCount);
 
-    public int IdleCount => _idle.Count;
+    /// <summary>Idle connections now (kept as a count: a <see cref="ConcurrentStack{T}"/> counts by walking its list).</summary>
+    public int IdleCount => Volatile.Read(ref _idleCount);
 
     public long LastUsed { get; private set; }
 
@@ -48,11 +61,47 @@ internal sealed class UpstreamPool
     /// True with an idle connection that is still usable, or true with null and a slot reserved for a new
     /// connection; false when <paramref name="maxConnections"/> are already open.
     /// </summary>
-    public bool TryRent(int maxConnections, long idleTimeoutMs, out UpstreamConnection? idle)
+    /// <param name="near">The loop of the client the request came from, whose idle connections are taken first.</param>
+    public bool TryRent(int maxConnections, long idleTimeoutMs, EventLoop? near, out UpstreamConnection? idle)
     {
         var now = Environment.TickCount64;
         LastUsed = now;
-        while (_idle.TryPop(out var connection))
+
+        // A client off the loops (HTTP/2 runs on Kestrel's socket transport) is no nearer one loop than another: every
+        // stack is tried before a new connection. One on a loop: its loop's stack, then a new connection, then the
+        // other stacks at the cap.
+        var home = near is not null && Loops is { } loops && loops.Owns(near) ? near.Index : -1;
+        if (home >= 0 ? TryPopUsable(home, now, idleTimeoutMs, out idle) : TryPopAnyUsable(-1, now, idleTimeoutMs, out idle))
+        {
+            return true;
+        }
+
+        if (Interlocked.Increment(ref _openCount) <= maxConnections)
+        {
+            return true;
+        }
+
+        Interlocked.Decrement(ref _openCount);
+        return home >= 0 && TryPopAnyUsable(home, now, idleTimeoutMs, out idle);
+    }
+
+    private bool TryPopAnyUsable(int except, long now, long idleTimeoutMs, out UpstreamConnection? idle)
+    {
+        for (var i = 0; i < _idle.Length; i++)
+        {
+            if (i != except && TryPopUsable(i, now, idleTimeoutMs, out idle))
+            {
+                return true;
+            }
+        }
+
+        idle = null;
+        return false;
+    }
+
+    private bool TryPopUsable(int stack, long now, long idleTimeoutMs, out UpstreamConnection? idle)
+    {
+        while (Pop(_idle[stack], out var connection))
         {
             if (now - connection.IdleSince < idleTimeoutMs && connection.IsIdleUsable())
             {
@@ -64,13 +113,7 @@ internal sealed class UpstreamPool
         }
 
         idle = null;
-        if (Interlocked.Increment(ref _openCount) > maxConnections)
-        {
-            Interlocked.Decrement(ref _openCount);
-            return false;
-        }
-
-        return true;
+        return false;
     }
 
     /// <summary>Gives back a slot reserved by <see cref="TryRent"/> when connecting failed.</summary>
@@ -78,7 +121,7 @@ internal sealed class UpstreamPool
 
     public void Return(UpstreamConnection connection, int maxIdle)
     {
-        if (_retired || _idle.Count >= maxIdle)
+        if (_retired || IdleCount >= maxIdle)
         {
             Close(connection);
             return;
@@ -87,7 +130,7 @@ internal sealed class UpstreamPool
         connection.Reused = true;
         connection.IdleSince = Environment.TickCount64;
         connection.ArmReadAhead();
-        _idle.Push(connection);
+        Push(_idle[connection.Loop?.Index ?? 0], connection);
     }
 
     public void Close(UpstreamConnection connection)
@@ -123,26 +166,50 @@ internal sealed class UpstreamPool
     public int Sweep(long idleTimeoutMs)
     {
         var now = Environment.TickCount64;
+        var kept = 0;
         var keep = new List<UpstreamConnection>();
-        while (_idle.TryPop(out var connection))
+        foreach (var stack in _idle)
         {
-            // One the worker closed (or wrote to) while idle goes now rather than at its timeout.
-            if (now - connection.IdleSince < idleTimeoutMs && connection.IsIdleUsable())
+            keep.Clear();
+            while (Pop(stack, out var connection))
             {
-                keep.Add(connection);
+                // One the worker closed (or wrote to) while idle goes now rather than at its timeout.
+                if (now - connection.IdleSince < idleTimeoutMs && connection.IsIdleUsable())
+                {
+                    keep.Add(connection);
+                }
+                else
+                {
+                    Close(connection);
+                }
             }
-            else
+
+            // Oldest first, so the warmest ends on top again.
+            for (var i = keep.Count - 1; i >= 0; i--)
             {
-                Close(connection);
+                Push(stack, keep[i]);
             }
+
+            kept += keep.Count;
         }
 
-        // Oldest first, so the warmest ends on top again.
-        for (var i = keep.Count - 1; i >= 0; i--)
+        return kept;
+    }
+
+    private void Push(ConcurrentStack<UpstreamConnection> stack, UpstreamConnection connection)
+    {
+        Interlocked.Increment(ref _idleCount);
+        stack.Push(connection);
+    }
+
+    private bool Pop(ConcurrentStack<UpstreamConnection> stack, [System.Diagnostics.CodeAnalysis.NotNullWhen(true)] out UpstreamConnection? connection)
+    {
+        if (!stack.TryPop(out connection))
         {
-            _idle.Push(keep[i]);
+            return false;
         }
 
-        return keep.Count;
+        Interlocked.Decrement(ref _idleCount);
+        return true;
     }
 }

@@ -23,11 +23,14 @@ internal sealed unsafe class EventLoop : IDisposable
     private readonly int _wake;
     private readonly Thread _thread;
     private readonly Action<Exception> _onUnexpected;
+    [ThreadStatic]
+    private static EventLoop? _current;
     private long _nextId;
     private volatile bool _stopping;
 
-    public EventLoop(string name, Action<Exception> onUnexpected)
+    public EventLoop(string name, int index, Action<Exception> onUnexpected)
     {
+        Index = index;
         _onUnexpected = onUnexpected;
         _epoll = EpollCreate(EpollCloexec);
         if (_epoll < 0)
@@ -47,6 +50,12 @@ internal sealed unsafe class EventLoop : IDisposable
         _thread = new Thread(static state => ((EventLoop)state!).Run()) { IsBackground = true, Name = name };
         _thread.UnsafeStart(this);
     }
+
+    /// <summary>The loop whose thread is running the caller, or null off the loops.</summary>
+    public static EventLoop? Current => _current;
+
+    /// <summary>Its place in its <see cref="EventLoopGroup"/>.</summary>
+    public int Index { get; }
 
     /// <summary>Sockets registered now (tests check that closed ones are gone).</summary>
     public int Count => _sockets.Count;
@@ -106,6 +115,7 @@ internal sealed unsafe class EventLoop : IDisposable
 
     private void Run()
     {
+        _current = this;
         var events = stackalloc EpollEvent[EventsPerWait];
         while (!_stopping)
         {

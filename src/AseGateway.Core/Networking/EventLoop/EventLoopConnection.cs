@@ -9,12 +9,12 @@ namespace AseGateway.Networking.EventLoop;
 
 /// <summary>
 /// An accepted connection as Kestrel sees it: the <see cref="EventLoopSocket"/>'s pipes as its transport, and the
-/// features Kestrel's own socket transport offers (id, items, memory pool, lifetime, end points, the socket).
+/// features Kestrel's own socket transport offers (id, items, memory pool, lifetime, end points, the socket), and its loop.
 /// <see cref="ConnectionClosed"/> fires when the receiving side ends, as it does there.
 /// </summary>
 internal sealed class EventLoopConnection : ConnectionContext,
     IConnectionIdFeature, IConnectionTransportFeature, IConnectionItemsFeature, IMemoryPoolFeature,
-    IConnectionLifetimeFeature, IConnectionEndPointFeature, IConnectionSocketFeature
+    IConnectionLifetimeFeature, IConnectionEndPointFeature, IConnectionSocketFeature, IEventLoopFeature
 {
     private static long _lastId;
 
@@ -39,6 +39,7 @@ internal sealed class EventLoopConnection : ConnectionContext,
         _features.Set<IConnectionLifetimeFeature>(this);
         _features.Set<IConnectionEndPointFeature>(this);
         _features.Set<IConnectionSocketFeature>(this);
+        _features.Set<IEventLoopFeature>(this);
         socket.ReceiveEnded.ContinueWith(
             static (_, state) => ((EventLoopConnection)state!).FireClosed(),
             this,
@@ -73,6 +74,8 @@ internal sealed class EventLoopConnection : ConnectionContext,
     public MemoryPool<byte> MemoryPool { get; }
 
     public System.Net.Sockets.Socket Socket => _socket.Socket;
+
+    public EventLoop Loop => _socket.Loop;
 
     public override void Abort(ConnectionAbortedException abortReason) => _socket.Abort(abortReason);
 

@@ -18,7 +18,7 @@ internal sealed class EventLoopGroup : IDisposable
         _loops = new EventLoop[count];
         for (var i = 0; i < count; i++)
         {
-            _loops[i] = new EventLoop($"AseGateway I/O {i}", onUnexpected);
+            _loops[i] = new EventLoop($"AseGateway I/O {i}", i, onUnexpected);
         }
     }
 
@@ -28,6 +28,15 @@ internal sealed class EventLoopGroup : IDisposable
     public MemoryPool<byte> Pool { get; }
 
     public EventLoop Next() => _loops[Interlocked.Increment(ref _next) % (uint)_loops.Length];
+
+    /// <summary>Whether the loop is one of this group's (each gateway in a process has its own).</summary>
+    public bool Owns(EventLoop loop) => loop.Index < _loops.Length && ReferenceEquals(_loops[loop.Index], loop);
+
+    /// <summary>
+    /// <paramref name="near"/> when it is one of this group's, else the next in turn: a connection to a worker opened
+    /// for a request of a client on a loop goes on that loop, so its response is handled by the thread that has the client.
+    /// </summary>
+    public EventLoop NearOrNext(EventLoop? near) => near is not null && Owns(near) ? near : Next();
 
     public void Dispose()
     {

@@ -68,6 +68,8 @@ internal sealed class EventLoopSocket : IDuplexPipe
 
     public SafeHandle Handle => _socket.SafeHandle;
 
+    public EventLoop Loop => _loop;
+
     public Socket Socket => _socket;
 
     /// <summary>What the peer sent; completed at its FIN, or with the error that ended the connection.</summary>

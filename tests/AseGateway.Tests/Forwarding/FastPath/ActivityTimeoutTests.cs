@@ -83,9 +83,9 @@ public sealed class ActivityTimeoutTests : IDisposable
 
     private static async Task<UpstreamConnection> OpenAsync(UpstreamPool pool)
     {
-        Assert.True(pool.TryRent(maxConnections: 8, idleTimeoutMs: 60_000, out var idle));
+        Assert.True(pool.TryRent(maxConnections: 8, idleTimeoutMs: 60_000, near: null, out var idle));
         Assert.Null(idle);
-        return await UpstreamConnection.ConnectAsync(pool, CancellationToken.None);
+        return await UpstreamConnection.ConnectAsync(pool, near: null, CancellationToken.None);
     }
 
     /// <summary>A loopback listener whose backlog holds the connections: connected, never read from nor answered.</summary>
