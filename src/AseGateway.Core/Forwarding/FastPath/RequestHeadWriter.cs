@@ -81,20 +81,45 @@ internal static class RequestHeadWriter
         return true;
     }
 
+    /// <summary>
+    /// What the head is first written into, in one piece: a typical head (a browser's is about 1 KB with the App
+    /// Service headers) fits, and is then advanced once instead of four times a header.
+    /// </summary>
+    private const int OnePieceHeadSize = 4096;
+
     /// <summary>The request line and headers, ending with the blank line; nothing is flushed.</summary>
     public static void Write(PipeWriter writer, HttpContext context, GatewayRequestFeature gateway, bool hasBody)
     {
-        var request = context.Request;
-        WriteAscii(writer, request.Method);
-        WriteAscii(writer, " ");
-        WriteAscii(writer, RequestTarget(request));
-        WriteAscii(writer, " HTTP/1.1\r\nHost: ");
-        WriteAscii(writer, request.Headers.Host[0]!);
-        WriteAscii(writer, "\r\n");
-
-        var trusted = gateway.PeerIsTrustedForwarder;
         var activity = Activity.Current;
         var propagator = activity is null ? null : Propagator();
+        if (propagator is null)
+        {
+            // Into one span of the writer's buffer; a longer head is written again, piece by piece (nothing is
+            // advanced until the whole head fit).
+            var head = new HeadBuffer(writer.GetSpan(OnePieceHeadSize));
+            WriteHead(ref head, context, gateway, hasBody, activity, propagator);
+            if (!head.Overflowed)
+            {
+                writer.Advance(head.Length);
+                return;
+            }
+        }
+
+        var pieces = new HeadBuffer(writer);
+        WriteHead(ref pieces, context, gateway, hasBody, activity, propagator);
+    }
+
+    private static void WriteHead(ref HeadBuffer head, HttpContext context, GatewayRequestFeature gateway, bool hasBody, Activity? activity, PropagatorFields? propagator)
+    {
+        var request = context.Request;
+        head.Ascii(request.Method);
+        head.Ascii(" ");
+        head.Ascii(RequestTarget(request));
+        head.Ascii(" HTTP/1.1\r\nHost: ");
+        head.Ascii(request.Headers.Host[0]!);
+        head.Ascii("\r\n");
+
+        var trusted = gateway.PeerIsTrustedForwarder;
         var sawContentLength = false;
         foreach (var (name, values) in request.Headers)
         {
@@ -106,22 +131,23 @@ internal static class RequestHeadWriter
             }
 
             sawContentLength |= string.Equals(name, HeaderNames.ContentLength, StringComparison.OrdinalIgnoreCase);
-            WriteField(writer, name, values[0]!);
+            head.Field(name, values[0]!);
         }
 
-        WriteAppServiceHeaders(writer, context, gateway, trusted);
+        WriteAppServiceHeaders(ref head, context, gateway, trusted);
         if (propagator is null)
         {
             // Tracing off: as AppServiceRequestTransform, the gateway's hop in the client's trace, or a new trace.
             Span<char> traceparent = stackalloc char[NextHopTraceParent.Length];
             NextHopTraceParent.Format(request.Headers.TraceParent, traceparent);
-            WriteAscii(writer, "traceparent: ");
-            WriteAscii(writer, traceparent);
-            WriteAscii(writer, "\r\n");
+            head.Ascii("traceparent: ");
+            head.Ascii(traceparent);
+            head.Ascii("\r\n");
         }
         else
         {
-            propagator.Propagator.Inject(activity, writer, static (carrier, name, value) =>
+            // Only ever piece by piece (see Write): the propagator's callback gets the writer.
+            propagator.Propagator.Inject(activity, head.Writer, static (carrier, name, value) =>
             {
                 if (value is not null)
                 {
@@ -133,10 +159,10 @@ internal static class RequestHeadWriter
         // HttpClient sends "Content-Length: 0" for a method that should carry a body and has none (POST, PUT, ...).
         if (!hasBody && !sawContentLength && MustHaveBody(request.Method))
         {
-            WriteAscii(writer, "Content-Length: 0\r\n");
+            head.Ascii("Content-Length: 0\r\n");
         }
 
-        WriteAscii(writer, "\r\n");
+        head.Ascii("\r\n");
     }
 
     /// <summary>As YARP builds the destination URI (path encoded its way, query as Kestrel kept it) and HttpClient writes it.</summary>
@@ -153,49 +179,49 @@ internal static class RequestHeadWriter
         return RequestUtilities.MakeDestinationAddress("http://fastpath/", request.Path, request.QueryString).PathAndQuery;
     }
 
-    private static void WriteAppServiceHeaders(PipeWriter writer, HttpContext context, GatewayRequestFeature gateway, bool trusted)
+    private static void WriteAppServiceHeaders(ref HeadBuffer head, HttpContext context, GatewayRequestFeature gateway, bool trusted)
     {
         var request = context.Request;
         var peer = gateway.PeerAddress?.ToString() ?? string.Empty;
         var incomingFor = request.Headers[AppServiceHeaders.ForwardedFor];
         if (trusted && incomingFor.Count > 0)
         {
-            WriteField(writer, AppServiceHeaders.ForwardedFor, $"{incomingFor[0]}, {peer}");
+            head.Field(AppServiceHeaders.ForwardedFor, $"{incomingFor[0]}, {peer}");
         }
         else if (peer.Length > 0)
         {
-            WriteField(writer, AppServiceHeaders.ForwardedFor, peer);
+            head.Field(AppServiceHeaders.ForwardedFor, peer);
         }
 
         // A trusted forwarder's X-Forwarded-Proto was copied with the client's headers.
         if (!trusted || !request.Headers.ContainsKey(AppServiceHeaders.ForwardedProto))
         {
-            WriteField(writer, AppServiceHeaders.ForwardedProto, request.Scheme);
+            head.Field(AppServiceHeaders.ForwardedProto, request.Scheme);
         }
 
         if (gateway.ClientAddress is { } client)
         {
-            WriteField(writer, AppServiceHeaders.ClientIp, client.ToString());
+            head.Field(AppServiceHeaders.ClientIp, client.ToString());
         }
 
         if (gateway.ClientPort is { } port)
         {
-            WriteField(writer, AppServiceHeaders.ClientPort, port.ToString(CultureInfo.InvariantCulture));
+            head.Field(AppServiceHeaders.ClientPort, port.ToString(CultureInfo.InvariantCulture));
         }
 
         if (request.IsHttps)
         {
-            WriteField(writer, AppServiceHeaders.ArrSsl, AppServiceRequestTransform.TlsDescription(context));
+            head.Field(AppServiceHeaders.ArrSsl, AppServiceRequestTransform.TlsDescription(context));
             if (context.Connection.ClientCertificate is { } certificate)
             {
-                WriteField(writer, AppServiceHeaders.ArrClientCert, Convert.ToBase64String(certificate.RawData));
+                head.Field(AppServiceHeaders.ArrClientCert, Convert.ToBase64String(certificate.RawData));
             }
         }
 
-        WriteField(writer, AppServiceHeaders.OriginalUrl, AppServiceRequestTransform.OriginalUrl(context));
+        head.Field(AppServiceHeaders.OriginalUrl, AppServiceRequestTransform.OriginalUrl(context));
         if (gateway.App is { } app)
         {
-            WriteField(writer, AppServiceHeaders.SiteDeploymentId, app.Name);
+            head.Field(AppServiceHeaders.SiteDeploymentId, app.Name);
         }
     }
 
@@ -210,7 +236,7 @@ internal static class RequestHeadWriter
         WriteAscii(writer, "\r\n");
     }
 
-    private static void WriteAscii(PipeWriter writer, ReadOnlySpan<char> text)
+    private static void WriteAscii(PipeWriter writer, scoped ReadOnlySpan<char> text)
     {
         if (text.Length == 0)
         {
@@ -220,12 +246,14 @@ internal static class RequestHeadWriter
         var span = writer.GetSpan(text.Length);
         if (Ascii.FromUtf16(text, span, out var written) != OperationStatus.Done)
         {
-            // Eligibility admitted only ASCII header values; nothing has been flushed, the connection is closed.
-            throw new InvalidOperationException("A non-ASCII character in the forwarded request head.");
+            throw NonAscii();
         }
 
         writer.Advance(written);
     }
+
+    /// <summary>Eligibility admitted only ASCII header values; nothing has been flushed, the connection is closed.</summary>
+    private static InvalidOperationException NonAscii() => new("A non-ASCII character in the forwarded request head.");
 
     private static PropagatorFields Propagator()
     {
@@ -242,4 +270,57 @@ internal static class RequestHeadWriter
 
     /// <summary>The propagator and the header names it owns: YARP removes a client's copies before injecting its own.</summary>
     private sealed record PropagatorFields(DistributedContextPropagator Propagator, FrozenSet<string> Names);
+    /// <summary>
+    /// Where a head is written: one span, tracking the length and whether it overflowed (then the rest is skipped), or
+    /// the pipe writer itself, a piece at a time.
+    /// </summary>
+    private ref struct HeadBuffer
+    {
+        private readonly Span<byte> _span;
+
+        public HeadBuffer(Span<byte> span) => _span = span;
+
+        public HeadBuffer(PipeWriter writer) => Writer = writer;
+
+        /// <summary>The writer when writing piece by piece; null into a span.</summary>
+        public PipeWriter? Writer { get; }
+
+        public int Length { get; private set; }
+
+        public bool Overflowed { get; private set; }
+
+        public void Field(string name, string value)
+        {
+            Ascii(name);
+            Ascii(": ");
+            Ascii(value);
+            Ascii("\r\n");
+        }
+
+        public void Ascii(scoped ReadOnlySpan<char> text)
+        {
+            if (Writer is not null)
+            {
+                WriteAscii(Writer, text);
+                return;
+            }
+
+            if (Overflowed)
+            {
+                return;
+            }
+
+            switch (System.Text.Ascii.FromUtf16(text, _span[Length..], out var written))
+            {
+                case OperationStatus.Done:
+                    Length += written;
+                    break;
+                case OperationStatus.DestinationTooSmall:
+                    Overflowed = true;
+                    break;
+                default:
+                    throw NonAscii();
+            }
+        }
+    }
 }
