@@ -161,9 +161,17 @@ internal sealed partial class FastPathForwarderMiddleware
         var receivedAny = false;
         try
         {
+            var sent = false;
             try
             {
-                RequestHeadWriter.Write(connection.Writer, context, gateway, bodyLength > 0);
+                if (bodyLength > 0)
+                {
+                    RequestHeadWriter.Write(connection.Writer, context, gateway, hasBody: true);
+                }
+                else
+                {
+                    sent = RequestHeadWriter.TrySend(connection, context, gateway);
+                }
             }
             catch (InvalidOperationException ex)
             {
@@ -178,7 +186,7 @@ internal sealed partial class FastPathForwarderMiddleware
                     return outcome;
                 }
             }
-            else
+            else if (!sent)
             {
                 await connection.Writer.FlushAsync(token);
             }

@@ -109,6 +109,29 @@ internal static class RequestHeadWriter
         WriteHead(ref pieces, context, gateway, hasBody, activity, propagator);
     }
 
+    /// <summary>
+    /// The head of a request without a body, sent at once from a buffer on the stack when it fits and the connection
+    /// can (<see cref="UpstreamConnection.SendOrBuffer"/>): no pipe write, flush and send-loop turn for the commonest
+    /// exchange. False when the caller must still flush (the head, or its unsent tail, is in the connection's writer).
+    /// </summary>
+    public static bool TrySend(UpstreamConnection connection, HttpContext context, GatewayRequestFeature gateway)
+    {
+        // With an activity the propagator writes the trace context through the writer: piece by piece (see Write).
+        if (Activity.Current is null)
+        {
+            Span<byte> buffer = stackalloc byte[OnePieceHeadSize];
+            var head = new HeadBuffer(buffer);
+            WriteHead(ref head, context, gateway, hasBody: false, activity: null, propagator: null);
+            if (!head.Overflowed)
+            {
+                return connection.SendOrBuffer(buffer[..head.Length]);
+            }
+        }
+
+        Write(connection.Writer, context, gateway, hasBody: false);
+        return false;
+    }
+
     private static void WriteHead(ref HeadBuffer head, HttpContext context, GatewayRequestFeature gateway, bool hasBody, Activity? activity, PropagatorFields? propagator)
     {
         var request = context.Request;

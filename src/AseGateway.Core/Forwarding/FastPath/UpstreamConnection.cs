@@ -1,3 +1,4 @@
+using System.Buffers;
 using System.IO.Pipelines;
 using System.Net;
 using System.Net.Sockets;
@@ -55,6 +56,23 @@ internal sealed class UpstreamConnection : IDisposable
     }
 
     public UpstreamPool Pool { get; }
+
+    /// <summary>
+    /// Sends <paramref name="data"/> at once when the connection is on an event loop with nothing unsent before it;
+    /// otherwise (or for what the socket did not take) copies it to <see cref="Writer"/> and returns false: the caller
+    /// flushes. A failed send throws, as the flush would have.
+    /// </summary>
+    public bool SendOrBuffer(ReadOnlySpan<byte> data)
+    {
+        var sent = _loopSocket?.SendDirect(data) ?? 0;
+        if (sent == data.Length)
+        {
+            return true;
+        }
+
+        Writer.Write(data[sent..]);
+        return false;
+    }
 
     /// <summary>The event loop it is on, or null on the runtime's sockets.</summary>
     public EventLoop? Loop => _loopSocket?.Loop;

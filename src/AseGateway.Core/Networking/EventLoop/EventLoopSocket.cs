@@ -46,6 +46,10 @@ internal sealed class EventLoopSocket : IDuplexPipe
 
     private readonly bool _failWritesOnSendError;
     private volatile bool _connecting;
+
+    // The send loop waits for data with everything written before sent: a single writer may send straight from its
+    // own buffer (SendDirect) instead of through the output pipe.
+    private volatile bool _sendIdle;
     private TaskCompletionSource? _writableWaiter;
     private int _shutdown;
     private Exception? _shutdownReason;
@@ -302,7 +306,9 @@ internal sealed class EventLoopSocket : IDuplexPipe
         {
             while (true)
             {
+                _sendIdle = true;
                 var result = await reader.ReadAsync();
+                _sendIdle = false;
                 if (result.IsCanceled)
                 {
                     break;
@@ -345,6 +351,45 @@ internal sealed class EventLoopSocket : IDuplexPipe
             _input.Writer.CancelPendingFlush();
             HalfEnded();
         }
+    }
+
+    /// <summary>
+    /// Sends <paramref name="data"/> now, from the caller's buffer, when nothing written to <see cref="Output"/> before
+    /// it is still unsent; returns how many bytes went (all, some, or none when the send loop is busy or the socket
+    /// full). The rest is the caller's to write to <see cref="Output"/> and flush. Only for a socket with one writer
+    /// (a connection to a worker carries one exchange at a time): a direct send must not overlap a write to the pipe.
+    /// A failed send throws, as the next flush would have.
+    /// </summary>
+    public int SendDirect(ReadOnlySpan<byte> data)
+    {
+        if (!_sendIdle || Volatile.Read(ref _shutdown) != 0)
+        {
+            return 0;
+        }
+
+        var total = 0;
+        while (total < data.Length)
+        {
+            var sent = SendSingle(data[total..]);
+            if (sent > 0)
+            {
+                total += (int)sent;
+                continue;
+            }
+
+            var error = Marshal.GetLastPInvokeError();
+            if (error == EAGAIN)
+            {
+                break;
+            }
+
+            if (error != EINTR)
+            {
+                throw ErrorFor(error, "sendmsg");
+            }
+        }
+
+        return total;
     }
 
     /// <summary>Sends as much of <paramref name="remaining"/> as the socket takes; false once it would block.</summary>

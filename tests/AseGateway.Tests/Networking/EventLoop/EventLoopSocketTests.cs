@@ -78,6 +78,43 @@ public sealed class EventLoopSocketTests : IDisposable
     }
 
     [Fact]
+    public async Task SendDirect_GoesOutAtOnceWhenNothingIsPending_AndNotPastBytesStillInThePipe()
+    {
+        var (socket, peer) = await ConnectedPairAsync();
+        using var _ = peer;
+
+        Assert.Equal(5, socket.SendDirect("head:"u8));
+        Assert.Equal("head:", await ReceiveTextAsync(peer, 5));
+
+        // The peer does not read: a write through the pipe fills the socket and waits for room. A direct send now would
+        // overtake it, so none goes; once the pipe's bytes are out, direct sends go again, after them.
+        var payload = RandomNumberGenerator.GetBytes(8 * 1024 * 1024);
+        var writing = socket.Output.WriteAsync(payload).AsTask();
+        await Task.Delay(200);
+        Assert.False(writing.IsCompleted, "8 MiB fit in the socket buffers: nothing waited for room");
+        Assert.Equal(0, socket.SendDirect("tail"u8));
+
+        var received = new byte[payload.Length];
+        for (var offset = 0; offset < received.Length;)
+        {
+            offset += await peer.ReceiveAsync(received.AsMemory(offset)).AsTask().WaitAsync(Timeout);
+        }
+
+        await writing.WaitAsync(Timeout);
+        Assert.Equal(SHA256.HashData(payload), SHA256.HashData(received));
+
+        // The send loop goes back to waiting just after its last send: until then a direct send still declines.
+        var deadline = DateTime.UtcNow + Timeout;
+        while (socket.SendDirect("tail"u8) == 0)
+        {
+            Assert.True(DateTime.UtcNow < deadline, "the send loop never went idle after the pipe's bytes were sent");
+            await Task.Delay(10);
+        }
+
+        Assert.Equal("tail", await ReceiveTextAsync(peer, 4));
+    }
+
+    [Fact]
     public async Task Input_ReaderSlowerThanThePeer_PausesReceivingAndLosesNothing()
     {
         var (socket, peer) = await ConnectedPairAsync(maxInput: 64 * 1024);
