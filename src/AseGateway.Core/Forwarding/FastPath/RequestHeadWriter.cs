@@ -293,6 +293,7 @@ internal static class RequestHeadWriter
 
     /// <summary>The propagator and the header names it owns: YARP removes a client's copies before injecting its own.</summary>
     private sealed record PropagatorFields(DistributedContextPropagator Propagator, FrozenSet<string> Names);
+
     /// <summary>
     /// Where a head is written: one span, tracking the length and whether it overflowed (then the rest is skipped), or
     /// the pipe writer itself, a piece at a time.
