@@ -374,18 +374,10 @@ internal sealed class EventLoopSocket : IDuplexPipe
             if (sent > 0)
             {
                 total += (int)sent;
-                continue;
             }
-
-            var error = Marshal.GetLastPInvokeError();
-            if (error == EAGAIN)
+            else if (!InterruptedElseFull())
             {
                 break;
-            }
-
-            if (error != EINTR)
-            {
-                throw ErrorFor(error, "sendmsg");
             }
         }
 
@@ -401,22 +393,29 @@ internal sealed class EventLoopSocket : IDuplexPipe
             if (sent > 0)
             {
                 remaining = remaining.Slice(sent);
-                continue;
             }
-
-            var error = Marshal.GetLastPInvokeError();
-            if (error == EAGAIN)
+            else if (!InterruptedElseFull())
             {
                 return false;
-            }
-
-            if (error != EINTR)
-            {
-                throw ErrorFor(error, "sendmsg");
             }
         }
 
         return true;
+    }
+
+    /// <summary>
+    /// After a send that sent nothing: true when it was interrupted (send again), false when the socket is full
+    /// (EAGAIN: wait for room); any other error throws.
+    /// </summary>
+    private static bool InterruptedElseFull()
+    {
+        var error = Marshal.GetLastPInvokeError();
+        if (error == EAGAIN)
+        {
+            return false;
+        }
+
+        return error == EINTR ? true : throw ErrorFor(error, "sendmsg");
     }
 
     private unsafe nint SendSingle(ReadOnlySpan<byte> span)
