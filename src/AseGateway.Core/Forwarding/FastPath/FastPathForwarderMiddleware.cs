@@ -55,16 +55,19 @@ internal sealed partial class FastPathForwarderMiddleware
             || context.Features.Get<IReverseProxyFeature>() is not { AvailableDestinations: [var destination] } proxy
             || destination.Model?.Config.Address is not { } address
             || _pools.Find(address) is not { } pool
-            || !RequestHeadWriter.IsEligible(context, gateway)
-            || !pool.TryRent(settings.MaxConnections, settings.IdleTimeoutMs, NearLoop(context, pool), out var connection))
+            || !RequestHeadWriter.IsEligible(context, gateway))
         {
             return _next(context);
         }
 
-        return ForwardAsync(context, gateway, proxy, destination, pool, connection, settings);
+        var near = NearLoop(context, pool);
+        return pool.TryRent(settings.MaxConnections, settings.IdleTimeoutMs, near, out var connection)
+            ? ForwardAsync(context, gateway, proxy, destination, pool, connection, settings, near)
+            : _next(context);
     }
 
-    private async Task ForwardAsync(HttpContext context, GatewayRequestFeature gateway, IReverseProxyFeature proxy, DestinationState destination, UpstreamPool pool, UpstreamConnection? connection, FastPathSettings settings)
+    /// <param name="near">The loop of the request's client (<see cref="NearLoop"/>): where new connections go.</param>
+    private async Task ForwardAsync(HttpContext context, GatewayRequestFeature gateway, IReverseProxyFeature proxy, DestinationState destination, UpstreamPool pool, UpstreamConnection? connection, FastPathSettings settings, EventLoop? near)
     {
         proxy.ProxiedDestination = destination;
         DestinationConcurrency.Increment(destination);
@@ -74,7 +77,7 @@ internal sealed partial class FastPathForwarderMiddleware
             var bodyLength = context.Features.Get<IHttpRequestBodyDetectionFeature>()!.CanHaveBody ? context.Request.ContentLength ?? 0 : 0;
             for (var attempt = 1; ; attempt++)
             {
-                connection ??= await ConnectAsync(context, pool, NearLoop(context, pool));
+                connection ??= await ConnectAsync(context, pool, near);
                 if (connection is null)
                 {
                     return;
@@ -96,7 +99,7 @@ internal sealed partial class FastPathForwarderMiddleware
                 }
 
                 LogStaleConnection(_logger, pool.Address);
-                if (!pool.TryRent(settings.MaxConnections, settings.IdleTimeoutMs, NearLoop(context, pool), out connection))
+                if (!pool.TryRent(settings.MaxConnections, settings.IdleTimeoutMs, near, out connection))
                 {
                     Fail(context, ForwarderError.Request, StatusCodes.Status502BadGateway, new HttpRequestException(HttpRequestError.ResponseEnded, "The response ended prematurely."));
                     return;

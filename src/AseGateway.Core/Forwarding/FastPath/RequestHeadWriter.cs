@@ -105,8 +105,7 @@ internal static class RequestHeadWriter
             }
         }
 
-        var pieces = new HeadBuffer(writer);
-        WriteHead(ref pieces, context, gateway, hasBody, activity, propagator);
+        WritePieces(writer, context, gateway, hasBody, activity, propagator);
     }
 
     /// <summary>
@@ -126,10 +125,20 @@ internal static class RequestHeadWriter
             {
                 return connection.SendOrBuffer(buffer[..head.Length]);
             }
+
+            // Longer than a buffer: straight to piece by piece, not once more into the writer's span of the same size.
+            WritePieces(connection.Writer, context, gateway, hasBody: false, activity: null, propagator: null);
+            return false;
         }
 
         Write(connection.Writer, context, gateway, hasBody: false);
         return false;
+    }
+
+    private static void WritePieces(PipeWriter writer, HttpContext context, GatewayRequestFeature gateway, bool hasBody, Activity? activity, PropagatorFields? propagator)
+    {
+        var pieces = new HeadBuffer(writer);
+        WriteHead(ref pieces, context, gateway, hasBody, activity, propagator);
     }
 
     private static void WriteHead(ref HeadBuffer head, HttpContext context, GatewayRequestFeature gateway, bool hasBody, Activity? activity, PropagatorFields? propagator)
