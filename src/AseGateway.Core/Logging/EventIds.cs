@@ -65,12 +65,12 @@ internal static class EventIds
     // 800-809: WAF response phases (CRS phases 3 and 4).
     public const int WafResponseBlocked = 800;
 
-    // 860-869: the event-loop transport.
-    public const int EventLoopFailed = 860;
-    public const int EventLoopsServing = 861;
-
     // 850-859: the HTTP/1.1 forwarding fast path.
     public const int FastPathForwardingFailed = 850;
     public const int FastPathInvalidResponse = 851;
     public const int FastPathStaleConnection = 852;
+
+    // 860-869: the event-loop transport.
+    public const int EventLoopFailed = 860;
+    public const int EventLoopsServing = 861;
 }
