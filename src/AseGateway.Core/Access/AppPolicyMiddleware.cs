@@ -28,13 +28,13 @@ internal sealed partial class AppPolicyMiddleware
 
     public Task InvokeAsync(HttpContext context)
     {
-        var gateway = context.Features.Get<GatewayRequestFeature>();
+        var gateway = context.Features.Find<GatewayRequestFeature>();
         if (gateway is null)
         {
             return _next(context);
         }
 
-        var app = gateway.App = gateway.Snapshot.Apps.GetValueOrDefault(context.GetReverseProxyFeature().Route.Config.RouteId);
+        var app = gateway.App = gateway.Snapshot.Apps.GetValueOrDefault(context.ReverseProxyFeature().Route.Config.RouteId);
         if (app is null)
         {
             return _next(context);

@@ -23,8 +23,8 @@ internal sealed class ArrAffinityMiddleware
 
     public Task InvokeAsync(HttpContext context)
     {
-        var proxy = context.GetReverseProxyFeature();
-        var gateway = context.Features.Get<GatewayRequestFeature>();
+        var proxy = context.ReverseProxyFeature();
+        var gateway = context.Features.Find<GatewayRequestFeature>();
         if (gateway is null)
         {
             return _next(context);

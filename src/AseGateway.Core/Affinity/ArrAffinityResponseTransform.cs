@@ -25,7 +25,7 @@ internal sealed class ArrAffinityResponseTransform : ResponseTransform
     {
         if (context.ProxyResponse is not null)
         {
-            Apply(context.HttpContext, context.HttpContext.Features.Get<GatewayRequestFeature>());
+            Apply(context.HttpContext, context.HttpContext.Features.Find<GatewayRequestFeature>());
         }
 
         return ValueTask.CompletedTask;
@@ -47,7 +47,7 @@ internal sealed class ArrAffinityResponseTransform : ResponseTransform
 
         if (gateway?.App?.ClientAffinityEnabled != true
             || (disabled && string.Equals(disable.ToString().Trim(), "true", StringComparison.OrdinalIgnoreCase))
-            || httpContext.GetReverseProxyFeature().ProxiedDestination is not { } destination
+            || httpContext.ReverseProxyFeature().ProxiedDestination is not { } destination
             || _registry.Find(destination.DestinationId) is not { } instance)
         {
             return;

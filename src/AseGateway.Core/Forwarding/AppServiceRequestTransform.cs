@@ -22,7 +22,7 @@ internal sealed class AppServiceRequestTransform : RequestTransform
         var request = httpContext.Request;
         var incoming = request.Headers;
         var headers = context.ProxyRequest.Headers;
-        var gateway = httpContext.Features.Get<GatewayRequestFeature>();
+        var gateway = httpContext.Features.Find<GatewayRequestFeature>();
         var trusted = gateway?.PeerIsTrustedForwarder == true;
 
         RemoveSentByClient(incoming, headers, AppServiceHeaders.FrontEndOwned);
@@ -114,7 +114,7 @@ internal sealed class AppServiceRequestTransform : RequestTransform
     /// <summary>The request target exactly as the client sent it (App Service's X-Original-URL).</summary>
     internal static string OriginalUrl(HttpContext context)
     {
-        var raw = context.Features.Get<IHttpRequestFeature>()?.RawTarget;
+        var raw = context.Features.Find<IHttpRequestFeature>()?.RawTarget;
         if (!string.IsNullOrEmpty(raw) && raw[0] == '/')
         {
             return raw;

@@ -53,7 +53,7 @@ internal sealed partial class HeaderSanityMiddleware
             singleAscii = singleAscii && values.Count == 1 && values[0] is { } only && Ascii.IsValid(only);
         }
 
-        if (context.Features.Get<GatewayRequestFeature>() is { } gateway)
+        if (context.Features.Find<GatewayRequestFeature>() is { } gateway)
         {
             gateway.HeadersAreSingleAscii = singleAscii;
         }

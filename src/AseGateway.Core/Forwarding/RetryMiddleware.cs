@@ -39,7 +39,7 @@ internal sealed partial class RetryMiddleware
 
     public Task InvokeAsync(HttpContext context)
     {
-        var app = context.Features.Get<GatewayRequestFeature>()?.App;
+        var app = context.Features.Find<GatewayRequestFeature>()?.App;
         if (app is null || app.MaxAttempts <= 1 || !IsRetriable(context))
         {
             return ForwardOnceAsync(context);
@@ -66,7 +66,7 @@ internal sealed partial class RetryMiddleware
         }
 
         // Kestrel knows for HTTP/1 (Content-Length / chunked) and HTTP/2 (END_STREAM on the headers).
-        if (context.Features.Get<IHttpRequestBodyDetectionFeature>() is { } detection)
+        if (context.Features.Find<IHttpRequestBodyDetectionFeature>() is { } detection)
         {
             return !detection.CanHaveBody;
         }
@@ -76,7 +76,7 @@ internal sealed partial class RetryMiddleware
 
     private async Task InvokeWithRetriesAsync(HttpContext context, string appName, int maxAttempts)
     {
-        var proxy = context.GetReverseProxyFeature();
+        var proxy = context.ReverseProxyFeature();
         var candidates = proxy.AvailableDestinations;
         for (var attempt = 1; ; attempt++)
         {
@@ -116,7 +116,7 @@ internal sealed partial class RetryMiddleware
     /// timeout or a canceled client is not retried (the instance may still be working on it, or nobody waits).
     /// </summary>
     private static bool FailedBeforeAnyResponse(HttpContext context) =>
-        context.Features.Get<IForwarderErrorFeature>() is { Error: ForwarderError.Request }
+        context.Features.Find<IForwarderErrorFeature>() is { Error: ForwarderError.Request }
         && !context.Response.HasStarted
         && !context.RequestAborted.IsCancellationRequested;
 

@@ -1,4 +1,5 @@
 using System.Net.Sockets;
+using AseGateway.Forwarding;
 using AseGateway.Instances;
 using Microsoft.AspNetCore.Http;
 using Yarp.ReverseProxy.Forwarder;
@@ -21,9 +22,9 @@ internal static class PassiveHealth
     /// <summary>Takes the attempt's instance out of rotation when the forwarder could not reach it.</summary>
     public static void ReportAttempt(HttpContext context, InstanceManager instances)
     {
-        if (context.Features.Get<IForwarderErrorFeature>() is { Error: ForwarderError.Request } error
+        if (context.Features.Find<IForwarderErrorFeature>() is { Error: ForwarderError.Request } error
             && IsConnectFailure(error.Exception)
-            && context.GetReverseProxyFeature().ProxiedDestination is { } destination)
+            && context.ReverseProxyFeature().ProxiedDestination is { } destination)
         {
             instances.ReportConnectionFailure(destination.DestinationId);
         }

@@ -77,7 +77,7 @@ internal sealed class RequestMetricsMiddleware
 
     private void Record(HttpContext context, long started, long now, bool failed)
     {
-        var gateway = context.Features.Get<GatewayRequestFeature>();
+        var gateway = context.Features.Find<GatewayRequestFeature>();
         var app = gateway?.App?.Name ?? RequestCounts.None;
         var instance = gateway?.Instance ?? RequestCounts.None;
 
@@ -88,7 +88,7 @@ internal sealed class RequestMetricsMiddleware
 
         if (gateway is { UpstreamStarted: > 0 } forwarded)
         {
-            var error = context.Features.Get<IForwarderErrorFeature>()?.Error ?? ForwarderError.None;
+            var error = context.Features.Find<IForwarderErrorFeature>()?.Error ?? ForwarderError.None;
             _metrics.UpstreamDuration.Record(
                 Stopwatch.GetElapsedTime(forwarded.UpstreamStarted, now).TotalSeconds,
                 new KeyValuePair<string, object?>(MetricLabels.App, app),
@@ -115,8 +115,8 @@ internal sealed class UpstreamMetricsMiddleware
 
     public Task InvokeAsync(HttpContext context)
     {
-        if (context.Features.Get<GatewayRequestFeature>() is { } gateway
-            && context.Features.Get<Yarp.ReverseProxy.Model.IReverseProxyFeature>()?.AvailableDestinations is [var destination])
+        if (context.Features.Find<GatewayRequestFeature>() is { } gateway
+            && context.Features.Find<Yarp.ReverseProxy.Model.IReverseProxyFeature>()?.AvailableDestinations is [var destination])
         {
             // The stable spec key (app/plan/index), not the runtime id: a replaced instance keeps its series.
             gateway.Instance = _registry.Find(destination.DestinationId)?.Spec.Key ?? RequestCounts.None;

@@ -50,7 +50,7 @@ internal static class AccessLogCapture
         var request = context.Request;
         var response = context.Response;
         var headers = request.Headers;
-        var gateway = context.Features.Get<GatewayRequestFeature>();
+        var gateway = context.Features.Find<GatewayRequestFeature>();
         var (subStatus, win32) = Classify(context, gateway);
 
         // An exception before the response started becomes Kestrel's 500 after this middleware returns.
@@ -93,7 +93,7 @@ internal static class AccessLogCapture
             return (gateway.AnsweredBy, aborted);
         }
 
-        if (context.Features.Get<IForwarderErrorFeature>() is { } error)
+        if (context.Features.Find<IForwarderErrorFeature>() is { } error)
         {
             return error.Error switch
             {

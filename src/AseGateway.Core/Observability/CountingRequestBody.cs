@@ -1,3 +1,4 @@
+using AseGateway.Forwarding;
 using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Http.Features;
 
@@ -32,7 +33,7 @@ internal sealed class CountingRequestBody : Stream
     public static CountingRequestBody? AttachIfUnsized(HttpContext context)
     {
         var request = context.Request;
-        if (request.ContentLength is not null || context.Features.Get<IHttpRequestBodyDetectionFeature>() is not { CanHaveBody: true })
+        if (request.ContentLength is not null || context.Features.Find<IHttpRequestBodyDetectionFeature>() is not { CanHaveBody: true })
         {
             return null;
         }

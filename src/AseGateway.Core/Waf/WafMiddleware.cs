@@ -33,7 +33,7 @@ internal sealed partial class WafMiddleware
 
     public Task InvokeAsync(HttpContext context)
     {
-        var gateway = context.Features.Get<GatewayRequestFeature>();
+        var gateway = context.Features.Find<GatewayRequestFeature>();
 
         // Apps without a WAF policy pass straight on: no state machine for a stage that does nothing.
         return gateway?.App?.Waf is { Enabled: true } policy ? Inspect(context, gateway, gateway.App, policy) : _next(context);

@@ -1,5 +1,6 @@
 using System.Net;
 using System.Text;
+using AseGateway.Forwarding;
 using Microsoft.AspNetCore.Http;
 
 namespace AseGateway.Waf;
@@ -23,7 +24,7 @@ public sealed class WafRequest
         ClientAddress = clientAddress;
         ClientPort = clientPort;
         TransactionId = transactionId;
-        var raw = context.Features.Get<Microsoft.AspNetCore.Http.Features.IHttpRequestFeature>()?.RawTarget;
+        var raw = context.Features.Find<Microsoft.AspNetCore.Http.Features.IHttpRequestFeature>()?.RawTarget;
         // The target as sent, also in asterisk form (OPTIONS *) and authority form (CONNECT host:port), which have no
         // path; only the absolute form (http://host/path) is reduced to its path and query.
         Uri = !string.IsNullOrEmpty(raw) && (raw[0] == '/' || !raw.Contains("://", StringComparison.Ordinal)) ? raw : $"{_request.PathBase}{_request.Path}{_request.QueryString}";

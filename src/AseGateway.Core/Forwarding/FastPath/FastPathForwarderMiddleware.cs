@@ -50,9 +50,9 @@ internal sealed partial class FastPathForwarderMiddleware
 
     public Task InvokeAsync(HttpContext context)
     {
-        if (context.Features.Get<GatewayRequestFeature>() is not { } gateway
+        if (context.Features.Find<GatewayRequestFeature>() is not { } gateway
             || FastPathSettings.From(gateway.Snapshot) is not { Enabled: true } settings
-            || context.Features.Get<IReverseProxyFeature>() is not { AvailableDestinations: [var destination] } proxy
+            || context.Features.Find<IReverseProxyFeature>() is not { AvailableDestinations: [var destination] } proxy
             || destination.Model?.Config.Address is not { } address
             || _pools.Find(address) is not { } pool
             || !RequestHeadWriter.IsEligible(context, gateway))
@@ -74,7 +74,7 @@ internal sealed partial class FastPathForwarderMiddleware
         var started = System.Diagnostics.Stopwatch.GetTimestamp();
         try
         {
-            var bodyLength = context.Features.Get<IHttpRequestBodyDetectionFeature>()!.CanHaveBody ? context.Request.ContentLength ?? 0 : 0;
+            var bodyLength = context.Features.Find<IHttpRequestBodyDetectionFeature>()!.CanHaveBody ? context.Request.ContentLength ?? 0 : 0;
             for (var attempt = 1; ; attempt++)
             {
                 connection ??= await ConnectAsync(context, pool, near);
@@ -109,7 +109,7 @@ internal sealed partial class FastPathForwarderMiddleware
         finally
         {
             DestinationConcurrency.Decrement(destination);
-            var error = context.Features.Get<IForwarderErrorFeature>();
+            var error = context.Features.Find<IForwarderErrorFeature>();
             _metrics.Record(started, context.Request.Method, context.Response.StatusCode, error?.Error is ForwarderError.Request or ForwarderError.RequestTimedOut or ForwarderError.RequestCanceled or ForwarderError.RequestCreation ? ErrorType(error.Exception) : null);
         }
     }
@@ -129,7 +129,7 @@ internal sealed partial class FastPathForwarderMiddleware
     /// connection's own (the first request of a connection may start on the thread pool); null off the loops.
     /// </summary>
     private static EventLoop? NearLoop(HttpContext context, UpstreamPool pool) =>
-        pool.Loops is null ? null : EventLoop.Current ?? context.Features.Get<IEventLoopFeature>()?.Loop;
+        pool.Loops is null ? null : EventLoop.Current ?? context.Features.Find<IEventLoopFeature>()?.Loop;
 
     private async ValueTask<UpstreamConnection?> ConnectAsync(HttpContext context, UpstreamPool pool, EventLoop? near)
     {
@@ -357,7 +357,7 @@ internal sealed partial class FastPathForwarderMiddleware
         response.StatusCode = head.StatusCode;
         if (head.ReasonPhrase is not null && !HttpProtocol.IsHttp2(context.Request.Protocol) && !HttpProtocol.IsHttp3(context.Request.Protocol))
         {
-            context.Features.Get<IHttpResponseFeature>()!.ReasonPhrase = head.ReasonPhrase;
+            context.Features.Find<IHttpResponseFeature>()!.ReasonPhrase = head.ReasonPhrase;
         }
 
         var headers = response.Headers;

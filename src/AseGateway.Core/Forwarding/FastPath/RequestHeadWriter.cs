@@ -60,7 +60,7 @@ internal static class RequestHeadWriter
             return false;
         }
 
-        if (context.Features.Get<IHttpRequestBodyDetectionFeature>() is not { } detection || (detection.CanHaveBody && request.ContentLength is null))
+        if (context.Features.Find<IHttpRequestBodyDetectionFeature>() is not { } detection || (detection.CanHaveBody && request.ContentLength is null))
         {
             return false;
         }
