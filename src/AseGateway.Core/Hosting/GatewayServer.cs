@@ -332,6 +332,9 @@ public sealed partial class GatewayServer : IAsyncDisposable
         app.UseMiddleware<RequestMetricsMiddleware>();
         app.UseMiddleware<GatewayRequestMiddleware>();
         app.UseMiddleware<HeaderSanityMiddleware>();
+        // Made when the pipeline is built, after every route below is mapped.
+        app.Use(next => new ExactHostRoutingMiddleware(next, new ExactHostEndpoints(new CompositeEndpointDataSource(((IEndpointRouteBuilder)app).DataSources))).InvokeAsync);
+        app.UseRouting();
         app.MapReverseProxy(proxy =>
         {
             proxy.UseMiddleware<AppPolicyMiddleware>();

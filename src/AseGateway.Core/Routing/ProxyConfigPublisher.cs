@@ -14,6 +14,9 @@ namespace AseGateway.Routing;
 /// </summary>
 internal sealed class ProxyConfigPublisher
 {
+    /// <summary>The path every app route matches: all of them (apps are told apart by host name only).</summary>
+    public const string AnyPath = "/{**catch-all}";
+
     private readonly InMemoryConfigProvider _provider;
     private readonly InstanceRegistry _registry;
     private readonly SnapshotHolder _snapshots;
@@ -48,7 +51,7 @@ internal sealed class ProxyConfigPublisher
     {
         RouteId = app.Name,
         ClusterId = app.ClusterId,
-        Match = new RouteMatch { Hosts = [.. app.HostNames], Path = "/{**catch-all}" },
+        Match = new RouteMatch { Hosts = [.. app.HostNames], Path = AnyPath },
     };
 
     private static ClusterConfig BuildCluster(AppModel app, IReadOnlyList<InstanceRuntime> instances)

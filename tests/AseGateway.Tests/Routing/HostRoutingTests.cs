@@ -18,6 +18,31 @@ public sealed class HostRoutingTests(ITestOutputHelper output)
         Assert.Equal("b0", await gateway.GetBodyAsync(host));
     }
 
+    [Theory]
+    [InlineData("web.contoso.test", HttpStatusCode.OK)]
+    [InlineData("Web.Contoso.Test:80", HttpStatusCode.OK)]
+    [InlineData("shop.contoso.test", HttpStatusCode.MovedPermanently)]
+    [InlineData("shop.contoso.test:8080", HttpStatusCode.MovedPermanently)]
+    [InlineData("contoso.test", HttpStatusCode.NotFound)]
+    [InlineData("127.0.0.1", HttpStatusCode.NotFound)]
+    public async Task Request_ExactHostOutranksAnotherAppsWildcard(string host, HttpStatusCode expected)
+    {
+        // The wildcard app is told apart by its HTTPS-only redirect: both apps share the one backend.
+        await using var backend = await TestBackend.StartAsync("b0");
+        var json = TestConfigs.Static([backend]).Replace(
+            "\"apps\": [",
+            "\"apps\": [ { \"name\": \"wild\", \"plan\": \"web-plan\", \"hostNames\": [ \"*.contoso.test\" ], \"httpsOnly\": true },");
+        await using var gateway = await TestGateway.StartAsync(json, output);
+
+        using var response = await gateway.GetAsync(host);
+
+        Assert.Equal(expected, response.StatusCode);
+        if (expected == HttpStatusCode.OK)
+        {
+            Assert.Equal("b0", await response.Content.ReadAsStringAsync());
+        }
+    }
+
     [Fact]
     public async Task Request_UnknownHost_Returns404NamingTheHost()
     {
