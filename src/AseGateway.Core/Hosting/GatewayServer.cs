@@ -82,6 +82,8 @@ public sealed partial class GatewayServer : IAsyncDisposable
     /// <summary>Whether the data plane can resolve a service (tests check what was left out of it).</summary>
     internal bool DataPlaneHas<T>() => _dataPlane.Services.GetService<T>() is not null;
 
+    internal IEnumerable<T> DataPlaneServices<T>() => _dataPlane.Services.GetServices<T>();
+
     internal Forwarding.FastPath.UpstreamPools UpstreamPools => _dataPlane.Services.GetRequiredService<Forwarding.FastPath.UpstreamPools>();
 
     internal SocketTransportOptions SocketTransport => _dataPlane.Services.GetRequiredService<IOptions<SocketTransportOptions>>().Value;
@@ -327,6 +329,7 @@ public sealed partial class GatewayServer : IAsyncDisposable
             .AddTransforms<GatewayTransformProvider>();
         UnusedFrameworkServices.RemoveDataProtectionStartup(services);
         UnusedFrameworkServices.RemoveAuthorizationMiddleware(services);
+        UnusedFrameworkServices.RemoveHostFiltering(services);
 
         var app = builder.Build();
         app.UseMiddleware<RequestMetricsMiddleware>();

@@ -1,4 +1,5 @@
 using Microsoft.AspNetCore.Authorization;
+using Microsoft.AspNetCore.Hosting;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
 
@@ -8,6 +9,7 @@ namespace AseGateway.Hosting;
 internal static class UnusedFrameworkServices
 {
     private const string DataProtectionHostedService = "Microsoft.AspNetCore.DataProtection.Internal.DataProtectionHostedService";
+    private const string HostFilteringStartupFilter = "HostFilteringStartupFilter";
 
     /// <summary>
     /// YARP's <c>AddReverseProxy</c> adds ASP.NET Core data protection for its encrypted session-affinity cookies; the
@@ -40,6 +42,24 @@ internal static class UnusedFrameworkServices
         for (var i = services.Count - 1; i >= 0; i--)
         {
             if (services[i].ServiceType == typeof(IAuthorizationHandlerProvider))
+            {
+                services.RemoveAt(i);
+            }
+        }
+    }
+
+    /// <summary>
+    /// The web host's defaults put ASP.NET Core's host filtering first in the pipeline, allowing any host unless
+    /// <c>AllowedHosts</c> is set: on every request it reads the Host header and its options and lets the request
+    /// through. The gateway's hosts are its apps' host names, from its configuration file (an unknown host gets the
+    /// gateway's own 404), so an <c>AllowedHosts</c> from the environment must not filter them either.
+    /// </summary>
+    public static void RemoveHostFiltering(IServiceCollection services)
+    {
+        for (var i = services.Count - 1; i >= 0; i--)
+        {
+            var descriptor = services[i];
+            if (descriptor.ServiceType == typeof(IStartupFilter) && descriptor.ImplementationType?.Name == HostFilteringStartupFilter)
             {
                 services.RemoveAt(i);
             }
