@@ -18,17 +18,8 @@ internal static class UnusedFrameworkServices
     /// loaded and compiled for nothing, a few MB of resident memory. Without the hosted service the key ring is read
     /// only if something ever protects data, so nothing breaks if that changes.
     /// </summary>
-    public static void RemoveDataProtectionStartup(IServiceCollection services)
-    {
-        for (var i = services.Count - 1; i >= 0; i--)
-        {
-            var descriptor = services[i];
-            if (descriptor.ServiceType == typeof(IHostedService) && descriptor.ImplementationType?.FullName == DataProtectionHostedService)
-            {
-                services.RemoveAt(i);
-            }
-        }
-    }
+    public static void RemoveDataProtectionStartup(IServiceCollection services) =>
+        RemoveWhere(services, descriptor => descriptor.ServiceType == typeof(IHostedService) && descriptor.ImplementationType?.FullName == DataProtectionHostedService);
 
     /// <summary>
     /// YARP registers ASP.NET Core authorization for routes that name an authorization policy; the gateway's routes
@@ -37,16 +28,8 @@ internal static class UnusedFrameworkServices
     /// up the endpoint's authorization metadata and finds none. Without the handler provider it is not added; the
     /// policy provider YARP's config validation reads stays.
     /// </summary>
-    public static void RemoveAuthorizationMiddleware(IServiceCollection services)
-    {
-        for (var i = services.Count - 1; i >= 0; i--)
-        {
-            if (services[i].ServiceType == typeof(IAuthorizationHandlerProvider))
-            {
-                services.RemoveAt(i);
-            }
-        }
-    }
+    public static void RemoveAuthorizationMiddleware(IServiceCollection services) =>
+        RemoveWhere(services, descriptor => descriptor.ServiceType == typeof(IAuthorizationHandlerProvider));
 
     /// <summary>
     /// The web host's defaults put ASP.NET Core's host filtering first in the pipeline, allowing any host unless
@@ -54,12 +37,14 @@ internal static class UnusedFrameworkServices
     /// through. The gateway's hosts are its apps' host names, from its configuration file (an unknown host gets the
     /// gateway's own 404), so an <c>AllowedHosts</c> from the environment must not filter them either.
     /// </summary>
-    public static void RemoveHostFiltering(IServiceCollection services)
+    public static void RemoveHostFiltering(IServiceCollection services) =>
+        RemoveWhere(services, descriptor => descriptor.ServiceType == typeof(IStartupFilter) && descriptor.ImplementationType?.Name == HostFilteringStartupFilter);
+
+    private static void RemoveWhere(IServiceCollection services, Func<ServiceDescriptor, bool> unused)
     {
         for (var i = services.Count - 1; i >= 0; i--)
         {
-            var descriptor = services[i];
-            if (descriptor.ServiceType == typeof(IStartupFilter) && descriptor.ImplementationType?.Name == HostFilteringStartupFilter)
+            if (unused(services[i]))
             {
                 services.RemoveAt(i);
             }
