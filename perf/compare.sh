@@ -176,6 +176,11 @@ cpu_ticks() {
   echo "$total $user"
 }
 
+# us_per_request TICKS REQUESTS: CPU ticks as microseconds per request (0 when nothing was served).
+us_per_request() {
+  awk -v t="$1" -v n="$2" -v hz="$CLK_TCK" 'BEGIN { printf "%.2f", (n > 0 ? t * 1e6 / hz / n : 0) }'
+}
+
 # memory_kb ROOT FIELD: the sum of a /proc/PID/status field (VmRSS, VmHWM) over the process tree.
 memory_kb() {
   local total=0 pid value
@@ -505,8 +510,8 @@ run_case() {
   local cpu_us user_us rss hwm
   # before/after: "total user" ticks. User time is the proxy's own code (and, for TLS, its crypto library); the rest
   # is the kernel's, mostly loopback TCP, which every proxy here pays alike.
-  cpu_us="$(awk -v t="$((${after% *} - ${before% *}))" -v n="$requests" -v hz="$CLK_TCK" 'BEGIN { printf "%.2f", (n > 0 ? t * 1e6 / hz / n : 0) }')"
-  user_us="$(awk -v t="$((${after#* } - ${before#* }))" -v n="$requests" -v hz="$CLK_TCK" 'BEGIN { printf "%.2f", (n > 0 ? t * 1e6 / hz / n : 0) }')"
+  cpu_us="$(us_per_request "$((${after% *} - ${before% *}))" "$requests")"
+  user_us="$(us_per_request "$((${after#* } - ${before#* }))" "$requests")"
   rss="$(memory_kb "$pid" VmRSS)"; hwm="$(memory_kb "$pid" VmHWM)"
   printf '{"round":%s,"warmup":%s,"target":"%s","protocol":"%s","tool":"%s","seconds":%s,"rps":%s,"p50_ms":%s,"p99_ms":%s,"requests":%s,"errors":%s,"non2xx":%s,"cpu_us":%s,"cpu_user_us":%s,"rss_mb":%.1f,"hwm_mb":%.1f}\n' \
     "$round" "$warmup" "$target" "$protocol" "$(tool_for "$protocol")" "$seconds" "$rps" "$p50" "$p99" "$requests" "$errors" "$non2xx" "$cpu_us" "$user_us" \
