@@ -22,7 +22,7 @@ public sealed class MetricsEndpointTests(ITestOutputHelper output)
         {
           "name": "metrics-ase",
           "dnsSuffix": "ase.test",
-          "frontEnd": { "listeners": [ { "name": "http", "address": "127.0.0.1", "port": 0, "protocol": "Http" } ] },
+          "frontEnd": { "listeners": [ { "name": "http", "address": "127.0.0.1", "port": 0, "protocol": "Http" }, { "name": "h2c", "address": "127.0.0.1", "port": 0, "protocol": "Http2" } ] },
           "healthCheck": { "intervalSeconds": 1, "timeoutSeconds": 1, "maxPingFailures": 2 },
           "networkSecurityGroup": { "securityRules": [
             { "name": "DenyThree", "priority": 100, "access": "Deny", "protocol": "Tcp", "sourceAddressPrefix": "127.0.0.3", "destinationPortRange": "*" } ] },
@@ -60,6 +60,9 @@ public sealed class MetricsEndpointTests(ITestOutputHelper output)
             Assert.Equal(HttpStatusCode.OK, (await gateway.GetAsync("shop.contoso.test")).StatusCode);
         }
 
+        // An HTTP/2 stream queues for a pool thread (kestrel.queued_requests), which an HTTP/1.1 request never does.
+        Assert.Equal(HttpStatusCode.OK, (await gateway.GetHttp2Async("shop.contoso.test")).StatusCode);
+
         Assert.Equal(HttpStatusCode.NotFound, (await gateway.GetAsync("nobody.contoso.test")).StatusCode);
         Assert.Equal(HttpStatusCode.Forbidden, (await LoopbackClient.GetAsync(Two, gateway.Url, "shop.contoso.test")).StatusCode);
         Assert.Equal(HttpStatusCode.Forbidden, (await gateway.GetAsync("web.contoso.test", configure: r => r.Headers.Add("User-Agent", "EvilBot/2"))).StatusCode);
@@ -84,7 +87,8 @@ public sealed class MetricsEndpointTests(ITestOutputHelper output)
         // Requests by app, instance, status class and protocol; the 404 matched no app.
         Assert.Equal(3, samples.Sum("ase_requests_total", ("app", "web"), ("app_instance", "web/web-plan/0"), ("status_class", "2xx"), ("protocol", "HTTP/1.1")));
         Assert.Equal(1, samples.Sum("ase_requests_total", ("app", "web"), ("app_instance", "(none)"), ("status_class", "4xx")));
-        Assert.Equal(2, samples.Sum("ase_requests_total", ("app", "shop"), ("app_instance", "shop/shop-plan/0"), ("status_class", "2xx")));
+        Assert.Equal(2, samples.Sum("ase_requests_total", ("app", "shop"), ("app_instance", "shop/shop-plan/0"), ("status_class", "2xx"), ("protocol", "HTTP/1.1")));
+        Assert.Equal(1, samples.Sum("ase_requests_total", ("app", "shop"), ("app_instance", "shop/shop-plan/0"), ("status_class", "2xx"), ("protocol", "HTTP/2")));
         Assert.Equal(1, samples.Sum("ase_requests_total", ("app", "shop"), ("status_class", "4xx")));
         Assert.Equal(1, samples.Sum("ase_requests_total", ("app", "(none)"), ("status_class", "4xx")));
         Assert.Equal(4, samples.Sum("ase_request_duration_seconds_count", ("app", "web")));
@@ -110,11 +114,13 @@ public sealed class MetricsEndpointTests(ITestOutputHelper output)
 
         // Every request answered has one duration; every forwarded one an upstream duration. The framework's per-request
         // histograms that would say the same are not listened to; Kestrel's and the HttpClient's connection series are.
-        Assert.Equal(8, samples.Sum("ase_request_duration_seconds_count"));
-        Assert.Equal(5, samples.Sum("ase_upstream_duration_seconds_count"));
+        Assert.Equal(9, samples.Sum("ase_request_duration_seconds_count"));
+        Assert.Equal(6, samples.Sum("ase_upstream_duration_seconds_count"));
         Assert.Empty(samples.Find("http_server_request_duration_seconds_count"));
         Assert.Empty(samples.Find("http_client_request_duration_seconds_count"));
         Assert.NotEmpty(samples.Find("kestrel_active_connections", ("server_port", gateway.Url.Port.ToString(System.Globalization.CultureInfo.InvariantCulture))));
+        Assert.NotEmpty(samples.Find("kestrel_active_connections", ("server_port", gateway.Server.ListenerUrls["h2c"].Port.ToString(System.Globalization.CultureInfo.InvariantCulture))));
+        Assert.Empty(samples.Find("kestrel_queued_requests"));
         Assert.DoesNotContain(samples, s => s.Name.StartsWith("http_client_", StringComparison.Ordinal) && (s.Labels.ContainsKey("server_port") || s.Labels.ContainsKey("server_address")));
 
         // Nothing from the management listener itself, and no per-client or per-URL label anywhere.
