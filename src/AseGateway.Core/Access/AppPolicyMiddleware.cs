@@ -34,7 +34,7 @@ internal sealed partial class AppPolicyMiddleware
             return _next(context);
         }
 
-        var app = gateway.App = gateway.Snapshot.Apps.GetValueOrDefault(context.ReverseProxyFeature().Route.Config.RouteId);
+        var app = gateway.App = gateway.Snapshot.Apps.GetValueOrDefault(gateway.ProxyFeature(context).Route.Config.RouteId);
         if (app is null)
         {
             return _next(context);

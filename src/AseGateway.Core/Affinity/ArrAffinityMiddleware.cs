@@ -23,7 +23,6 @@ internal sealed class ArrAffinityMiddleware
 
     public Task InvokeAsync(HttpContext context)
     {
-        var proxy = context.ReverseProxyFeature();
         var gateway = context.Features.Find<GatewayRequestFeature>();
         if (gateway is null)
         {
@@ -35,6 +34,7 @@ internal sealed class ArrAffinityMiddleware
             return _next(context);
         }
 
+        var proxy = gateway.ProxyFeature(context);
         var available = proxy.AvailableDestinations;
         for (var i = 0; i < available.Count; i++)
         {

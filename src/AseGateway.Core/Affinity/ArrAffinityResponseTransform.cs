@@ -45,9 +45,9 @@ internal sealed class ArrAffinityResponseTransform : ResponseTransform
             response.Headers.Remove(AppServiceHeaders.DisableSessionAffinity);
         }
 
-        if (gateway?.App?.ClientAffinityEnabled != true
+        if (gateway is not { App.ClientAffinityEnabled: true }
             || (disabled && string.Equals(disable.ToString().Trim(), "true", StringComparison.OrdinalIgnoreCase))
-            || httpContext.ReverseProxyFeature().ProxiedDestination is not { } destination
+            || gateway.ProxyFeature(httpContext).ProxiedDestination is not { } destination
             || _registry.Find(destination.DestinationId) is not { } instance)
         {
             return;

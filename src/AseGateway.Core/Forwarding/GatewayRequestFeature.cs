@@ -1,5 +1,8 @@
 using System.Net;
 using AseGateway.Model;
+using Microsoft.AspNetCore.Http;
+using Yarp.ReverseProxy.Forwarder;
+using Yarp.ReverseProxy.Model;
 
 namespace AseGateway.Forwarding;
 
@@ -7,8 +10,18 @@ namespace AseGateway.Forwarding;
 /// What the gateway decided about one request, set once at its start: the snapshot every later stage reads (so a
 /// reload mid-request changes nothing for it) and the client's address.
 /// </summary>
+/// <remarks>
+/// It also keeps what later stages would otherwise look up again in the request's features: YARP's proxy feature and
+/// the fast path's forwarding outcome. A lookup in Kestrel's collection tests the key against each of its known
+/// features (about forty) before the list of extra ones; one that finds nothing goes on through the connection's
+/// collection as well, and the forwarder-error feature is absent from every request that succeeds.
+/// </remarks>
 internal sealed class GatewayRequestFeature
 {
+    private IReverseProxyFeature? _proxy;
+    private bool _onFastPath;
+    private IForwarderErrorFeature? _fastPathError;
+
     public GatewayRequestFeature(GatewaySnapshot snapshot, IPAddress? peerAddress, bool peerIsTrustedForwarder, IPAddress? clientAddress, int? clientPort)
     {
         Snapshot = snapshot;
@@ -50,4 +63,27 @@ internal sealed class GatewayRequestFeature
 
     /// <summary>Set when a gateway stage answered the request itself: its access-log sub-status (see Observability.AccessLogSubStatus).</summary>
     public int AnsweredBy { get; set; }
+
+    /// <summary>YARP's per-request proxy state, looked up once (it is set once, before the proxy pipeline runs).</summary>
+    public IReverseProxyFeature ProxyFeature(HttpContext context) => _proxy ??= context.ReverseProxyFeature();
+
+    /// <summary>
+    /// Called by the fast path for each forwarding attempt: whether it forwards this one itself (and then records a
+    /// failure through <see cref="FastPathFailed"/>) or hands it to YARP's forwarder.
+    /// </summary>
+    public void BeginAttempt(bool onFastPath)
+    {
+        _onFastPath = onFastPath;
+        _fastPathError = null;
+    }
+
+    /// <summary>The fast path's failure, which it also sets as the request's <see cref="IForwarderErrorFeature"/>.</summary>
+    public void FastPathFailed(IForwarderErrorFeature error) => _fastPathError = error;
+
+    /// <summary>
+    /// The request's <see cref="IForwarderErrorFeature"/>, or null: kept here when the fast path forwarded the last
+    /// attempt, looked up when YARP's forwarder did (it sets the feature itself).
+    /// </summary>
+    public IForwarderErrorFeature? ForwarderError(HttpContext context) =>
+        _onFastPath ? _fastPathError : context.Features.Find<IForwarderErrorFeature>();
 }

@@ -39,19 +39,19 @@ internal sealed partial class RetryMiddleware
 
     public Task InvokeAsync(HttpContext context)
     {
-        var app = context.Features.Find<GatewayRequestFeature>()?.App;
-        if (app is null || app.MaxAttempts <= 1 || !IsRetriable(context))
+        var gateway = context.Features.Find<GatewayRequestFeature>();
+        if (gateway?.App is not { MaxAttempts: > 1 } app || !IsRetriable(context))
         {
-            return ForwardOnceAsync(context);
+            return ForwardOnceAsync(context, gateway);
         }
 
-        return InvokeWithRetriesAsync(context, app.Name, app.MaxAttempts);
+        return InvokeWithRetriesAsync(context, gateway, app.Name, app.MaxAttempts);
     }
 
-    private async Task ForwardOnceAsync(HttpContext context)
+    private async Task ForwardOnceAsync(HttpContext context, GatewayRequestFeature? gateway)
     {
         await _next(context);
-        PassiveHealth.ReportAttempt(context, _instances);
+        PassiveHealth.ReportAttempt(context, gateway, _instances);
     }
 
     /// <summary>Idempotent methods without a request body (RFC 9110 §9.2.2); POST and PATCH never.</summary>
@@ -74,15 +74,15 @@ internal sealed partial class RetryMiddleware
         return request.ContentLength is null or 0 && !request.Headers.ContainsKey("Transfer-Encoding");
     }
 
-    private async Task InvokeWithRetriesAsync(HttpContext context, string appName, int maxAttempts)
+    private async Task InvokeWithRetriesAsync(HttpContext context, GatewayRequestFeature gateway, string appName, int maxAttempts)
     {
-        var proxy = context.ReverseProxyFeature();
+        var proxy = gateway.ProxyFeature(context);
         var candidates = proxy.AvailableDestinations;
         for (var attempt = 1; ; attempt++)
         {
             await _next(context);
-            PassiveHealth.ReportAttempt(context, _instances);
-            if (!FailedBeforeAnyResponse(context) || proxy.ProxiedDestination is not { } failed)
+            PassiveHealth.ReportAttempt(context, gateway, _instances);
+            if (!FailedBeforeAnyResponse(context, gateway) || proxy.ProxiedDestination is not { } failed)
             {
                 return;
             }
@@ -104,6 +104,7 @@ internal sealed partial class RetryMiddleware
 
             context.Response.StatusCode = StatusCodes.Status200OK;
             context.Features.Set<IForwarderErrorFeature>(null);
+            gateway.BeginAttempt(onFastPath: false);
             proxy.AvailableDestinations = candidates;
             proxy.ProxiedDestination = null;
             _counters.CountRetry();
@@ -115,8 +116,8 @@ internal sealed partial class RetryMiddleware
     /// <see cref="ForwarderError.Request"/> is YARP's "an error was encountered before receiving a response"; a
     /// timeout or a canceled client is not retried (the instance may still be working on it, or nobody waits).
     /// </summary>
-    private static bool FailedBeforeAnyResponse(HttpContext context) =>
-        context.Features.Find<IForwarderErrorFeature>() is { Error: ForwarderError.Request }
+    private static bool FailedBeforeAnyResponse(HttpContext context, GatewayRequestFeature gateway) =>
+        gateway.ForwarderError(context) is { Error: ForwarderError.Request }
         && !context.Response.HasStarted
         && !context.RequestAborted.IsCancellationRequested;
 

@@ -20,9 +20,10 @@ namespace AseGateway.Health;
 internal static class PassiveHealth
 {
     /// <summary>Takes the attempt's instance out of rotation when the forwarder could not reach it.</summary>
-    public static void ReportAttempt(HttpContext context, InstanceManager instances)
+    public static void ReportAttempt(HttpContext context, GatewayRequestFeature? gateway, InstanceManager instances)
     {
-        if (context.Features.Find<IForwarderErrorFeature>() is { Error: ForwarderError.Request } error
+        var forwarderError = gateway is null ? context.Features.Find<IForwarderErrorFeature>() : gateway.ForwarderError(context);
+        if (forwarderError is { Error: ForwarderError.Request } error
             && IsConnectFailure(error.Exception)
             && context.ReverseProxyFeature().ProxiedDestination is { } destination)
         {

@@ -88,7 +88,7 @@ internal sealed class RequestMetricsMiddleware
 
         if (gateway is { UpstreamStarted: > 0 } forwarded)
         {
-            var error = context.Features.Find<IForwarderErrorFeature>()?.Error ?? ForwarderError.None;
+            var error = forwarded.ForwarderError(context)?.Error ?? ForwarderError.None;
             _metrics.UpstreamDuration.Record(
                 Stopwatch.GetElapsedTime(forwarded.UpstreamStarted, now).TotalSeconds,
                 new KeyValuePair<string, object?>(MetricLabels.App, app),
@@ -116,7 +116,7 @@ internal sealed class UpstreamMetricsMiddleware
     public Task InvokeAsync(HttpContext context)
     {
         if (context.Features.Find<GatewayRequestFeature>() is { } gateway
-            && context.Features.Find<Yarp.ReverseProxy.Model.IReverseProxyFeature>()?.AvailableDestinations is [var destination])
+            && gateway.ProxyFeature(context).AvailableDestinations is [var destination])
         {
             // The stable spec key (app/plan/index), not the runtime id: a replaced instance keeps its series.
             gateway.Instance = _registry.Find(destination.DestinationId)?.Spec.Key ?? RequestCounts.None;

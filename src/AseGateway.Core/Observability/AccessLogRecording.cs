@@ -93,7 +93,7 @@ internal static class AccessLogCapture
             return (gateway.AnsweredBy, aborted);
         }
 
-        if (context.Features.Find<IForwarderErrorFeature>() is { } error)
+        if (gateway.ForwarderError(context) is { } error)
         {
             return error.Error switch
             {

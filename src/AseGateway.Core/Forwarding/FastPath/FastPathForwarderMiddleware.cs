@@ -50,20 +50,34 @@ internal sealed partial class FastPathForwarderMiddleware
 
     public Task InvokeAsync(HttpContext context)
     {
-        if (context.Features.Find<GatewayRequestFeature>() is not { } gateway
-            || FastPathSettings.From(gateway.Snapshot) is not { Enabled: true } settings
-            || context.Features.Find<IReverseProxyFeature>() is not { AvailableDestinations: [var destination] } proxy
-            || destination.Model?.Config.Address is not { } address
-            || _pools.Find(address) is not { } pool
-            || !RequestHeadWriter.IsEligible(context, gateway))
+        if (context.Features.Find<GatewayRequestFeature>() is not { } gateway)
         {
             return _next(context);
         }
 
+        if (FastPathSettings.From(gateway.Snapshot) is not { Enabled: true } settings
+            || gateway.ProxyFeature(context) is not { AvailableDestinations: [var destination] } proxy
+            || destination.Model?.Config.Address is not { } address
+            || _pools.Find(address) is not { } pool
+            || !RequestHeadWriter.IsEligible(context, gateway))
+        {
+            return ForwardWithYarp(context, gateway);
+        }
+
         var near = NearLoop(context, pool);
-        return pool.TryRent(settings.MaxConnections, settings.IdleTimeoutMs, near, out var connection)
-            ? ForwardAsync(context, gateway, proxy, destination, pool, connection, settings, near)
-            : _next(context);
+        if (!pool.TryRent(settings.MaxConnections, settings.IdleTimeoutMs, near, out var connection))
+        {
+            return ForwardWithYarp(context, gateway);
+        }
+
+        gateway.BeginAttempt(onFastPath: true);
+        return ForwardAsync(context, gateway, proxy, destination, pool, connection, settings, near);
+    }
+
+    private Task ForwardWithYarp(HttpContext context, GatewayRequestFeature gateway)
+    {
+        gateway.BeginAttempt(onFastPath: false);
+        return _next(context);
     }
 
     /// <param name="near">The loop of the request's client (<see cref="NearLoop"/>): where new connections go.</param>
@@ -109,7 +123,7 @@ internal sealed partial class FastPathForwarderMiddleware
         finally
         {
             DestinationConcurrency.Decrement(destination);
-            var error = context.Features.Find<IForwarderErrorFeature>();
+            var error = gateway.ForwarderError(context);
             _metrics.Record(started, context.Request.Method, context.Response.StatusCode, error?.Error is ForwarderError.Request or ForwarderError.RequestTimedOut or ForwarderError.RequestCanceled or ForwarderError.RequestCreation ? ErrorType(error.Exception) : null);
         }
     }
@@ -521,7 +535,7 @@ internal sealed partial class FastPathForwarderMiddleware
     /// </summary>
     private bool FailBody(HttpContext context, ForwarderError error, Exception exception, bool wroteBody)
     {
-        context.Features.Set<IForwarderErrorFeature>(new FastPathError(error, exception));
+        SetError(context, error, exception);
         LogFailed(_logger, error, exception.Message);
         if (!wroteBody && !context.Response.HasStarted)
         {
@@ -561,9 +575,17 @@ internal sealed partial class FastPathForwarderMiddleware
 
     private void Fail(HttpContext context, ForwarderError error, int status, Exception exception)
     {
-        context.Features.Set<IForwarderErrorFeature>(new FastPathError(error, exception));
+        SetError(context, error, exception);
         context.Response.StatusCode = status;
         LogFailed(_logger, error, exception.Message);
+    }
+
+    /// <summary>As YARP's forwarder does, and on the request's gateway feature, which later stages ask first.</summary>
+    private static void SetError(HttpContext context, ForwarderError error, Exception exception)
+    {
+        var feature = new FastPathError(error, exception);
+        context.Features.Set<IForwarderErrorFeature>(feature);
+        context.Features.Find<GatewayRequestFeature>()?.FastPathFailed(feature);
     }
 
     [LoggerMessage(EventId = Logging.EventIds.FastPathForwardingFailed, Level = LogLevel.Debug, Message = "Fast path: {Error}: {Message}")]
