@@ -28,6 +28,10 @@ public class MetricsRecordingBenchmarks : IDisposable
         _provider = Sdk.CreateMeterProviderBuilder().AddMeter(_meter.Name).AddPrometheusExporter().Build();
     }
 
+    /// <summary>The request table alone: a thread counting the key it counted before, as under load.</summary>
+    [Benchmark]
+    public void CountRequest() => _requests.Count("hello", "hello/dev/0", 200, "HTTP/1.1");
+
     [Benchmark]
     public void RecordProxiedRequest()
     {
