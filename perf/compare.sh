@@ -11,6 +11,12 @@
 #            --aot                also the gateway published as Native AOT (targets ase-bare-aot, ase-full-aot, beside
 #                                 the JIT-compiled ase-bare and ase-full); the build step publishes it (a few minutes
 #                                 more). Implied when --only selects an -aot target.
+#            --profile            also a `perf record -g` of each measured run (not the warm-ups), attributed to layers
+#                                 by perf/profile-layers.py: profile-TARGET-PROTOCOL-rROUND.txt in the out folder. The
+#                                 .NET processes then run with DOTNET_PerfMapEnabled=1 and DOTNET_EnableWriteXorExecute=0
+#                                 so that perf can name JIT-compiled code, and perf's sampling costs the measured
+#                                 processes a little: take the profile's split, not its run's figures. E.g.
+#                                 perf/compare.sh --profile --no-scenarios --rounds 1 --only '^ase-full:h1$'
 #
 # What it does: installs what is missing (wrk, nghttp2-client, hey, nginx, haproxy, gnuplot-nox, jq, curl) from Debian
 # packages; builds in Release; starts two backends (perf/AseGateway.PerfBackend: 13-byte plaintext) and every
@@ -38,7 +44,7 @@ export LC_ALL=C DOTNET_CLI_TELEMETRY_OPTOUT=1 DOTNET_NOLOGO=1 DOTNET_SKIP_FIRST_
 
 REPO="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 COMMAND_LINE="perf/compare.sh${*:+ $*}"
-ONLY="" GATEWAY_ENV="" AOT=0 MODE=default ROUNDS=3 DURATION=9 WARMUP=3 WARMUP_RUNS=6 RATES="2000,5000,10000" SCALE_CYCLES=3 SCENARIOS=1 BUILD=1 OUT=""
+ONLY="" GATEWAY_ENV="" AOT=0 PROFILE=0 MODE=default ROUNDS=3 DURATION=9 WARMUP=3 WARMUP_RUNS=6 RATES="2000,5000,10000" SCALE_CYCLES=3 SCENARIOS=1 BUILD=1 OUT=""
 OPEN_DURATION=10 RELOADS=100 RELOAD_LOAD_RPS=3000
 WRK_CONNECTIONS=64 WRK_THREADS=2 H2_CONNECTIONS=16 H2_STREAMS=8 H2_THREADS=2
 HOST_HEADER="bench.perf.test" API_KEY="perf-$RANDOM$RANDOM"
@@ -57,9 +63,10 @@ while [ $# -gt 0 ]; do
     --only) ONLY="$2"; shift ;;
     --gateway-env) GATEWAY_ENV="$2"; shift ;;
     --aot) AOT=1 ;;
+    --profile) PROFILE=1 ;;
     --no-build) BUILD=0 ;;
     --out) OUT="$2"; shift ;;
-    -h|--help) sed -n '2,35p' "$0"; exit 0 ;;
+    -h|--help) awk 'NR == 1 { next } /^#/ { print; next } { exit }' "$0"; exit 0 ;;
     *) echo "unknown option: $1 (see --help)" >&2; exit 2 ;;
   esac
   shift
@@ -68,6 +75,9 @@ done
 for protocol in h1 h2c h2tls; do
   [[ "ase-bare-aot:$protocol" =~ $ONLY || "ase-full-aot:$protocol" =~ $ONLY ]] && [ -n "$ONLY" ] && AOT=1
 done
+# perf names JIT-compiled code from /tmp/perf-PID.map, and only in anonymous memory: not in W^X's double mapping.
+PROFILE_ENV=""
+[ "$PROFILE" = 1 ] && PROFILE_ENV="DOTNET_PerfMapEnabled=1 DOTNET_EnableWriteXorExecute=0"
 OUT="${OUT:-$REPO/perf/results/$MODE}"
 mkdir -p "$OUT"
 OUT="$(cd "$OUT" && pwd)"
@@ -102,8 +112,9 @@ trap 'exit 130' INT TERM
 
 # ---------------------------------------------------------------------------------------------------------- tools
 ensure_tools() {
-  local missing=() pair
-  for pair in wrk:wrk h2load:nghttp2-client hey:hey nginx:nginx haproxy:haproxy gnuplot:gnuplot-nox jq:jq curl:curl; do
+  local missing=() pair tools="wrk:wrk h2load:nghttp2-client hey:hey nginx:nginx haproxy:haproxy gnuplot:gnuplot-nox jq:jq curl:curl"
+  [ "$PROFILE" = 1 ] && tools="$tools perf:linux-perf python3:python3"
+  for pair in $tools; do
     command -v "${pair%%:*}" >/dev/null 2>&1 || [ -x "/usr/sbin/${pair%%:*}" ] || missing+=("${pair#*:}")
   done
   if [ ${#missing[@]} -gt 0 ]; then
@@ -319,7 +330,7 @@ start_gateway() {
   http="$(free_port)"; https="$(free_port)"; mgmt="$(free_port)"; h2c="$(free_port)"
   CONFIG_FILE[$name]="$WORK/$name.json"
   gateway_config "$name" "$http" "$https" "$mgmt" "$features" "" 0 "$h2c" > "${CONFIG_FILE[$name]}"
-  start "$name" env ASE_CERT_PASSWORD=dev-password $GATEWAY_ENV "${GATEWAY_CMD[@]}" --config "${CONFIG_FILE[$name]}"
+  start "$name" env ASE_CERT_PASSWORD=dev-password $GATEWAY_ENV $PROFILE_ENV "${GATEWAY_CMD[@]}" --config "${CONFIG_FILE[$name]}"
   TARGET_PID[$name]=$STARTED_PID
   MGMT_URL[$name]="http://127.0.0.1:$mgmt"
   URL_h1[$name]="http://127.0.0.1:$http/"
@@ -330,7 +341,7 @@ start_gateway() {
 start_yarp() {
   local http h2c tls
   http="$(free_port)"; h2c="$(free_port)"; tls="$(free_port)"
-  start yarp dotnet "$YARP_DLL" --backend "http://127.0.0.1:$BACKEND_PORT/" --port "$http" --h2c-port "$h2c" \
+  start yarp env $PROFILE_ENV dotnet "$YARP_DLL" --backend "http://127.0.0.1:$BACKEND_PORT/" --port "$http" --h2c-port "$h2c" \
     --tls-port "$tls" --pfx "$CERT_DIR/localhost.pfx" --pfx-password dev-password
   TARGET_PID[yarp]=$STARTED_PID
   URL_h1[yarp]="http://127.0.0.1:$http/" URL_h2c[yarp]="http://127.0.0.1:$h2c/" URL_h2tls[yarp]="https://127.0.0.1:$tls/"
@@ -502,9 +513,19 @@ run_case() {
   local -n urls="URL_$protocol"
   url="${urls[$target]}"; pid="${TARGET_PID[$target]}"
   kill -0 "$pid" 2>/dev/null || die "$target (pid $pid) is not running; see $OUT/$target.log"
+  local profile="" recorder=""
+  if [ "$PROFILE" = 1 ] && [ "$warmup" = false ]; then
+    profile="$OUT/profile-$target-$protocol-r$round"
+    timeout $((seconds + 30)) perf record -q -F 999 -g -o "$profile.data" -p "$(tree_pids "$pid" | paste -sd, -)" -- sleep "$seconds" > "$WORK/perf-record.log" 2>&1 &
+    recorder=$!
+  fi
   before="$(cpu_ticks "$pid")"
   result="$(load "$protocol" "$url" "$seconds" "$WORK/run-$target-$protocol.out")"
   after="$(cpu_ticks "$pid")"
+  if [ -n "$recorder" ]; then
+    wait "$recorder" || log "perf record of $target $protocol failed: $(tail -n 1 "$WORK/perf-record.log")"
+    perf script -i "$profile.data" 2>/dev/null | python3 "$REPO/perf/profile-layers.py" > "$profile.txt" || log "no profile of $target $protocol"
+  fi
   set -- $result
   local rps="$1" p50="$2" p99="$3" requests="$4" errors="$5" non2xx="$6"
   local cpu_us user_us rss hwm
@@ -517,6 +538,7 @@ run_case() {
     "$round" "$warmup" "$target" "$protocol" "$(tool_for "$protocol")" "$seconds" "$rps" "$p50" "$p99" "$requests" "$errors" "$non2xx" "$cpu_us" "$user_us" \
     "$(awk -v k="$rss" 'BEGIN { print k / 1024 }')" "$(awk -v k="$hwm" 'BEGIN { print k / 1024 }')" >> "$RUNS"
   log "$( [ "$warmup" = true ] && echo "warm-up" || echo "round $round")  $(printf '%-12s %-6s' "$target" "$protocol") $(printf '%9.0f rps  p50 %6s ms  p99 %7s ms  %6s µs/req  errors %s' "$rps" "$p50" "$p99" "$cpu_us" "$((errors + non2xx))")"
+  [ -z "$profile" ] || log "  profile: $profile.txt"
 }
 
 # ------------------------------------------------------------------------------------------------------ scenarios

@@ -1,0 +1,118 @@
+#!/usr/bin/env python3
+"""Where a proxy's CPU goes, from `perf script` output (perf record -g of its process).
+
+    perf script -i perf.data | python3 perf/profile-layers.py [--top N]
+
+Each sample is put in one layer: the kernel's when it was taken in the kernel, else the innermost frame of its stack
+that belongs to a known layer (the gateway's feature folders, then the frameworks under them). A sample in the
+runtime's native code (locks, allocation, GC) thus counts for the managed layer that called it. Samples with no known
+frame are named by their leaf's library. Percentages are of all the process's samples, as the README quotes them.
+.NET code is named only when the process ran with DOTNET_PerfMapEnabled=1 and DOTNET_EnableWriteXorExecute=0 (perf
+reads JIT-compiled names from /tmp/perf-PID.map for anonymous memory only); a Native AOT binary needs neither.
+"""
+import collections
+import re
+import sys
+
+# Innermost match wins, so order only matters between markers that can match the same frame (first listed wins).
+LAYERS = [
+    ("fast path", "AseGateway.Forwarding.FastPath."),
+    ("event loops", "AseGateway.Networking.EventLoop."),
+    ("WAF", "AseGateway.Waf."),
+    ("access restrictions, HTTPS, client certificates", "AseGateway.Access."),
+    ("ARR affinity", "AseGateway.Affinity."),
+    ("retries", "AseGateway.Forwarding.RetryMiddleware"),
+    ("request metrics", "AseGateway.Metrics."),
+    ("access log, tracing", "AseGateway.Observability."),
+    ("NSG", "AseGateway.Nsg."),
+    ("routing by exact host", "AseGateway.Routing."),
+    ("other gateway stages", "AseGateway."),
+    ("OpenTelemetry", "OpenTelemetry."),
+    ("YARP", "Yarp.ReverseProxy."),
+    ("ASP.NET Core routing", "Microsoft.AspNetCore.Routing."),
+    ("ASP.NET Core hosting", "Microsoft.AspNetCore.Hosting."),
+    ("System.IO.Pipelines", "System.IO.Pipelines."),
+    ("Kestrel", "Microsoft.AspNetCore.Server.Kestrel."),
+    ("SslStream", "System.Net.Security."),
+    ("HttpClient", "System.Net.Http."),
+    ("runtime sockets", "System.Net.Sockets."),
+    ("thread pool", "System.Threading.ThreadPool"),
+]
+
+LIBRARIES = [
+    ("runtime native code (libcoreclr)", "libcoreclr.so"),
+    ("JIT compiler", "libclrjit.so"),
+    ("OpenSSL", "libssl.so"),
+    ("OpenSSL", "libcrypto.so"),
+    ("libc", "libc.so"),
+    ("CoreLib, no caller named", "System.Private.CoreLib"),
+]
+
+KERNEL = re.compile(r"^[0-9a-f]+ (ffffffff[0-9a-f]{8}|.*\[kernel\.kallsyms\])")
+SYMBOL = re.compile(r"^[0-9a-f]+ (.*?)(\+0x[0-9a-f]+)? \((.*)\)$")
+
+
+def layer_of(stack):
+    if KERNEL.match(stack[0]) or "[kernel.kallsyms]" in stack[0]:
+        return "kernel"
+    for frame in stack:
+        for name, marker in LAYERS:
+            if marker in frame:
+                return name
+    for name, library in LIBRARIES:
+        if library in stack[0]:
+            return name
+    return "other"
+
+
+def leaf_name(frame):
+    match = SYMBOL.match(frame)
+    if not match:
+        return frame
+    symbol, _, library = match.groups()
+    # A perf map names a method with its signature: "instance valuetype R [Assembly] Type::Method(arguments)".
+    method = next((token for token in symbol.split("(", 1)[0].split(" ") if "::" in token), symbol)
+    return method if method and not method.startswith("[unknown]") else f"({library.rsplit('/', 1)[-1]})"
+
+
+def main():
+    top = int(sys.argv[sys.argv.index("--top") + 1]) if "--top" in sys.argv else 25
+    layers = collections.Counter()
+    leaves = collections.Counter()
+    total = 0
+    stack = []
+
+    def flush():
+        nonlocal total
+        if not stack:
+            return
+        total += 1
+        layer = layer_of(stack)
+        layers[layer] += 1
+        if layer != "kernel":
+            leaves[leaf_name(stack[0])] += 1
+
+    for line in sys.stdin:
+        if not line.strip():
+            flush()
+            stack.clear()
+        elif line[0] in " \t":
+            stack.append(line.strip())
+    flush()
+
+    if total == 0:
+        sys.exit("no samples: was `perf script` given a perf.data recorded with -g?")
+    user = total - layers["kernel"]
+    print(f"{total} samples: kernel {100 * layers['kernel'] / total:.1f}%, user {100 * user / total:.1f}%")
+    print()
+    print(f"{'layer (innermost known frame)':<52} % of samples")
+    for name, count in layers.most_common():
+        print(f"{name:<52} {100 * count / total:6.2f}")
+    print()
+    print(f"top {top} user-space leaf functions                      % of samples")
+    for name, count in leaves.most_common(top):
+        print(f"{name[:120]:<52} {100 * count / total:6.2f}")
+
+
+if __name__ == "__main__":
+    main()
