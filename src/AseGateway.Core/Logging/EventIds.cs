@@ -61,6 +61,7 @@ internal static class EventIds
     public const int AccessLogWriteFailed = 651;
     public const int AccessLogRecovered = 652;
     public const int TracingEnabled = 653;
+    public const int AccessLogWriterFailed = 654;
 
     // 800-809: WAF response phases (CRS phases 3 and 4).
     public const int WafResponseBlocked = 800;

@@ -67,6 +67,24 @@ public sealed class AccessLogWriterTests : IDisposable
     }
 
     [Fact]
+    public async Task IdleWriter_WakesForTheNextEntry_EachTimeItWentToSleep()
+    {
+        // The writer thread sleeps with nothing queued and only the first entry after that wakes it.
+        var settings = new AccessLogModel(true, AccessLogFormat.W3C, Path.Combine(_folder.Path, "idle.log"), 1 << 20, 1, 100, false);
+        await using var writer = new AccessLogWriter(TimeProvider.System, NullLogger<AccessLogWriter>.Instance);
+        writer.Apply(settings);
+        for (var i = 1; i <= 4; i++)
+        {
+            // Past the batch window: the writer has found the queue empty and is waiting for a wake-up.
+            await Task.Delay(150);
+            writer.Enqueue(Entry(settings, $"/late/{i}"));
+            await AccessLogTests.WaitForWrittenAsync(writer, i);
+        }
+
+        Assert.Equal(["/late/1", "/late/2", "/late/3", "/late/4"], AccessLogTests.ReadLines(settings.FullPath!).Skip(4).Select(l => l.Split(' ')[4]));
+    }
+
+    [Fact]
     public async Task StuckWriter_DropsBeyondCapacity_WarnsOnceAMinute_ThenWritesWhatWasQueued()
     {
         // A FIFO with no reader blocks the writer in open(2), as a hung disk would.
