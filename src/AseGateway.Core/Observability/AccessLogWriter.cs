@@ -152,8 +152,16 @@ internal sealed partial class AccessLogWriter : IAsyncDisposable
         }
         finally
         {
-            Close();
-            _json.Dispose();
+            try
+            {
+                Close();
+                _json.Dispose();
+            }
+            catch (Exception ex)
+            {
+                LogWriterFailed(_logger, ex);
+            }
+
             _stopped.TrySetResult();
         }
     }
@@ -218,19 +226,19 @@ internal sealed partial class AccessLogWriter : IAsyncDisposable
             }
 
             WriteBuffer();
+            if (any)
+            {
+                Interlocked.Add(ref _written, batch);
+                Flushed?.Invoke();
+            }
         }
         catch (Exception ex)
         {
-            // A bug, not the file (its errors are handled where they happen): report it and go on with the next batch.
+            // A bug, not the file (its errors are handled where they happen): an exception on this thread would end
+            // the process, so it is reported and the writer goes on with the next batch.
             _line.ResetWrittenCount();
             _buffer.ResetWrittenCount();
             LogWriterFailed(_logger, ex);
-        }
-
-        if (any)
-        {
-            Interlocked.Add(ref _written, batch);
-            Flushed?.Invoke();
         }
 
         return any;

@@ -85,6 +85,32 @@ public sealed class AccessLogWriterTests : IDisposable
     }
 
     [Fact]
+    public async Task AFailureOnTheWriterThread_IsLogged_AndTheWriterGoesOn()
+    {
+        // On a thread of its own an exception would end the process: here a throwing Flushed handler stands in for a bug.
+        var settings = new AccessLogModel(true, AccessLogFormat.W3C, Path.Combine(_folder.Path, "bug.log"), 1 << 20, 1, 100, false);
+        var logger = new WarningCollector();
+        await using var writer = new AccessLogWriter(TimeProvider.System, logger);
+        var thrown = 0;
+        writer.Flushed += () =>
+        {
+            if (Interlocked.Exchange(ref thrown, 1) == 0)
+            {
+                throw new InvalidOperationException("a bug in the writer");
+            }
+        };
+        writer.Apply(settings);
+        writer.Enqueue(Entry(settings, "/first"));
+        await AccessLogTests.WaitForWrittenAsync(writer, 1);
+        writer.Enqueue(Entry(settings, "/second"));
+        await AccessLogTests.WaitForWrittenAsync(writer, 2);
+
+        Assert.Equal(1, thrown);
+        Assert.Contains(654, logger.EventIds);
+        Assert.Equal(["/first", "/second"], AccessLogTests.ReadLines(settings.FullPath!).Skip(4).Select(l => l.Split(' ')[4]));
+    }
+
+    [Fact]
     public async Task StuckWriter_DropsBeyondCapacity_WarnsOnceAMinute_ThenWritesWhatWasQueued()
     {
         // A FIFO with no reader blocks the writer in open(2), as a hung disk would.
