@@ -405,6 +405,29 @@ public sealed class FastPathForwardingTests(ITestOutputHelper output)
     }
 
     [Fact]
+    public async Task ClientPort_IsThePortTheClientConnectedFrom_OnBothPaths()
+    {
+        // The head comparison above leaves the port out (each request has its own): here it is checked against the socket.
+        await using var upstream = RawUpstream.Start(_ => RawReply.Text(Ok));
+        foreach (var fastPath in new[] { false, true })
+        {
+            await using var gateway = await TestGateway.StartAsync(Config(upstream.Url, $$"""{ "fastPath": {{(fastPath ? "true" : "false")}} }"""), output);
+            using var socket = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
+            await socket.ConnectAsync(IPAddress.Loopback, gateway.Url.Port);
+            var port = ((IPEndPoint)socket.LocalEndPoint!).Port;
+            await socket.SendAsync(Encoding.ASCII.GetBytes($"GET /port HTTP/1.1\r\nHost: {TestConfigs.AppHost}\r\nConnection: close\r\n\r\n"), SocketFlags.None);
+            var buffer = new byte[4096];
+            using var deadline = new CancellationTokenSource(TimeSpan.FromSeconds(10));
+            while (await socket.ReceiveAsync(buffer, SocketFlags.None, deadline.Token) > 0)
+            {
+            }
+
+            var fields = upstream.Requests.Last().Split("\r\n\r\n")[0].Split("\r\n");
+            Assert.Contains("X-Client-Port: " + port.ToString(System.Globalization.CultureInfo.InvariantCulture), fields);
+        }
+    }
+
+    [Fact]
     public async Task AffinityCookie_IsSet_UntilTheClientSendsItBack()
     {
         await using var upstream = RawUpstream.Start(_ => RawReply.Text(Ok));
