@@ -1,3 +1,4 @@
+using System.Buffers;
 using System.Text.RegularExpressions;
 
 namespace AseGateway.Waf;
@@ -13,16 +14,28 @@ internal sealed partial class AseDefaultRuleSet : IManagedRuleSet
     public const string Type = "AseDefault";
     public const string Version = "1.0";
 
-    private static readonly ManagedRule[] AllRules =
+    /// <summary>
+    /// The rules, each with the characters one of which every match of its pattern contains: a value with none of
+    /// them cannot match, so it is not handed to the regex engine at all. A regex call costs its setup (a runner, a
+    /// scan and a match object) even on a short value it rejects at once: on a plain <c>GET /</c> the four patterns
+    /// that read the path and the Host header were 2.4% of the gateway's CPU over HTTP/1.1. Only punctuation (and
+    /// NUL, digits) is used: it has no case variants, so the sets hold under <see cref="RegexOptions.IgnoreCase"/>.
+    /// The scanner and SQL injection patterns have alternatives of letters alone and are always run.
+    /// </summary>
+    internal static readonly ManagedRule[] AllRules =
     [
-        new(new("913100", "SCANNER-DETECTION", WafSeverity.Critical, "Security scanner identified by its User-Agent"), Targets.UserAgent, Scanner()),
-        new(new("920270", "PROTOCOL-ENFORCEMENT", WafSeverity.Critical, "NUL character in request"), Targets.Uri | Targets.Args, Nul()),
-        new(new("930100", "LFI", WafSeverity.Critical, "Path traversal attack (../)"), Targets.Uri | Targets.Args, Traversal()),
-        new(new("932100", "RCE", WafSeverity.Critical, "Remote command execution: Unix command injection"), Targets.Args | Targets.Cookies | Targets.Body, CommandInjection()),
-        new(new("941100", "XSS", WafSeverity.Critical, "XSS attack: script tag, event handler or javascript: URI"), Targets.Uri | Targets.Args | Targets.Cookies | Targets.Referer, CrossSiteScripting()),
-        new(new("942100", "SQLI", WafSeverity.Critical, "SQL injection: tautology, UNION SELECT, stacked or time-based query"), Targets.Args | Targets.Cookies, SqlInjection()),
-        new(new("920350", "PROTOCOL-ENFORCEMENT", WafSeverity.Warning, "Host header is a numeric IP address"), Targets.Host, NumericHost()),
-        new(new("200002", "REQUEST-BODY", WafSeverity.Critical, "Failed to parse request body"), Targets.BodyError, null),
+        new(new("913100", "SCANNER-DETECTION", WafSeverity.Critical, "Security scanner identified by its User-Agent"), Targets.UserAgent, Scanner(), null),
+        new(new("920270", "PROTOCOL-ENFORCEMENT", WafSeverity.Critical, "NUL character in request"), Targets.Uri | Targets.Args, Nul(), SearchValues.Create("\0")),
+        // Every alternative has ".." or a percent escape.
+        new(new("930100", "LFI", WafSeverity.Critical, "Path traversal attack (../)"), Targets.Uri | Targets.Args, Traversal(), SearchValues.Create(".%")),
+        // A separator (; | & ` $) before the command, or a path.
+        new(new("932100", "RCE", WafSeverity.Critical, "Remote command execution: Unix command injection"), Targets.Args | Targets.Cookies | Targets.Body, CommandInjection(), SearchValues.Create(";|&`$/")),
+        // A tag's "<", "javascript:", a handler's "=", "document.cookie" or "alert(".
+        new(new("941100", "XSS", WafSeverity.Critical, "XSS attack: script tag, event handler or javascript: URI"), Targets.Uri | Targets.Args | Targets.Cookies | Targets.Referer, CrossSiteScripting(), SearchValues.Create("<:=.(")),
+        new(new("942100", "SQLI", WafSeverity.Critical, "SQL injection: tautology, UNION SELECT, stacked or time-based query"), Targets.Args | Targets.Cookies, SqlInjection(), null),
+        // Both alternatives are anchored at a digit (\d: any Unicode decimal digit) or "[".
+        new(new("920350", "PROTOCOL-ENFORCEMENT", WafSeverity.Warning, "Host header is a numeric IP address"), Targets.Host, NumericHost(), SearchValues.Create(DecimalDigitsAnd('['))),
+        new(new("200002", "REQUEST-BODY", WafSeverity.Critical, "Failed to parse request body"), Targets.BodyError, null, null),
     ];
 
     public string RuleSetType => Type;
@@ -52,16 +65,15 @@ internal sealed partial class AseDefaultRuleSet : IManagedRuleSet
                 : null;
         }
 
-        var pattern = rule.Pattern!;
         // The path only (REQUEST_FILENAME): query arguments are inspected one by one below, where exclusions apply.
         if ((rule.Targets & Targets.Uri) != 0 && context.MayInspect(info, WafInspectedKind.Uri, "REQUEST_FILENAME")
-            && Test(pattern, request.DecodedPath) is { } uri)
+            && Test(rule, request.DecodedPath) is { } uri)
         {
             return new ManagedRuleMatch(info, "REQUEST_FILENAME", uri, info.Description);
         }
 
         if ((rule.Targets & Targets.Args) != 0
-            && (Scan(request.QueryArgs, "ARGS", info, pattern, context) ?? Scan(request.BodyArgs, "ARGS", info, pattern, context)) is { } arg)
+            && (Scan(request.QueryArgs, "ARGS", rule, context) ?? Scan(request.BodyArgs, "ARGS", rule, context)) is { } arg)
         {
             return arg;
         }
@@ -70,7 +82,7 @@ internal sealed partial class AseDefaultRuleSet : IManagedRuleSet
         {
             foreach (var (name, value) in request.Cookies)
             {
-                if (context.MayInspect(info, WafInspectedKind.CookieValue, name) && Test(pattern, value) is { } matched)
+                if (context.MayInspect(info, WafInspectedKind.CookieValue, name) && Test(rule, value) is { } matched)
                 {
                     return new ManagedRuleMatch(info, $"REQUEST_COOKIES:{name}", matched, info.Description);
                 }
@@ -78,7 +90,7 @@ internal sealed partial class AseDefaultRuleSet : IManagedRuleSet
         }
 
         if ((rule.Targets & Targets.Body) != 0 && request.BodyArgs.Count == 0 && !request.Body.IsEmpty
-            && context.MayInspect(info, WafInspectedKind.Body, "REQUEST_BODY") && Test(pattern, request.BodyText) is { } body)
+            && context.MayInspect(info, WafInspectedKind.Body, "REQUEST_BODY") && Test(rule, request.BodyText) is { } body)
         {
             return new ManagedRuleMatch(info, "REQUEST_BODY", body, info.Description);
         }
@@ -97,7 +109,7 @@ internal sealed partial class AseDefaultRuleSet : IManagedRuleSet
 
         foreach (var value in request.Headers[name])
         {
-            if (value is not null && Test(rule.Pattern!, value) is { } matched)
+            if (value is not null && Test(rule, value) is { } matched)
             {
                 return new ManagedRuleMatch(rule.Info, $"REQUEST_HEADERS:{name}", matched, rule.Info.Description);
             }
@@ -106,18 +118,19 @@ internal sealed partial class AseDefaultRuleSet : IManagedRuleSet
         return null;
     }
 
-    private static ManagedRuleMatch? Scan(IReadOnlyList<KeyValuePair<string, string>> args, string variable, ManagedRuleInfo info, Regex pattern, ManagedRuleContext context)
+    private static ManagedRuleMatch? Scan(IReadOnlyList<KeyValuePair<string, string>> args, string variable, ManagedRule rule, ManagedRuleContext context)
     {
+        var info = rule.Info;
         // Five rules scan the arguments of every request: by index, not through a boxed list enumerator each time.
         for (var i = 0; i < args.Count; i++)
         {
             var (name, value) = args[i];
-            if (context.MayInspect(info, WafInspectedKind.ArgName, name) && Test(pattern, name) is { } inName)
+            if (context.MayInspect(info, WafInspectedKind.ArgName, name) && Test(rule, name) is { } inName)
             {
                 return new ManagedRuleMatch(info, $"{variable}_NAMES:{name}", inName, info.Description);
             }
 
-            if (context.MayInspect(info, WafInspectedKind.ArgValue, name) && Test(pattern, value) is { } inValue)
+            if (context.MayInspect(info, WafInspectedKind.ArgValue, name) && Test(rule, value) is { } inValue)
             {
                 return new ManagedRuleMatch(info, $"{variable}:{name}", inValue, info.Description);
             }
@@ -126,19 +139,33 @@ internal sealed partial class AseDefaultRuleSet : IManagedRuleSet
         return null;
     }
 
-    private static string? Test(Regex pattern, string value)
+    private static string? Test(ManagedRule rule, string value)
     {
-        if (value.Length == 0)
+        if (!rule.MayMatch(value))
         {
             return null;
         }
 
-        var match = pattern.Match(value);
+        var match = rule.Pattern!.Match(value);
         return match.Success ? match.Value : null;
     }
 
+    private static string DecimalDigitsAnd(char extra)
+    {
+        var characters = new System.Text.StringBuilder().Append(extra);
+        for (var c = char.MinValue; c < char.MaxValue; c++)
+        {
+            if (char.IsDigit(c))
+            {
+                characters.Append(c);
+            }
+        }
+
+        return characters.ToString();
+    }
+
     [Flags]
-    private enum Targets
+    internal enum Targets
     {
         Uri = 1,
         Args = 2,
@@ -150,7 +177,12 @@ internal sealed partial class AseDefaultRuleSet : IManagedRuleSet
         BodyError = 128,
     }
 
-    private sealed record ManagedRule(ManagedRuleInfo Info, Targets Targets, Regex? Pattern);
+    /// <param name="Required">Characters one of which every match contains; null when no such set is known.</param>
+    internal sealed record ManagedRule(ManagedRuleInfo Info, Targets Targets, Regex? Pattern, SearchValues<char>? Required)
+    {
+        /// <summary>False when the value cannot match: it is empty, or holds none of the required characters.</summary>
+        public bool MayMatch(string value) => value.Length > 0 && (Required is null || value.AsSpan().ContainsAny(Required));
+    }
 
     // Every pattern must be linear in the input, whatever the input (no ReDoS). Those that are linear by their shape
     // run on the source-generated backtracking engine: no quantifier can retry what another one consumed (fixed

@@ -79,4 +79,63 @@ public sealed class AseDefaultRuleSetTests
 
         Assert.Empty(matches);
     }
+
+    /// <summary>
+    /// The characters a rule requires before its pattern runs must be in every match: values built from the patterns'
+    /// own fragments, joined and cut at random (seeded, so a failure repeats), are matched by each pattern, and
+    /// every value it matches must pass the rule's filter. Values it does not match show nothing, so the test also
+    /// checks that each pattern matched at least 100 of them, and that each filter did turn some away. Host-like values
+    /// of Arabic-Indic digits are among them: \d is any Unicode decimal digit, for the pattern and for its filter.
+    /// </summary>
+    [Fact]
+    public void RequiredCharacters_AreInEveryMatchOfThePattern()
+    {
+        string[] fragments =
+        [
+            "<", "< ", "script", "iframe", "svg", "img", " src", "onerror", "onload", "=", " =", "javascript", ":", "document", ".cookie",
+            "alert", "(", "..", "/", "\\", "%2e%2e", "%2f", "%5c", "%c0%ae", ";", "|", "||", "&", "`", "$(", "cat", " id", "whoami", "/etc/passwd",
+            "/bin/sh", "/bin/bash", "\0", "1", "192", "2001:db8", "[", "]", ":8080", "'", "\"", " or ", " and ", "union", " select", "sleep",
+            "information_schema", "--", "#", "/*", "x", " ", "A", "1.", "7.", "1.1.1.", "\u0661.\u0662.\u0663.", "\u0663", "[::1]",
+        ];
+        var random = new Random(20261201);
+        var builder = new System.Text.StringBuilder();
+        foreach (var rule in AseDefaultRuleSet.AllRules)
+        {
+            if (rule.Pattern is null || rule.Required is null)
+            {
+                continue;
+            }
+
+            var matched = 0;
+            var filtered = 0;
+            for (var i = 0; i < 40_000; i++)
+            {
+                builder.Clear();
+                for (var parts = random.Next(1, 7); parts > 0; parts--)
+                {
+                    builder.Append(fragments[random.Next(fragments.Length)]);
+                }
+
+                // Cut a character out now and then, so that near misses of every shape come up too.
+                if (builder.Length > 1 && random.Next(3) == 0)
+                {
+                    builder.Remove(random.Next(builder.Length), 1);
+                }
+
+                var value = builder.ToString();
+                if (rule.Pattern.IsMatch(value))
+                {
+                    matched++;
+                    Assert.True(rule.MayMatch(value), $"rule {rule.Info.RuleId} matches \"{value}\" but its filter turns it away");
+                }
+                else if (!rule.MayMatch(value))
+                {
+                    filtered++;
+                }
+            }
+
+            Assert.True(matched >= 100, $"rule {rule.Info.RuleId}: only {matched} generated values matched its pattern");
+            Assert.True(filtered >= 200, $"rule {rule.Info.RuleId}: its filter turned only {filtered} values away");
+        }
+    }
 }
