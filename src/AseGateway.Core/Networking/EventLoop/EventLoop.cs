@@ -1,4 +1,3 @@
-using System.Collections.Concurrent;
 using System.ComponentModel;
 using System.Runtime.InteropServices;
 using static AseGateway.Networking.EventLoop.LinuxSockets;
@@ -18,14 +17,13 @@ internal sealed unsafe class EventLoop : IDisposable
 
     private const int EventsPerWait = 128;
 
-    private readonly ConcurrentDictionary<ulong, EventLoopSocket> _sockets = new();
+    private readonly SocketTable _sockets = new();
     private readonly int _epoll;
     private readonly int _wake;
     private readonly Thread _thread;
     private readonly Action<Exception> _onUnexpected;
     [ThreadStatic]
     private static EventLoop? _current;
-    private long _nextId;
     private volatile bool _stopping;
 
     public EventLoop(string name, int index, Action<Exception> onUnexpected)
@@ -66,13 +64,12 @@ internal sealed unsafe class EventLoop : IDisposable
     public ulong Register(EventLoopSocket socket)
     {
         ObjectDisposedException.ThrowIf(_stopping, this);
-        var id = (ulong)Interlocked.Increment(ref _nextId);
-        _sockets[id] = socket;
+        var id = _sockets.Add(socket);
         var registration = new EpollEvent { Events = EpollIn | EpollOut | EpollRdHup | EpollEt, Data = id };
         if (EpollControl(_epoll, EpollCtlAdd, socket.Handle, &registration) != 0)
         {
             var error = Marshal.GetLastPInvokeError();
-            _sockets.TryRemove(id, out _);
+            _sockets.Remove(id);
             throw new Win32Exception(error, "epoll_ctl(ADD) failed");
         }
 
@@ -86,7 +83,7 @@ internal sealed unsafe class EventLoop : IDisposable
     public void Unregister(ulong id, SafeHandle handle)
     {
         // After Dispose the epoll descriptor's number may already belong to another file.
-        if (_sockets.TryRemove(id, out _) && !handle.IsClosed && !_stopping)
+        if (_sockets.Remove(id) && !handle.IsClosed && !_stopping)
         {
             // Closing the descriptor would remove it too; removing it first keeps a lingering duplicate from
             // reporting events for a connection that is gone. A failure means it is already closed.
@@ -148,7 +145,7 @@ internal sealed unsafe class EventLoop : IDisposable
             return;
         }
 
-        if (!_sockets.TryGetValue(data, out var socket))
+        if (_sockets.Find(data) is not { } socket)
         {
             return;
         }

@@ -1,5 +1,3 @@
-using System.Buffers;
-
 namespace AseGateway.Networking.EventLoop;
 
 /// <summary>
@@ -11,21 +9,22 @@ internal sealed class EventLoopGroup : IDisposable
     private readonly EventLoop[] _loops;
     private uint _next;
 
-    public EventLoopGroup(int count, MemoryPool<byte> pool, Action<Exception> onUnexpected)
+    public EventLoopGroup(int count, Action<Exception> onUnexpected)
     {
         ArgumentOutOfRangeException.ThrowIfLessThan(count, 1);
-        Pool = pool;
         _loops = new EventLoop[count];
         for (var i = 0; i < count; i++)
         {
             _loops[i] = new EventLoop($"AseGateway I/O {i}", i, onUnexpected);
         }
+
+        Pool = new EventLoopMemoryPool(_loops);
     }
 
     public IReadOnlyList<EventLoop> Loops => _loops;
 
-    /// <summary>The buffers of every socket on the loops (Kestrel's pinned blocks: a send pins nothing).</summary>
-    public MemoryPool<byte> Pool { get; }
+    /// <summary>The buffers of every socket on the loops: pinned blocks (a send pins nothing), kept per loop.</summary>
+    public EventLoopMemoryPool Pool { get; }
 
     public EventLoop Next() => _loops[Interlocked.Increment(ref _next) % (uint)_loops.Length];
 

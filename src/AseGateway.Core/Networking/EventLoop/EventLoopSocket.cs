@@ -177,7 +177,17 @@ internal sealed class EventLoopSocket : IDuplexPipe
     }
 
     /// <summary>Readiness to write (called on the loop thread): a send waiting for room goes on.</summary>
-    public void OnWritable() => Interlocked.Exchange(ref _writableWaiter, null)?.TrySetResult();
+    /// <remarks>
+    /// Almost every event reports the socket writable, and almost never is a send waiting: a plain read skips the
+    /// exchange's fence. A waiter published just after the read is safe, as its sender tries once more after publishing.
+    /// </remarks>
+    public void OnWritable()
+    {
+        if (Volatile.Read(ref _writableWaiter) is not null)
+        {
+            Interlocked.Exchange(ref _writableWaiter, null)?.TrySetResult();
+        }
+    }
 
     private void TryReceive()
     {

@@ -1,4 +1,3 @@
-using System.Buffers;
 using Microsoft.AspNetCore.Connections;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
@@ -21,8 +20,7 @@ internal static partial class EventLoopTransport
         services.AddSingleton(provider =>
         {
             var logger = provider.GetRequiredService<ILoggerFactory>().CreateLogger(typeof(EventLoop).FullName!);
-            var pool = provider.GetService<IMemoryPoolFactory<byte>>()?.Create(new MemoryPoolOptions { Owner = "kestrel" }) ?? MemoryPool<byte>.Shared;
-            return new EventLoopGroup(Environment.ProcessorCount, pool, exception => LogFailed(logger, exception));
+            return new EventLoopGroup(Environment.ProcessorCount, exception => LogFailed(logger, exception));
         });
         services.AddSingleton<EventLoopTransportFactory>();
         services.AddSingleton<IConnectionListenerFactory>(provider => provider.GetRequiredService<EventLoopTransportFactory>());

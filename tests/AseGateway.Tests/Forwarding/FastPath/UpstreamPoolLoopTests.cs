@@ -1,4 +1,3 @@
-using System.Buffers;
 using System.Net;
 using System.Net.Sockets;
 using AseGateway.Forwarding.FastPath;
@@ -23,7 +22,7 @@ public sealed class UpstreamPoolLoopTests : IDisposable
     public UpstreamPoolLoopTests()
     {
         Assert.True(LinuxSockets.IsSupported, "the event loop runs on x86-64 Linux only: these tests need such a machine");
-        _loops = new EventLoopGroup(2, MemoryPool<byte>.Shared, e => { lock (_unexpected) { _unexpected.Add(e); } });
+        _loops = new EventLoopGroup(2, e => { lock (_unexpected) { _unexpected.Add(e); } });
         _listener.Start();
         _pool = new UpstreamPool(new Uri($"http://127.0.0.1:{((IPEndPoint)_listener.LocalEndpoint).Port}/"), TimeProvider.System, _loops);
     }
@@ -81,7 +80,7 @@ public sealed class UpstreamPoolLoopTests : IDisposable
     [Fact]
     public async Task ALoopOfAnotherGroup_CountsAsNoLoop()
     {
-        using var other = new EventLoopGroup(2, MemoryPool<byte>.Shared, e => { lock (_unexpected) { _unexpected.Add(e); } });
+        using var other = new EventLoopGroup(2, e => { lock (_unexpected) { _unexpected.Add(e); } });
         var connection = await OpenAsync(near: other.Loops[1], maxConnections: 8);
         Assert.True(_loops.Owns(connection.Loop!));
         Assert.False(_loops.Owns(other.Loops[1]));

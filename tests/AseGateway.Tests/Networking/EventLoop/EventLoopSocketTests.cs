@@ -20,7 +20,7 @@ public sealed class EventLoopSocketTests : IDisposable
     public EventLoopSocketTests()
     {
         Assert.True(LinuxSockets.IsSupported, "the event loop runs on x86-64 Linux only: these tests need such a machine");
-        _loops = new EventLoopGroup(2, MemoryPool<byte>.Shared, e => { lock (_unexpected) { _unexpected.Add(e); } });
+        _loops = new EventLoopGroup(2, e => { lock (_unexpected) { _unexpected.Add(e); } });
     }
 
     public void Dispose()
