@@ -28,10 +28,14 @@ internal sealed class FastPathClientMetrics
             advice: new InstrumentAdvice<double> { HistogramBucketBoundaries = [0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.25, 0.5, 0.75, 1, 2.5, 5, 7.5, 10] });
     }
 
+    /// <summary>Whether anyone listens: when no one does, the exchange's start is not even read from the clock.</summary>
+    public bool Enabled => _duration.Enabled;
+
+    /// <param name="started">The exchange's start (<see cref="Stopwatch.GetTimestamp"/>), read when <see cref="Enabled"/>.</param>
     /// <param name="errorType">Null on success; otherwise what failed, as HttpClient names it.</param>
     public void Record(long started, string method, int statusCode, string? errorType)
     {
-        if (!_duration.Enabled)
+        if (!_duration.Enabled || started == 0)
         {
             return;
         }

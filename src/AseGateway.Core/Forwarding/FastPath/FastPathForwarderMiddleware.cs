@@ -80,17 +80,45 @@ internal sealed partial class FastPathForwarderMiddleware
         return _next(context);
     }
 
+    /// <summary>
+    /// The request on the connection rented for it (or a new one), and its response; every failure is reported here.
+    /// A reused connection that the worker closed before answering a bodiless request is replaced and the request
+    /// sent again, up to <see cref="MaxAttempts"/>.
+    /// </summary>
+    /// <remarks>
+    /// One async method for the whole forwarding, the exchange included: an exchange of its own awaited here cost a
+    /// second state machine (about 200 bytes) and a second continuation on every request, as each suspends once, on
+    /// the worker's answer. The exchange's cleanup (the abort registration, the connection back to the pool or
+    /// closed) is its <c>finally</c>; a retry leaves through it with <c>continue</c>.
+    /// </remarks>
     /// <param name="near">The loop of the request's client (<see cref="NearLoop"/>): where new connections go.</param>
     private async Task ForwardAsync(HttpContext context, GatewayRequestFeature gateway, IReverseProxyFeature proxy, DestinationState destination, UpstreamPool pool, UpstreamConnection? connection, FastPathSettings settings, EventLoop? near)
     {
         proxy.ProxiedDestination = destination;
         DestinationConcurrency.Increment(destination);
-        var started = System.Diagnostics.Stopwatch.GetTimestamp();
+        var started = _metrics.Enabled ? System.Diagnostics.Stopwatch.GetTimestamp() : 0;
         try
         {
             var bodyLength = context.Features.Find<IHttpRequestBodyDetectionFeature>()!.CanHaveBody ? context.Request.ContentLength ?? 0 : 0;
+            var outcome = Outcome.Close;
             for (var attempt = 1; ; attempt++)
             {
+                if (attempt > 1)
+                {
+                    // Only a stale connection brings the loop round again, unless its cleanup found it unusable.
+                    if (outcome != Outcome.RetryOnNewConnection)
+                    {
+                        return;
+                    }
+
+                    LogStaleConnection(_logger, pool.Address);
+                    if (!pool.TryRent(settings.MaxConnections, settings.IdleTimeoutMs, near, out connection))
+                    {
+                        Fail(context, ForwarderError.Request, StatusCodes.Status502BadGateway, new HttpRequestException(HttpRequestError.ResponseEnded, "The response ended prematurely."));
+                        return;
+                    }
+                }
+
                 connection ??= await ConnectAsync(context, pool, near);
                 if (connection is null)
                 {
@@ -98,33 +126,159 @@ internal sealed partial class FastPathForwarderMiddleware
                 }
 
                 var retriable = attempt < MaxAttempts && connection.Reused && bodyLength == 0;
-                var outcome = await ExchangeAsync(context, gateway, connection, bodyLength, retriable);
-                if (outcome == Outcome.Reuse)
+                outcome = Outcome.Close;
+                var receivedAny = false;
+                var token = connection.Cancellation.Token;
+                connection.BeginExchange();
+                var registration = context.RequestAborted.UnsafeRegister(static state => ((UpstreamConnection)state!).Cancel(), connection);
+                try
                 {
-                    pool.Return(connection, settings.MaxIdle);
+                    var sent = false;
+                    try
+                    {
+                        if (bodyLength > 0)
+                        {
+                            RequestHeadWriter.Write(connection.Writer, context, gateway, hasBody: true);
+                        }
+                        else
+                        {
+                            sent = RequestHeadWriter.TrySend(connection, context, gateway);
+                        }
+                    }
+                    catch (InvalidOperationException ex)
+                    {
+                        Fail(context, ForwarderError.RequestCreation, StatusCodes.Status502BadGateway, ex);
+                        return;
+                    }
+
+                    if (bodyLength > 0)
+                    {
+                        if (!await CopyRequestBodyAsync(context, connection, bodyLength, token))
+                        {
+                            return;
+                        }
+                    }
+                    else if (!sent)
+                    {
+                        await connection.Writer.FlushAsync(token);
+                    }
+
+                    var head = connection.Head;
+                    var reader = connection.Reader;
+                    var requestIsHead = HttpMethods.IsHead(context.Request.Method);
+                    var interim = 0;
+                    var bytesAfterHead = false;
+                    while (true)
+                    {
+                        var result = await connection.ReadAsync(token);
+                        var buffer = result.Buffer;
+                        receivedAny |= !buffer.IsEmpty;
+                        var parsed = Parse(buffer, requestIsHead, head, out var consumed);
+                        if (parsed == HeadParseResult.Complete)
+                        {
+                            bytesAfterHead = buffer.Length > consumed;
+                            reader.AdvanceTo(buffer.GetPosition(consumed));
+                            if (head.IsInterim && ++interim <= MaxInterimResponses)
+                            {
+                                continue;
+                            }
+
+                            if (head.IsInterim)
+                            {
+                                FailInvalidResponse(context, connection, "too many 1xx interim responses");
+                                return;
+                            }
+
+                            break;
+                        }
+
+                        reader.AdvanceTo(buffer.Start, buffer.End);
+                        if (parsed == HeadParseResult.Invalid)
+                        {
+                            FailInvalidResponse(context, connection, head.Error!);
+                            return;
+                        }
+
+                        if (result.IsCompleted)
+                        {
+                            if (!receivedAny && retriable)
+                            {
+                                outcome = Outcome.RetryOnNewConnection;
+                                break;
+                            }
+
+                            if (receivedAny)
+                            {
+                                FailInvalidResponse(context, connection, "the connection closed inside the response head");
+                            }
+                            else
+                            {
+                                Fail(context, ForwarderError.Request, StatusCodes.Status502BadGateway, new HttpRequestException(HttpRequestError.ResponseEnded, "The response ended prematurely."));
+                            }
+
+                            return;
+                        }
+                    }
+
+                    if (outcome == Outcome.RetryOnNewConnection)
+                    {
+                        continue;
+                    }
+
+                    ApplyHead(context, gateway, head);
+                    // "Content-Length: 0" has nothing to copy: reading for it would wait on an idle keep-alive connection.
+                    var bodyless = head.Framing == ResponseFraming.NoBody || (head.Framing == ResponseFraming.ContentLength && head.ContentLength == 0);
+                    var reusable = bodyless ? !bytesAfterHead : await CopyResponseBodyAsync(context, connection, head);
+                    outcome = reusable && head.KeepAlive ? Outcome.Reuse : Outcome.Close;
                     return;
                 }
-
-                pool.Close(connection);
-                connection = null;
-                if (outcome != Outcome.RetryOnNewConnection)
+                catch (OperationCanceledException ex)
                 {
+                    FailCanceledBeforeResponse(context, ex);
                     return;
                 }
-
-                LogStaleConnection(_logger, pool.Address);
-                if (!pool.TryRent(settings.MaxConnections, settings.IdleTimeoutMs, near, out connection))
+                catch (Exception ex)
                 {
-                    Fail(context, ForwarderError.Request, StatusCodes.Status502BadGateway, new HttpRequestException(HttpRequestError.ResponseEnded, "The response ended prematurely."));
+                    // Refused, reset or closed while sending or before the head was complete: YARP's "Request" error.
+                    if (!receivedAny && retriable)
+                    {
+                        outcome = Outcome.RetryOnNewConnection;
+                        continue;
+                    }
+
+                    Fail(context, ForwarderError.Request, StatusCodes.Status502BadGateway, ex as HttpRequestException ?? new HttpRequestException(HttpRequestError.Unknown, ex.Message, ex));
                     return;
+                }
+                finally
+                {
+                    // The registration goes first, so a late client abort cannot cancel the next exchange unseen.
+                    registration.Dispose();
+                    if (!connection.EndExchange())
+                    {
+                        outcome = Outcome.Close;
+                    }
+
+                    if (outcome == Outcome.Reuse)
+                    {
+                        pool.Return(connection, settings.MaxIdle);
+                    }
+                    else
+                    {
+                        pool.Close(connection);
+                    }
+
+                    connection = null;
                 }
             }
         }
         finally
         {
             DestinationConcurrency.Decrement(destination);
-            var error = gateway.ForwarderError(context);
-            _metrics.Record(started, context.Request.Method, context.Response.StatusCode, error?.Error is ForwarderError.Request or ForwarderError.RequestTimedOut or ForwarderError.RequestCanceled or ForwarderError.RequestCreation ? ErrorType(error.Exception) : null);
+            if (started != 0)
+            {
+                var error = gateway.ForwarderError(context);
+                _metrics.Record(started, context.Request.Method, context.Response.StatusCode, error?.Error is ForwarderError.Request or ForwarderError.RequestTimedOut or ForwarderError.RequestCanceled or ForwarderError.RequestCreation ? ErrorType(error.Exception) : null);
+            }
         }
     }
 
@@ -165,136 +319,6 @@ internal sealed partial class FastPathForwarderMiddleware
             pool.ReleaseSlot();
             Fail(context, ForwarderError.Request, StatusCodes.Status502BadGateway, new HttpRequestException(HttpRequestError.ConnectionError, ex.Message, ex));
             return null;
-        }
-    }
-
-    /// <summary>One request and its response on one connection; every failure is reported here.</summary>
-    private async ValueTask<Outcome> ExchangeAsync(HttpContext context, GatewayRequestFeature gateway, UpstreamConnection connection, long bodyLength, bool retriable)
-    {
-        var token = connection.Cancellation.Token;
-        connection.BeginExchange();
-        var registration = context.RequestAborted.UnsafeRegister(static state => ((UpstreamConnection)state!).Cancel(), connection);
-        var outcome = Outcome.Close;
-        var receivedAny = false;
-        try
-        {
-            var sent = false;
-            try
-            {
-                if (bodyLength > 0)
-                {
-                    RequestHeadWriter.Write(connection.Writer, context, gateway, hasBody: true);
-                }
-                else
-                {
-                    sent = RequestHeadWriter.TrySend(connection, context, gateway);
-                }
-            }
-            catch (InvalidOperationException ex)
-            {
-                Fail(context, ForwarderError.RequestCreation, StatusCodes.Status502BadGateway, ex);
-                return outcome;
-            }
-
-            if (bodyLength > 0)
-            {
-                if (!await CopyRequestBodyAsync(context, connection, bodyLength, token))
-                {
-                    return outcome;
-                }
-            }
-            else if (!sent)
-            {
-                await connection.Writer.FlushAsync(token);
-            }
-
-            var head = connection.Head;
-            var reader = connection.Reader;
-            var requestIsHead = HttpMethods.IsHead(context.Request.Method);
-            var interim = 0;
-            bool bytesAfterHead;
-            while (true)
-            {
-                var result = await connection.ReadAsync(token);
-                var buffer = result.Buffer;
-                receivedAny |= !buffer.IsEmpty;
-                var parsed = Parse(buffer, requestIsHead, head, out var consumed);
-                if (parsed == HeadParseResult.Complete)
-                {
-                    bytesAfterHead = buffer.Length > consumed;
-                    reader.AdvanceTo(buffer.GetPosition(consumed));
-                    if (head.IsInterim && ++interim <= MaxInterimResponses)
-                    {
-                        continue;
-                    }
-
-                    if (head.IsInterim)
-                    {
-                        FailInvalidResponse(context, connection, "too many 1xx interim responses");
-                        return outcome;
-                    }
-
-                    break;
-                }
-
-                reader.AdvanceTo(buffer.Start, buffer.End);
-                if (parsed == HeadParseResult.Invalid)
-                {
-                    FailInvalidResponse(context, connection, head.Error!);
-                    return outcome;
-                }
-
-                if (result.IsCompleted)
-                {
-                    if (!receivedAny && retriable)
-                    {
-                        return outcome = Outcome.RetryOnNewConnection;
-                    }
-
-                    if (receivedAny)
-                    {
-                        FailInvalidResponse(context, connection, "the connection closed inside the response head");
-                    }
-                    else
-                    {
-                        Fail(context, ForwarderError.Request, StatusCodes.Status502BadGateway, new HttpRequestException(HttpRequestError.ResponseEnded, "The response ended prematurely."));
-                    }
-
-                    return outcome;
-                }
-            }
-
-            ApplyHead(context, gateway, head);
-            // "Content-Length: 0" has nothing to copy: reading for it would wait on an idle keep-alive connection.
-            var bodyless = head.Framing == ResponseFraming.NoBody || (head.Framing == ResponseFraming.ContentLength && head.ContentLength == 0);
-            var reusable = bodyless ? !bytesAfterHead : await CopyResponseBodyAsync(context, connection, head);
-            outcome = reusable && head.KeepAlive ? Outcome.Reuse : Outcome.Close;
-            return outcome;
-        }
-        catch (OperationCanceledException ex)
-        {
-            FailCanceledBeforeResponse(context, ex);
-            return outcome;
-        }
-        catch (Exception ex)
-        {
-            // Refused, reset or closed while sending or before the head was complete: YARP's "Request" error.
-            if (!receivedAny && retriable)
-            {
-                return outcome = Outcome.RetryOnNewConnection;
-            }
-
-            Fail(context, ForwarderError.Request, StatusCodes.Status502BadGateway, ex as HttpRequestException ?? new HttpRequestException(HttpRequestError.Unknown, ex.Message, ex));
-            return outcome;
-        }
-        finally
-        {
-            // The registration goes first, so a late client abort cannot cancel the next exchange unseen.
-            registration.Dispose();
-            if (!connection.EndExchange())
-            {
-                outcome = Outcome.Close;
-            }
         }
     }
 
