@@ -1,0 +1,135 @@
+#!/usr/bin/env bash
+# Two builds of the gateway side by side: what one change buys, in CPU per request and requests per second.
+#
+#   perf/ab.sh BASE [HEAD]     BASE and HEAD are git commits (HEAD: the working tree as it is, by default)
+#   options: --rounds N (6)  --seconds S (5)  --protocols "h1 h2tls" (also h2c)  --features full|bare (full)
+#            --a-env "K=V"  --b-env "K=V"   extra environment for the BASE (A) or HEAD (B) gateway only, e.g. to
+#                                           measure a runtime setting against the same build: perf/ab.sh HEAD HEAD --b-env ...
+#
+# Builds both in Release (BASE in a temporary git worktree), starts two backends and the two gateways with the same
+# configuration as compare.sh's ase-full (or ase-bare), all on loopback as children of this script, and after a
+# discarded warm-up drives them in rounds of four runs, ABBA in odd rounds and BAAB in even ones: on a shared 2-core
+# machine the first and the second run of a pair have measured up to 13% apart, and a drift within a round hits both
+# alike. Per round the ratio B/A of CPU per request (the gateway process's utime+stime from /proc over the runs,
+# divided by the requests served) and of requests per second; at the end their medians and in how many rounds B was
+# lower. Ratios, not absolute figures, are what to compare: these machines are noisy.
+set -euo pipefail
+
+REPO="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+ROUNDS=6 SECONDS_PER_RUN=5 PROTOCOLS="h1 h2tls" FEATURES=full A_ENV="" B_ENV="" BASE="" HEAD=""
+while [ $# -gt 0 ]; do
+  case "$1" in
+    --rounds) ROUNDS="$2"; shift 2 ;;
+    --seconds) SECONDS_PER_RUN="$2"; shift 2 ;;
+    --protocols) PROTOCOLS="$2"; shift 2 ;;
+    --features) FEATURES="$2"; shift 2 ;;
+    --a-env) A_ENV="$2"; shift 2 ;;
+    --b-env) B_ENV="$2"; shift 2 ;;
+    -h|--help) sed -n '2,16p' "$0"; exit 0 ;;
+    -*) echo "unknown option $1" >&2; exit 2 ;;
+    *) if [ -z "$BASE" ]; then BASE="$1"; elif [ -z "$HEAD" ]; then HEAD="$1"; else echo "one or two commits" >&2; exit 2; fi; shift ;;
+  esac
+done
+[ -n "$BASE" ] || { sed -n '2,16p' "$0"; exit 2; }
+for tool in wrk h2load curl; do command -v "$tool" > /dev/null || { echo "$tool is missing: apt-get install -y wrk nghttp2-client curl" >&2; exit 1; }; done
+
+WORK="$(mktemp -d)"
+CERT_DIR="$REPO/certs/dev" HOST_HEADER="bench.perf.test" API_KEY="ab-$RANDOM$RANDOM"
+PIDS=() WORKTREES=()
+cleanup() {
+  for pid in "${PIDS[@]}"; do kill "$pid" 2> /dev/null || true; done
+  wait 2> /dev/null || true
+  for tree in "${WORKTREES[@]}"; do git -C "$REPO" worktree remove --force "$tree" > /dev/null 2>&1 || true; done
+  rm -rf "$WORK"
+}
+trap cleanup EXIT
+log() { printf '%s %s\n' "$(date -u +%H:%M:%S)" "$*" >&2; }
+source "$REPO/perf/gateway-config.sh"
+
+# build NAME COMMIT: sets BUILT to the gateway's dll, from a worktree of COMMIT (or the working tree when empty).
+build() {
+  local tree="$REPO"
+  if [ -n "$2" ]; then
+    tree="$WORK/tree-$1"
+    git -C "$REPO" worktree add --detach "$tree" "$2" > /dev/null 2>&1 || { echo "no such commit: $2" >&2; exit 1; }
+    WORKTREES+=("$tree")
+  fi
+  log "building $1 (${2:-working tree}) in Release"
+  dotnet build "$tree/src/AseGateway" -c Release -nologo -v q -clp:NoSummary > "$WORK/build-$1.log" 2>&1 || { cat "$WORK/build-$1.log" >&2; exit 1; }
+  # Copied out, so that a build of the working tree during the runs cannot change what is measured.
+  cp -r "$tree/src/AseGateway/bin/Release/net10.0" "$WORK/bin-$1"
+  BUILT="$WORK/bin-$1/AseGateway.dll"
+}
+build A "$BASE"; A_DLL="$BUILT"
+build B "$HEAD"; B_DLL="$BUILT"
+dotnet build "$REPO/perf/AseGateway.PerfBackend" -c Release -nologo -v q -clp:NoSummary > "$WORK/build-backend.log" 2>&1 || { cat "$WORK/build-backend.log" >&2; exit 1; }
+
+port() { python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
+BACKEND_DLL="$REPO/perf/AseGateway.PerfBackend/bin/Release/net10.0/AseGateway.PerfBackend.dll"
+BACKEND_PORT="$(port)" BACKEND2_PORT="$(port)"
+PORT="$BACKEND_PORT" dotnet "$BACKEND_DLL" > "$WORK/backend.log" 2>&1 & PIDS+=($!)
+PORT="$BACKEND2_PORT" dotnet "$BACKEND_DLL" > "$WORK/backend2.log" 2>&1 & PIDS+=($!)
+
+declare -A PID URL_h1 URL_h2c URL_h2tls
+for side in A B; do
+  http="$(port)" https="$(port)" mgmt="$(port)" h2c="$(port)"
+  gateway_config "$side" "$http" "$https" "$mgmt" "$FEATURES" "" 0 "$h2c" > "$WORK/$side.json"
+  dll="${side}_DLL" extra="${side}_ENV"
+  env ASE_CERT_PASSWORD=dev-password ${!extra} dotnet "${!dll}" --config "$WORK/$side.json" > "$WORK/$side.log" 2>&1 & PID[$side]=$!; PIDS+=($!)
+  URL_h1[$side]="http://127.0.0.1:$http/" URL_h2c[$side]="http://127.0.0.1:$h2c/" URL_h2tls[$side]="https://127.0.0.1:$https/"
+done
+for side in A B; do
+  for _ in $(seq 1 300); do
+    [ "$(curl -s -o /dev/null -w '%{http_code}' -H "Host: $HOST_HEADER" --max-time 2 "${URL_h1[$side]}")" = 200 ] && continue 2
+    sleep 0.1
+  done
+  cat "$WORK/$side.log" >&2; echo "gateway $side did not answer within 30 s" >&2; exit 1
+done
+
+CLK_TCK="$(getconf CLK_TCK)"
+ticks() { awk '{ print $14 + $15 }' "/proc/$1/stat"; }
+# run SIDE PROTOCOL SECONDS: prints "REQUESTS_PER_SECOND CPU_US_PER_REQUEST"
+run() {
+  local side="$1" protocol="$2" seconds="$3" before after requests rps
+  local -n urls="URL_$protocol"
+  before="$(ticks "${PID[$side]}")"
+  if [ "$protocol" = h1 ]; then
+    wrk -t2 -c64 -d"${seconds}s" -H "Host: $HOST_HEADER" "${urls[$side]}" > "$WORK/run.out" 2>&1 || true
+    requests="$(awk '/requests in/ { print $1 }' "$WORK/run.out")"; rps="$(awk '/^Requests\/sec:/ { print $2 }' "$WORK/run.out")"
+  else
+    h2load -t2 -c16 -m8 -D "$seconds" -H ":authority: $HOST_HEADER" "${urls[$side]}" > "$WORK/run.out" 2>&1 || true
+    requests="$(awk '/^requests:/ { gsub(",", ""); print $8 }' "$WORK/run.out")"; rps="$(awk '/^finished in/ { gsub(",", ""); print $4 }' "$WORK/run.out")"
+  fi
+  after="$(ticks "${PID[$side]}")"
+  awk -v t="$((after - before))" -v n="${requests:-0}" -v r="${rps:-0}" -v hz="$CLK_TCK" 'BEGIN { printf "%.0f %.2f", r, (n > 0 ? t * 1e6 / hz / n : 0) }'
+}
+
+log "A: ${BASE}${A_ENV:+ ($A_ENV)}   B: ${HEAD:-working tree}${B_ENV:+ ($B_ENV)}   features: $FEATURES"
+for protocol in $PROTOCOLS; do for side in A B A B; do run "$side" "$protocol" 4 > /dev/null; done; done
+for round in $(seq 1 "$ROUNDS"); do
+  for protocol in $PROTOCOLS; do
+    order="A B B A"; [ $((round % 2)) = 0 ] && order="B A A B"
+    for side in $order; do
+      result="$(run "$side" "$protocol" "$SECONDS_PER_RUN")"
+      echo "$round $protocol $side $result" >> "$WORK/runs.txt"
+      log "round $round  $protocol  $side  $(printf '%8.0f req/s  %7.2f µs/req' $result)"
+    done
+  done
+done
+
+python3 - "$WORK/runs.txt" <<'PY'
+import collections, statistics, sys
+sums = collections.defaultdict(lambda: collections.defaultdict(lambda: [0.0, 0.0, 0]))
+for line in open(sys.argv[1]):
+    round_, protocol, side, rps, us = line.split()
+    s = sums[(protocol, round_)][side]
+    s[0] += float(rps); s[1] += float(us); s[2] += 1
+for protocol in dict.fromkeys(k[0] for k in sums):
+    rounds = [v for k, v in sums.items() if k[0] == protocol]
+    cpu = [r["B"][1] / r["A"][1] - 1 for r in rounds]
+    rps = [r["B"][0] / r["A"][0] - 1 for r in rounds]
+    a = statistics.median(r["A"][1] / r["A"][2] for r in rounds)
+    b = statistics.median(r["B"][1] / r["B"][2] for r in rounds)
+    print(f"{protocol}: B vs A CPU per request {100 * statistics.median(cpu):+.1f}% (median of {len(cpu)} rounds; "
+          f"B lower in {sum(c < 0 for c in cpu)}), req/s {100 * statistics.median(rps):+.1f}%; A {a:.2f} µs, B {b:.2f} µs")
+PY

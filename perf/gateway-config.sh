@@ -1,0 +1,78 @@
+# Sourced by compare.sh and ab.sh: the gateway's configuration for the targets ase-bare and ase-full.
+# Reads BACKEND_PORT, BACKEND2_PORT, CERT_DIR, HOST_HEADER, WORK and API_KEY from the caller.
+
+api_key_sha256() { printf %s "$API_KEY" | sha256sum | cut -d' ' -f1; }
+
+# gateway_config NAME HTTP_PORT HTTPS_PORT MGMT_PORT FEATURES(bare|full) [EXTRA_APP] [WAF_MARK] [H2C_PORT]
+gateway_config() {
+  local http="$2" https="$3" mgmt="$4" features="$5" extra_app="${6:-}" mark="${7:-0}" h2c="${8:-}"
+  local nsg="" waf="" access="" observability="" workers instances=1 affinity=false extra=""
+  workers="{ \"address\": \"http://127.0.0.1:$BACKEND_PORT\" }"
+  if [ "$features" = full ]; then
+    instances=2 affinity=true
+    workers="$workers, { \"address\": \"http://127.0.0.1:$BACKEND2_PORT\" }"
+    nsg='"networkSecurityGroup": {
+      "serviceTags": { "WafSubnet": [ "10.0.1.0/24" ], "Partners": [ "192.0.2.0/24", "198.18.0.0/15" ] },
+      "securityRules": [
+        { "name": "DenyScanners", "priority": 100, "access": "Deny", "protocol": "*", "sourceAddressPrefixes": [ "198.51.100.0/24", "203.0.113.0/24" ], "destinationPortRange": "*" },
+        { "name": "AllowWaf", "priority": 110, "access": "Allow", "protocol": "Tcp", "sourceAddressPrefix": "WafSubnet", "destinationPortRange": "*" },
+        { "name": "AllowPartners", "priority": 120, "access": "Allow", "protocol": "Tcp", "sourceAddressPrefix": "Partners", "destinationPortRange": "*" },
+        { "name": "AllowLoopback", "priority": 200, "access": "Allow", "protocol": "Tcp", "sourceAddressPrefixes": [ "127.0.0.0/8", "::1/128" ], "destinationPortRange": "*" },
+        { "name": "DenyInternet", "priority": 4000, "access": "Deny", "protocol": "*", "sourceAddressPrefix": "Internet", "destinationPortRange": "*" } ] },'
+    access='"accessRestrictions": { "rules": [
+        { "name": "scanners", "priority": 100, "action": "Deny", "ipAddress": "198.51.100.0/24,203.0.113.128/25" },
+        { "name": "office", "priority": 200, "action": "Allow", "ipAddress": "10.20.0.0/16,10.21.0.0/16,172.16.5.0/24" },
+        { "name": "frontDoor", "priority": 300, "action": "Allow", "serviceTag": "Partners", "headers": { "X-Azure-FDID": [ "5b4f9a4e-3a0d-4c5e-9f3c-1a2b3c4d5e6f" ] } },
+        { "name": "loopback", "priority": 400, "action": "Allow", "ipAddress": "127.0.0.0/8,::1/128" } ] },
+      "wafPolicy": "edge",'
+    waf='"wafPolicies": [ { "name": "edge", "policySettings": { "mode": "Prevention" },
+      "customRules": [
+        { "name": "blockEvilBot", "priority": 2, "ruleType": "MatchRule", "action": "Block",
+          "matchConditions": [ { "matchVariables": [ { "variableName": "RequestHeaders", "selector": "User-Agent" } ], "operator": "Contains", "matchValues": [ "evilbot-'"$mark"'" ], "transforms": [ "Lowercase" ] } ] },
+        { "name": "blockBadRange", "priority": 3, "ruleType": "MatchRule", "action": "Block",
+          "matchConditions": [ { "matchVariables": [ { "variableName": "RemoteAddr" } ], "operator": "IPMatch", "matchValues": [ "198.51.100.0/24", "203.0.113.0/24" ] } ] },
+        { "name": "adminOnlyFromOffice", "priority": 4, "ruleType": "MatchRule", "action": "Block",
+          "matchConditions": [ { "matchVariables": [ { "variableName": "RequestUri" } ], "operator": "BeginsWith", "matchValues": [ "/admin" ] },
+                               { "matchVariables": [ { "variableName": "RemoteAddr" } ], "operator": "IPMatch", "negationCondition": true, "matchValues": [ "10.0.0.0/8" ] } ] },
+        { "name": "throttleApi", "priority": 10, "ruleType": "RateLimitRule", "action": "Block", "rateLimitDuration": "OneMin", "rateLimitThreshold": 100000000,
+          "matchConditions": [ { "matchVariables": [ { "variableName": "RequestUri" } ], "operator": "BeginsWith", "matchValues": [ "/api" ] } ] } ],
+      "managedRules": { "managedRuleSets": [ { "ruleSetType": "AseDefault", "ruleSetVersion": "1.0" } ] } } ],'
+  fi
+  if [ "$features" = full ]; then
+    # The access log is part of the full feature set (W3C lines to a file in the work folder): the compare shows
+    # what logging every request costs, next to the bare gateway that logs nothing. Not named *.log, so that the
+    # clean-up does not copy its tens of MB into the results with the process logs.
+    observability="\"observability\": { \"accessLog\": { \"enabled\": true, \"format\": \"W3C\", \"path\": \"$WORK/$1-access.w3c\", \"maxFileSizeInMb\": 50, \"retainedFiles\": 2 } },"
+  fi
+  # h2c (HTTP/2 prior knowledge, its own port as in plain YARP): tells HTTP/2's cost from TLS's.
+  local h2c_listener=""
+  [ -n "$h2c" ] && h2c_listener=",
+      { \"name\": \"h2c\", \"address\": \"127.0.0.1\", \"port\": $h2c, \"protocol\": \"Http2\" }"
+  if [ -n "$extra_app" ]; then
+    extra=", { \"name\": \"$extra_app\", \"plan\": \"bench-plan\", \"hostNames\": [ \"$extra_app.perf.test\" ], \"healthCheckPath\": \"/healthz\" }"
+  fi
+  cat <<EOF
+{
+  "name": "perf-$1",
+  "dnsSuffix": "perf.internal",
+  "frontEnd": {
+    "listeners": [
+      { "name": "http", "address": "127.0.0.1", "port": $http, "protocol": "Http" },
+      { "name": "https", "address": "127.0.0.1", "port": $https, "protocol": "Https" }$h2c_listener ],
+    "tls": { "certificates": [ { "path": "$CERT_DIR/localhost.pfx", "passwordEnvironmentVariable": "ASE_CERT_PASSWORD" } ] },
+    "limits": { "maxConnectionsPerClient": 10000 }
+  },
+  $nsg
+  $waf
+  $observability
+  "healthCheck": { "intervalSeconds": 5, "timeoutSeconds": 2, "maxPingFailures": 2, "maxUnhealthyPercent": 50 },
+  "workerPools": [ { "name": "WP1", "workerSize": "Small", "workerCount": $instances, "workers": [ $workers ] } ],
+  "plans": [ { "name": "bench-plan", "workerPool": "WP1", "instanceCount": $instances } ],
+  "apps": [
+    { "name": "bench", "plan": "bench-plan", "hostNames": [ "$HOST_HEADER" ], "healthCheckPath": "/healthz",
+      $access
+      "clientAffinityEnabled": $affinity }$extra ],
+  "management": { "address": "127.0.0.1", "port": $mgmt, "apiKeys": [ { "name": "perf", "sha256": "$(api_key_sha256)" } ] }
+}
+EOF
+}
