@@ -64,6 +64,43 @@ internal sealed class GatewayRequestFeature
     /// <summary>Set when a gateway stage answered the request itself: its access-log sub-status (see Observability.AccessLogSubStatus).</summary>
     public int AnsweredBy { get; set; }
 
+    /// <summary>
+    /// Set by <see cref="RetryMiddleware"/> when the forwarding stage finishes each attempt itself: the fast path calls
+    /// <see cref="IAttemptFinisher.FinishAttemptAsync"/> at the end of its forwarding (or of YARP's, which it wraps), so
+    /// that the retry stage need not await every request. Null otherwise.
+    /// </summary>
+    public IAttemptFinisher? AttemptFinisher { get; private set; }
+
+    /// <summary>The attempt under way (from 1), when <see cref="AttemptFinisher"/> is set.</summary>
+    public int Attempt { get; private set; }
+
+    /// <summary>Attempts the request may take: 1 unless it may be retried.</summary>
+    public int MaxAttempts { get; private set; }
+
+    /// <summary>The instances a retry may still choose among (the failed ones taken out).</summary>
+    public IReadOnlyList<DestinationState>? RetryCandidates { get; private set; }
+
+    /// <summary>Whether the attempt under way was finished (reported, and retried or not).</summary>
+    public bool AttemptFinished { get; set; }
+
+    /// <summary>Hands the finishing of attempts to the forwarding stage, for an attempt 1 of at most <paramref name="maxAttempts"/>.</summary>
+    public void FinishAttemptsWith(IAttemptFinisher finisher, int maxAttempts, IReadOnlyList<DestinationState> candidates)
+    {
+        AttemptFinisher = finisher;
+        MaxAttempts = maxAttempts;
+        RetryCandidates = candidates;
+        Attempt = 1;
+        AttemptFinished = false;
+    }
+
+    /// <summary>A retry among <paramref name="candidates"/>: the next attempt, not yet finished.</summary>
+    public void NextAttempt(IReadOnlyList<DestinationState> candidates)
+    {
+        RetryCandidates = candidates;
+        Attempt++;
+        AttemptFinished = false;
+    }
+
     /// <summary>YARP's per-request proxy state, looked up once (it is set once, before the proxy pipeline runs).</summary>
     public IReverseProxyFeature ProxyFeature(HttpContext context) => _proxy ??= context.ReverseProxyFeature();
 
@@ -86,4 +123,11 @@ internal sealed class GatewayRequestFeature
     /// </summary>
     public IForwarderErrorFeature? ForwarderError(HttpContext context) =>
         _onFastPath ? _fastPathError : context.Features.Find<IForwarderErrorFeature>();
+}
+
+/// <summary>Finishes a forwarding attempt once the stage that forwarded it is done: reports it, and retries it when it may.</summary>
+internal interface IAttemptFinisher
+{
+    /// <summary>Completed at once unless the attempt is retried; then completed when the retry is.</summary>
+    Task FinishAttemptAsync(HttpContext context, GatewayRequestFeature gateway);
 }

@@ -21,31 +21,73 @@ namespace AseGateway.Forwarding;
 /// The failed instance is dropped from the candidates, so affinity and load balancing choose among the others.
 /// Every attempt, retried or not, is also reported to <see cref="PassiveHealth"/> here: one awaiting stage instead
 /// of two (each costs a state machine per request).
+/// <para>
+/// With the fast path in the pipeline this stage does not await at all: it hands the request's attempts to the fast
+/// path (<see cref="GatewayRequestFeature.FinishAttemptsWith"/>), which calls <see cref="FinishAttemptAsync"/> when it
+/// is done forwarding, its own way or YARP's. The request already waits there, in the fast path's one state machine;
+/// awaiting here too cost a second one (about 190 bytes) and a second continuation on every request. A retry then runs
+/// the stages after this one again from there, and the forwarding that failed waits for it.
+/// </para>
 /// </remarks>
-internal sealed partial class RetryMiddleware
+internal sealed partial class RetryMiddleware : IAttemptFinisher
 {
     private readonly RequestDelegate _next;
     private readonly RetryCounters _counters;
     private readonly InstanceManager _instances;
     private readonly ILogger _logger;
+    private readonly bool _forwarderFinishesAttempts;
 
-    public RetryMiddleware(RequestDelegate next, RetryCounters counters, InstanceManager instances, ILogger<RetryMiddleware> logger)
+    /// <param name="forwarderFinishesAttempts">Whether the fast path is in the pipeline, to finish each attempt itself.</param>
+    public RetryMiddleware(RequestDelegate next, RetryCounters counters, InstanceManager instances, ILogger<RetryMiddleware> logger, bool forwarderFinishesAttempts)
     {
         _next = next;
         _counters = counters;
         _instances = instances;
         _logger = logger;
+        _forwarderFinishesAttempts = forwarderFinishesAttempts;
     }
 
     public Task InvokeAsync(HttpContext context)
     {
         var gateway = context.Features.Find<GatewayRequestFeature>();
-        if (gateway?.App is not { MaxAttempts: > 1 } app || !IsRetriable(context))
+        var maxAttempts = gateway?.App is { MaxAttempts: > 1 } app && IsRetriable(context) ? app.MaxAttempts : 1;
+        if (gateway is not null && _forwarderFinishesAttempts)
         {
-            return ForwardOnceAsync(context, gateway);
+            gateway.FinishAttemptsWith(this, maxAttempts, gateway.ProxyFeature(context).AvailableDestinations);
+            return Attempt(context, gateway);
         }
 
-        return InvokeWithRetriesAsync(context, gateway, app.Name, app.MaxAttempts);
+        return maxAttempts > 1 ? InvokeWithRetriesAsync(context, gateway!, gateway!.App!.Name, maxAttempts) : ForwardOnceAsync(context, gateway);
+    }
+
+    /// <summary>
+    /// The attempt after <see cref="FinishAttemptsWith"/>: through the stages after this one, whose forwarding finishes
+    /// it. One that ended before any forwarding (the load balancer found no instance) is finished here.
+    /// </summary>
+    private Task Attempt(HttpContext context, GatewayRequestFeature gateway)
+    {
+        var pending = _next(context);
+        return pending.IsCompletedSuccessfully && !gateway.AttemptFinished ? FinishAttemptAsync(context, gateway) : pending;
+    }
+
+    /// <summary>Reports the attempt just forwarded, and sends the request again to another instance when it may.</summary>
+    public Task FinishAttemptAsync(HttpContext context, GatewayRequestFeature gateway)
+    {
+        gateway.AttemptFinished = true;
+        PassiveHealth.ReportAttempt(context, gateway, _instances);
+        var proxy = gateway.ProxyFeature(context);
+        if (gateway.MaxAttempts <= 1 || !FailedBeforeAnyResponse(context, gateway) || proxy.ProxiedDestination is not { } failed)
+        {
+            return Task.CompletedTask;
+        }
+
+        if (PrepareRetry(context, gateway, proxy, gateway.RetryCandidates!, failed, gateway.Attempt, gateway.MaxAttempts, gateway.App!.Name) is not { } candidates)
+        {
+            return Task.CompletedTask;
+        }
+
+        gateway.NextAttempt(candidates);
+        return Attempt(context, gateway);
     }
 
     private async Task ForwardOnceAsync(HttpContext context, GatewayRequestFeature? gateway)
@@ -87,29 +129,44 @@ internal sealed partial class RetryMiddleware
                 return;
             }
 
-            if (attempt >= maxAttempts)
+            if (PrepareRetry(context, gateway, proxy, candidates, failed, attempt, maxAttempts, appName) is not { } rest)
             {
-                _counters.CountExhausted();
-                LogExhausted(_logger, context.Request.Method, appName, attempt);
                 return;
             }
 
-            candidates = Without(candidates, failed);
-            if (candidates.Count == 0)
-            {
-                _counters.CountExhausted();
-                LogNoOtherInstance(_logger, context.Request.Method, appName, failed.DestinationId);
-                return;
-            }
-
-            context.Response.StatusCode = StatusCodes.Status200OK;
-            context.Features.Set<IForwarderErrorFeature>(null);
-            gateway.BeginAttempt(onFastPath: false);
-            proxy.AvailableDestinations = candidates;
-            proxy.ProxiedDestination = null;
-            _counters.CountRetry();
-            LogRetrying(_logger, context.Request.Method, appName, failed.DestinationId, attempt + 1, maxAttempts);
+            candidates = rest;
         }
+    }
+
+    /// <summary>
+    /// After attempt <paramref name="attempt"/> failed on <paramref name="failed"/>: the instances left to retry on,
+    /// with the context made ready for the next attempt; null (the failure stands) when no attempt or instance is left.
+    /// </summary>
+    private List<DestinationState>? PrepareRetry(HttpContext context, GatewayRequestFeature gateway, IReverseProxyFeature proxy, IReadOnlyList<DestinationState> candidates, DestinationState failed, int attempt, int maxAttempts, string appName)
+    {
+        if (attempt >= maxAttempts)
+        {
+            _counters.CountExhausted();
+            LogExhausted(_logger, context.Request.Method, appName, attempt);
+            return null;
+        }
+
+        var rest = Without(candidates, failed);
+        if (rest.Count == 0)
+        {
+            _counters.CountExhausted();
+            LogNoOtherInstance(_logger, context.Request.Method, appName, failed.DestinationId);
+            return null;
+        }
+
+        context.Response.StatusCode = StatusCodes.Status200OK;
+        context.Features.Set<IForwarderErrorFeature>(null);
+        gateway.BeginAttempt(onFastPath: false);
+        proxy.AvailableDestinations = rest;
+        proxy.ProxiedDestination = null;
+        _counters.CountRetry();
+        LogRetrying(_logger, context.Request.Method, appName, failed.DestinationId, attempt + 1, maxAttempts);
+        return rest;
     }
 
     /// <summary>

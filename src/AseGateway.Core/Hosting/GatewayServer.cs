@@ -338,17 +338,19 @@ public sealed partial class GatewayServer : IAsyncDisposable
         // Made when the pipeline is built, after every route below is mapped.
         app.Use(next => new ExactHostRoutingMiddleware(next, new ExactHostEndpoints(new CompositeEndpointDataSource(((IEndpointRouteBuilder)app).DataSources))).InvokeAsync);
         app.UseRouting();
+        // Decided at start (a change needs a restart): with it off the pipeline is exactly YARP's.
+        var fastPath = Forwarding.FastPath.FastPathSettings.From(snapshot).Enabled;
         app.MapReverseProxy(proxy =>
         {
             proxy.UseMiddleware<AppPolicyMiddleware>();
             proxy.UseMiddleware<WafMiddleware>();
-            proxy.UseMiddleware<RetryMiddleware>();
+            // With the fast path last, it finishes each attempt (reports it, retries it): RetryMiddleware's remarks.
+            proxy.UseMiddleware<RetryMiddleware>(fastPath);
             proxy.UseMiddleware<ArrAffinityMiddleware>();
             proxy.UseLoadBalancing();
             proxy.UseMiddleware<UpstreamMetricsMiddleware>();
-            if (Forwarding.FastPath.FastPathSettings.From(snapshot).Enabled)
+            if (fastPath)
             {
-                // Decided at start (a change needs a restart): with it off the pipeline is exactly YARP's.
                 proxy.UseMiddleware<Forwarding.FastPath.FastPathForwarderMiddleware>();
             }
         });

@@ -80,6 +80,26 @@ public sealed class WorkerFaultTests(ITestOutputHelper output)
         Assert.Equal(1, dead.Gateway.Server.Retries.Retries);
     }
 
+    /// <summary>
+    /// The same retry where YARP's forwarder, not the fast path, makes the attempts: a request the fast path hands
+    /// over (an Expect header), and a gateway with the fast path off, whose retry stage awaits each attempt itself.
+    /// </summary>
+    [Theory]
+    [InlineData(true)]
+    [InlineData(false)]
+    public async Task FirstInstanceRefuses_OnYarpsForwarder_IsRetriedOnAnother(bool fastPathOn)
+    {
+        await using var dead = await DeadFirstInstanceAsync(json => fastPathOn
+            ? json
+            : json.Replace("\"listeners\":", "\"forwarding\": { \"fastPath\": false }, \"listeners\":"));
+        using var response = await dead.SendAsync("GET", body: null, handedToYarp: fastPathOn);
+
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        Assert.Equal(1, dead.Gateway.Server.Retries.Retries);
+        Assert.Equal(1, dead.Backends.List[1].RequestCount);
+        Assert.DoesNotContain("web/web-plan/0", dead.Gateway.Available());
+    }
+
     [Theory]
     [InlineData("POST", null)]
     [InlineData("PATCH", null)]
@@ -215,10 +235,16 @@ public sealed class WorkerFaultTests(ITestOutputHelper output)
 
         public Backends Backends { get; } = backends;
 
-        public async Task<HttpResponseMessage> SendAsync(string method, string? body)
+        /// <param name="handedToYarp">With an Expect header, which the fast path leaves to YARP's forwarder.</param>
+        public async Task<HttpResponseMessage> SendAsync(string method, string? body, bool handedToYarp = false)
         {
             using var request = new HttpRequestMessage(new HttpMethod(method), new Uri(Gateway.Url, "/"));
             request.Headers.Host = TestConfigs.AppHost;
+            if (handedToYarp)
+            {
+                request.Headers.TryAddWithoutValidation("Expect", "100-continue");
+            }
+
             if (body is not null)
             {
                 request.Content = new StringContent(body);

@@ -77,7 +77,14 @@ internal sealed partial class FastPathForwarderMiddleware
     private Task ForwardWithYarp(HttpContext context, GatewayRequestFeature gateway)
     {
         gateway.BeginAttempt(onFastPath: false);
-        return _next(context);
+        return gateway.AttemptFinisher is null ? _next(context) : ForwardWithYarpAndFinishAsync(context, gateway, gateway.AttemptFinisher);
+    }
+
+    /// <summary>YARP's forwarding, then the attempt's finish (<see cref="GatewayRequestFeature.AttemptFinisher"/>).</summary>
+    private async Task ForwardWithYarpAndFinishAsync(HttpContext context, GatewayRequestFeature gateway, IAttemptFinisher finisher)
+    {
+        await _next(context);
+        await finisher.FinishAttemptAsync(context, gateway);
     }
 
     /// <summary>
@@ -89,7 +96,9 @@ internal sealed partial class FastPathForwarderMiddleware
     /// One async method for the whole forwarding, the exchange included: an exchange of its own awaited here cost a
     /// second state machine (about 200 bytes) and a second continuation on every request, as each suspends once, on
     /// the worker's answer. The exchange's cleanup (the abort registration, the connection back to the pool or
-    /// closed) is its <c>finally</c>; a retry leaves through it with <c>continue</c>.
+    /// closed) is its <c>finally</c>; a retry leaves through it with <c>continue</c>. The attempt's finish (its report,
+    /// and a retry on another instance: <see cref="GatewayRequestFeature.AttemptFinisher"/>) is awaited here too, once
+    /// everything else is done, unless the forwarding itself threw.
     /// </remarks>
     /// <param name="near">The loop of the request's client (<see cref="NearLoop"/>): where new connections go.</param>
     private async Task ForwardAsync(HttpContext context, GatewayRequestFeature gateway, IReverseProxyFeature proxy, DestinationState destination, UpstreamPool pool, UpstreamConnection? connection, FastPathSettings settings, EventLoop? near)
@@ -97,6 +106,7 @@ internal sealed partial class FastPathForwarderMiddleware
         proxy.ProxiedDestination = destination;
         DestinationConcurrency.Increment(destination);
         var started = _metrics.Enabled ? System.Diagnostics.Stopwatch.GetTimestamp() : 0;
+        var threw = false;
         try
         {
             var bodyLength = context.Features.Find<IHttpRequestBodyDetectionFeature>()!.CanHaveBody ? context.Request.ContentLength ?? 0 : 0;
@@ -271,6 +281,11 @@ internal sealed partial class FastPathForwarderMiddleware
                 }
             }
         }
+        catch
+        {
+            threw = true;
+            throw;
+        }
         finally
         {
             DestinationConcurrency.Decrement(destination);
@@ -278,6 +293,11 @@ internal sealed partial class FastPathForwarderMiddleware
             {
                 var error = gateway.ForwarderError(context);
                 _metrics.Record(started, context.Request.Method, context.Response.StatusCode, error?.Error is ForwarderError.Request or ForwarderError.RequestTimedOut or ForwarderError.RequestCanceled or ForwarderError.RequestCreation ? ErrorType(error.Exception) : null);
+            }
+
+            if (!threw && gateway.AttemptFinisher is { } finisher)
+            {
+                await finisher.FinishAttemptAsync(context, gateway);
             }
         }
     }
