@@ -16,7 +16,7 @@ namespace AseGateway.Forwarding.FastPath;
 internal sealed class UpstreamPool
 {
     /// <summary>Idle connections by the index of their loop; one stack on the runtime's sockets.</summary>
-    private readonly ConcurrentStack<UpstreamConnection>[] _idle;
+    private readonly IdleStack[] _idle;
 
     /// <summary>Every open connection, idle or busy, for the deadline sweep (changes only when one opens or closes).</summary>
     private readonly ConcurrentDictionary<UpstreamConnection, byte> _connections = new();
@@ -29,10 +29,10 @@ internal sealed class UpstreamPool
     public UpstreamPool(Uri address, TimeProvider time, EventLoopGroup? loops = null)
     {
         Loops = loops;
-        _idle = new ConcurrentStack<UpstreamConnection>[loops?.Loops.Count ?? 1];
+        _idle = new IdleStack[loops?.Loops.Count ?? 1];
         for (var i = 0; i < _idle.Length; i++)
         {
-            _idle[i] = new ConcurrentStack<UpstreamConnection>();
+            _idle[i] = new IdleStack();
         }
 
         _time = time;
@@ -52,7 +52,7 @@ internal sealed class UpstreamPool
     /// <summary>Connections open now, idle or busy.</summary>
     public int OpenCount => Volatile.Read(ref _openCount);
 
-    /// <summary>Idle connections now (kept as a count: a <see cref="ConcurrentStack{T}"/> counts by walking its list).</summary>
+    /// <summary>Idle connections now, over every loop's stack.</summary>
     public int IdleCount => Volatile.Read(ref _idleCount);
 
     public long LastUsed { get; private set; }
@@ -196,13 +196,13 @@ internal sealed class UpstreamPool
         return kept;
     }
 
-    private void Push(ConcurrentStack<UpstreamConnection> stack, UpstreamConnection connection)
+    private void Push(IdleStack stack, UpstreamConnection connection)
     {
         Interlocked.Increment(ref _idleCount);
         stack.Push(connection);
     }
 
-    private bool Pop(ConcurrentStack<UpstreamConnection> stack, [System.Diagnostics.CodeAnalysis.NotNullWhen(true)] out UpstreamConnection? connection)
+    private bool Pop(IdleStack stack, [System.Diagnostics.CodeAnalysis.NotNullWhen(true)] out UpstreamConnection? connection)
     {
         if (!stack.TryPop(out connection))
         {
@@ -211,5 +211,46 @@ internal sealed class UpstreamPool
 
         Interlocked.Decrement(ref _idleCount);
         return true;
+    }
+}
+
+/// <summary>
+/// One loop's idle connections, last in first out, under a lock that is almost never contended (the loop's own thread
+/// takes and returns them; another thread only at the connection cap, for a client off the loops, or in the sweep). A
+/// <see cref="ConcurrentStack{T}"/> allocated a node on every push, that is on every request.
+/// </summary>
+internal sealed class IdleStack
+{
+    private readonly Lock _lock = new();
+    private UpstreamConnection?[] _items = new UpstreamConnection?[16];
+    private int _count;
+
+    public void Push(UpstreamConnection connection)
+    {
+        lock (_lock)
+        {
+            if (_count == _items.Length)
+            {
+                Array.Resize(ref _items, _count * 2);
+            }
+
+            _items[_count++] = connection;
+        }
+    }
+
+    public bool TryPop([System.Diagnostics.CodeAnalysis.NotNullWhen(true)] out UpstreamConnection? connection)
+    {
+        lock (_lock)
+        {
+            if (_count == 0)
+            {
+                connection = null;
+                return false;
+            }
+
+            connection = _items[--_count]!;
+            _items[_count] = null;
+            return true;
+        }
     }
 }

@@ -87,6 +87,34 @@ public sealed class UpstreamPoolLoopTests : IDisposable
         _pool.Close(connection);
     }
 
+    [Fact]
+    public async Task ManyIdleOnOneLoop_AreAllKept_AndTakenBackWarmestFirst()
+    {
+        // More than the stack's first array holds: it grows, and the order stays last in, first out.
+        const int Count = 40;
+        var opened = new List<UpstreamConnection>();
+        for (var i = 0; i < Count; i++)
+        {
+            opened.Add(await OpenAsync(near: Loop0, maxConnections: Count));
+        }
+
+        foreach (var connection in opened)
+        {
+            _pool.Return(connection, maxIdle: Count);
+        }
+
+        Assert.Equal(Count, _pool.IdleCount);
+        for (var i = Count - 1; i >= 0; i--)
+        {
+            Assert.True(_pool.TryRent(maxConnections: Count, IdleTimeoutMs, Loop0, out var taken));
+            Assert.Same(opened[i], taken);
+        }
+
+        Assert.Equal(0, _pool.IdleCount);
+        opened.ForEach(_pool.Close);
+        Assert.Equal(0, _pool.OpenCount);
+    }
+
     private async Task<UpstreamConnection> OpenAsync(EventLoop near, int maxConnections)
     {
         Assert.True(_pool.TryRent(maxConnections, IdleTimeoutMs, near, out var idle));
