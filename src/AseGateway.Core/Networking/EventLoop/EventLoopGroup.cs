@@ -18,7 +18,7 @@ internal sealed class EventLoopGroup : IDisposable
             _loops[i] = new EventLoop($"AseGateway I/O {i}", i, onUnexpected);
         }
 
-        Pool = new EventLoopMemoryPool(_loops);
+        Pool = new EventLoopMemoryPool(this);
     }
 
     public IReadOnlyList<EventLoop> Loops => _loops;

@@ -24,17 +24,18 @@ internal sealed class EventLoopMemoryPool : MemoryPool<byte>
 
     public const int MaxKeptShared = 1024;
 
-    private readonly IReadOnlyList<EventLoop> _loops;
+    private readonly EventLoopGroup _group;
     private readonly Block[][] _kept;
     private readonly int[] _keptCount;
     private readonly ConcurrentQueue<Block> _shared = new();
     private int _sharedCount;
 
-    public EventLoopMemoryPool(IReadOnlyList<EventLoop> loops)
+    /// <param name="group">The loops whose threads keep blocks of their own (its loops exist already).</param>
+    public EventLoopMemoryPool(EventLoopGroup group)
     {
-        _loops = loops;
-        _kept = new Block[loops.Count][];
-        _keptCount = new int[loops.Count];
+        _group = group;
+        _kept = new Block[group.Loops.Count][];
+        _keptCount = new int[group.Loops.Count];
         for (var i = 0; i < _kept.Length; i++)
         {
             _kept[i] = new Block[MaxKeptPerLoop];
@@ -113,7 +114,7 @@ internal sealed class EventLoopMemoryPool : MemoryPool<byte>
     private int OwnLoopIndex()
     {
         var loop = EventLoop.Current;
-        return loop is not null && loop.Index < _loops.Count && ReferenceEquals(_loops[loop.Index], loop) ? loop.Index : -1;
+        return loop is not null && _group.Owns(loop) ? loop.Index : -1;
     }
 
     private sealed class Block : IMemoryOwner<byte>
