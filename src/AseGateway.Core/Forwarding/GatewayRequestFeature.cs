@@ -71,7 +71,7 @@ internal sealed class GatewayRequestFeature
     /// </summary>
     public IAttemptFinisher? AttemptFinisher { get; private set; }
 
-    /// <summary>The attempt under way (from 1), when <see cref="AttemptFinisher"/> is set.</summary>
+    /// <summary>The attempt under way (from 1), set by <see cref="RetryMiddleware"/>.</summary>
     public int Attempt { get; private set; }
 
     /// <summary>Attempts the request may take: 1 unless it may be retried.</summary>
@@ -83,8 +83,11 @@ internal sealed class GatewayRequestFeature
     /// <summary>Whether the attempt under way was finished (reported, and retried or not).</summary>
     public bool AttemptFinished { get; set; }
 
-    /// <summary>Hands the finishing of attempts to the forwarding stage, for an attempt 1 of at most <paramref name="maxAttempts"/>.</summary>
-    public void FinishAttemptsWith(IAttemptFinisher finisher, int maxAttempts, IReadOnlyList<DestinationState> candidates)
+    /// <summary>
+    /// Attempt 1 of at most <paramref name="maxAttempts"/>; with a <paramref name="finisher"/>, the forwarding stage
+    /// finishes each attempt through it (null: the retry stage awaits and finishes them itself).
+    /// </summary>
+    public void FinishAttemptsWith(IAttemptFinisher? finisher, int maxAttempts, IReadOnlyList<DestinationState> candidates)
     {
         AttemptFinisher = finisher;
         MaxAttempts = maxAttempts;

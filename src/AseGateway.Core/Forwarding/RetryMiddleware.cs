@@ -26,7 +26,8 @@ namespace AseGateway.Forwarding;
 /// path (<see cref="GatewayRequestFeature.FinishAttemptsWith"/>), which calls <see cref="FinishAttemptAsync"/> when it
 /// is done forwarding, its own way or YARP's. The request already waits there, in the fast path's one state machine;
 /// awaiting here too cost a second one (about 190 bytes) and a second continuation on every request. A retry then runs
-/// the stages after this one again from there, and the forwarding that failed waits for it.
+/// the stages after this one again from there, and the forwarding that failed waits for it. Without the fast path this
+/// stage awaits each attempt and finishes it through the same <see cref="FinishAttemptAsync"/>.
 /// </para>
 /// </remarks>
 internal sealed partial class RetryMiddleware : IAttemptFinisher
@@ -49,25 +50,36 @@ internal sealed partial class RetryMiddleware : IAttemptFinisher
 
     public Task InvokeAsync(HttpContext context)
     {
-        var gateway = context.Features.Find<GatewayRequestFeature>();
-        var maxAttempts = gateway?.App is { MaxAttempts: > 1 } app && IsRetriable(context) ? app.MaxAttempts : 1;
-        if (gateway is not null && _forwarderFinishesAttempts)
+        if (context.Features.Find<GatewayRequestFeature>() is not { } gateway)
         {
-            gateway.FinishAttemptsWith(this, maxAttempts, gateway.ProxyFeature(context).AvailableDestinations);
-            return Attempt(context, gateway);
+            return ForwardOnceAsync(context);
         }
 
-        return maxAttempts > 1 ? InvokeWithRetriesAsync(context, gateway!, gateway!.App!.Name, maxAttempts) : ForwardOnceAsync(context, gateway);
+        var maxAttempts = gateway.App is { MaxAttempts: > 1 } app && IsRetriable(context) ? app.MaxAttempts : 1;
+        gateway.FinishAttemptsWith(_forwarderFinishesAttempts ? this : null, maxAttempts, gateway.ProxyFeature(context).AvailableDestinations);
+        return Attempt(context, gateway);
     }
 
     /// <summary>
-    /// The attempt after <see cref="FinishAttemptsWith"/>: through the stages after this one, whose forwarding finishes
-    /// it. One that ended before any forwarding (the load balancer found no instance) is finished here.
+    /// One attempt through the stages after this one. With the fast path, its forwarding finishes the attempt; one that
+    /// ended before any forwarding (the load balancer found no instance) is finished here. Without it, this stage
+    /// awaits the attempt and finishes it itself.
     /// </summary>
     private Task Attempt(HttpContext context, GatewayRequestFeature gateway)
     {
         var pending = _next(context);
+        if (!_forwarderFinishesAttempts)
+        {
+            return FinishAfterAsync(pending, context, gateway);
+        }
+
         return pending.IsCompletedSuccessfully && !gateway.AttemptFinished ? FinishAttemptAsync(context, gateway) : pending;
+    }
+
+    private async Task FinishAfterAsync(Task pending, HttpContext context, GatewayRequestFeature gateway)
+    {
+        await pending;
+        await FinishAttemptAsync(context, gateway);
     }
 
     /// <summary>Reports the attempt just forwarded, and sends the request again to another instance when it may.</summary>
@@ -76,12 +88,8 @@ internal sealed partial class RetryMiddleware : IAttemptFinisher
         gateway.AttemptFinished = true;
         PassiveHealth.ReportAttempt(context, gateway, _instances);
         var proxy = gateway.ProxyFeature(context);
-        if (gateway.MaxAttempts <= 1 || !FailedBeforeAnyResponse(context, gateway) || proxy.ProxiedDestination is not { } failed)
-        {
-            return Task.CompletedTask;
-        }
-
-        if (PrepareRetry(context, gateway, proxy, gateway.RetryCandidates!, failed, gateway.Attempt, gateway.MaxAttempts, gateway.App!.Name) is not { } candidates)
+        if (gateway.MaxAttempts <= 1 || !FailedBeforeAnyResponse(context, gateway) || proxy.ProxiedDestination is not { } failed
+            || PrepareRetry(context, gateway, proxy, failed) is not { } candidates)
         {
             return Task.CompletedTask;
         }
@@ -90,10 +98,11 @@ internal sealed partial class RetryMiddleware : IAttemptFinisher
         return Attempt(context, gateway);
     }
 
-    private async Task ForwardOnceAsync(HttpContext context, GatewayRequestFeature? gateway)
+    /// <summary>A request without the gateway's request feature (none, as the pipeline is built): reported, never retried.</summary>
+    private async Task ForwardOnceAsync(HttpContext context)
     {
         await _next(context);
-        PassiveHealth.ReportAttempt(context, gateway, _instances);
+        PassiveHealth.ReportAttempt(context, null, _instances);
     }
 
     /// <summary>Idempotent methods without a request body (RFC 9110 §9.2.2); POST and PATCH never.</summary>
@@ -116,42 +125,22 @@ internal sealed partial class RetryMiddleware : IAttemptFinisher
         return request.ContentLength is null or 0 && !request.Headers.ContainsKey("Transfer-Encoding");
     }
 
-    private async Task InvokeWithRetriesAsync(HttpContext context, GatewayRequestFeature gateway, string appName, int maxAttempts)
-    {
-        var proxy = gateway.ProxyFeature(context);
-        var candidates = proxy.AvailableDestinations;
-        for (var attempt = 1; ; attempt++)
-        {
-            await _next(context);
-            PassiveHealth.ReportAttempt(context, gateway, _instances);
-            if (!FailedBeforeAnyResponse(context, gateway) || proxy.ProxiedDestination is not { } failed)
-            {
-                return;
-            }
-
-            if (PrepareRetry(context, gateway, proxy, candidates, failed, attempt, maxAttempts, appName) is not { } rest)
-            {
-                return;
-            }
-
-            candidates = rest;
-        }
-    }
-
     /// <summary>
-    /// After attempt <paramref name="attempt"/> failed on <paramref name="failed"/>: the instances left to retry on,
-    /// with the context made ready for the next attempt; null (the failure stands) when no attempt or instance is left.
+    /// After the attempt under way failed on <paramref name="failed"/>: the instances left to retry on, with the context
+    /// made ready for the next attempt; null (the failure stands) when no attempt or instance is left.
     /// </summary>
-    private List<DestinationState>? PrepareRetry(HttpContext context, GatewayRequestFeature gateway, IReverseProxyFeature proxy, IReadOnlyList<DestinationState> candidates, DestinationState failed, int attempt, int maxAttempts, string appName)
+    private List<DestinationState>? PrepareRetry(HttpContext context, GatewayRequestFeature gateway, IReverseProxyFeature proxy, DestinationState failed)
     {
-        if (attempt >= maxAttempts)
+        var attempt = gateway.Attempt;
+        var appName = gateway.App!.Name;
+        if (attempt >= gateway.MaxAttempts)
         {
             _counters.CountExhausted();
             LogExhausted(_logger, context.Request.Method, appName, attempt);
             return null;
         }
 
-        var rest = Without(candidates, failed);
+        var rest = Without(gateway.RetryCandidates!, failed);
         if (rest.Count == 0)
         {
             _counters.CountExhausted();
@@ -165,7 +154,7 @@ internal sealed partial class RetryMiddleware : IAttemptFinisher
         proxy.AvailableDestinations = rest;
         proxy.ProxiedDestination = null;
         _counters.CountRetry();
-        LogRetrying(_logger, context.Request.Method, appName, failed.DestinationId, attempt + 1, maxAttempts);
+        LogRetrying(_logger, context.Request.Method, appName, failed.DestinationId, attempt + 1, gateway.MaxAttempts);
         return rest;
     }
 
