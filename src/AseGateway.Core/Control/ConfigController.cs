@@ -138,23 +138,21 @@ public sealed partial class ConfigController : IDisposable
 
     private async Task<ConfigChangeResult> ApplyLockedAsync(byte[] content, string trigger, bool write, CancellationToken cancellationToken)
     {
-        var loaded = _source.Load(content);
         var current = _snapshots.Current;
+        var running = $"{current.ConfigSha256}/{(current.Tls is { } tls ? tls.Fingerprint : Tls.TlsCompiler.Fingerprint(current.Config, _source.BaseDirectory))}";
+        if (!write && UnchangedWithoutParsing(content, current, running) is { } unchanged)
+        {
+            return unchanged;
+        }
+
+        var loaded = _source.Load(content);
 
         // Certificate files can change under an unchanged configuration (renewal): that is a change too.
         var certificates = loaded.IsValid ? Tls.TlsCompiler.Fingerprint(loaded.Config!, loaded.BaseDirectory) : string.Empty;
         var version = $"{loaded.Sha256}/{certificates}";
-        var running = $"{current.ConfigSha256}/{(current.Tls is { } tls ? tls.Fingerprint : Tls.TlsCompiler.Fingerprint(current.Config, loaded.BaseDirectory))}";
         if (!write && (version == running || version == _lastRefusedSha256))
         {
-            if (version == running && _lastError is not null)
-            {
-                // The file went back to what serves: the refused version is history.
-                _lastError = null;
-                _lastRefusedSha256 = null;
-            }
-
-            return new ConfigChangeResult(ConfigChangeOutcome.Unchanged, current.Generation, current.ConfigSha256, []);
+            return Unchanged(current, backToRunning: version == running);
         }
 
         if (!loaded.IsValid)
@@ -199,6 +197,36 @@ public sealed partial class ConfigController : IDisposable
         var result = new ConfigChangeResult(ConfigChangeOutcome.Applied, next.Generation, next.ConfigSha256, []);
         Changed?.Invoke(result);
         return result;
+    }
+
+    /// <summary>
+    /// A poll (every few seconds) mostly finds the bytes that serve, or the ones last refused: told by their hash alone,
+    /// without parsing and validating the whole file again (tens of milliseconds for a thousand apps). Same bytes mean
+    /// the same certificate paths, so only the certificate files are read, to notice a renewal. Null: parse it.
+    /// </summary>
+    private ConfigChangeResult? UnchangedWithoutParsing(byte[] content, GatewaySnapshot current, string running)
+    {
+        var hash = ConfigLoader.Hash(content);
+        if (hash == current.ConfigSha256)
+        {
+            var version = $"{hash}/{Tls.TlsCompiler.Fingerprint(current.Config, _source.BaseDirectory)}";
+            return version == running ? Unchanged(current, backToRunning: true) : null;
+        }
+
+        // A refused file that did not even load is remembered with no certificate part (see ApplyLockedAsync).
+        return $"{hash}/" == _lastRefusedSha256 ? Unchanged(current, backToRunning: false) : null;
+    }
+
+    private ConfigChangeResult Unchanged(GatewaySnapshot current, bool backToRunning)
+    {
+        if (backToRunning && _lastError is not null)
+        {
+            // The file went back to what serves: the refused version is history.
+            _lastError = null;
+            _lastRefusedSha256 = null;
+        }
+
+        return new ConfigChangeResult(ConfigChangeOutcome.Unchanged, current.Generation, current.ConfigSha256, []);
     }
 
     private ConfigChangeResult Refuse(ConfigLoadResult loaded, string trigger, string? rememberVersion) => Refuse(new ConfigLoadResultWithErrors(loaded, loaded.Errors), trigger, rememberVersion);

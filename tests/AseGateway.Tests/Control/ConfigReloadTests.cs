@@ -1,4 +1,5 @@
 using System.Net;
+using System.Text;
 using AseGateway.Control;
 using AseGateway.Tests.Infrastructure;
 using AseGateway.Tests.Routing;
@@ -107,6 +108,31 @@ public sealed class ConfigReloadTests(ITestOutputHelper output)
 
         Assert.Equal(ConfigChangeOutcome.Unchanged, result.Outcome);
         Assert.Equal(1, gateway.Server.Config.Status.Generation);
+    }
+
+    [Theory]
+    [InlineData("{ \"name\": ")]
+    [InlineData("{ \"name\": \"x\" }")]
+    public async Task RefusedFilePolledAgain_IsSkipped_GoingBackToTheServingBytes_ClearsTheError(string broken)
+    {
+        await using var backends = await Backends.StartAsync(1);
+        var json = Encoding.UTF8.GetBytes(TestConfigs.Static(backends.List));
+        var source = new InMemoryConfigSource(json, "reload test", AppContext.BaseDirectory);
+        await using var gateway = await TestGateway.StartAsync(source, output);
+        var config = gateway.Server.Config;
+
+        await source.WriteAsync(Encoding.UTF8.GetBytes(broken), CancellationToken.None);
+        Assert.Equal(ConfigChangeOutcome.Invalid, (await config.ReloadAsync("save")).Outcome);
+        var refusedAt = config.Status.LastError!.At;
+
+        // The next poll finds the same refused bytes: nothing to report again.
+        Assert.Equal(ConfigChangeOutcome.Unchanged, (await config.ReloadAsync("poll")).Outcome);
+        Assert.Equal(refusedAt, config.Status.LastError!.At);
+
+        await source.WriteAsync(json, CancellationToken.None);
+        Assert.Equal(ConfigChangeOutcome.Unchanged, (await config.ReloadAsync("poll")).Outcome);
+        Assert.Null(config.Status.LastError);
+        Assert.Equal(1, config.Status.Generation);
     }
 
     [Fact]
