@@ -53,6 +53,12 @@ internal sealed class GatewayRequestFeature
     /// <summary>When forwarding began (<see cref="System.Diagnostics.Stopwatch"/> ticks), or 0 when it did not.</summary>
     public long UpstreamStarted { get; set; }
 
+    /// <summary>When the request metrics stage first saw the request (<see cref="System.Diagnostics.Stopwatch"/> ticks).</summary>
+    public long RequestStarted { get; set; }
+
+    /// <summary>The access log's byte counters for this request, when the log is on (set by the request metrics stage).</summary>
+    public Observability.AccessLogRecording AccessLog { get; set; }
+
     /// <summary>
     /// Whether every request header has exactly one value, all ASCII: worked out by <see cref="HeaderSanityMiddleware"/>
     /// in the pass it makes anyway, so the fast path's eligibility needs no second enumeration (each after the first

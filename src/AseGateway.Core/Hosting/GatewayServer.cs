@@ -332,8 +332,8 @@ public sealed partial class GatewayServer : IAsyncDisposable
         UnusedFrameworkServices.RemoveHostFiltering(services);
 
         var app = builder.Build();
-        app.UseMiddleware<RequestMetricsMiddleware>();
         app.UseMiddleware<GatewayRequestMiddleware>();
+        app.UseMiddleware<RequestMetricsMiddleware>();
         app.UseMiddleware<HeaderSanityMiddleware>();
         // Made when the pipeline is built, after every route below is mapped.
         app.Use(next => new ExactHostRoutingMiddleware(next, new ExactHostEndpoints(new CompositeEndpointDataSource(((IEndpointRouteBuilder)app).DataSources))).InvokeAsync);

@@ -1,6 +1,5 @@
 using System.Diagnostics;
 using AseGateway.Forwarding;
-using AseGateway.Model;
 using AseGateway.Observability;
 using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Http.Features;
@@ -9,88 +8,68 @@ using Yarp.ReverseProxy.Forwarder;
 namespace AseGateway.Metrics;
 
 /// <summary>
-/// Outermost stage of the data plane: once the answer is complete, counts the request by app, instance, status class
-/// and protocol and records its duration (and, when it was forwarded, the upstream duration); and, when the access log
-/// is on, writes the request's entry (<see cref="AccessLogRecording"/>). Both share this one stage, so a request is
-/// awaited once for both (an async state machine each cost about 130 bytes and a continuation per request). Tags are
-/// strings the snapshot, the instance and Kestrel already hold; nothing is allocated for them.
+/// Second stage of the data plane, right after <see cref="GatewayRequestMiddleware"/> made the request's feature:
+/// once the answer is complete, counts the request by app, instance, status class and protocol and records its
+/// duration (and, when it was forwarded, the upstream duration); and, when the access log is on, writes the request's
+/// entry (<see cref="AccessLogRecording"/>). Tags are strings the snapshot, the instance and Kestrel already hold;
+/// nothing is allocated for them.
 /// </summary>
+/// <remarks>
+/// The recording runs from the response's OnCompleted callback, which Kestrel calls after it has written the end of the
+/// answer and before it lets go of the context. The stage itself awaits nothing: awaiting the rest of the pipeline cost
+/// a state machine (about 130 bytes) and a continuation per request, for a moment Kestrel marks anyway. By then Kestrel
+/// has also settled the status of an answer the pipeline failed to give: 500 for an exception before the response
+/// started, 499 for a client that went away first — the codes the count and the log show.
+/// </remarks>
 internal sealed class RequestMetricsMiddleware
 {
     private readonly RequestDelegate _next;
     private readonly GatewayMetrics _metrics;
-    private readonly SnapshotHolder _snapshots;
     private readonly AccessLogWriter _accessLog;
+    private readonly Func<object, Task> _complete;
 
-    public RequestMetricsMiddleware(RequestDelegate next, GatewayMetrics metrics, SnapshotHolder snapshots, AccessLogWriter accessLog)
+    public RequestMetricsMiddleware(RequestDelegate next, GatewayMetrics metrics, AccessLogWriter accessLog)
     {
         _next = next;
         _metrics = metrics;
-        _snapshots = snapshots;
         _accessLog = accessLog;
+        _complete = Complete;
     }
 
     public Task InvokeAsync(HttpContext context)
     {
-        var started = Stopwatch.GetTimestamp();
-        var recording = AccessLogRecording.Start(context, _snapshots.Current.AccessLog);
-        Task pending;
-        try
+        if (context.Features.Find<GatewayRequestFeature>() is { } gateway)
         {
-            pending = _next(context);
-        }
-        catch
-        {
-            Complete(context, started, recording, failed: true);
-            throw;
+            gateway.RequestStarted = Stopwatch.GetTimestamp();
+            gateway.AccessLog = AccessLogRecording.Start(context, gateway.Snapshot.AccessLog);
+            context.Response.OnCompleted(_complete, context);
         }
 
-        if (pending.IsCompletedSuccessfully)
-        {
-            Complete(context, started, recording, failed: false);
-            return Task.CompletedTask;
-        }
-
-        return AwaitAndCompleteAsync(pending, context, started, recording);
+        return _next(context);
     }
 
-    private async Task AwaitAndCompleteAsync(Task pending, HttpContext context, long started, AccessLogRecording recording)
+    private Task Complete(object state)
     {
-        var failed = true;
-        try
-        {
-            await pending;
-            failed = false;
-        }
-        finally
-        {
-            Complete(context, started, recording, failed);
-        }
-    }
-
-    private void Complete(HttpContext context, long started, AccessLogRecording recording, bool failed)
-    {
+        var context = (HttpContext)state;
+        var gateway = context.Features.Find<GatewayRequestFeature>()!;
         var now = Stopwatch.GetTimestamp();
-        Record(context, started, now, failed);
-        recording.Finish(context, _accessLog, now - started, failed);
+        Record(context, gateway, now);
+        gateway.AccessLog.Finish(context, _accessLog, now - gateway.RequestStarted);
+        return Task.CompletedTask;
     }
 
-    private void Record(HttpContext context, long started, long now, bool failed)
+    private void Record(HttpContext context, GatewayRequestFeature gateway, long now)
     {
-        var gateway = context.Features.Find<GatewayRequestFeature>();
-        var app = gateway?.App?.Name ?? RequestCounts.None;
-        var instance = gateway?.Instance ?? RequestCounts.None;
+        var app = gateway.App?.Name ?? RequestCounts.None;
+        var instance = gateway.Instance ?? RequestCounts.None;
+        _metrics.Requests.Count(app, instance, context.Response.StatusCode, context.Request.Protocol);
+        _metrics.RequestDuration.Record(Stopwatch.GetElapsedTime(gateway.RequestStarted, now).TotalSeconds, new KeyValuePair<string, object?>(MetricLabels.App, app));
 
-        // An exception that escaped before the answer started becomes a 500 in Kestrel.
-        var status = failed && !context.Response.HasStarted ? StatusCodes.Status500InternalServerError : context.Response.StatusCode;
-        _metrics.Requests.Count(app, instance, status, context.Request.Protocol);
-        _metrics.RequestDuration.Record(Stopwatch.GetElapsedTime(started, now).TotalSeconds, new KeyValuePair<string, object?>(MetricLabels.App, app));
-
-        if (gateway is { UpstreamStarted: > 0 } forwarded)
+        if (gateway.UpstreamStarted > 0)
         {
-            var error = forwarded.ForwarderError(context)?.Error ?? ForwarderError.None;
+            var error = gateway.ForwarderError(context)?.Error ?? ForwarderError.None;
             _metrics.UpstreamDuration.Record(
-                Stopwatch.GetElapsedTime(forwarded.UpstreamStarted, now).TotalSeconds,
+                Stopwatch.GetElapsedTime(gateway.UpstreamStarted, now).TotalSeconds,
                 new KeyValuePair<string, object?>(MetricLabels.App, app),
                 new KeyValuePair<string, object?>(MetricLabels.Instance, instance),
                 new KeyValuePair<string, object?>(MetricLabels.Outcome, ForwarderOutcomes.Name(error)));

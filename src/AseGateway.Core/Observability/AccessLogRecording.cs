@@ -7,8 +7,8 @@ using Yarp.ReverseProxy.Forwarder;
 namespace AseGateway.Observability;
 
 /// <summary>
-/// The access log's part of the outermost data-plane stage (<see cref="Metrics.RequestMetricsMiddleware"/>, which
-/// awaits every request once for both): when the log is on, counting wrappers for sc-bytes and cs-bytes before the
+/// The access log's part of the request metrics stage (<see cref="Metrics.RequestMetricsMiddleware"/>, which records
+/// both once the answer is complete): when the log is on, counting wrappers for sc-bytes and cs-bytes before the
 /// request, and one struct handed to <see cref="AccessLogWriter"/> after the response. Every answer is logged — the
 /// worker's and the gateway's own (400, 403, 404, 413, 502, 503). When the log is off it costs one snapshot read.
 /// </summary>
@@ -29,15 +29,15 @@ internal readonly struct AccessLogRecording
     public static AccessLogRecording Start(HttpContext context, AccessLogModel settings) =>
         settings.Enabled ? new AccessLogRecording(settings, CountingResponseBody.Attach(context), CountingRequestBody.AttachIfUnsized(context)) : default;
 
-    /// <summary>After the response (or the exception that ended it): one entry for the writer.</summary>
-    public void Finish(HttpContext context, AccessLogWriter writer, long elapsedTicks, bool failed)
+    /// <summary>After the response (Kestrel's own 500 or 499 included): one entry for the writer.</summary>
+    public void Finish(HttpContext context, AccessLogWriter writer, long elapsedTicks)
     {
         if (_settings is null)
         {
             return;
         }
 
-        writer.Enqueue(AccessLogCapture.Capture(context, _settings, _body!.Bytes, context.Request.ContentLength ?? _chunked?.Bytes ?? 0, elapsedTicks, failed));
+        writer.Enqueue(AccessLogCapture.Capture(context, _settings, _body!.Bytes, context.Request.ContentLength ?? _chunked?.Bytes ?? 0, elapsedTicks));
     }
 }
 
@@ -45,7 +45,7 @@ internal readonly struct AccessLogRecording
 internal static class AccessLogCapture
 {
     /// <param name="receivedBytes">cs-bytes: the request body's length (Content-Length, or what was read of a chunked body).</param>
-    internal static AccessLogEntry Capture(HttpContext context, AccessLogModel settings, long sentBytes, long receivedBytes, long elapsedTicks, bool failed)
+    internal static AccessLogEntry Capture(HttpContext context, AccessLogModel settings, long sentBytes, long receivedBytes, long elapsedTicks)
     {
         var request = context.Request;
         var response = context.Response;
@@ -53,8 +53,6 @@ internal static class AccessLogCapture
         var gateway = context.Features.Find<GatewayRequestFeature>();
         var (subStatus, win32) = Classify(context, gateway);
 
-        // An exception before the response started becomes Kestrel's 500 after this middleware returns.
-        var status = failed && !response.HasStarted ? StatusCodes.Status500InternalServerError : response.StatusCode;
         return new AccessLogEntry
         {
             Settings = settings,
@@ -69,7 +67,7 @@ internal static class AccessLogCapture
             Cookie = settings.IncludeCookies ? headers.Cookie.ToString() : null,
             Referer = headers.Referer.ToString(),
             Host = headers.Host.ToString(),
-            Status = status,
+            Status = response.StatusCode,
             SubStatus = subStatus,
             Win32Status = win32,
             SentBytes = sentBytes,
