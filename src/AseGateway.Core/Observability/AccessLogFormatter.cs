@@ -19,6 +19,8 @@ internal static class AccessLogFormatter
 
     private static readonly SearchValues<char> PrintableAsciiWithoutSpace = SearchValues.Create("!\"#$%&'()*+,-./0123456789:;<=>?@ABCDEFGHIJKLMNOPQRSTUVWXYZ[\\]^_`abcdefghijklmnopqrstuvwxyz{|}~");
 
+    private const int DateTimeLength = 19;
+
     private static readonly string Software = $"AseGateway {typeof(AccessLogFormatter).Assembly.GetName().Version?.ToString(3) ?? "1.0.0"}";
 
     /// <summary>The directives every W3C file starts with (W3C Working Draft WD-logfile-960323).</summary>
@@ -27,7 +29,7 @@ internal static class AccessLogFormatter
         WriteAscii(output, "#Software: ");
         WriteAscii(output, Software);
         WriteAscii(output, "\n#Version: 1.0\n#Date: ");
-        WriteFormatted(output, now, "yyyy-MM-dd HH:mm:ss");
+        WriteDateTime(output, now);
         WriteAscii(output, "\n#Fields: ");
         WriteAscii(output, W3CFields);
         WriteAscii(output, "\n");
@@ -35,7 +37,7 @@ internal static class AccessLogFormatter
 
     public static void WriteW3C(IBufferWriter<byte> output, in AccessLogEntry entry)
     {
-        WriteFormatted(output, entry.Time, "yyyy-MM-dd HH:mm:ss");
+        WriteDateTime(output, entry.Time);
         Space(output);
         WriteField(output, entry.SiteName);
         WriteField(output, entry.Method);
@@ -193,11 +195,36 @@ internal static class AccessLogFormatter
         output.Advance(written + 1);
     }
 
-    private static void WriteFormatted(IBufferWriter<byte> output, DateTime time, string format)
+    /// <summary>
+    /// <c>yyyy-MM-dd HH:mm:ss</c>, digit by digit: a custom format string takes DateTime's general formatting road,
+    /// which parses the pattern for every line (the writer's largest cost after the W3C fields themselves).
+    /// </summary>
+    private static void WriteDateTime(IBufferWriter<byte> output, DateTime time)
     {
-        var span = output.GetSpan(32);
-        time.TryFormat(span, out var written, format, CultureInfo.InvariantCulture);
-        output.Advance(written);
+        var span = output.GetSpan(DateTimeLength);
+        time.Deconstruct(out int year, out int month, out int day);
+        WriteDigits(span[..4], year);
+        span[4] = (byte)'-';
+        WriteDigits(span.Slice(5, 2), month);
+        span[7] = (byte)'-';
+        WriteDigits(span.Slice(8, 2), day);
+        span[10] = (byte)' ';
+        WriteDigits(span.Slice(11, 2), time.Hour);
+        span[13] = (byte)':';
+        WriteDigits(span.Slice(14, 2), time.Minute);
+        span[16] = (byte)':';
+        WriteDigits(span.Slice(17, 2), time.Second);
+        output.Advance(DateTimeLength);
+    }
+
+    /// <summary>The last <c>digits.Length</c> decimal digits of <paramref name="value"/>, zero-padded.</summary>
+    private static void WriteDigits(Span<byte> digits, int value)
+    {
+        for (var i = digits.Length - 1; i >= 0; i--)
+        {
+            digits[i] = (byte)('0' + (value % 10));
+            value /= 10;
+        }
     }
 
     private static void Space(IBufferWriter<byte> output) => WriteAscii(output, " ");

@@ -180,6 +180,26 @@ public sealed class AccessLogWriterTests : IDisposable
         Assert.Equal(expected, Encoding.UTF8.GetString(buffer.WrittenSpan).TrimEnd('\n').Split(' ')[18]);
     }
 
+    [Fact]
+    public void W3C_DateAndTime_AreWhatTheFormatStringWrites()
+    {
+        // Seeded: the same instants every run, spread over the whole range DateTime holds (years 1 to 9999).
+        var random = new Random(20261201);
+        var instants = new List<DateTime> { DateTime.MinValue, DateTime.MaxValue, new(2026, 12, 31, 23, 59, 59, 999, DateTimeKind.Utc) };
+        for (var i = 0; i < 2000; i++)
+        {
+            instants.Add(new DateTime(random.NextInt64(DateTime.MaxValue.Ticks), DateTimeKind.Utc));
+        }
+
+        foreach (var instant in instants)
+        {
+            var buffer = new ArrayBufferWriter<byte>();
+            AccessLogFormatter.WriteW3C(buffer, Entry(AccessLogModel.Disabled, "/") with { Time = instant });
+            var expected = instant.ToString("yyyy-MM-dd HH:mm:ss", System.Globalization.CultureInfo.InvariantCulture);
+            Assert.Equal(expected, Encoding.UTF8.GetString(buffer.WrittenSpan)[..expected.Length]);
+        }
+    }
+
     /// <summary>Leaves <paramref name="existing"/> in the file (a previous run's log), then writes <paramref name="count"/> entries and waits for them.</summary>
     private static async Task<AccessLogWriter> WriteAsync(string path, string existing, AccessLogFormat format, long maxFileBytes, int retainedFiles, int count, Func<int, string> stem)
     {
