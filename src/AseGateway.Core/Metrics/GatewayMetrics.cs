@@ -48,8 +48,12 @@ internal sealed class GatewayMetrics
         var meter = meters.Create(MeterName);
 
         meter.CreateObservableCounter("ase.requests", requests.Observe, "{request}", "Requests answered, by app, instance, status class and protocol.");
-        RequestDuration = meter.CreateHistogram<double>("ase.request.duration", "s", "Time from the first byte of a request to the end of its answer, by app.", advice: DurationAdvice);
-        UpstreamDuration = meter.CreateHistogram<double>("ase.upstream.duration", "s", "Time spent forwarding to a worker instance and relaying its answer, by app, instance and outcome.", advice: DurationAdvice);
+        RequestDuration = new DurationHistogram("ase_request_duration_seconds", "Time from the first byte of a request to the end of its answer, by app.", [MetricLabels.App], DurationBounds);
+        UpstreamDuration = new DurationHistogram(
+            "ase_upstream_duration_seconds",
+            "Time spent forwarding to a worker instance and relaying its answer, by app, instance and outcome.",
+            [MetricLabels.App, MetricLabels.Instance, MetricLabels.Outcome],
+            DurationBounds);
         meter.CreateObservableGauge("ase.instance.in_flight", () => SumPerInstance(runtime => instances.InFlight(runtime.State)), "{request}", "Requests in flight to each instance.");
         meter.CreateObservableGauge("ase.instances", ObserveInstanceStates, "{instance}", "Instances by state (starting, healthy, unhealthy, restarting, draining), per app, plan and pool.");
         meter.CreateObservableCounter("ase.instance.restarts", () => SumPerInstance(runtime => runtime.State.Restarts), "{restart}", "Times each process instance was restarted after it exited.");
@@ -69,9 +73,11 @@ internal sealed class GatewayMetrics
         config.Changed += OnConfigChanged;
     }
 
-    public Histogram<double> RequestDuration { get; }
+    /// <summary>Recorded on every request, so not an OpenTelemetry instrument: /metrics writes it beside them.</summary>
+    public DurationHistogram RequestDuration { get; }
 
-    public Histogram<double> UpstreamDuration { get; }
+    /// <summary>Recorded on every forwarded request, as <see cref="RequestDuration"/>.</summary>
+    public DurationHistogram UpstreamDuration { get; }
 
     public Counter<long> HealthChecks { get; }
 
@@ -84,10 +90,7 @@ internal sealed class GatewayMetrics
     public RequestCounts Requests => _requests;
 
     /// <summary>Buckets from 1 ms to 30 s: a proxy's answers range from cache-fast to a slow worker's timeout.</summary>
-    private static InstrumentAdvice<double> DurationAdvice { get; } = new()
-    {
-        HistogramBucketBoundaries = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30],
-    };
+    private static double[] DurationBounds => [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30];
 
     public void RecordTlsHandshake(in KeyValuePair<string, object?> listener, bool ok) => TlsHandshakes.Add(1, listener, ok ? Ok : Failed);
 

@@ -94,6 +94,7 @@ internal static class MetricsExport
     public static void AddGatewayMetricsExport(this IServiceCollection services, IServiceProvider dataPlane)
     {
         var scope = dataPlane.GetRequiredService<IMeterFactory>();
+        services.AddSingleton(dataPlane.GetRequiredService<GatewayMetrics>());
         services.AddOpenTelemetry()
             .ConfigureResource(resource => resource.AddService("AseGateway", autoGenerateServiceInstanceId: false))
             .WithMetrics(metrics => metrics
@@ -102,7 +103,13 @@ internal static class MetricsExport
                 .AddPrometheusExporter(prometheus => prometheus.ScrapeResponseCacheDurationMilliseconds = 0));
     }
 
-    public static void MapGatewayMetrics(this IEndpointRouteBuilder endpoints) => endpoints.MapPrometheusScrapingEndpoint(ScrapePath);
+    /// <summary>/metrics: OpenTelemetry's exporter, with the gateway's per-request histograms written beside its output.</summary>
+    public static void MapGatewayMetrics(this IEndpointRouteBuilder endpoints)
+    {
+        var metrics = endpoints.ServiceProvider.GetRequiredService<GatewayMetrics>();
+        DurationHistogram[] histograms = [metrics.RequestDuration, metrics.UpstreamDuration];
+        endpoints.MapPrometheusScrapingEndpoint(ScrapePath, meterProvider: null, branch => branch.UseMiddleware<HistogramExposition>((IReadOnlyList<DurationHistogram>)histograms), optionsName: null);
+    }
 
     private static MetricStreamConfiguration? Shape(Instrument instrument, IMeterFactory scope)
     {

@@ -63,16 +63,12 @@ internal sealed class RequestMetricsMiddleware
         var app = gateway.App?.Name ?? RequestCounts.None;
         var instance = gateway.Instance ?? RequestCounts.None;
         _metrics.Requests.Count(app, instance, context.Response.StatusCode, context.Request.Protocol);
-        _metrics.RequestDuration.Record(Stopwatch.GetElapsedTime(gateway.RequestStarted, now).TotalSeconds, new KeyValuePair<string, object?>(MetricLabels.App, app));
+        _metrics.RequestDuration.Record(app, now - gateway.RequestStarted);
 
         if (gateway.UpstreamStarted > 0)
         {
             var error = gateway.ForwarderError(context)?.Error ?? ForwarderError.None;
-            _metrics.UpstreamDuration.Record(
-                Stopwatch.GetElapsedTime(gateway.UpstreamStarted, now).TotalSeconds,
-                new KeyValuePair<string, object?>(MetricLabels.App, app),
-                new KeyValuePair<string, object?>(MetricLabels.Instance, instance),
-                new KeyValuePair<string, object?>(MetricLabels.Outcome, ForwarderOutcomes.Name(error)));
+            _metrics.UpstreamDuration.Record(app, instance, ForwarderOutcomes.Name(error), now - gateway.UpstreamStarted);
         }
     }
 }

@@ -129,6 +129,31 @@ public sealed class MetricsEndpointTests(ITestOutputHelper output)
     }
 
     [Fact]
+    public async Task OpenMetricsScrape_HasTheHistogramsWithTheirUnit_AndEndsWithOneEof()
+    {
+        await using var backends = await Backends.StartAsync(2);
+        await using var gateway = await TestGateway.StartAsync(Config(backends.List), output);
+        Assert.Equal(HttpStatusCode.OK, (await gateway.GetAsync("web.contoso.test")).StatusCode);
+
+        using var api = gateway.ManagementClient();
+        await ScrapeUntilAsync(api, s => s.Sum("ase_request_duration_seconds_count", ("app", "web")) >= 1);
+        using var request = new HttpRequestMessage(HttpMethod.Get, "/metrics");
+        request.Headers.Accept.ParseAdd("application/openmetrics-text; version=1.0.0");
+        using var scrape = await api.SendAsync(request);
+        Assert.Equal("application/openmetrics-text", scrape.Content.Headers.ContentType!.MediaType);
+        var text = await scrape.Content.ReadAsStringAsync();
+
+        Assert.EndsWith("\n# EOF\n", text, StringComparison.Ordinal);
+        Assert.Single(text.Split('\n'), line => line == "# EOF");
+        Assert.Equal(scrape.Content.Headers.ContentLength, System.Text.Encoding.UTF8.GetByteCount(text));
+        Assert.Contains("# UNIT ase_request_duration_seconds seconds\n", text, StringComparison.Ordinal);
+        Assert.Contains("# UNIT ase_upstream_duration_seconds seconds\n", text, StringComparison.Ordinal);
+        var samples = PrometheusText.Parse(text);
+        Assert.Equal(1, samples.Sum("ase_request_duration_seconds_bucket", ("app", "web"), ("le", "+Inf")));
+        Assert.Equal(1, samples.Sum("ase_upstream_duration_seconds_count", ("app", "web"), ("outcome", "ok")));
+    }
+
+    [Fact]
     public async Task MetricsRequireApiKeyFalse_ScrapeWithoutKey_RestOfApiStillNeedsIt_KeyInUrlRefused()
     {
         await using var backends = await Backends.StartAsync(2);
