@@ -2,7 +2,6 @@ using System.Diagnostics;
 using AseGateway.Forwarding;
 using AseGateway.Observability;
 using Microsoft.AspNetCore.Http;
-using Microsoft.AspNetCore.Http.Features;
 using Yarp.ReverseProxy.Forwarder;
 
 namespace AseGateway.Metrics;
@@ -15,11 +14,11 @@ namespace AseGateway.Metrics;
 /// nothing is allocated for them.
 /// </summary>
 /// <remarks>
-/// The recording runs from the response's OnCompleted callback, which Kestrel calls after it has written the end of the
-/// answer and before it lets go of the context. The stage itself awaits nothing: awaiting the rest of the pipeline cost
-/// a state machine (about 130 bytes) and a continuation per request, for a moment Kestrel marks anyway. By then Kestrel
-/// has also settled the status of an answer the pipeline failed to give: 500 for an exception before the response
-/// started, 499 for a client that went away first — the codes the count and the log show.
+/// The recording runs from the response's OnCompleted callback, which Kestrel calls after it has written the end of
+/// the answer and before it lets go of the context. The stage itself awaits nothing: awaiting the rest of the
+/// pipeline cost a state machine (about 130 bytes) and a continuation per request, to learn of an end Kestrel reaches
+/// anyway. By then Kestrel has also settled the status of an answer the pipeline failed to give: 500 for an exception
+/// before the response started, 499 for a client that went away first — the codes the count and the log show.
 /// </remarks>
 internal sealed class RequestMetricsMiddleware
 {
