@@ -62,20 +62,14 @@ internal sealed class DurationHistogram
     /// </summary>
     public void WriteTo(StringBuilder text, string scopeLabel, bool openMetrics)
     {
-        // Equal label text is one series, however many keys the table holds for it.
-        var merged = new SortedDictionary<string, (long[] Buckets, long SumTicks)>(StringComparer.Ordinal);
-        foreach (var (key, series) in _series)
+        // One key per label text (the table compares text), listed in the order of their labels on every scrape.
+        var series = new List<(string Labels, Series Series)>(_series.Count);
+        foreach (var (key, value) in _series)
         {
-            var labels = FormatLabels(scopeLabel, key);
-            var (buckets, sum) = merged.TryGetValue(labels, out var found) ? found : (new long[_boundTicks.Length + 1], 0L);
-            for (var i = 0; i < buckets.Length; i++)
-            {
-                buckets[i] += Volatile.Read(ref series.Buckets[i]);
-            }
-
-            merged[labels] = (buckets, sum + Volatile.Read(ref series.SumTicks));
+            series.Add((FormatLabels(scopeLabel, key), value));
         }
 
+        series.Sort(static (a, b) => string.CompareOrdinal(a.Labels, b.Labels));
         text.Append("# TYPE ").Append(Name).Append(" histogram\n");
         if (openMetrics)
         {
@@ -83,17 +77,17 @@ internal sealed class DurationHistogram
         }
 
         text.Append("# HELP ").Append(Name).Append(' ').Append(Description).Append('\n');
-        foreach (var (labels, (buckets, sumTicks)) in merged)
+        foreach (var (labels, value) in series)
         {
             long cumulative = 0;
-            for (var i = 0; i < buckets.Length; i++)
+            for (var i = 0; i < value.Buckets.Length; i++)
             {
-                cumulative += buckets[i];
+                cumulative += Volatile.Read(ref value.Buckets[i]);
                 var bound = i < BoundsInSeconds.Length ? BoundsInSeconds[i].ToString(CultureInfo.InvariantCulture) : "+Inf";
                 text.Append(Name).Append("_bucket{").Append(labels).Append(",le=\"").Append(bound).Append("\"} ").Append(cumulative).Append('\n');
             }
 
-            var seconds = (double)sumTicks / Stopwatch.Frequency;
+            var seconds = (double)Volatile.Read(ref value.SumTicks) / Stopwatch.Frequency;
             text.Append(Name).Append("_sum{").Append(labels).Append("} ").Append(seconds.ToString(CultureInfo.InvariantCulture)).Append('\n');
             text.Append(Name).Append("_count{").Append(labels).Append("} ").Append(cumulative).Append('\n');
         }
@@ -162,7 +156,8 @@ internal sealed class DurationHistogram
     /// <summary>
     /// One thread's last series of a histogram, found by the label strings' references: under load a thread records
     /// the same app's strings from the snapshot over and over, so the table is hashed only when they change. The slot
-    /// is the histogram's id modulo four and the owner its id, so two histograms of one gateway never share a slot.
+    /// is the histogram's id modulo four and the owner its id: a gateway's two histograms, made one after the other,
+    /// take different slots; two that share one only miss the cache.
     /// </summary>
     private readonly record struct Recent(int Owner, string First, string? Second, string? Third, Series? Series);
 
