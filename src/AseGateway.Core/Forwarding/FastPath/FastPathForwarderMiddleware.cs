@@ -419,9 +419,17 @@ internal sealed partial class FastPathForwarderMiddleware
         }
 
         var headers = response.Headers;
-        foreach (var (name, value) in head.Fields)
+        var fields = head.Fields;
+        var plain = headers.Count == 0 ? head.PlainFields : 0UL;
+        for (var i = 0; i < fields.Count; i++)
         {
-            if (!RequestHeadWriter.HopByHop.Contains(name))
+            var (name, value) = fields[i];
+            // "i < 64" first: a shift count is taken mod 64, so field 64 would read field 0's bit.
+            if (i < 64 && (plain & (1UL << i)) != 0)
+            {
+                headers[name] = value;
+            }
+            else if (!RequestHeadWriter.HopByHop.Contains(name))
             {
                 headers[name] = headers.TryGetValue(name, out var existing) ? StringValues.Concat(existing, value) : new StringValues(value);
             }

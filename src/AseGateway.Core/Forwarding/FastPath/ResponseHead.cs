@@ -51,6 +51,12 @@ internal sealed class ResponseHead
     /// <summary>Every field in arrival order, hop-by-hop ones included (the copy to Kestrel filters them).</summary>
     public List<KeyValuePair<string, string>> Fields { get; private set; } = new(16);
 
+    /// <summary>
+    /// Bit i set: field i (of the first 64) has a common name, not hop-by-hop, seen for the first time in this head.
+    /// Into a response that has no headers yet, such a field is copied as it is, with no lookup.
+    /// </summary>
+    public ulong PlainFields { get; set; }
+
     /// <summary>An interim 1xx response (100, 102, 103): skipped, the final response follows on the same connection.</summary>
     public bool IsInterim => StatusCode is >= 100 and < 200;
 
@@ -67,6 +73,7 @@ internal sealed class ResponseHead
         ContentLength = -1;
         Framing = ResponseFraming.NoBody;
         Error = null;
+        PlainFields = 0;
 
         // The last response's fields are kept aside: a worker repeats most values (Server, Content-Type, often
         // Content-Length) from one response to the next, and an equal value reuses its string.

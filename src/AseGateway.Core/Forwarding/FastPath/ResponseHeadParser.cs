@@ -31,6 +31,9 @@ internal static class ResponseHeadParser
         "Strict-Transport-Security", "X-Powered-By", "Access-Control-Allow-Origin", "Upgrade", "Proxy-Authenticate",
     ];
 
+    // Which known names the forwarded response leaves out (RequestHeadWriter.HopByHop), decided once.
+    private static readonly bool[] KnownHopByHop = Array.ConvertAll(KnownNames, RequestHeadWriter.HopByHop.Contains);
+
     /// <summary>Parses one head at the start of <paramref name="buffer"/>.</summary>
     /// <param name="requestIsHead">The request was HEAD: no body follows whatever the head says (RFC 9110 §9.3.2).</param>
     /// <param name="consumed">The head's length with its blank line, when complete.</param>
@@ -62,10 +65,11 @@ internal static class ResponseHeadParser
         }
 
         var rest = block[(lineEnd + 2)..];
+        var seenKnown = 0UL;
         while (!rest.IsEmpty)
         {
             lineEnd = rest.IndexOf("\r\n"u8);
-            if (!TryParseField(rest[..lineEnd], out var name, out var raw, out var error))
+            if (!TryParseField(rest[..lineEnd], out var name, out var known, out var raw, out var error))
             {
                 head.Error = error;
                 return HeadParseResult.Invalid;
@@ -77,6 +81,14 @@ internal static class ResponseHeadParser
                 return HeadParseResult.Invalid;
             }
 
+            // A known name seen first and not hop-by-hop can be copied to the client without looking it up: ApplyHead.
+            var index = head.Fields.Count;
+            if (known >= 0 && !KnownHopByHop[known] && (seenKnown & (1UL << known)) == 0 && index < 64)
+            {
+                head.PlainFields |= 1UL << index;
+            }
+
+            seenKnown |= known >= 0 ? 1UL << known : 0;
             head.Fields.Add(new KeyValuePair<string, string>(name, value));
             rest = rest[(lineEnd + 2)..];
         }
@@ -93,9 +105,14 @@ internal static class ResponseHeadParser
     /// <summary>
     /// One field line without its CRLF (a header or a chunked trailer): <c>token ":" OWS value OWS</c>, nothing else.
     /// </summary>
-    public static bool TryParseField(ReadOnlySpan<byte> line, out string name, out ReadOnlySpan<byte> value, out string? error)
+    public static bool TryParseField(ReadOnlySpan<byte> line, out string name, out ReadOnlySpan<byte> value, out string? error) =>
+        TryParseField(line, out name, out _, out value, out error);
+
+    /// <param name="known">The name's index among the common names, or -1 when it is not one of them.</param>
+    private static bool TryParseField(ReadOnlySpan<byte> line, out string name, out int known, out ReadOnlySpan<byte> value, out string? error)
     {
         name = string.Empty;
+        known = -1;
         value = default;
         if (line.IsEmpty || line[0] is (byte)' ' or (byte)'\t')
         {
@@ -117,7 +134,7 @@ internal static class ResponseHeadParser
             return false;
         }
 
-        name = NameString(line[..colon]);
+        name = NameString(line[..colon], out known);
         value = raw;
         error = null;
         return true;
@@ -241,16 +258,17 @@ internal static class ResponseHeadParser
         return true;
     }
 
-    private static string NameString(ReadOnlySpan<byte> name)
+    private static string NameString(ReadOnlySpan<byte> name, out int known)
     {
-        foreach (var known in KnownNames)
+        for (known = 0; known < KnownNames.Length; known++)
         {
-            if (name.Length == known.Length && System.Text.Ascii.EqualsIgnoreCase(name, known))
+            if (name.Length == KnownNames[known].Length && System.Text.Ascii.EqualsIgnoreCase(name, KnownNames[known]))
             {
-                return known;
+                return KnownNames[known];
             }
         }
 
+        known = -1;
         return Encoding.ASCII.GetString(name);
     }
 

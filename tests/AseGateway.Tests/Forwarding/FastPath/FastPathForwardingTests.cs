@@ -446,6 +446,31 @@ public sealed class FastPathForwardingTests(ITestOutputHelper output)
     }
 
     [Fact]
+    public async Task ResponseFields_RepeatedOnesKeepEveryValue_HopByHopOnesAreDropped()
+    {
+        await using var upstream = RawUpstream.Start(_ => RawReply.Text(
+            "HTTP/1.1 200 OK\r\nContent-Length: 2\r\nSet-Cookie: a=1\r\nX-Multi: one\r\nKeep-Alive: timeout=5\r\nVary: Accept\r\n"
+            + "Proxy-Connection: keep-alive\r\nset-cookie: b=2\r\nX-Multi: two\r\nConnection: keep-alive\r\nCache-Control: no-store\r\n\r\nok"));
+        await using var gateway = await TestGateway.StartAsync(Config(upstream.Url, affinity: true), output);
+
+        for (var i = 0; i < 2; i++)
+        {
+            using var response = await gateway.GetAsync(TestConfigs.AppHost, $"/fields/{i}");
+            Assert.Equal("ok", await response.Content.ReadAsStringAsync());
+            var cookies = response.Headers.GetValues("Set-Cookie").ToList();
+            Assert.Equal(["a=1", "b=2"], cookies.Take(2));
+            Assert.Contains(cookies, value => value.StartsWith("ARRAffinity=", StringComparison.Ordinal));
+            Assert.Equal(["one", "two"], response.Headers.GetValues("X-Multi"));
+            Assert.Equal(["Accept"], response.Headers.GetValues("Vary"));
+            Assert.True(response.Headers.CacheControl?.NoStore);
+            Assert.False(response.Headers.Contains("Keep-Alive"));
+            Assert.False(response.Headers.Contains("Proxy-Connection"));
+        }
+
+        Assert.Equal(1, upstream.Connections);
+    }
+
+    [Fact]
     public void DestinationConcurrency_MovesYarpsInFlightCount()
     {
         var destination = new DestinationState("d1");

@@ -24,6 +24,20 @@ public sealed class ResponseParsingTests
         Assert.Equal([new("Content-Length", "13"), new("Content-Type", "text/plain"), new("X-Custom", "spaced value")], head.Fields);
     }
 
+    [Fact]
+    public void TryParse_MarksFirstCommonNamesThatAreNotHopByHop_AsPlain()
+    {
+        var head = new ResponseHead();
+        var raw = "HTTP/1.1 200 OK\r\nContent-Length: 2\r\nX-Custom: a\r\nSet-Cookie: a=1\r\nKeep-Alive: timeout=5\r\nset-cookie: b=2\r\nDate: x\r\n\r\nok"u8;
+
+        Assert.Equal(HeadParseResult.Complete, ResponseHeadParser.TryParse(raw, requestIsHead: false, head, out _));
+
+        // Content-Length (0), Set-Cookie's first (2) and Date (5); not the unknown name, the hop-by-hop one, the repeat.
+        Assert.Equal(0b100101UL, head.PlainFields);
+        Assert.Equal(HeadParseResult.Complete, ResponseHeadParser.TryParse("HTTP/1.1 200 OK\r\nX-Custom: a\r\nContent-Length: 0\r\n\r\n"u8, requestIsHead: false, head, out _));
+        Assert.Equal(0b10UL, head.PlainFields);
+    }
+
     [Theory]
     [InlineData("HTTP/1.1 204 No Content\r\nContent-Length: 0\r\n\r\n", false)]
     [InlineData("HTTP/1.1 304 Not Modified\r\nContent-Length: 500\r\n\r\n", false)]
