@@ -42,15 +42,24 @@ internal sealed partial class HeaderSanityMiddleware
                 return Refuse(context, "header name");
             }
 
+            var ascii = true;
             foreach (var value in values)
             {
-                if (value is not null && value.AsSpan().ContainsAny(ValueControls))
+                // One pass for the usual value, all visible ASCII and spaces; the two exact checks only for the rest.
+                if (value is null || !value.AsSpan().ContainsAnyExceptInRange(' ', '~'))
+                {
+                    continue;
+                }
+
+                if (value.AsSpan().ContainsAny(ValueControls))
                 {
                     return Refuse(context, $"value of header '{name}'");
                 }
+
+                ascii = ascii && Ascii.IsValid(value);
             }
 
-            singleAscii = singleAscii && values.Count == 1 && values[0] is { } only && Ascii.IsValid(only);
+            singleAscii = singleAscii && values.Count == 1 && values[0] is not null && ascii;
         }
 
         if (context.Features.Find<GatewayRequestFeature>() is { } gateway)

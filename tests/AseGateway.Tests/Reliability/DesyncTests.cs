@@ -20,6 +20,7 @@ public sealed class DesyncTests(ITestOutputHelper output)
     [InlineData("GET / HTTP/1.1\r\nHost: web.contoso.test\r\nTransfer-Encoding\u0001: chunked\r\n\r\n", "control character in a header name")]
     [InlineData("GET / HTTP/1.1\r\nHost: web.contoso.test\r\nX-Thing(: 1\r\n\r\n", "separator in a header name")]
     [InlineData("GET / HTTP/1.1\r\nHost: web.contoso.test\r\nX-Thing: a\u000bb\r\n\r\n", "control character in a header value")]
+    [InlineData("GET / HTTP/1.1\r\nHost: web.contoso.test\r\nX-Thing: a\u007fb\r\n\r\n", "DEL in a header value")]
     [InlineData("GET / HTTP/1.1\r\nHost: web.contoso.test\r\nX-Folded: a\r\n b\r\n\r\n", "obs-fold")]
     public async Task MalformedRequest_Is400AndClosed_WorkerSeesNothing(string raw, string what)
     {
@@ -31,6 +32,18 @@ public sealed class DesyncTests(ITestOutputHelper output)
         Assert.True(result.Statuses.SequenceEqual([400]), $"{what}: got [{string.Join(", ", result.Statuses)}]");
         Assert.True(result.Closed, $"{what}: the connection stayed open");
         Assert.Equal(0, backends.List[0].RequestCount);
+    }
+
+    [Fact]
+    public async Task TabInAHeaderValue_IsForwarded()
+    {
+        await using var backends = await Backends.StartAsync(1);
+        await using var gateway = await TestGateway.StartAsync(TestConfigs.Static(backends.List), output);
+
+        var result = await ReplayAsync(gateway.Url, Encoding.Latin1.GetBytes("GET / HTTP/1.1\r\nHost: web.contoso.test\r\nX-Thing: a\tb\r\nConnection: close\r\n\r\n"));
+
+        Assert.Equal([200], result.Statuses);
+        Assert.Equal(1, backends.List[0].RequestCount);
     }
 
     [Fact]
