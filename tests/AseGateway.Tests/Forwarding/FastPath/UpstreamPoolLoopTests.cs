@@ -2,6 +2,7 @@ using System.Net;
 using System.Net.Sockets;
 using AseGateway.Forwarding.FastPath;
 using AseGateway.Networking.EventLoop;
+using AseGateway.Tests.Networking.EventLoop;
 
 namespace AseGateway.Tests.Forwarding.FastPath;
 
@@ -14,15 +15,14 @@ public sealed class UpstreamPoolLoopTests : IDisposable
 {
     private const int MaxIdle = 8;
     private const long IdleTimeoutMs = 60_000;
-    private readonly List<Exception> _unexpected = [];
+    private readonly EventLoopTestGroup _group = new();
     private readonly EventLoopGroup _loops;
     private readonly TcpListener _listener = new(IPAddress.Loopback, 0);
     private readonly UpstreamPool _pool;
 
     public UpstreamPoolLoopTests()
     {
-        Assert.True(LinuxSockets.IsSupported, "the event loop runs on x86-64 Linux only: these tests need such a machine");
-        _loops = new EventLoopGroup(2, e => { lock (_unexpected) { _unexpected.Add(e); } });
+        _loops = _group.Group;
         _listener.Start();
         _pool = new UpstreamPool(new Uri($"http://127.0.0.1:{((IPEndPoint)_listener.LocalEndpoint).Port}/"), TimeProvider.System, _loops);
     }
@@ -34,9 +34,8 @@ public sealed class UpstreamPoolLoopTests : IDisposable
     public void Dispose()
     {
         _pool.Retire();
-        _loops.Dispose();
+        _group.Dispose();
         _listener.Dispose();
-        Assert.Empty(_unexpected);
     }
 
     [Fact]
@@ -80,7 +79,7 @@ public sealed class UpstreamPoolLoopTests : IDisposable
     [Fact]
     public async Task ALoopOfAnotherGroup_CountsAsNoLoop()
     {
-        using var other = new EventLoopGroup(2, e => { lock (_unexpected) { _unexpected.Add(e); } });
+        using var other = _group.NewGroup();
         var connection = await OpenAsync(near: other.Loops[1], maxConnections: 8);
         Assert.True(_loops.Owns(connection.Loop!));
         Assert.False(_loops.Owns(other.Loops[1]));
