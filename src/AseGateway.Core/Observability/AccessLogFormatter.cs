@@ -29,7 +29,7 @@ internal static class AccessLogFormatter
         WriteAscii(output, "#Software: ");
         WriteAscii(output, Software);
         WriteAscii(output, "\n#Version: 1.0\n#Date: ");
-        WriteDateTime(output, now);
+        output.Advance(WriteDateTime(output.GetSpan(DateTimeLength), now));
         WriteAscii(output, "\n#Fields: ");
         WriteAscii(output, W3CFields);
         WriteAscii(output, "\n");
@@ -37,30 +37,34 @@ internal static class AccessLogFormatter
 
     public static void WriteW3C(IBufferWriter<byte> output, in AccessLogEntry entry)
     {
-        WriteDateTime(output, entry.Time);
-        Space(output);
-        WriteField(output, entry.SiteName);
-        WriteField(output, entry.Method);
-        WriteField(output, entry.UriStem);
-
         // The query without its leading '?', as IIS writes it.
-        WriteField(output, entry.UriQuery is { Length: > 1 } query ? query.AsSpan(1) : default);
-        WriteNumber(output, entry.ServerPort);
-        WriteField(output, default(ReadOnlySpan<char>));
-        WriteAddress(output, entry.ClientAddress);
-        WriteField(output, entry.UserAgent);
-        WriteField(output, entry.Cookie);
-        WriteField(output, entry.Referer);
-        WriteField(output, entry.Host);
-        WriteNumber(output, entry.Status);
-        WriteNumber(output, entry.SubStatus);
-        WriteNumber(output, entry.Win32Status);
-        WriteNumber(output, entry.SentBytes);
-        WriteNumber(output, entry.ReceivedBytes);
-        var span = output.GetSpan(21);
-        TimeTakenMilliseconds(entry.ElapsedTicks).TryFormat(span, out var written, default, CultureInfo.InvariantCulture);
-        span[written] = (byte)'\n';
-        output.Advance(written + 1);
+        var query = entry.UriQuery is { Length: > 1 } text ? text.AsSpan(1) : default;
+
+        // One span for the whole line, at its longest: every field and separator is then a store at an offset, not a
+        // GetSpan and an Advance of its own (two interface calls each, on ~20 fields).
+        var span = output.GetSpan(LongestLine(entry, query.Length));
+        var at = WriteDateTime(span, entry.Time);
+        span[at++] = (byte)' ';
+        at += WriteField(span[at..], entry.SiteName);
+        at += WriteField(span[at..], entry.Method);
+        at += WriteField(span[at..], entry.UriStem);
+        at += WriteField(span[at..], query);
+        at += WriteNumber(span[at..], entry.ServerPort);
+        at += WriteField(span[at..], default(ReadOnlySpan<char>));
+        at += WriteAddress(span[at..], entry.ClientAddress);
+        at += WriteField(span[at..], entry.UserAgent);
+        at += WriteField(span[at..], entry.Cookie);
+        at += WriteField(span[at..], entry.Referer);
+        at += WriteField(span[at..], entry.Host);
+        at += WriteNumber(span[at..], entry.Status);
+        at += WriteNumber(span[at..], entry.SubStatus);
+        at += WriteNumber(span[at..], entry.Win32Status);
+        at += WriteNumber(span[at..], entry.SentBytes);
+        at += WriteNumber(span[at..], entry.ReceivedBytes);
+        TimeTakenMilliseconds(entry.ElapsedTicks).TryFormat(span[at..], out var written, default, CultureInfo.InvariantCulture);
+        at += written;
+        span[at++] = (byte)'\n';
+        output.Advance(at);
     }
 
     /// <param name="json">Reset onto <paramref name="output"/> by the caller; flushed here.</param>
@@ -125,34 +129,55 @@ internal static class AccessLogFormatter
         }
     }
 
-    private static void WriteField(IBufferWriter<byte> output, string? value) => WriteField(output, value.AsSpan());
+    /// <summary>The most a line can take: 4 bytes a char of its text fields (UTF-8, or "%XX"), the rest at their widest.</summary>
+    private static int LongestLine(in AccessLogEntry entry, int queryLength)
+    {
+        var chars = (long)Length(entry.SiteName) + Length(entry.Method) + Length(entry.UriStem) + queryLength
+            + Length(entry.UserAgent) + Length(entry.Cookie) + Length(entry.Referer) + Length(entry.Host);
+
+        // Date and time (19), 9 text fields at "- " or their text and a space, an address (45), 6 numbers (20 digits
+        // and a space or the line end each), separators.
+        return checked((int)((chars * 4) + DateTimeLength + (9 * 2) + 46 + (7 * 21) + 8));
+    }
+
+    private static int Length(string? value) => value?.Length ?? 0;
+
+    private static int WriteField(Span<byte> span, string? value) => WriteField(span, value.AsSpan());
 
     /// <summary>
     /// One W3C field and the space after it: '-' when empty, spaces as '+', control characters as %XX so that a
     /// value can never split a line or a field (log injection); other characters as UTF-8.
     /// </summary>
-    private static void WriteField(IBufferWriter<byte> output, ReadOnlySpan<char> value)
+    private static int WriteField(Span<byte> span, ReadOnlySpan<char> value)
     {
         if (value.IsEmpty)
         {
-            WriteAscii(output, "- ");
-            return;
+            span[0] = (byte)'-';
+            span[1] = (byte)' ';
+            return 2;
         }
 
-        // At most 4 UTF-8 bytes per char (a lone surrogate becomes U+FFFD, 3 bytes), or "%XX" (3), plus the space.
-        var span = output.GetSpan((value.Length * 4) + 1);
-
-        // Most values are printable ASCII throughout: copy that run in one vectorised step, escape from there on.
-        var plain = value.IndexOfAnyExcept(PrintableAsciiWithoutSpace);
-        if (plain < 0)
+        var at = 0;
+        while (true)
         {
-            plain = value.Length;
-        }
+            // Runs of printable ASCII are copied in one vectorised step each; only what separates them (a User-Agent's
+            // spaces, mostly) is looked at one character at a time.
+            var plain = value.IndexOfAnyExcept(PrintableAsciiWithoutSpace);
+            if (plain < 0)
+            {
+                plain = value.Length;
+            }
 
-        var at = Encoding.ASCII.GetBytes(value[..plain], span);
-        foreach (var rune in value[plain..].EnumerateRunes())
-        {
-            var c = rune.Value;
+            Ascii.FromUtf16(value[..plain], span[at..], out var copied);
+            at += copied;
+            value = value[plain..];
+            if (value.IsEmpty)
+            {
+                break;
+            }
+
+            var c = value[0];
+            var consumed = 1;
             if (c == ' ')
             {
                 span[at++] = (byte)'+';
@@ -165,43 +190,43 @@ internal static class AccessLogFormatter
             }
             else
             {
+                // One scalar: a surrogate pair takes two chars, a lone surrogate one (decoded as U+FFFD).
+                Rune.DecodeFromUtf16(value, out var rune, out consumed);
                 at += rune.EncodeToUtf8(span[at..]);
             }
+
+            value = value[consumed..];
         }
 
         span[at++] = (byte)' ';
-        output.Advance(at);
+        return at;
     }
 
-    private static void WriteAddress(IBufferWriter<byte> output, IPAddress? address)
+    private static int WriteAddress(Span<byte> span, IPAddress? address)
     {
         if (address is null)
         {
-            WriteAscii(output, "- ");
-            return;
+            return WriteField(span, default(ReadOnlySpan<char>));
         }
 
-        var span = output.GetSpan(46);
         address.TryFormat(span, out var written);
         span[written] = (byte)' ';
-        output.Advance(written + 1);
+        return written + 1;
     }
 
-    private static void WriteNumber(IBufferWriter<byte> output, long value)
+    private static int WriteNumber(Span<byte> span, long value)
     {
-        var span = output.GetSpan(21);
         value.TryFormat(span, out var written, default, CultureInfo.InvariantCulture);
         span[written] = (byte)' ';
-        output.Advance(written + 1);
+        return written + 1;
     }
 
     /// <summary>
     /// <c>yyyy-MM-dd HH:mm:ss</c>, digit by digit: a custom format string takes DateTime's general formatting road,
     /// which parses the pattern for every line (the writer's largest cost after the W3C fields themselves).
     /// </summary>
-    private static void WriteDateTime(IBufferWriter<byte> output, DateTime time)
+    private static int WriteDateTime(Span<byte> span, DateTime time)
     {
-        var span = output.GetSpan(DateTimeLength);
         time.Deconstruct(out int year, out int month, out int day);
         WriteDigits(span[..4], year);
         span[4] = (byte)'-';
@@ -214,7 +239,7 @@ internal static class AccessLogFormatter
         WriteDigits(span.Slice(14, 2), time.Minute);
         span[16] = (byte)':';
         WriteDigits(span.Slice(17, 2), time.Second);
-        output.Advance(DateTimeLength);
+        return DateTimeLength;
     }
 
     /// <summary>The last <c>digits.Length</c> decimal digits of <paramref name="value"/>, zero-padded.</summary>
@@ -226,8 +251,6 @@ internal static class AccessLogFormatter
             value /= 10;
         }
     }
-
-    private static void Space(IBufferWriter<byte> output) => WriteAscii(output, " ");
 
     private static void WriteAscii(IBufferWriter<byte> output, string text)
     {

@@ -155,6 +155,8 @@ public sealed class AccessLogWriterTests : IDisposable
     [InlineData("tab\there", "tab%09here")]
     [InlineData("line\u0001\u007fend", "line%01%7Fend")]
     [InlineData("caf\u00e9 \u2603", "caf\u00e9+\u2603")]
+    [InlineData("a \U0001F600 b", "a+\U0001F600+b")]
+    [InlineData("Mozilla/5.0 (X11; Linux x86_64) Chrome/131.0", "Mozilla/5.0+(X11;+Linux+x86_64)+Chrome/131.0")]
     public void W3C_Field_IsEscapedPerTheSpec(string? value, string expected)
     {
         var settings = AccessLogModel.Disabled;
@@ -165,6 +167,45 @@ public sealed class AccessLogWriterTests : IDisposable
         var fields = Encoding.UTF8.GetString(buffer.WrittenSpan).TrimEnd('\n').Split(' ');
         Assert.Equal(19, fields.Length);
         Assert.Equal(expected, fields[9]);
+    }
+
+    [Fact]
+    public void W3C_Field_MatchesACharByCharReference_OnRandomText()
+    {
+        // Printable ASCII runs with spaces, controls, DEL, Latin-1, BMP symbols, surrogate pairs and lone halves.
+        string[] pieces = ["a", "Z", "0", "/", ";", "(", " ", "\t", "\u0001", "\u007f", "\u00e9", "\u2603", "\U0001F600", "\ud800", "\udc00", "Mozilla"];
+        var random = new Random(20261201);
+        for (var i = 0; i < 2000; i++)
+        {
+            var text = new StringBuilder();
+            for (var n = random.Next(1, 40); n > 0; n--)
+            {
+                text.Append(pieces[random.Next(pieces.Length)]);
+            }
+
+            var value = text.ToString();
+            var entry = Entry(AccessLogModel.Disabled, "/") with { UserAgent = value };
+            var buffer = new ArrayBufferWriter<byte>();
+            AccessLogFormatter.WriteW3C(buffer, entry);
+
+            Assert.Equal(ReferenceField(value), Encoding.UTF8.GetString(buffer.WrittenSpan).TrimEnd('\n').Split(' ')[9]);
+        }
+
+        static string ReferenceField(string value)
+        {
+            var field = new StringBuilder();
+            foreach (var rune in value.EnumerateRunes())
+            {
+                field.Append(rune.Value switch
+                {
+                    ' ' => "+",
+                    < 0x20 or 0x7F => $"%{rune.Value:X2}",
+                    _ => rune.ToString(),
+                });
+            }
+
+            return field.ToString();
+        }
     }
 
     [Theory]
