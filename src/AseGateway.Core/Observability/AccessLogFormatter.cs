@@ -135,7 +135,7 @@ internal static class AccessLogFormatter
         var chars = (long)Length(entry.SiteName) + Length(entry.Method) + Length(entry.UriStem) + queryLength
             + Length(entry.UserAgent) + Length(entry.Cookie) + Length(entry.Referer) + Length(entry.Host);
 
-        // Date and time (19), 9 text fields at "- " or their text and a space, an address (45), 6 numbers (20 digits
+        // Date and time (19), 9 text fields at "- " or their text and a space, an address (45), 7 numbers (20 digits
         // and a space or the line end each), separators.
         return checked((int)((chars * 4) + DateTimeLength + (9 * 2) + 46 + (7 * 21) + 8));
     }
