@@ -73,6 +73,12 @@ internal sealed partial class HeaderSanityMiddleware
     private Task Refuse(HttpContext context, string what)
     {
         LogRefused(_logger, what);
+        if (context.Features.Find<GatewayRequestFeature>() is { } gateway)
+        {
+            // The access log's 400.14, as the other stages that answer themselves note theirs.
+            gateway.AnsweredBy = Observability.AccessLogSubStatus.MalformedHeader;
+        }
+
         context.Response.Headers.Connection = "close";
         return Hosting.PlainTextResponse.WriteAsync(context, StatusCodes.Status400BadRequest, "400 Bad Request: malformed header.\n");
     }

@@ -82,7 +82,7 @@ internal static class AccessLogCapture
         var aborted = context.RequestAborted.IsCancellationRequested ? AccessLogSubStatus.Win32ClientDisconnected : 0;
         if (gateway is null)
         {
-            // Refused before the gateway's request stage (malformed headers).
+            // A context the gateway's request stage never saw (the data plane's stages all run after it).
             return (context.Response.StatusCode == StatusCodes.Status400BadRequest ? AccessLogSubStatus.MalformedHeader : AccessLogSubStatus.None, aborted);
         }
 

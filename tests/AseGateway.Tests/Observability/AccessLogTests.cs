@@ -135,6 +135,30 @@ public sealed class AccessLogTests(ITestOutputHelper output) : IDisposable
     }
 
     [Fact]
+    public async Task MalformedHeader_IsLoggedAs400Point14()
+    {
+        await using var backends = await Backends.StartAsync(1);
+        var log = Path.Combine(_folder.Path, "logs", "access.log");
+        var json = WithObservability(TestConfigs.Static(backends.List), $$"""{ "accessLog": { "enabled": true, "path": "{{log}}" } }""");
+        await using var gateway = await TestGateway.StartAsync(json, output);
+
+        // HttpClient refuses to send a control character in a value: the request goes out as raw bytes.
+        using (var client = new System.Net.Sockets.TcpClient())
+        {
+            await client.ConnectAsync(IPAddress.Loopback, gateway.Url.Port);
+            var stream = client.GetStream();
+            await stream.WriteAsync(Encoding.Latin1.GetBytes($"GET /bad HTTP/1.1\r\nHost: {TestConfigs.AppHost}\r\nX-Thing: a\u000bb\r\n\r\n"));
+            using var reader = new StreamReader(stream, Encoding.Latin1);
+            Assert.StartsWith("HTTP/1.1 400", await reader.ReadLineAsync());
+        }
+
+        await WaitForWrittenAsync(gateway, 1);
+        var fields = ReadLines(log).Skip(4).Single().Split(' ');
+        Assert.Equal(["/bad", "400", "14"], [fields[4], fields[13], fields[14]]);
+        Assert.Equal(0, backends.List[0].RequestCount);
+    }
+
+    [Fact]
     public async Task JsonFormat_OneObjectPerLine_WithAppServiceColumnNames_AndCookiesWhenAsked()
     {
         await using var backends = await Backends.StartAsync(1);
