@@ -14,7 +14,7 @@ namespace AseGateway.Benchmarks;
 [MemoryDiagnoser]
 public class MetricsRecordingBenchmarks : IDisposable
 {
-    private static readonly double[] Bounds = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30];
+    private static readonly double[] Bounds = GatewayMetrics.DurationBounds;
 
     private readonly RequestCounts _requests = new();
     private readonly DurationHistogram _requestHistogram = new("ase_request_duration_seconds", "Request.", [MetricLabels.App], Bounds);

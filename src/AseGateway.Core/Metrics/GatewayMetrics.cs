@@ -89,8 +89,11 @@ internal sealed class GatewayMetrics
 
     public RequestCounts Requests => _requests;
 
-    /// <summary>Buckets from 1 ms to 30 s: a proxy's answers range from cache-fast to a slow worker's timeout.</summary>
-    private static double[] DurationBounds => [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30];
+    /// <summary>
+    /// Buckets from 1 ms to 30 s: a proxy's answers range from cache-fast to a slow worker's timeout. A new array each
+    /// time, so no holder can change another's bounds.
+    /// </summary>
+    internal static double[] DurationBounds => [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30];
 
     public void RecordTlsHandshake(in KeyValuePair<string, object?> listener, bool ok) => TlsHandshakes.Add(1, listener, ok ? Ok : Failed);
 

@@ -50,7 +50,7 @@ public sealed class DurationHistogramTests
     }
 
     [Fact]
-    public void TwoThreads_EachWithItsOwnRecentSeries_LoseNoCount()
+    public void FourThreads_EachWithItsOwnRecentSeries_LoseNoCount()
     {
         var histogram = new DurationHistogram("test_duration_seconds", "Test.", ["app"], Bounds);
         const int PerThread = 100_000;
