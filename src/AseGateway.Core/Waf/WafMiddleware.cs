@@ -46,7 +46,7 @@ internal sealed partial class WafMiddleware
     /// </summary>
     private Task Inspect(HttpContext context, GatewayRequestFeature gateway, AppModel app, WafPolicyModel policy)
     {
-        var request = new WafRequest(context, gateway.ClientAddress, gateway.ClientPort, context.TraceIdentifier);
+        var request = new WafRequest(context, gateway.ClientAddress, gateway.ClientPort);
         if (policy.RequestBodyCheck && BodyParser.HasBody(context.Request))
         {
             return InspectWithBodyAsync(context, gateway, app, policy, request);

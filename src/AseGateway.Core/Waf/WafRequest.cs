@@ -11,26 +11,37 @@ namespace AseGateway.Waf;
 /// </summary>
 public sealed class WafRequest
 {
+    private readonly HttpContext _context;
     private readonly HttpRequest _request;
+    private string? _transactionId;
     private IReadOnlyList<KeyValuePair<string, string>>? _queryArgs;
     private string? _bodyText;
     private string? _clientAddressText;
     private string? _decodedPath;
 
-    internal WafRequest(HttpContext context, IPAddress? clientAddress, int? clientPort, string transactionId)
+    /// <param name="transactionId">
+    /// The id findings, audit entries and hooks carry; without one, the request's trace identifier, read only when
+    /// something asks for it (Kestrel formats it on first read: a string a clean request would allocate for nothing).
+    /// </param>
+    internal WafRequest(HttpContext context, IPAddress? clientAddress, int? clientPort, string? transactionId = null)
     {
+        _context = context;
         _request = context.Request;
         Protocol = context.Request.Protocol;
         ClientAddress = clientAddress;
         ClientPort = clientPort;
-        TransactionId = transactionId;
+        _transactionId = transactionId;
         var raw = context.Features.Find<Microsoft.AspNetCore.Http.Features.IHttpRequestFeature>()?.RawTarget;
         // The target as sent, also in asterisk form (OPTIONS *) and authority form (CONNECT host:port), which have no
         // path; only the absolute form (http://host/path) is reduced to its path and query.
         Uri = !string.IsNullOrEmpty(raw) && (raw[0] == '/' || !raw.Contains("://", StringComparison.Ordinal)) ? raw : $"{_request.PathBase}{_request.Path}{_request.QueryString}";
     }
 
-    public string TransactionId { get; }
+    // Typed as the interface: "cond ? ParseForm(...) : []" took List from ParseForm and made a new empty list for
+    // every request without a query string.
+    private static readonly IReadOnlyList<KeyValuePair<string, string>> NoArgs = [];
+
+    public string TransactionId => _transactionId ??= _context.TraceIdentifier;
 
     public string Method => _request.Method;
 
@@ -69,10 +80,10 @@ public sealed class WafRequest
     internal bool HasCookies => _request.Headers.Cookie.Count != 0;
 
     /// <summary>Query string arguments, decoded, in order (a name may repeat).</summary>
-    public IReadOnlyList<KeyValuePair<string, string>> QueryArgs => _queryArgs ??= _request.QueryString.HasValue ? BodyParser.ParseForm(QueryString) : [];
+    public IReadOnlyList<KeyValuePair<string, string>> QueryArgs => _queryArgs ??= _request.QueryString.HasValue ? BodyParser.ParseForm(QueryString) : NoArgs;
 
     /// <summary>Arguments from the body: form fields, JSON leaves (<c>a.b[0].c</c>), XML text and attributes.</summary>
-    public IReadOnlyList<KeyValuePair<string, string>> BodyArgs { get; internal set; } = [];
+    public IReadOnlyList<KeyValuePair<string, string>> BodyArgs { get; internal set; } = NoArgs;
 
     /// <summary>The inspected part of the body (up to the policy's inspect limit); the worker still gets all of it.</summary>
     public ReadOnlyMemory<byte> Body { get; internal set; }

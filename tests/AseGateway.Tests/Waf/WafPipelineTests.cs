@@ -45,6 +45,8 @@ public sealed class WafPipelineTests(ITestOutputHelper output)
 
         Assert.Equal(HttpStatusCode.Forbidden, blocked.StatusCode);
         Assert.Contains("web application firewall (transaction ", body);
+        // The request's trace identifier, read when the block needs it (Kestrel's "connection:request number").
+        Assert.Matches(@"\(transaction [0-9A-Z]+:[0-9A-F]{8}\)", body);
         Assert.Equal(0, backends.List[0].RequestCount);
         Assert.Equal("b0", await gateway.GetBodyAsync(TestConfigs.AppHost, configure: r => r.Headers.Add("User-Agent", "curl/8")));
     }
