@@ -1,3 +1,5 @@
+using System.Collections.Frozen;
+using System.Diagnostics;
 using AseGateway.Configuration;
 
 namespace AseGateway.Waf;
@@ -73,12 +75,18 @@ internal sealed record WafExclusion(WafInspectedKind[] Kinds, string Operator, s
 internal sealed record WafRuleOverride(bool Disabled, string? Action);
 
 /// <summary>
-/// Per request and rule set: which rules run, what they may look at (exclusions), and the matches they report.
+/// Per request and rule set: which rules run, what they may look at (exclusions), and the matches they report. Valid
+/// for the rule set's <see cref="IManagedRuleSet.Evaluate"/> only, unless it reports a match or sets a response
+/// inspection: a context that did neither is reused for the thread's next evaluation (a clean request, the usual one,
+/// then allocates none).
 /// </summary>
 public sealed class ManagedRuleContext
 {
-    private readonly IReadOnlyDictionary<string, WafRuleOverride> _overrides;
-    private readonly WafExclusion[] _exclusions;
+    [ThreadStatic]
+    private static ManagedRuleContext? _spare;
+
+    private IReadOnlyDictionary<string, WafRuleOverride> _overrides;
+    private WafExclusion[] _exclusions;
 
     // Made at the first match: a clean request (the usual one) reports nothing.
     private List<ManagedRuleMatch>? _matches;
@@ -89,10 +97,41 @@ public sealed class ManagedRuleContext
         _exclusions = exclusions;
     }
 
+    /// <summary>The thread's spare context set up for one evaluation, or a new one.</summary>
+    internal static ManagedRuleContext Rent(IReadOnlyDictionary<string, WafRuleOverride> overrides, WafExclusion[] exclusions, bool prevention)
+    {
+        var context = _spare;
+        if (context is null)
+        {
+            return new ManagedRuleContext(overrides, exclusions) { Prevention = prevention };
+        }
+
+        _spare = null;
+        context._overrides = overrides;
+        context._exclusions = exclusions;
+        context.Prevention = prevention;
+        return context;
+    }
+
+    /// <summary>
+    /// After an evaluation that reported nothing and kept nothing for the response (<see cref="IsUnused"/>), the
+    /// context becomes the thread's spare; one that did stays with the findings and response checks that refer to it.
+    /// </summary>
+    internal void Release()
+    {
+        Debug.Assert(IsUnused, "A context that reported a match or kept a response inspection is still referred to.");
+        _overrides = FrozenDictionary<string, WafRuleOverride>.Empty;
+        _exclusions = [];
+        _spare = this;
+    }
+
+    /// <summary>No match reported and no response inspection set.</summary>
+    internal bool IsUnused => _matches is null && ResponseInspection is null;
+
     public IReadOnlyList<ManagedRuleMatch> Matches => (IReadOnlyList<ManagedRuleMatch>?)_matches ?? [];
 
     /// <summary>True when the policy blocks (Prevention): a rule set may stop at its first blocking rule.</summary>
-    public bool Prevention { get; init; }
+    public bool Prevention { get; private set; }
 
     public bool IsEnabled(ManagedRuleInfo rule) => _overrides.Count == 0 || !(_overrides.TryGetValue(rule.RuleId, out var ruleOverride) && ruleOverride.Disabled);
 

@@ -37,6 +37,10 @@ public interface IManagedRuleSet
     /// </summary>
     bool ScoresItself => false;
 
+    /// <summary>
+    /// Runs the set's request rules, reporting matches to <paramref name="context"/>. The context is the caller's to
+    /// reuse once this returns, unless a match was reported or a response inspection set: keep no other reference to it.
+    /// </summary>
     void Evaluate(WafRequest request, ManagedRuleContext context);
 }
 

@@ -94,8 +94,15 @@ internal sealed partial class WafEngine
 
         foreach (var managed in policy.ManagedRuleSets)
         {
-            var context = new ManagedRuleContext(managed.Overrides, managed.Exclusions) { Prevention = prevention };
+            var context = ManagedRuleContext.Rent(managed.Overrides, managed.Exclusions, prevention);
             managed.RuleSet.Evaluate(request, context);
+            if (context.IsUnused)
+            {
+                // Nothing matched (the anomaly threshold is at least 1) and nothing waits for the response.
+                context.Release();
+                continue;
+            }
+
             if (managed.RuleSet.ScoresItself)
             {
                 if (context.Matches.Count > 0 && RecordSelfScored(policy, appName, request, managed.RuleSet, context, findings ??= [], prevention))
