@@ -34,12 +34,32 @@ internal sealed partial class HeaderSanityMiddleware
 
     public Task InvokeAsync(HttpContext context)
     {
-        var singleAscii = true;
-        foreach (var (name, values) in context.Request.Headers)
+        if (FindRefused(context.Request.Headers, out var singleAscii) is { } refused)
+        {
+            return Refuse(context, refused);
+        }
+
+        if (context.Features.Find<GatewayRequestFeature>() is { } gateway)
+        {
+            gateway.HeadersAreSingleAscii = singleAscii;
+        }
+
+        return _next(context);
+    }
+
+    /// <summary>
+    /// What is refused (a name, or a named header's value), or null; and whether every field has one ASCII value. A
+    /// method of its own so that the fields' array goes back before the next stages, which borrow it too.
+    /// </summary>
+    private static string? FindRefused(IHeaderDictionary headers, out bool singleAscii)
+    {
+        singleAscii = true;
+        using var fields = RequestFields.Of(headers);
+        foreach (var (name, values) in fields.Span)
         {
             if (name.Length == 0 || name.AsSpan().ContainsAnyExcept(TokenChars))
             {
-                return Refuse(context, "header name");
+                return "header name";
             }
 
             var ascii = true;
@@ -53,7 +73,7 @@ internal sealed partial class HeaderSanityMiddleware
 
                 if (value.AsSpan().ContainsAny(ValueControls))
                 {
-                    return Refuse(context, $"value of header '{name}'");
+                    return $"value of header '{name}'";
                 }
 
                 ascii = ascii && Ascii.IsValid(value);
@@ -62,12 +82,7 @@ internal sealed partial class HeaderSanityMiddleware
             singleAscii = singleAscii && values.Count == 1 && values[0] is not null && ascii;
         }
 
-        if (context.Features.Find<GatewayRequestFeature>() is { } gateway)
-        {
-            gateway.HeadersAreSingleAscii = singleAscii;
-        }
-
-        return _next(context);
+        return null;
     }
 
     private Task Refuse(HttpContext context, string what)

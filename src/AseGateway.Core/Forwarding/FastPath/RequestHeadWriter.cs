@@ -153,17 +153,20 @@ internal static class RequestHeadWriter
 
         var trusted = gateway.PeerIsTrustedForwarder;
         var sawContentLength = false;
-        foreach (var (name, values) in request.Headers)
+        using (var fields = RequestFields.Of(request.Headers))
         {
-            if (name.Length == 0 || name[0] == ':' || HopByHop.Contains(name) || string.Equals(name, HeaderNames.Host, StringComparison.OrdinalIgnoreCase)
-                || FrontEndOwned.Contains(name) || (!trusted && ForwarderOwned.Contains(name))
-                || (propagator is not null ? propagator.Names.Contains(name) : string.Equals(name, NextHopTraceParent.HeaderName, StringComparison.OrdinalIgnoreCase)))
+            foreach (var (name, values) in fields.Span)
             {
-                continue;
-            }
+                if (name.Length == 0 || name[0] == ':' || HopByHop.Contains(name) || string.Equals(name, HeaderNames.Host, StringComparison.OrdinalIgnoreCase)
+                    || FrontEndOwned.Contains(name) || (!trusted && ForwarderOwned.Contains(name))
+                    || (propagator is not null ? propagator.Names.Contains(name) : string.Equals(name, NextHopTraceParent.HeaderName, StringComparison.OrdinalIgnoreCase)))
+                {
+                    continue;
+                }
 
-            sawContentLength |= string.Equals(name, HeaderNames.ContentLength, StringComparison.OrdinalIgnoreCase);
-            head.Field(name, values[0]!);
+                sawContentLength |= string.Equals(name, HeaderNames.ContentLength, StringComparison.OrdinalIgnoreCase);
+                head.Field(name, values[0]!);
+            }
         }
 
         WriteAppServiceHeaders(ref head, context, gateway, trusted);
