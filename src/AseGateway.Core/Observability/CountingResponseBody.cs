@@ -6,21 +6,29 @@ using Microsoft.AspNetCore.Http.Features;
 namespace AseGateway.Observability;
 
 /// <summary>
-/// Counts the response body bytes the gateway sends (sc-bytes) whichever way they are written: YARP copies a
-/// worker's body to <see cref="Stream"/>, the gateway's own answers write to <see cref="Writer"/>. One object per
-/// logged request; every call is passed straight to Kestrel's feature, so nothing is buffered or copied.
+/// Counts the response body bytes the gateway sends (sc-bytes) whichever way they are written. The fast path and the
+/// gateway's own answers write to the pipe writer, which this object is, so a logged request on those roads costs
+/// one object; YARP copies a worker's body to <see cref="Stream"/>, made on first use. Every call is passed straight
+/// to Kestrel's feature, so nothing is buffered or copied.
 /// </summary>
-internal sealed class CountingResponseBody : ResponseBodyFeatureStream
+internal sealed class CountingResponseBody : PipeWriter, IHttpResponseBodyFeature
 {
     private readonly IHttpResponseBodyFeature _inner;
-    private CountingPipeWriter? _writer;
+    private readonly PipeWriter _writer;
+    private CountingStream? _stream;
     private long _bytes;
 
-    private CountingResponseBody(IHttpResponseBodyFeature inner) => _inner = inner;
+    private CountingResponseBody(IHttpResponseBodyFeature inner)
+    {
+        _inner = inner;
+        _writer = inner.Writer;
+    }
 
-    public long Bytes => _bytes + (_writer?.Bytes ?? 0);
+    public long Bytes => _bytes + (_stream?.Bytes ?? 0);
 
-    public override PipeWriter Writer => _writer ??= new CountingPipeWriter(_inner.Writer);
+    public Stream Stream => _stream ??= new CountingStream(_inner.Stream);
+
+    public PipeWriter Writer => this;
 
     public static CountingResponseBody Attach(HttpContext context)
     {
@@ -29,70 +37,71 @@ internal sealed class CountingResponseBody : ResponseBodyFeatureStream
         return counting;
     }
 
-    public override void DisableBuffering() => _inner.DisableBuffering();
+    public void DisableBuffering() => _inner.DisableBuffering();
 
-    public override Task StartAsync(CancellationToken cancellationToken = default) => _inner.StartAsync(cancellationToken);
+    public Task StartAsync(CancellationToken cancellationToken = default) => _inner.StartAsync(cancellationToken);
 
-    public override async Task SendFileAsync(string path, long offset, long? count, CancellationToken cancellationToken = default)
+    public async Task SendFileAsync(string path, long offset, long? count, CancellationToken cancellationToken = default)
     {
         await _inner.SendFileAsync(path, offset, count, cancellationToken);
         _bytes += count ?? (new FileInfo(path).Length - offset);
     }
 
-    public override Task CompleteAsync() => _inner.CompleteAsync();
+    Task IHttpResponseBodyFeature.CompleteAsync() => _inner.CompleteAsync();
 
-    public override void Write(byte[] buffer, int offset, int count) => Write(buffer.AsSpan(offset, count));
+    // The pipe writer: what is advanced (committed) is counted, the one call every PipeWriter write goes through.
+    public override bool CanGetUnflushedBytes => _writer.CanGetUnflushedBytes;
 
-    public override void Write(ReadOnlySpan<byte> buffer)
+    public override long UnflushedBytes => _writer.UnflushedBytes;
+
+    public override void Advance(int bytes)
     {
-        _inner.Stream.Write(buffer);
-        _bytes += buffer.Length;
+        _bytes += bytes;
+        _writer.Advance(bytes);
     }
 
-    public override Task WriteAsync(byte[] buffer, int offset, int count, CancellationToken cancellationToken) =>
-        WriteAsync(buffer.AsMemory(offset, count), cancellationToken).AsTask();
+    public override Memory<byte> GetMemory(int sizeHint = 0) => _writer.GetMemory(sizeHint);
 
-    public override ValueTask WriteAsync(ReadOnlyMemory<byte> buffer, CancellationToken cancellationToken = default)
+    public override Span<byte> GetSpan(int sizeHint = 0) => _writer.GetSpan(sizeHint);
+
+    public override void CancelPendingFlush() => _writer.CancelPendingFlush();
+
+    public override void Complete(Exception? exception = null) => _writer.Complete(exception);
+
+    public override ValueTask CompleteAsync(Exception? exception = null) => _writer.CompleteAsync(exception);
+
+    public override ValueTask<FlushResult> FlushAsync(CancellationToken cancellationToken = default) => _writer.FlushAsync(cancellationToken);
+
+    public override ValueTask<FlushResult> WriteAsync(ReadOnlyMemory<byte> source, CancellationToken cancellationToken = default)
     {
-        _bytes += buffer.Length;
-        return _inner.Stream.WriteAsync(buffer, cancellationToken);
+        _bytes += source.Length;
+        return _writer.WriteAsync(source, cancellationToken);
     }
 
-    public override void Flush() => _inner.Stream.Flush();
-
-    public override Task FlushAsync(CancellationToken cancellationToken) => _inner.Stream.FlushAsync(cancellationToken);
-
-    /// <summary>Counts what is advanced (committed), the one call every PipeWriter write goes through.</summary>
-    private sealed class CountingPipeWriter(PipeWriter inner) : PipeWriter
+    /// <summary>The write-only stream YARP copies a worker's body to: counted, then passed to Kestrel's.</summary>
+    private sealed class CountingStream(Stream inner) : WriteOnlyStream
     {
         public long Bytes { get; private set; }
 
-        public override bool CanGetUnflushedBytes => inner.CanGetUnflushedBytes;
+        public override void Write(byte[] buffer, int offset, int count) => Write(buffer.AsSpan(offset, count));
 
-        public override long UnflushedBytes => inner.UnflushedBytes;
-
-        public override void Advance(int bytes)
+        public override void Write(ReadOnlySpan<byte> buffer)
         {
-            Bytes += bytes;
-            inner.Advance(bytes);
+            inner.Write(buffer);
+            Bytes += buffer.Length;
         }
 
-        public override Memory<byte> GetMemory(int sizeHint = 0) => inner.GetMemory(sizeHint);
+        public override Task WriteAsync(byte[] buffer, int offset, int count, CancellationToken cancellationToken) =>
+            WriteAsync(buffer.AsMemory(offset, count), cancellationToken).AsTask();
 
-        public override Span<byte> GetSpan(int sizeHint = 0) => inner.GetSpan(sizeHint);
-
-        public override void CancelPendingFlush() => inner.CancelPendingFlush();
-
-        public override void Complete(Exception? exception = null) => inner.Complete(exception);
-
-        public override ValueTask CompleteAsync(Exception? exception = null) => inner.CompleteAsync(exception);
-
-        public override ValueTask<FlushResult> FlushAsync(CancellationToken cancellationToken = default) => inner.FlushAsync(cancellationToken);
-
-        public override ValueTask<FlushResult> WriteAsync(ReadOnlyMemory<byte> source, CancellationToken cancellationToken = default)
+        public override ValueTask WriteAsync(ReadOnlyMemory<byte> buffer, CancellationToken cancellationToken = default)
         {
-            Bytes += source.Length;
-            return inner.WriteAsync(source, cancellationToken);
+            Bytes += buffer.Length;
+            return inner.WriteAsync(buffer, cancellationToken);
         }
+
+        public override void Flush() => inner.Flush();
+
+        public override Task FlushAsync(CancellationToken cancellationToken) => inner.FlushAsync(cancellationToken);
     }
 }
