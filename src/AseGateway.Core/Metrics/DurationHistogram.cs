@@ -18,13 +18,7 @@ namespace AseGateway.Metrics;
 /// </remarks>
 internal sealed class DurationHistogram
 {
-    private static int _lastId;
-
-    /// <summary>The series this thread recorded into last, per histogram (see <see cref="Recent"/>).</summary>
-    [ThreadStatic]
-    private static Recent[]? _recent;
-
-    private readonly int _id = Interlocked.Increment(ref _lastId);
+    private readonly int _id = RecentSeries<Series>.NewTable();
     private readonly ConcurrentDictionary<SeriesKey, Series> _series = new();
     private readonly long[] _boundTicks;
 
@@ -106,25 +100,11 @@ internal sealed class DurationHistogram
         return i;
     }
 
-    private Series Find(string first, string? second, string? third)
-    {
-        var recent = _recent ??= new Recent[4];
-        var slot = _id & 3;
-        ref var cached = ref recent[slot];
-        if (cached.Owner == _id && ReferenceEquals(cached.First, first) && ReferenceEquals(cached.Second, second) && ReferenceEquals(cached.Third, third))
-        {
-            return cached.Series!;
-        }
+    private Series Find(string first, string? second, string? third) =>
+        RecentSeries<Series>.Find(_id, first, second, third, 0, varying: second ?? first, (Table: this, Key: new SeriesKey(first, second, third)), static state => state.Table.Lookup(state.Key));
 
-        var key = new SeriesKey(first, second, third);
-        if (!_series.TryGetValue(key, out var series))
-        {
-            series = _series.GetOrAdd(key, static (_, buckets) => new Series(buckets), _boundTicks.Length + 1);
-        }
-
-        cached = new Recent(_id, first, second, third, series);
-        return series;
-    }
+    private Series Lookup(SeriesKey key) =>
+        _series.TryGetValue(key, out var series) ? series : _series.GetOrAdd(key, static (_, buckets) => new Series(buckets), _boundTicks.Length + 1);
 
     private string FormatLabels(string scopeLabel, SeriesKey key)
     {
@@ -152,14 +132,6 @@ internal sealed class DurationHistogram
     }
 
     private readonly record struct SeriesKey(string First, string? Second, string? Third);
-
-    /// <summary>
-    /// One thread's last series of a histogram, found by the label strings' references: under load a thread records
-    /// the same app's strings from the snapshot over and over, so the table is hashed only when they change. The slot
-    /// is the histogram's id modulo four and the owner its id: a gateway's two histograms, made one after the other,
-    /// take different slots; two that share one only miss the cache.
-    /// </summary>
-    private readonly record struct Recent(int Owner, string First, string? Second, string? Third, Series? Series);
 
     private sealed class Series(int buckets)
     {

@@ -17,33 +17,19 @@ internal sealed class RequestCounts
 
     private static readonly string[] StatusClasses = ["1xx", "2xx", "3xx", "4xx", "5xx"];
 
-    private static int _lastId;
-
-    /// <summary>The cell this thread counted into last (see <see cref="RecentCell"/>).</summary>
-    [ThreadStatic]
-    private static RecentCell? _recent;
-
     private readonly ConcurrentDictionary<RequestKey, StrongBox<long>> _counts = new();
-    private readonly int _id = Interlocked.Increment(ref _lastId);
+    private readonly int _id = RecentSeries<StrongBox<long>>.NewTable();
 
     public void Count(string app, string instance, int statusCode, string protocol)
     {
         var statusClass = StatusClass(statusCode);
-        var recent = _recent ??= new RecentCell();
-        if (recent.Owner != _id || !ReferenceEquals(recent.App, app) || !ReferenceEquals(recent.Instance, instance)
-            || recent.StatusClass != statusClass || !ReferenceEquals(recent.Protocol, protocol))
-        {
-            var key = new RequestKey(app, instance, statusClass, protocol);
-            if (!_counts.TryGetValue(key, out var found))
-            {
-                found = _counts.GetOrAdd(key, static _ => new StrongBox<long>());
-            }
-
-            recent.Remember(_id, app, instance, statusClass, protocol, found);
-        }
-
-        Interlocked.Increment(ref recent.Cell!.Value);
+        var cell = RecentSeries<StrongBox<long>>.Find(
+            _id, app, instance, protocol, statusClass, varying: instance, (Table: this, Key: new RequestKey(app, instance, statusClass, protocol)), static state => state.Table.Cell(state.Key));
+        Interlocked.Increment(ref cell.Value);
     }
+
+    private StrongBox<long> Cell(RequestKey key) =>
+        _counts.TryGetValue(key, out var found) ? found : _counts.GetOrAdd(key, static _ => new StrongBox<long>());
 
     /// <summary>The label for a status code: 1xx … 5xx (anything out of range counts as 5xx).</summary>
     public static string StatusClassLabel(int statusCode) => StatusClasses[StatusClass(statusCode)];
@@ -85,33 +71,6 @@ internal sealed class RequestCounts
     private static int StatusClass(int statusCode) => statusCode is >= 100 and < 600 ? (statusCode / 100) - 1 : 4;
 
     private readonly record struct RequestKey(string App, string Instance, int StatusClass, string Protocol);
-
-    /// <summary>
-    /// One thread's last key, as references, and its cell. Under load nearly every request a thread counts has the key
-    /// of the one before (the same app and instance names from the snapshot, 2xx, Kestrel's protocol constant): the
-    /// same references mean the same key, found without hashing three strings. Different references holding equal
-    /// text (a reload's new snapshot) take the table's road and land in the same cell. Only its own thread writes it;
-    /// the owner is an id, so a disposed gateway's table is not kept alive by a thread that counted for it.
-    /// </summary>
-    private sealed class RecentCell
-    {
-        public int Owner;
-        public string? App;
-        public string? Instance;
-        public int StatusClass;
-        public string? Protocol;
-        public StrongBox<long>? Cell;
-
-        public void Remember(int owner, string app, string instance, int statusClass, string protocol, StrongBox<long> cell)
-        {
-            Owner = owner;
-            App = app;
-            Instance = instance;
-            StatusClass = statusClass;
-            Protocol = protocol;
-            Cell = cell;
-        }
-    }
 }
 
 /// <summary>Cumulative totals of one app since the gateway started.</summary>
