@@ -10,9 +10,10 @@ namespace AseGateway.Configuration;
 /// </summary>
 public static partial class ConfigLoader
 {
-    public static ConfigLoadResult Load(ReadOnlySpan<byte> utf8Json, string sourceName, string baseDirectory)
+    /// <param name="sha256">The content's <see cref="Hash"/>, when the caller has already taken it.</param>
+    public static ConfigLoadResult Load(ReadOnlySpan<byte> utf8Json, string sourceName, string baseDirectory, string? sha256 = null)
     {
-        var hash = Hash(utf8Json);
+        var hash = sha256 ?? Hash(utf8Json);
         if (IsBlank(utf8Json))
         {
             return new ConfigLoadResult(null, [new ConfigError("$", "the file is empty")], hash, sourceName, baseDirectory);

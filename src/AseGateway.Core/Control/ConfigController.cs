@@ -140,12 +140,14 @@ public sealed partial class ConfigController : IDisposable
     {
         var current = _snapshots.Current;
         var running = $"{current.ConfigSha256}/{(current.Tls is { } tls ? tls.Fingerprint : Tls.TlsCompiler.Fingerprint(current.Config, _source.BaseDirectory))}";
-        if (!write && UnchangedWithoutParsing(content, current, running) is { } unchanged)
+        // Hashed once: the poll's shortcut and the parse's result both name the content by it.
+        var hash = ConfigLoader.Hash(content);
+        if (!write && UnchangedWithoutParsing(hash, current, running) is { } unchanged)
         {
             return unchanged;
         }
 
-        var loaded = _source.Load(content);
+        var loaded = _source.Load(content, hash);
 
         // Certificate files can change under an unchanged configuration (renewal): that is a change too.
         var certificates = loaded.IsValid ? Tls.TlsCompiler.Fingerprint(loaded.Config!, loaded.BaseDirectory) : string.Empty;
@@ -204,9 +206,8 @@ public sealed partial class ConfigController : IDisposable
     /// without parsing and validating the whole file again (tens of milliseconds for a thousand apps). Same bytes mean
     /// the same certificate paths, so only the certificate files are read, to notice a renewal. Null: parse it.
     /// </summary>
-    private ConfigChangeResult? UnchangedWithoutParsing(byte[] content, GatewaySnapshot current, string running)
+    private ConfigChangeResult? UnchangedWithoutParsing(string hash, GatewaySnapshot current, string running)
     {
-        var hash = ConfigLoader.Hash(content);
         if (hash == current.ConfigSha256)
         {
             var version = $"{hash}/{Tls.TlsCompiler.Fingerprint(current.Config, _source.BaseDirectory)}";

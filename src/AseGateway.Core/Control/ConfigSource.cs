@@ -42,7 +42,8 @@ public abstract class ConfigSource
         return ConfigLoader.Failed(new ConfigError("$", $"cannot read '{Name}': {reason}"), Name, BaseDirectory);
     }
 
-    public ConfigLoadResult Load(byte[] content) => ConfigLoader.Load(content, Name, BaseDirectory);
+    /// <param name="sha256">The content's hash, when the caller has already taken it (<see cref="ConfigLoader.Hash"/>).</param>
+    public ConfigLoadResult Load(byte[] content, string? sha256 = null) => ConfigLoader.Load(content, Name, BaseDirectory, sha256);
 }
 
 /// <summary>A configuration file; writes go to a temporary file in the same folder, then rename over the original.</summary>
