@@ -1,6 +1,8 @@
 # Sourced by compare.sh and ab.sh: the gateway's configuration for the targets ase-bare and ase-full.
 # Reads BACKEND_PORT, BACKEND2_PORT, CERT_DIR, HOST_HEADER, WORK and API_KEY from the caller.
 
+PERF_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+
 api_key_sha256() { printf %s "$API_KEY" | sha256sum | cut -d' ' -f1; }
 
 # gateway_config NAME HTTP_PORT HTTPS_PORT MGMT_PORT FEATURES(bare|full) [EXTRA_APP] [WAF_MARK] [H2C_PORT]
@@ -25,18 +27,9 @@ gateway_config() {
         { "name": "frontDoor", "priority": 300, "action": "Allow", "serviceTag": "Partners", "headers": { "X-Azure-FDID": [ "5b4f9a4e-3a0d-4c5e-9f3c-1a2b3c4d5e6f" ] } },
         { "name": "loopback", "priority": 400, "action": "Allow", "ipAddress": "127.0.0.0/8,::1/128" } ] },
       "wafPolicy": "edge",'
-    waf='"wafPolicies": [ { "name": "edge", "policySettings": { "mode": "Prevention" },
-      "customRules": [
-        { "name": "blockEvilBot", "priority": 2, "ruleType": "MatchRule", "action": "Block",
-          "matchConditions": [ { "matchVariables": [ { "variableName": "RequestHeaders", "selector": "User-Agent" } ], "operator": "Contains", "matchValues": [ "evilbot-'"$mark"'" ], "transforms": [ "Lowercase" ] } ] },
-        { "name": "blockBadRange", "priority": 3, "ruleType": "MatchRule", "action": "Block",
-          "matchConditions": [ { "matchVariables": [ { "variableName": "RemoteAddr" } ], "operator": "IPMatch", "matchValues": [ "198.51.100.0/24", "203.0.113.0/24" ] } ] },
-        { "name": "adminOnlyFromOffice", "priority": 4, "ruleType": "MatchRule", "action": "Block",
-          "matchConditions": [ { "matchVariables": [ { "variableName": "RequestUri" } ], "operator": "BeginsWith", "matchValues": [ "/admin" ] },
-                               { "matchVariables": [ { "variableName": "RemoteAddr" } ], "operator": "IPMatch", "negationCondition": true, "matchValues": [ "10.0.0.0/8" ] } ] },
-        { "name": "throttleApi", "priority": 10, "ruleType": "RateLimitRule", "action": "Block", "rateLimitDuration": "OneMin", "rateLimitThreshold": 100000000,
-          "matchConditions": [ { "matchVariables": [ { "variableName": "RequestUri" } ], "operator": "BeginsWith", "matchValues": [ "/api" ] } ] } ],
-      "managedRules": { "managedRuleSets": [ { "ruleSetType": "AseDefault", "ruleSetVersion": "1.0" } ] } } ],'
+    # The policy is perf/waf-policy.json, which WafEvaluationBenchmarks evaluates too; MARK makes each reload's
+    # policy differ from the one before (compare.sh's reload scenario).
+    waf="\"wafPolicies\": [ $(sed "s/evilbot-MARK/evilbot-$mark/" "$PERF_DIR/waf-policy.json") ],"
   fi
   if [ "$features" = full ]; then
     # The access log is part of the full feature set (W3C lines to a file in the work folder): the compare shows

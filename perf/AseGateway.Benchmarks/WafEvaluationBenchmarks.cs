@@ -7,9 +7,9 @@ using Microsoft.Extensions.Logging.Abstractions;
 namespace AseGateway.Benchmarks;
 
 /// <summary>
-/// Full WAF evaluation of one request with a realistic policy (three custom rules, a rate limit, the AseDefault
-/// managed rule set): a clean GET, a form POST, a JSON POST, and the load generator's GET of perf/compare.sh (no
-/// cookies: the usual verdict, nothing found). Body parsing is included; reading from the socket is not.
+/// Full WAF evaluation of one request with the policy of compare.sh's ase-full target (perf/waf-policy.json: three
+/// custom rules, a rate limit, the AseDefault managed rule set): a clean GET, a form POST, a JSON POST, and the load
+/// generator's GET of perf/compare.sh (no cookies: the usual verdict, nothing found). Body parsing is included; reading from the socket is not.
 /// </summary>
 [MemoryDiagnoser]
 public class WafEvaluationBenchmarks
@@ -22,22 +22,18 @@ public class WafEvaluationBenchmarks
     [GlobalSetup]
     public void Setup()
     {
-        var policy = System.Text.Json.JsonSerializer.Deserialize(Encoding.UTF8.GetBytes("""
-            { "wafPolicies": [ { "name": "bench", "policySettings": { "mode": "Prevention" },
-              "customRules": [
-                { "name": "blockEvilBot", "priority": 2, "ruleType": "MatchRule", "action": "Block",
-                  "matchConditions": [ { "matchVariables": [ { "variableName": "RequestHeaders", "selector": "User-Agent" } ], "operator": "Contains", "matchValues": [ "evilbot" ], "transforms": [ "Lowercase" ] } ] },
-                { "name": "blockBadRange", "priority": 3, "ruleType": "MatchRule", "action": "Block",
-                  "matchConditions": [ { "matchVariables": [ { "variableName": "RemoteAddr" } ], "operator": "IPMatch", "matchValues": [ "198.51.100.0/24", "203.0.113.0/24" ] } ] },
-                { "name": "adminOnlyFromOffice", "priority": 4, "ruleType": "MatchRule", "action": "Block",
-                  "matchConditions": [ { "matchVariables": [ { "variableName": "RequestUri" } ], "operator": "BeginsWith", "matchValues": [ "/admin" ] },
-                                       { "matchVariables": [ { "variableName": "RemoteAddr" } ], "operator": "IPMatch", "negationCondition": true, "matchValues": [ "10.0.0.0/8" ] } ] },
-                { "name": "throttle", "priority": 10, "ruleType": "RateLimitRule", "action": "Block", "rateLimitDuration": "OneMin", "rateLimitThreshold": 1000000,
-                  "matchConditions": [ { "matchVariables": [ { "variableName": "RequestUri" } ], "operator": "BeginsWith", "matchValues": [ "/api" ] } ] } ],
-              "managedRules": { "managedRuleSets": [ { "ruleSetType": "AseDefault", "ruleSetVersion": "1.0" } ] } } ] }
-            """), ConfigJsonContext.Default.GatewayConfig)!.WafPolicies![0];
+        var policy = System.Text.Json.JsonSerializer.Deserialize(Encoding.UTF8.GetBytes($$"""{ "wafPolicies": [ {{EdgePolicy()}} ] }"""), ConfigJsonContext.Default.GatewayConfig)!.WafPolicies![0];
         _policy = WafPolicyModel.Compile(policy, [new BuiltInManagedRuleSetProvider()]);
         _engine = new WafEngine(new RateLimiter(TimeProvider.System), [], TimeProvider.System, NullLogger.Instance);
+    }
+
+    /// <summary>perf/waf-policy.json, the policy compare.sh's ase-full target runs, with its reload mark set to 0.</summary>
+    private static string EdgePolicy()
+    {
+        using var stream = typeof(WafEvaluationBenchmarks).Assembly.GetManifestResourceStream("waf-policy.json")
+            ?? throw new InvalidOperationException("waf-policy.json is not embedded in the benchmark assembly");
+        using var reader = new StreamReader(stream);
+        return reader.ReadToEnd().Replace("evilbot-MARK", "evilbot-0", StringComparison.Ordinal);
     }
 
     [Benchmark(Baseline = true)]

@@ -66,4 +66,18 @@ public sealed class WafValidationTests
         Assert.Contains(errors, e => e.StartsWith("wafPolicies[0].managedRules.managedRuleSets[0]: no managed rule set 'OWASP' version '3.2'", StringComparison.Ordinal));
         Assert.Contains("wafPolicies[0].managedRules.managedRuleSets[1].ruleGroupOverrides[0].rules[0].ruleId: rule '999999' is not in AseDefault 1.0", errors);
     }
+
+    /// <summary>perf/waf-policy.json, the ase-full target's policy that the benchmarks evaluate too, stays a valid one.</summary>
+    [Fact]
+    public void PerfWafPolicy_LoadsAndCompiles()
+    {
+        var policy = File.ReadAllText(RepoPaths.Combine("perf", "waf-policy.json")).Replace("evilbot-MARK", "evilbot-0", StringComparison.Ordinal);
+        var json = Instances.ProcessInstanceTests.Config(1).Replace("\"workerPools\":", $"\"wafPolicies\": [ {policy} ], \"workerPools\":");
+        var loaded = ConfigLoader.Load(Encoding.UTF8.GetBytes(json), "t", AppContext.BaseDirectory);
+        Assert.True(loaded.IsValid, string.Join("; ", loaded.Errors));
+
+        var snapshot = AseGateway.Model.SnapshotCompiler.Compile(loaded, 1, DateTimeOffset.UtcNow);
+
+        Assert.Equal("edge", Assert.Single(snapshot.Config.WafPolicies!).Name);
+    }
 }
