@@ -166,7 +166,7 @@ public sealed partial class ConfigController : IDisposable
 
         var errors = new List<ConfigError>();
         var warnings = new List<string>();
-        var next = SnapshotCompiler.TryCompile(loaded, current.Generation + 1, _time.GetUtcNow(), errors, warnings, _providers);
+        var next = SnapshotCompiler.TryCompile(loaded, current.Generation + 1, _time.GetUtcNow(), errors, warnings, _providers, previous: current);
         if (next is null)
         {
             return write

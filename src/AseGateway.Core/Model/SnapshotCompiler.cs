@@ -23,7 +23,8 @@ internal static class SnapshotCompiler
     public static readonly IReadOnlyList<Waf.IManagedRuleSetProvider> BuiltInProviders = [new Waf.BuiltInManagedRuleSetProvider(), new Waf.Crs.CrsManagedRuleSetProvider()];
 
     /// <summary>Compiles, or returns null with the errors found while loading what the file points at (certificates).</summary>
-    public static GatewaySnapshot? TryCompile(ConfigLoadResult loaded, long generation, DateTimeOffset now, List<ConfigError> errors, List<string> warnings, IReadOnlyList<Waf.IManagedRuleSetProvider>? providers = null)
+    /// <param name="previous">The snapshot serving now, on a reload: unchanged certificates are taken from it.</param>
+    public static GatewaySnapshot? TryCompile(ConfigLoadResult loaded, long generation, DateTimeOffset now, List<ConfigError> errors, List<string> warnings, IReadOnlyList<Waf.IManagedRuleSetProvider>? providers = null, GatewaySnapshot? previous = null)
     {
         if (!loaded.IsValid)
         {
@@ -31,7 +32,7 @@ internal static class SnapshotCompiler
         }
 
         providers ??= BuiltInProviders;
-        var tls = Tls.TlsCompiler.Compile(loaded.Config!, loaded.BaseDirectory, now, errors, warnings);
+        var tls = Tls.TlsCompiler.Compile(loaded.Config!, loaded.BaseDirectory, now, errors, warnings, previous?.Tls);
         var wafPolicies = CompileWaf(loaded.Config!, loaded.BaseDirectory, providers, errors);
         if (errors.Count > 0)
         {

@@ -12,7 +12,12 @@ internal static class TlsCompiler
     /// <summary>A certificate this close to expiry is loaded with a warning.</summary>
     public static readonly TimeSpan ExpiryWarning = TimeSpan.FromDays(30);
 
-    public static TlsModel? Compile(GatewayConfig config, string baseDirectory, DateTimeOffset now, List<ConfigError> errors, List<string> warnings)
+    /// <param name="previous">
+    /// The serving snapshot's TLS, if any: a certificate whose files, key file and password are unchanged is taken
+    /// from it instead of being loaded again: a PKCS#12 file's key derivation and the chain build took half of a reload
+    /// (timed at the reload API with the perf configuration: 13-15 ms loading it, 6-8 ms keeping it).
+    /// </param>
+    public static TlsModel? Compile(GatewayConfig config, string baseDirectory, DateTimeOffset now, List<ConfigError> errors, List<string> warnings, TlsModel? previous = null)
     {
         var tls = config.FrontEnd?.Tls;
         var certificates = tls?.Certificates ?? [];
@@ -28,9 +33,11 @@ internal static class TlsCompiler
         {
             var path = $"frontEnd.tls.certificates[{i}]";
             var entryConfig = certificates[i];
-            Append(fingerprint, entryConfig.Path, baseDirectory);
-            Append(fingerprint, entryConfig.KeyPath, baseDirectory);
-            var certificate = ListenerCertificateLoader.TryLoad(entryConfig, baseDirectory, path, errors);
+            var certificateBytes = Append(fingerprint, entryConfig.Path, baseDirectory);
+            var keyBytes = Append(fingerprint, entryConfig.KeyPath, baseDirectory);
+            var source = Source(entryConfig, baseDirectory, certificateBytes, keyBytes);
+            var reused = source is null ? null : previous?.Find(source);
+            var certificate = reused?.Certificate ?? ListenerCertificateLoader.TryLoad(entryConfig, baseDirectory, path, errors);
             if (certificate is null)
             {
                 continue;
@@ -59,8 +66,9 @@ internal static class TlsCompiler
             }
 
             // The context builds the chain once (intermediates sent with every handshake), not per connection.
-            var context = SslStreamCertificateContext.Create(certificate, additionalCertificates: null, offline: true);
-            entries.Add(new CertificateEntry(entryConfig.Path!, certificate, context, DnsNames(certificate)));
+            entries.Add(reused is not null
+                ? reused with { Path = entryConfig.Path! }
+                : new CertificateEntry(entryConfig.Path!, certificate, SslStreamCertificateContext.Create(certificate, additionalCertificates: null, offline: true), DnsNames(certificate), source));
         }
 
         if (errors.Count > 0 || entries.Count == 0)
@@ -85,16 +93,19 @@ internal static class TlsCompiler
         return Convert.ToHexStringLower(fingerprint.GetHashAndReset());
     }
 
-    private static void Append(IncrementalHash hash, string? path, string baseDirectory)
+    /// <summary>Adds a file's bytes to <paramref name="hash"/> and returns them; null when there is no such file to read.</summary>
+    private static byte[]? Append(IncrementalHash hash, string? path, string baseDirectory)
     {
         if (path is null)
         {
-            return;
+            return null;
         }
 
         try
         {
-            hash.AppendData(File.ReadAllBytes(Path.GetFullPath(path, baseDirectory)));
+            var bytes = File.ReadAllBytes(Path.GetFullPath(path, baseDirectory));
+            hash.AppendData(bytes);
+            return bytes;
         }
         catch (IOException)
         {
@@ -104,6 +115,30 @@ internal static class TlsCompiler
         {
             hash.AppendData("unreadable"u8);
         }
+
+        return null;
+    }
+
+    /// <summary>
+    /// What a loaded certificate was made from: the files' full paths, and one hash over their bytes and the password
+    /// (so that the snapshot holds no password). Null when a file could not be read: nothing is reused then.
+    /// </summary>
+    private static CertificateSource? Source(CertificateConfig config, string baseDirectory, byte[]? certificateBytes, byte[]? keyBytes)
+    {
+        if (certificateBytes is null || (config.KeyPath is not null && keyBytes is null))
+        {
+            return null;
+        }
+
+        using var hash = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
+        hash.AppendData(certificateBytes);
+        hash.AppendData(keyBytes ?? []);
+        var password = config.PasswordEnvironmentVariable is { } variable ? Environment.GetEnvironmentVariable(variable) : null;
+        hash.AppendData(password is null ? [] : System.Text.Encoding.UTF8.GetBytes($"\0{password}"));
+        return new CertificateSource(
+            Path.GetFullPath(config.Path!, baseDirectory),
+            config.KeyPath is { } keyPath ? Path.GetFullPath(keyPath, baseDirectory) : null,
+            Convert.ToHexStringLower(hash.GetHashAndReset()));
     }
 
     private static List<string> DnsNames(X509Certificate2 certificate)

@@ -6,8 +6,11 @@ using AseGateway.Configuration;
 
 namespace AseGateway.Tls;
 
-/// <summary>One loaded certificate and the host names it serves.</summary>
-internal sealed record CertificateEntry(string Path, X509Certificate2 Certificate, SslStreamCertificateContext Context, IReadOnlyList<string> DnsNames);
+/// <summary>One loaded certificate and the host names it serves; <paramref name="Source"/> is what it was loaded from.</summary>
+internal sealed record CertificateEntry(string Path, X509Certificate2 Certificate, SslStreamCertificateContext Context, IReadOnlyList<string> DnsNames, CertificateSource? Source = null);
+
+/// <summary>The full paths of a certificate's files, and a SHA-256 over their bytes and its password.</summary>
+internal sealed record CertificateSource(string CertificatePath, string? KeyPath, string ContentSha256);
 
 /// <summary>
 /// TLS for one snapshot: the certificates by name, and ready-made handshake options per certificate (with and
@@ -100,6 +103,20 @@ internal sealed class TlsModel
     public string Fingerprint { get; }
 
     public CertificateEntry Select(string? serverName) => Entries[Index(serverName)];
+
+    /// <summary>The certificate loaded from <paramref name="source"/>, for a reload to take instead of loading it again.</summary>
+    public CertificateEntry? Find(CertificateSource source)
+    {
+        foreach (var entry in Entries)
+        {
+            if (source.Equals(entry.Source))
+            {
+                return entry;
+            }
+        }
+
+        return null;
+    }
 
     /// <summary>The handshake options for a connection that asked for <paramref name="serverName"/> (SNI).</summary>
     public SslServerAuthenticationOptions OptionsFor(string? serverName)

@@ -106,6 +106,75 @@ public sealed class TlsTests(ITestOutputHelper output)
     }
 
     [Fact]
+    public async Task Reload_UnchangedCertificate_IsTakenFromTheServingSnapshot_AndStillServed()
+    {
+        await using var backend = await TestBackend.StartAsync("b0");
+        using var folder = new ConfigDirectory();
+        folder.WriteInPlace(Config(backend, Both));
+        await using var gateway = await TestGateway.StartAsync(new FileConfigSource(folder.FilePath), output);
+        var before = gateway.Server.Snapshots.Current.Tls!;
+
+        folder.WriteInPlace(File.ReadAllText(folder.FilePath).Replace("\"web.contoso.test\"", "\"web.contoso.test\", \"shop.contoso.com\"", StringComparison.Ordinal));
+        var result = await gateway.Server.Config.ReloadAsync("apps edited");
+
+        Assert.Equal(ConfigChangeOutcome.Applied, result.Outcome);
+        var after = gateway.Server.Snapshots.Current.Tls!;
+        Assert.NotSame(before, after);
+        Assert.Same(before.Entries[0].Certificate, after.Entries[0].Certificate);
+        Assert.Same(before.Entries[1].Context, after.Entries[1].Context);
+        Assert.Equal("contoso.com", Name((await HandshakeAsync(gateway, "shop.contoso.com")).Certificate));
+    }
+
+    [Fact]
+    public void Compile_ReusesACertificateOnlyWhenItsFilesAndPasswordAreUnchanged()
+    {
+        using var folder = new ConfigDirectory();
+        var pfx = Path.Combine(folder.Path, "site.pfx");
+        File.Copy(RepoPaths.Combine("certs", "dev", "localhost.pfx"), pfx);
+        const string Variable = "ASEGATEWAY_TEST_REUSE_PASSWORD";
+        Environment.SetEnvironmentVariable(Variable, "dev-password");
+        var config = new AseGateway.Configuration.GatewayConfig
+        {
+            FrontEnd = new AseGateway.Configuration.FrontEndConfig
+            {
+                Tls = new AseGateway.Configuration.TlsConfig { Certificates = [new AseGateway.Configuration.CertificateConfig { Path = "site.pfx", PasswordEnvironmentVariable = Variable }] },
+            },
+        };
+        var now = DateTimeOffset.UtcNow;
+        List<AseGateway.Configuration.ConfigError> errors = [];
+        var first = AseGateway.Tls.TlsCompiler.Compile(config, folder.Path, now, errors, [])!;
+
+        var same = AseGateway.Tls.TlsCompiler.Compile(config, folder.Path, now, errors, [], first)!;
+        Assert.Same(first.Entries[0].Certificate, same.Entries[0].Certificate);
+        Assert.Equal(first.Fingerprint, same.Fingerprint);
+
+        // Loaded again from scratch: no previous snapshot, a changed password, a renewed file, another path.
+        Assert.NotSame(first.Entries[0].Certificate, AseGateway.Tls.TlsCompiler.Compile(config, folder.Path, now, errors, [])!.Entries[0].Certificate);
+        Environment.SetEnvironmentVariable(Variable, "not-the-password");
+        Assert.Null(AseGateway.Tls.TlsCompiler.Compile(config, folder.Path, now, errors, [], first));
+        Assert.Contains(errors, e => e.ToString().Contains("wrong password", StringComparison.Ordinal));
+        Environment.SetEnvironmentVariable(Variable, "dev-password");
+        errors.Clear();
+
+        File.Copy(RepoPaths.Combine("certs", "dev", "contoso.pfx"), pfx, overwrite: true);
+        var renewed = AseGateway.Tls.TlsCompiler.Compile(config, folder.Path, now, errors, [], first)!;
+        Assert.Equal("contoso.com", Name(renewed.Entries[0].Certificate));
+        Assert.NotEqual(first.Fingerprint, renewed.Fingerprint);
+
+        File.Copy(pfx, Path.Combine(folder.Path, "copy.pfx"));
+        var moved = config with { FrontEnd = config.FrontEnd with { Tls = config.FrontEnd.Tls with { Certificates = [config.FrontEnd.Tls.Certificates[0] with { Path = "copy.pfx" }] } } };
+        var fromCopy = AseGateway.Tls.TlsCompiler.Compile(moved, folder.Path, now, errors, [], renewed)!;
+        Assert.NotSame(renewed.Entries[0].Certificate, fromCopy.Entries[0].Certificate);
+        Assert.Equal("copy.pfx", fromCopy.Entries[0].Path);
+
+        // A reused certificate is still checked against the clock.
+        var expired = AseGateway.Tls.TlsCompiler.Compile(config, folder.Path, renewed.Entries[0].Certificate.NotAfter.AddDays(1), errors, [], renewed);
+        Assert.Null(expired);
+        Assert.Contains(errors, e => e.ToString().Contains("expired on", StringComparison.Ordinal));
+        Assert.Empty(errors.FindAll(e => e.ToString().Contains("wrong password", StringComparison.Ordinal)));
+    }
+
+    [Fact]
     public async Task HttpsOnly_PlainRequest_Is301ToTheSameUrlOverHttps_HstsOnHttps()
     {
         await using var backend = await TestBackend.StartAsync("b0");
