@@ -23,9 +23,7 @@ internal static class ListenerCertificateLoader
                 return null;
             }
 
-            // The password is read from the environment at load time and never stored in the snapshot or logged.
-            var password = config.PasswordEnvironmentVariable is { } variable ? Environment.GetEnvironmentVariable(variable) : null;
-            var certificate = X509CertificateLoader.LoadPkcs12FromFile(file, password);
+            var certificate = X509CertificateLoader.LoadPkcs12FromFile(file, Password(config));
             if (!certificate.HasPrivateKey)
             {
                 errors.Add(new ConfigError($"{path}.path", $"'{config.Path}' holds no private key"));
@@ -46,6 +44,10 @@ internal static class ListenerCertificateLoader
 
         return null;
     }
+
+    /// <summary>The PFX password, read from the environment when a certificate is loaded; never stored in the snapshot or logged.</summary>
+    public static string? Password(CertificateConfig config) =>
+        config.PasswordEnvironmentVariable is { } variable ? Environment.GetEnvironmentVariable(variable) : null;
 
     private static bool IsPem(string file)
     {

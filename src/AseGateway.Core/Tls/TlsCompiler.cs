@@ -133,7 +133,7 @@ internal static class TlsCompiler
         using var hash = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
         hash.AppendData(certificateBytes);
         hash.AppendData(keyBytes ?? []);
-        var password = config.PasswordEnvironmentVariable is { } variable ? Environment.GetEnvironmentVariable(variable) : null;
+        var password = ListenerCertificateLoader.Password(config);
         hash.AppendData(password is null ? [] : System.Text.Encoding.UTF8.GetBytes($"\0{password}"));
         return new CertificateSource(
             Path.GetFullPath(config.Path!, baseDirectory),

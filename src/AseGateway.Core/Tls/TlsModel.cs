@@ -7,7 +7,7 @@ using AseGateway.Configuration;
 namespace AseGateway.Tls;
 
 /// <summary>One loaded certificate and the host names it serves; <paramref name="Source"/> is what it was loaded from.</summary>
-internal sealed record CertificateEntry(string Path, X509Certificate2 Certificate, SslStreamCertificateContext Context, IReadOnlyList<string> DnsNames, CertificateSource? Source = null);
+internal sealed record CertificateEntry(string Path, X509Certificate2 Certificate, SslStreamCertificateContext Context, IReadOnlyList<string> DnsNames, CertificateSource? Source);
 
 /// <summary>The full paths of a certificate's files, and a SHA-256 over their bytes and its password.</summary>
 internal sealed record CertificateSource(string CertificatePath, string? KeyPath, string ContentSha256);
