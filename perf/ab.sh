@@ -6,13 +6,13 @@
 #            --a-env "K=V"  --b-env "K=V"   extra environment for the BASE (A) or HEAD (B) gateway only, e.g. to
 #                                           measure a runtime setting against the same build: perf/ab.sh HEAD HEAD --b-env ...
 #
-# Builds both in Release (BASE in a temporary git worktree), starts two backends and the two gateways with the same
-# configuration as compare.sh's ase-full (or ase-bare), all on loopback as children of this script, and after a
-# discarded warm-up drives them in rounds of four runs, ABBA in odd rounds and BAAB in even ones: on a shared 2-core
-# machine the first and the second run of a pair have measured up to 13% apart, and a drift within a round hits both
-# alike. Per round the ratio B/A of CPU per request (the gateway process's utime+stime from /proc over the runs,
-# divided by the requests served) and of requests per second; at the end their medians and in how many rounds B was
-# lower. Ratios, not absolute figures, are what to compare: these machines are noisy.
+# Builds both in Release (BASE in a temporary git worktree), starts the backend (one process, two ports) and the two
+# gateways with the same configuration as compare.sh's ase-full (or ase-bare), all on loopback as children of this
+# script, and after a discarded warm-up drives them in rounds of four runs, ABBA in odd rounds and BAAB in even ones: on
+# a shared 2-core machine the first and the second run of a pair have measured up to 13% apart, and a drift within a
+# round hits both alike. Per round the ratio B/A of CPU per request (the gateway process's utime+stime from /proc over
+# the runs, divided by the requests served) and of requests per second; at the end their medians and in how many rounds
+# B was lower. Ratios, not absolute figures, are what to compare: these machines are noisy.
 set -euo pipefail
 
 REPO="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -67,8 +67,7 @@ dotnet build "$REPO/perf/AseGateway.PerfBackend" -c Release -nologo -v q -clp:No
 port() { python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
 BACKEND_DLL="$REPO/perf/AseGateway.PerfBackend/bin/Release/net10.0/AseGateway.PerfBackend.dll"
 BACKEND_PORT="$(port)" BACKEND2_PORT="$(port)"
-PORT="$BACKEND_PORT" dotnet "$BACKEND_DLL" > "$WORK/backend.log" 2>&1 & PIDS+=($!)
-PORT="$BACKEND2_PORT" dotnet "$BACKEND_DLL" > "$WORK/backend2.log" 2>&1 & PIDS+=($!)
+env $(perf_backend_env) dotnet "$BACKEND_DLL" > "$WORK/backend.log" 2>&1 & PIDS+=($!)
 
 declare -A PID URL_h1 URL_h2c URL_h2tls
 for side in A B; do

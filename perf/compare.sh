@@ -19,10 +19,10 @@
 #                                 perf/compare.sh --profile --no-scenarios --rounds 1 --only '^ase-full:h1$'
 #
 # What it does: installs what is missing (wrk, nghttp2-client, hey, nginx, haproxy, gnuplot-nox, jq, curl) from Debian
-# packages; builds in Release; starts two backends (perf/AseGateway.PerfBackend: 13-byte plaintext) and every
-# target on loopback with free ports, all as children of this script (nginx and HAProxy too, with configs in a
-# temporary folder — never the system services); then drives every (target, protocol) case as a discarded warm-up
-# (runs of --warmup seconds until CPU per request settles, at most --warmup-runs) and then in rounds whose order
+# packages; builds in Release; starts the backend (perf/AseGateway.PerfBackend: 13-byte plaintext; one process on two
+# ports) and every target on loopback with free ports, all as children of this script (nginx and HAProxy too, with
+# configs in a temporary folder — never the system services); then drives every (target, protocol) case as a discarded
+# warm-up (runs of --warmup seconds until CPU per request settles, at most --warmup-runs) and then in rounds whose order
 # rotates, so that drift on a shared machine hits every target alike and ratios are paired within a round.
 # Protocols: HTTP/1.1 keep-alive (wrk, 64 connections), h2c and HTTP/2 over TLS
 # (h2load) where the target speaks them.
@@ -229,8 +229,7 @@ declare -A TARGET_PID URL_h1 URL_h2c URL_h2tls
 
 start_backends() {
   BACKEND_PORT="$(free_port)"; BACKEND2_PORT="$(free_port)"
-  PORT="$BACKEND_PORT" start backend dotnet "$BACKEND_DLL"; TARGET_PID[backend]=$STARTED_PID
-  PORT="$BACKEND2_PORT" start backend2 dotnet "$BACKEND_DLL"
+  start backend env $(perf_backend_env) dotnet "$BACKEND_DLL"; TARGET_PID[backend]=$STARTED_PID
   wait_http "http://127.0.0.1:$BACKEND_PORT/"; wait_http "http://127.0.0.1:$BACKEND2_PORT/"
   URL_h1[backend]="http://127.0.0.1:$BACKEND_PORT/"
 }

@@ -3,6 +3,12 @@
 
 PERF_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 
+# perf_backend_env: the environment of the one backend process every target forwards to. It serves BACKEND_PORT and
+# BACKEND2_PORT (ase-full's two worker instances) with inline socket completions. Two processes sharing the 2 cores,
+# or one whose thread pool wakes and spins for each request, cost the machine more per request with some proxies in
+# front than with others; see perf/AseGateway.PerfBackend/Program.cs and README "Performance".
+perf_backend_env() { echo "DOTNET_SYSTEM_NET_SOCKETS_INLINE_COMPLETIONS=1 PORT=$BACKEND_PORT,$BACKEND2_PORT"; }
+
 api_key_sha256() { printf %s "$API_KEY" | sha256sum | cut -d' ' -f1; }
 
 # gateway_config NAME HTTP_PORT HTTPS_PORT MGMT_PORT FEATURES(bare|full) [EXTRA_APP] [WAF_MARK] [H2C_PORT]

@@ -4,14 +4,26 @@ using System.Text;
 // work per request as Kestrel allows, so the numbers measure the proxy in front of it.
 //   GET /json      -> {"message":"Hello, World!"}
 //   anything else  -> Hello, World!   (13 bytes, text/plain; /healthz too, for the gateway's health checks)
-// Port: ASPNETCORE_URLS (set by the gateway for process instances), else $PORT, else 5000. HTTP/1.1: the proxies
-// under test all speak HTTP/1.1 with keep-alive to their upstreams.
+// Ports: ASPNETCORE_URLS (set by the gateway for process instances), else $PORT, a port or a comma-separated list
+// (compare.sh gives the full feature set's two worker instances two ports of one process), else 5000. HTTP/1.1: the
+// proxies under test all speak HTTP/1.1 with keep-alive to their upstreams.
+//
+// With DOTNET_SYSTEM_NET_SOCKETS_INLINE_COMPLETIONS=1 (as compare.sh and ab.sh start it) Kestrel runs each request on
+// the socket engine's thread that received it, as TechEmpower's plaintext runs do: no hop to the thread pool, whose
+// workers, woken and then spinning for more work, cost this fixture more per request the less its requests arrive in
+// batches. That made the fixture's cost depend on the proxy in front of it; see README "Performance".
 var builder = WebApplication.CreateSlimBuilder(args);
 builder.Logging.ClearProviders();
 builder.WebHost.ConfigureKestrel(kestrel => kestrel.AddServerHeader = false);
+if (Environment.GetEnvironmentVariable("DOTNET_SYSTEM_NET_SOCKETS_INLINE_COMPLETIONS") == "1")
+{
+    builder.WebHost.UseSockets(sockets => sockets.UnsafePreferInlineScheduling = true);
+}
+
 if (Environment.GetEnvironmentVariable("ASPNETCORE_URLS") is null)
 {
-    builder.WebHost.UseUrls($"http://127.0.0.1:{Environment.GetEnvironmentVariable("PORT") ?? "5000"}");
+    var ports = (Environment.GetEnvironmentVariable("PORT") ?? "5000").Split(',', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries);
+    builder.WebHost.UseUrls(Array.ConvertAll(ports, port => $"http://127.0.0.1:{port}"));
 }
 
 var app = builder.Build();
