@@ -445,23 +445,27 @@ run_case() {
     timeout $((seconds + 30)) perf record -q -F 999 -g -o "$profile.data" -p "$(tree_pids "$pid" | paste -sd, -)" -- sleep "$seconds" > "$WORK/perf-record.log" 2>&1 &
     recorder=$!
   fi
-  before="$(cpu_ticks "$pid")"
+  # The backend's CPU too: a fixture that costs more behind one proxy than behind another moves the req/s ratios
+  # (it did, before the backend ran inline in one process; README "The backend").
+  local backend_pid="${TARGET_PID[backend]}" backend_before backend_after
+  before="$(cpu_ticks "$pid")"; backend_before="$(cpu_ticks "$backend_pid")"
   result="$(load "$protocol" "$url" "$seconds" "$WORK/run-$target-$protocol.out")"
-  after="$(cpu_ticks "$pid")"
+  after="$(cpu_ticks "$pid")"; backend_after="$(cpu_ticks "$backend_pid")"
   if [ -n "$recorder" ]; then
     wait "$recorder" || log "perf record of $target $protocol failed: $(tail -n 1 "$WORK/perf-record.log")"
     perf script -i "$profile.data" 2>/dev/null | python3 "$REPO/perf/profile-layers.py" > "$profile.txt" || log "no profile of $target $protocol"
   fi
   set -- $result
   local rps="$1" p50="$2" p99="$3" requests="$4" errors="$5" non2xx="$6"
-  local cpu_us user_us rss hwm
+  local cpu_us user_us backend_us=null rss hwm
   # before/after: "total user" ticks. User time is the proxy's own code (and, for TLS, its crypto library); the rest
   # is the kernel's, mostly loopback TCP, which every proxy here pays alike.
   cpu_us="$(us_per_request "$((${after% *} - ${before% *}))" "$requests")"
   user_us="$(us_per_request "$((${after#* } - ${before#* }))" "$requests")"
+  [ "$target" = backend ] || backend_us="$(us_per_request "$((${backend_after% *} - ${backend_before% *}))" "$requests")"
   rss="$(memory_kb "$pid" VmRSS)"; hwm="$(memory_kb "$pid" VmHWM)"
-  printf '{"round":%s,"warmup":%s,"target":"%s","protocol":"%s","tool":"%s","seconds":%s,"rps":%s,"p50_ms":%s,"p99_ms":%s,"requests":%s,"errors":%s,"non2xx":%s,"cpu_us":%s,"cpu_user_us":%s,"rss_mb":%.1f,"hwm_mb":%.1f}\n' \
-    "$round" "$warmup" "$target" "$protocol" "$(tool_for "$protocol")" "$seconds" "$rps" "$p50" "$p99" "$requests" "$errors" "$non2xx" "$cpu_us" "$user_us" \
+  printf '{"round":%s,"warmup":%s,"target":"%s","protocol":"%s","tool":"%s","seconds":%s,"rps":%s,"p50_ms":%s,"p99_ms":%s,"requests":%s,"errors":%s,"non2xx":%s,"cpu_us":%s,"cpu_user_us":%s,"backend_us":%s,"rss_mb":%.1f,"hwm_mb":%.1f}\n' \
+    "$round" "$warmup" "$target" "$protocol" "$(tool_for "$protocol")" "$seconds" "$rps" "$p50" "$p99" "$requests" "$errors" "$non2xx" "$cpu_us" "$user_us" "$backend_us" \
     "$(awk -v k="$rss" 'BEGIN { print k / 1024 }')" "$(awk -v k="$hwm" 'BEGIN { print k / 1024 }')" >> "$RUNS"
   log "$( [ "$warmup" = true ] && echo "warm-up" || echo "round $round")  $(printf '%-12s %-6s' "$target" "$protocol") $(printf '%9.0f rps  p50 %6s ms  p99 %7s ms  %6s µs/req  errors %s' "$rps" "$p50" "$p99" "$cpu_us" "$((errors + non2xx))")"
   [ -z "$profile" ] || log "  profile: $profile.txt"
@@ -622,6 +626,7 @@ report() {
         rps: (map(.rps) | median | round), p50_ms: (map(.p50_ms) | median | r2), p99_ms: (map(.p99_ms) | median | r2),
         cpu_us_per_request: (map(.cpu_us) | median | r2),
         cpu_user_us_per_request: (map(.cpu_user_us) | median | r2),
+        backend_cpu_us_per_request: (map(.backend_us) | median | r2),
         peak_rss_mb: (map(.hwm_mb) | max | round),
         rss_after_warmup_mb: ([ $warm[] | select(.target == $f.target and .protocol == $f.protocol) | .rss_mb ] | last // null | if . then round else null end),
         errors: (map(.errors + .non2xx) | add),
@@ -639,12 +644,12 @@ report() {
     "",
     "Machine: \(.machine.nproc) cores (`nproc`), \(.machine.cpu), Linux \(.machine.kernel); generator, proxies and backend share it.",
     "Reproduce: `\(.command)` — \(.rounds) rounds of \(.seconds_per_run) s per case, order rotated each round, after discarded warm-up runs until CPU per request settles; \(.load); 13-byte plaintext backend.",
-    "Ratios are medians over rounds of ratios paired within each round. CPU is the proxy processes'\'' user+system time per request; user is the part in their own code (the rest is the kernel'\''s, mostly loopback TCP).",
+    "Ratios are medians over rounds of ratios paired within each round. CPU is the proxy processes'\'' user+system time per request; user is the part in their own code (the rest is the kernel'\''s, mostly loopback TCP); backend is the CPU per request of the backend behind it.",
     "",
-    "| Protocol | Target | Req/s | p50 ms | p99 ms | CPU µs/req | of it user | × nginx | × YARP | CPU × nginx | RSS after warm-up MB | Peak RSS MB | Errors |",
-    "|---|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|",
+    "| Protocol | Target | Req/s | p50 ms | p99 ms | CPU µs/req | of it user | backend µs/req | × nginx | × YARP | CPU × nginx | RSS after warm-up MB | Peak RSS MB | Errors |",
+    "|---|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|",
     (.results | sort_by([(.protocol | {"h1": 0, "h2c": 1, "h2tls": 2}[.]), -.rps])[] |
-      "| \(.protocol | proto) | \(.target) | \(.rps) | \(.p50_ms | n) | \(.p99_ms | n) | \(.cpu_us_per_request | n) | \(.cpu_user_us_per_request | n) | \(.rps_vs_nginx | n) | \(.rps_vs_yarp | n) | \(.cpu_vs_nginx | n) | \(.rss_after_warmup_mb | n) | \(.peak_rss_mb | n) | \(.errors) |"),
+      "| \(.protocol | proto) | \(.target) | \(.rps) | \(.p50_ms | n) | \(.p99_ms | n) | \(.cpu_us_per_request | n) | \(.cpu_user_us_per_request | n) | \(.backend_cpu_us_per_request | n) | \(.rps_vs_nginx | n) | \(.rps_vs_yarp | n) | \(.cpu_vs_nginx | n) | \(.rss_after_warmup_mb | n) | \(.peak_rss_mb | n) | \(.errors) |"),
     "",
     (if (.open_model | length) > 0 then
       "Open model (constant request rate, HTTP/1.1, hey -q with one connection per 50 req/s, at least 32; GET /json):",
