@@ -21,6 +21,12 @@ internal sealed class EventLoopSocket : IDuplexPipe
     /// <summary>Kestrel's socket transport asks for half a 4 KiB block before each receive; so does this one.</summary>
     private const int MinimumReceiveSize = 2048;
 
+    /// <summary>
+    /// Received bytes held back from the reader while the socket still has more: past this (or half the input pipe's
+    /// limit, when that is smaller) the drain flushes on the way, so that one drain buffers little beyond the limit.
+    /// </summary>
+    private const int MaxUnflushedReceive = 64 * 1024;
+
     /// <summary>Segments per sendmsg; a longer buffer goes out in several calls.</summary>
     private const int MaxSendVectors = 16;
 
@@ -29,6 +35,7 @@ internal sealed class EventLoopSocket : IDuplexPipe
     private readonly Pipe _input;
     private readonly Pipe _output;
     private readonly Action _resumeReceive;
+    private readonly int _maxUnflushedReceive;
     private readonly TaskCompletionSource _receiveEnded = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private readonly TaskCompletionSource _closed = new(TaskCreationOptions.RunContinuationsAsynchronously);
 
@@ -68,6 +75,7 @@ internal sealed class EventLoopSocket : IDuplexPipe
         _input = new Pipe(new PipeOptions(pool, PipeScheduler.Inline, PipeScheduler.Inline, maxInputBuffer, maxInputBuffer / 2, useSynchronizationContext: false));
         _output = new Pipe(new PipeOptions(pool, PipeScheduler.Inline, PipeScheduler.Inline, maxOutputBuffer, maxOutputBuffer / 2, useSynchronizationContext: false));
         _resumeReceive = ResumeReceive;
+        _maxUnflushedReceive = maxInputBuffer > 0 ? (int)Math.Min(MaxUnflushedReceive, Math.Max(MinimumReceiveSize, maxInputBuffer / 2)) : MaxUnflushedReceive;
     }
 
     public SafeHandle Handle => _socket.SafeHandle;
@@ -213,13 +221,20 @@ internal sealed class EventLoopSocket : IDuplexPipe
         }
     }
 
+    /// <remarks>
+    /// Bytes are handed to the reader (flushed) once the socket is drained, not after every receive: a 16 KiB
+    /// response arrives in four or five 4 KiB blocks, and a flush per block ran the reader (and its send to the
+    /// client) once per block. <see cref="_maxUnflushedReceive"/> bounds what one drain holds back from the reader.
+    /// </remarks>
     private unsafe void ReceiveUntilBlocked()
     {
         Volatile.Write(ref _readPending, 0);
         var writer = _input.Writer;
+        var unflushed = 0;
+        var sizeHint = MinimumReceiveSize;
         while (true)
         {
-            var memory = writer.GetMemory(MinimumReceiveSize);
+            var memory = writer.GetMemory(sizeHint);
             nint received;
             fixed (byte* buffer = memory.Span)
             {
@@ -229,36 +244,37 @@ internal sealed class EventLoopSocket : IDuplexPipe
             if (received > 0)
             {
                 writer.Advance((int)received);
-#pragma warning disable CA2012 // a paused flush is kept and consumed exactly once, by ResumeReceive
-                var flush = writer.FlushAsync();
-#pragma warning restore CA2012
-                if (!flush.IsCompleted)
-                {
-                    // The reader is behind (the pipe holds its pause threshold): stop receiving until it catches up.
-                    _pausedFlush = flush;
-                    Volatile.Write(ref _receivePaused, 1);
-                    flush.GetAwaiter().UnsafeOnCompleted(_resumeReceive);
-                    return;
-                }
+                unflushed += (int)received;
 
-                if (flush.Result is { IsCompleted: false, IsCanceled: false })
+                // Less than the buffer held means the socket is drained: the next arrival raises a new edge. Not
+                // after a hang-up, whose FIN raises none; then the loop reads on until recv says 0.
+                var drained = received < memory.Length && !_peerHungUp;
+                if (!drained && unflushed < _maxUnflushedReceive)
                 {
-                    // Less than the buffer held means the socket is drained: the next arrival raises a new edge. Not
-                    // after a hang-up, whose FIN raises none; then the loop reads on until recv says 0.
-                    if (received < memory.Length && !_peerHungUp)
-                    {
-                        return;
-                    }
-
+                    // A full buffer says more is waiting: ask for a larger one next, so that a large body takes a
+                    // few receives rather than one per 4 KiB block (the pipe rents one past its pool's block size
+                    // from the shared array pool, and gives it back once read).
+                    sizeHint = Math.Min(Math.Max(memory.Length, 4096) * 4, _maxUnflushedReceive);
                     continue;
                 }
 
-                EndReceive(null);
-                return;
+                unflushed = 0;
+                if (!FlushReceived(writer))
+                {
+                    return;
+                }
+
+                if (drained)
+                {
+                    return;
+                }
+
+                continue;
             }
 
             if (received == 0)
             {
+                // Completing the writer hands over what is still unflushed, then the end.
                 EndReceive(null);
                 return;
             }
@@ -266,6 +282,11 @@ internal sealed class EventLoopSocket : IDuplexPipe
             var error = Marshal.GetLastPInvokeError();
             if (error == EAGAIN)
             {
+                if (unflushed > 0)
+                {
+                    FlushReceived(writer);
+                }
+
                 return;
             }
 
@@ -275,6 +296,33 @@ internal sealed class EventLoopSocket : IDuplexPipe
                 return;
             }
         }
+    }
+
+    /// <summary>
+    /// Hands what was received to the reader; false when receiving must stop: the reader is behind (receiving resumes
+    /// once it catches up) or gone.
+    /// </summary>
+    private bool FlushReceived(PipeWriter writer)
+    {
+#pragma warning disable CA2012 // a paused flush is kept and consumed exactly once, by ResumeReceive
+        var flush = writer.FlushAsync();
+#pragma warning restore CA2012
+        if (!flush.IsCompleted)
+        {
+            // The reader is behind (the pipe holds its pause threshold): stop receiving until it catches up.
+            _pausedFlush = flush;
+            Volatile.Write(ref _receivePaused, 1);
+            flush.GetAwaiter().UnsafeOnCompleted(_resumeReceive);
+            return false;
+        }
+
+        if (flush.Result is { IsCompleted: false, IsCanceled: false })
+        {
+            return true;
+        }
+
+        EndReceive(null);
+        return false;
     }
 
     private void ResumeReceive()

@@ -148,6 +148,78 @@ public sealed class EventLoopSocketTests : IDisposable
     }
 
     [Fact]
+    public async Task Input_BurstFromOneSend_ReachesTheReaderInAFewReadsNotOnePerBlock()
+    {
+        // A 40 KiB burst fills ten 4 KiB blocks. Handed over after each receive, the reader ran ten times (and a proxy
+        // sent ten pieces to its client); handed over once the socket is drained, it runs once, or a few times if the
+        // burst arrives in parts.
+        var (socket, peer) = await ConnectedPairAsync();
+        using var _ = peer;
+        peer.SendBufferSize = 1024 * 1024;
+        var payload = RandomNumberGenerator.GetBytes(40 * 1024);
+        await peer.SendAsync(payload);
+
+        // Awaited directly, the read's continuation runs on the loop thread inside the hand-over (the pipe schedules
+        // inline), as a proxy's reader does: each hand-over is one pass of this loop.
+        using var timeout = new CancellationTokenSource(Timeout);
+        using var received = new MemoryStream();
+        var reads = 0;
+        while (received.Length < payload.Length)
+        {
+            var result = await socket.Input.ReadAsync(timeout.Token);
+            reads++;
+            foreach (var segment in result.Buffer)
+            {
+                received.Write(segment.Span);
+            }
+
+            socket.Input.AdvanceTo(result.Buffer.End);
+            Assert.False(result.IsCompleted);
+        }
+
+        Assert.Equal(payload, received.ToArray());
+        Assert.InRange(reads, 1, 3);
+    }
+
+    [Fact]
+    public async Task Input_BurstPastTheInputLimit_IsHandedOverInPartsWithinTwiceTheLimit()
+    {
+        // Holding bytes back until the socket is drained must not hold more than the input pipe's limit allows: with a
+        // 16 KiB limit a 1 MiB burst reaches the reader in parts, none larger than twice the limit, and intact.
+        const int limit = 16 * 1024;
+        var (socket, peer) = await ConnectedPairAsync(maxInput: limit);
+        using var _ = peer;
+        var payload = RandomNumberGenerator.GetBytes(1024 * 1024);
+        var sending = Task.Run(async () =>
+        {
+            await peer.SendAsync(payload);
+            peer.Shutdown(SocketShutdown.Send);
+        });
+
+        using var received = new MemoryStream();
+        var largest = 0L;
+        while (true)
+        {
+            var result = await socket.Input.ReadAsync().AsTask().WaitAsync(Timeout);
+            largest = Math.Max(largest, result.Buffer.Length);
+            foreach (var segment in result.Buffer)
+            {
+                received.Write(segment.Span);
+            }
+
+            socket.Input.AdvanceTo(result.Buffer.End);
+            if (result.IsCompleted)
+            {
+                break;
+            }
+        }
+
+        await sending.WaitAsync(Timeout);
+        Assert.Equal(SHA256.HashData(payload), SHA256.HashData(received.ToArray()));
+        Assert.InRange(largest, 1, 2 * limit);
+    }
+
+    [Fact]
     public async Task Input_PeerSendsAndClosesAtOnce_DeliversTheBytesThenTheEnd()
     {
         // The FIN comes in the same wake-up as the data: a read of fewer bytes than the buffer must not be taken for
