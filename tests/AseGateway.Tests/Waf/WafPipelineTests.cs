@@ -144,6 +144,34 @@ public sealed class WafPipelineTests(ITestOutputHelper output)
         Assert.Equal(HttpStatusCode.RequestEntityTooLarge, chunked.StatusCode);
     }
 
+    [Theory]
+    [InlineData(true)]
+    [InlineData(false)]
+    public async Task Bodies_KeptForInspection_ReachTheWorkerByteIdentical_InMemoryAndInAFile(bool enforcement)
+    {
+        // The WAF keeps the body to inspect it (in memory to 64 KiB, then in a file) and the fast path sends it on
+        // from there: with enforcement the whole body was read first; without, the part past the inspection limit
+        // still comes from the client as it is sent on.
+        await using var backends = await HashingBackend.StartAsync();
+        var settings = $$""", "requestBodyEnforcement": {{(enforcement ? "true" : "false")}}, "maxRequestBodySizeInKb": 1024, "requestBodyInspectLimitInKB": 8""";
+        await using var gateway = await TestGateway.StartAsync(WithPolicy(TestConfigs.Static([backends.Backend]), Policy(customRules: string.Empty, managed: AseDefault, settings: settings)), output);
+
+        foreach (var size in new[] { 40_000, 300_000 })
+        {
+            var body = "comment=" + string.Create(size, size, static (span, seed) =>
+            {
+                var random = new Random(seed);
+                for (var i = 0; i < span.Length; i++)
+                {
+                    span[i] = (char)('a' + random.Next(26));
+                }
+            });
+            using var response = await Post(gateway, "application/x-www-form-urlencoded", body);
+            Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+            Assert.Equal(Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(body))), await response.Content.ReadAsStringAsync());
+        }
+    }
+
     [Fact]
     public async Task RateLimitRule_PerClientAddress_BlocksOverThreshold()
     {

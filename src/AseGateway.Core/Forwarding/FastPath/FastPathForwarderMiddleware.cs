@@ -4,6 +4,7 @@ using AseGateway.Affinity;
 using AseGateway.Networking.EventLoop;
 using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Http.Features;
+using Microsoft.AspNetCore.WebUtilities;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Primitives;
 using Yarp.ReverseProxy.Forwarder;
@@ -25,6 +26,9 @@ internal sealed partial class FastPathForwarderMiddleware
 
     /// <summary>Attempts when reused connections fail before any response byte (the worker closed them while idle).</summary>
     private const int MaxAttempts = 3;
+
+    /// <summary>A request body kept by the WAF goes to the worker in sends of about this much (its connection's limit).</summary>
+    private const int RequestBodyFlushBytes = 64 * 1024;
 
     private readonly RequestDelegate _next;
     private readonly UpstreamPools _pools;
@@ -362,14 +366,81 @@ internal sealed partial class FastPathForwarderMiddleware
         }
     }
 
+    /// <summary>
+    /// Copies the body to the worker as it arrives: each read takes everything the client's connection has buffered (a
+    /// 16 KiB upload that came in one burst is one read, one flush and one send with the head), not a fixed-size slice
+    /// of it, which cost a send per slice.
+    /// </summary>
     private async ValueTask<bool> CopyRequestBodyAsync(HttpContext context, UpstreamConnection connection, long length, CancellationToken token)
     {
-        var body = context.Request.Body;
+        if (context.Request.Body is FileBufferingReadStream buffered)
+        {
+            return await CopyBufferedRequestBodyAsync(context, buffered, connection, length, token);
+        }
+
+        var body = context.Request.BodyReader;
         var writer = connection.Writer;
         var remaining = length;
         while (remaining > 0)
         {
-            var memory = writer.GetMemory(8192);
+            ReadResult result;
+            try
+            {
+                result = await body.ReadAsync(token);
+            }
+            catch (Exception ex) when (ex is not OperationCanceledException)
+            {
+                Fail(context, ForwarderError.RequestBodyClient, StatusCodes.Status400BadRequest, ex);
+                return false;
+            }
+
+            var buffer = result.Buffer;
+            if (buffer.Length > remaining)
+            {
+                buffer = buffer.Slice(0, remaining);
+            }
+
+            foreach (var segment in buffer)
+            {
+                writer.Write(segment.Span);
+            }
+
+            remaining -= buffer.Length;
+            body.AdvanceTo(buffer.End);
+            if (remaining > 0 && result.IsCanceled)
+            {
+                throw new OperationCanceledException("Reading the request body was canceled.");
+            }
+
+            if (remaining > 0 && result.IsCompleted)
+            {
+                FailBodyEndedEarly(context);
+                return false;
+            }
+
+            if (!await TryFlushRequestBodyAsync(context, writer, token))
+            {
+                return false;
+            }
+        }
+
+        return true;
+    }
+
+    /// <summary>
+    /// The body the WAF read to inspect it, and kept (in memory up to 64 KiB, past that in a file): read again from the
+    /// start straight into the worker connection's buffers, flushed every <see cref="RequestBodyFlushBytes"/> and at
+    /// the end rather than after every read, since a kept body needs no waiting (a pipe over the stream, as
+    /// <c>BodyReader</c> would make, is one more copy and more objects per request). What the WAF left unread past its
+    /// inspection limit comes from the client through the same stream.
+    /// </summary>
+    private async ValueTask<bool> CopyBufferedRequestBodyAsync(HttpContext context, Stream body, UpstreamConnection connection, long length, CancellationToken token)
+    {
+        var writer = connection.Writer;
+        var remaining = length;
+        while (remaining > 0)
+        {
+            var memory = writer.GetMemory();
             if (memory.Length > remaining)
             {
                 memory = memory[..(int)remaining];
@@ -388,24 +459,37 @@ internal sealed partial class FastPathForwarderMiddleware
 
             if (read == 0)
             {
-                Fail(context, ForwarderError.RequestBodyClient, StatusCodes.Status400BadRequest, new IOException("The request body ended before its Content-Length."));
+                FailBodyEndedEarly(context);
                 return false;
             }
 
             writer.Advance(read);
             remaining -= read;
-            try
+            if ((remaining == 0 || !writer.CanGetUnflushedBytes || writer.UnflushedBytes >= RequestBodyFlushBytes) && !await TryFlushRequestBodyAsync(context, writer, token))
             {
-                await writer.FlushAsync(token);
-            }
-            catch (Exception ex) when (ex is not OperationCanceledException)
-            {
-                Fail(context, ForwarderError.RequestBodyDestination, StatusCodes.Status502BadGateway, ex);
                 return false;
             }
         }
 
         return true;
+    }
+
+    private void FailBodyEndedEarly(HttpContext context) =>
+        Fail(context, ForwarderError.RequestBodyClient, StatusCodes.Status400BadRequest, new IOException("The request body ended before its Content-Length."));
+
+    /// <summary>Sends the body so far to the worker; false, with the failure reported, when the worker's connection failed.</summary>
+    private async ValueTask<bool> TryFlushRequestBodyAsync(HttpContext context, PipeWriter writer, CancellationToken token)
+    {
+        try
+        {
+            await writer.FlushAsync(token);
+            return true;
+        }
+        catch (Exception ex) when (ex is not OperationCanceledException)
+        {
+            Fail(context, ForwarderError.RequestBodyDestination, StatusCodes.Status502BadGateway, ex);
+            return false;
+        }
     }
 
     /// <summary>Status, reason phrase and headers as YARP's transformer copies them, then the affinity cookie.</summary>

@@ -337,6 +337,44 @@ public sealed class FastPathForwardingTests(ITestOutputHelper output)
     }
 
     [Fact]
+    public async Task LargeContentLengthBody_IsForwardedWhole_AndTheConnectionIsKept()
+    {
+        // Larger than the connection buffers on either side: the body is copied as it arrives, in reads of whatever
+        // the client's connection holds, and every byte reaches the worker in order.
+        await using var upstream = RawUpstream.Start(_ => RawReply.Text(Ok));
+        await using var gateway = await TestGateway.StartAsync(Config(upstream.Url), output);
+        var random = new Random(7);
+        var bodies = new List<string>();
+        for (var i = 0; i < 2; i++)
+        {
+            var body = string.Create(300_000 + i, random, static (span, r) =>
+            {
+                for (var j = 0; j < span.Length; j++)
+                {
+                    span[j] = (char)('a' + r.Next(26));
+                }
+            });
+            bodies.Add(body);
+            using var response = await gateway.GetAsync(TestConfigs.AppHost, $"/upload/{i}", request =>
+            {
+                request.Method = HttpMethod.Post;
+                request.Content = new StringContent(body, Encoding.ASCII, "text/plain");
+            });
+            Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        }
+
+        var requests = upstream.Requests.ToArray();
+        Assert.Equal(2, requests.Length);
+        for (var i = 0; i < 2; i++)
+        {
+            Assert.Contains($"Content-Length: {bodies[i].Length}\r\n", requests[i], StringComparison.Ordinal);
+            Assert.Equal(bodies[i], requests[i][(requests[i].IndexOf("\r\n\r\n", StringComparison.Ordinal) + 4)..]);
+        }
+
+        Assert.Equal(1, upstream.Connections);
+    }
+
+    [Fact]
     public async Task RepeatedHeader_GoesThroughYarp_WhichSendsAllItsValues()
     {
         await using var upstream = RawUpstream.Start(_ => RawReply.Text(Ok));
