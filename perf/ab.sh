@@ -3,6 +3,7 @@
 #
 #   perf/ab.sh BASE [HEAD]     BASE and HEAD are git commits (HEAD: the working tree as it is, by default)
 #   options: --rounds N (6)  --seconds S (5)  --protocols "h1 h2tls" (also h2c)  --features full|bare (full)
+#            --path PATH (/; the backend answers /bytes/N with N bytes)  --post-bytes N (POST an N-byte body)
 #            --a-env "K=V"  --b-env "K=V"   extra environment for the BASE (A) or HEAD (B) gateway only, e.g. to
 #                                           measure a runtime setting against the same build: perf/ab.sh HEAD HEAD --b-env ...
 #
@@ -16,21 +17,23 @@
 set -euo pipefail
 
 REPO="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-ROUNDS=6 SECONDS_PER_RUN=5 PROTOCOLS="h1 h2tls" FEATURES=full A_ENV="" B_ENV="" BASE="" HEAD=""
+ROUNDS=6 SECONDS_PER_RUN=5 PROTOCOLS="h1 h2tls" FEATURES=full REQUEST_PATH="/" POST_BYTES=0 A_ENV="" B_ENV="" BASE="" HEAD=""
 while [ $# -gt 0 ]; do
   case "$1" in
     --rounds) ROUNDS="$2"; shift 2 ;;
     --seconds) SECONDS_PER_RUN="$2"; shift 2 ;;
     --protocols) PROTOCOLS="$2"; shift 2 ;;
     --features) FEATURES="$2"; shift 2 ;;
+    --path) REQUEST_PATH="$2"; shift 2 ;;
+    --post-bytes) POST_BYTES="$2"; shift 2 ;;
     --a-env) A_ENV="$2"; shift 2 ;;
     --b-env) B_ENV="$2"; shift 2 ;;
-    -h|--help) sed -n '2,16p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,17p' "$0"; exit 0 ;;
     -*) echo "unknown option $1" >&2; exit 2 ;;
     *) if [ -z "$BASE" ]; then BASE="$1"; elif [ -z "$HEAD" ]; then HEAD="$1"; else echo "one or two commits" >&2; exit 2; fi; shift ;;
   esac
 done
-[ -n "$BASE" ] || { sed -n '2,16p' "$0"; exit 2; }
+[ -n "$BASE" ] || { sed -n '2,17p' "$0"; exit 2; }
 for tool in wrk h2load curl; do command -v "$tool" > /dev/null || { echo "$tool is missing: apt-get install -y wrk nghttp2-client curl" >&2; exit 1; }; done
 
 WORK="$(mktemp -d)"
@@ -45,6 +48,12 @@ cleanup() {
 trap cleanup EXIT
 log() { printf '%s %s\n' "$(date -u +%H:%M:%S)" "$*" >&2; }
 source "$REPO/perf/gateway-config.sh"
+WRK_BODY=() H2LOAD_BODY=()
+if [ "$POST_BYTES" -gt 0 ]; then
+  head -c "$POST_BYTES" /dev/zero | tr '\0' 'a' > "$WORK/body.bin"
+  printf 'wrk.method = "POST"\nlocal f = io.open("%s", "rb")\nwrk.body = f:read("*a")\nf:close()\n' "$WORK/body.bin" > "$WORK/post.lua"
+  WRK_BODY=(-s "$WORK/post.lua") H2LOAD_BODY=(-d "$WORK/body.bin")
+fi
 
 # build NAME COMMIT: sets BUILT to the gateway's dll, from a worktree of COMMIT (or the working tree when empty).
 build() {
@@ -93,17 +102,17 @@ run() {
   local -n urls="URL_$protocol"
   before="$(ticks "${PID[$side]}")"
   if [ "$protocol" = h1 ]; then
-    wrk -t2 -c64 -d"${seconds}s" -H "Host: $HOST_HEADER" "${urls[$side]}" > "$WORK/run.out" 2>&1 || true
+    wrk -t2 -c64 -d"${seconds}s" "${WRK_BODY[@]}" -H "Host: $HOST_HEADER" "${urls[$side]}${REQUEST_PATH#/}" > "$WORK/run.out" 2>&1 || true
     requests="$(awk '/requests in/ { print $1 }' "$WORK/run.out")"; rps="$(awk '/^Requests\/sec:/ { print $2 }' "$WORK/run.out")"
   else
-    h2load -t2 -c16 -m8 -D "$seconds" -H ":authority: $HOST_HEADER" "${urls[$side]}" > "$WORK/run.out" 2>&1 || true
+    h2load -t2 -c16 -m8 -D "$seconds" "${H2LOAD_BODY[@]}" -H ":authority: $HOST_HEADER" "${urls[$side]}${REQUEST_PATH#/}" > "$WORK/run.out" 2>&1 || true
     requests="$(awk '/^requests:/ { gsub(",", ""); print $8 }' "$WORK/run.out")"; rps="$(awk '/^finished in/ { gsub(",", ""); print $4 }' "$WORK/run.out")"
   fi
   after="$(ticks "${PID[$side]}")"
   awk -v t="$((after - before))" -v n="${requests:-0}" -v r="${rps:-0}" -v hz="$CLK_TCK" 'BEGIN { printf "%.0f %.2f", r, (n > 0 ? t * 1e6 / hz / n : 0) }'
 }
 
-log "A: ${BASE}${A_ENV:+ ($A_ENV)}   B: ${HEAD:-working tree}${B_ENV:+ ($B_ENV)}   features: $FEATURES"
+log "A: ${BASE}${A_ENV:+ ($A_ENV)}   B: ${HEAD:-working tree}${B_ENV:+ ($B_ENV)}   features: $FEATURES   request: $( [ "$POST_BYTES" -gt 0 ] && echo "POST ($POST_BYTES bytes)" || echo GET) $REQUEST_PATH"
 for protocol in $PROTOCOLS; do for side in A B A B; do run "$side" "$protocol" 4 > /dev/null; done; done
 for round in $(seq 1 "$ROUNDS"); do
   for protocol in $PROTOCOLS; do

@@ -6,6 +6,9 @@
 #   options: --rounds N  --duration SECONDS  --warmup SECONDS  --warmup-runs N  --rates R1,R2,...  --scale-cycles N
 #            --no-scenarios  --scenarios-only  --no-build  --out DIR (default perf/results/default or perf/results/quick)
 #            --only REGEX         only the cases whose "target:protocol" matches, e.g. '^(ase-bare|yarp|nginx):h1$'
+#            --path PATH          the path every throughput case requests (default /): the backend answers /bytes/N
+#                                 with N bytes, e.g. --path /bytes/16384 for a 16 KiB response
+#            --post-bytes N       POST an N-byte body instead of GET (wrk and h2load); with --path, to that path
 #            --gateway-env "K=V"  extra environment for the AseGateway processes only (e.g. DOTNET_gcServer=1), to
 #                                 measure a runtime setting before putting it in the csproj
 #            --aot                also the gateway published as Native AOT (targets ase-bare-aot, ase-full-aot, beside
@@ -44,7 +47,7 @@ export LC_ALL=C DOTNET_CLI_TELEMETRY_OPTOUT=1 DOTNET_NOLOGO=1 DOTNET_SKIP_FIRST_
 
 REPO="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 COMMAND_LINE="perf/compare.sh${*:+ $*}"
-ONLY="" GATEWAY_ENV="" AOT=0 PROFILE=0 MODE=default ROUNDS=3 DURATION=9 WARMUP=3 WARMUP_RUNS=6 RATES="2000,5000,10000" SCALE_CYCLES=3 SCENARIOS=1 BUILD=1 OUT=""
+ONLY="" REQUEST_PATH="/" POST_BYTES=0 GATEWAY_ENV="" AOT=0 PROFILE=0 MODE=default ROUNDS=3 DURATION=9 WARMUP=3 WARMUP_RUNS=6 RATES="2000,5000,10000" SCALE_CYCLES=3 SCENARIOS=1 BUILD=1 OUT=""
 OPEN_DURATION=10 RELOADS=100 RELOAD_LOAD_RPS=3000
 WRK_CONNECTIONS=64 WRK_THREADS=2 H2_CONNECTIONS=16 H2_STREAMS=8 H2_THREADS=2
 HOST_HEADER="bench.perf.test" API_KEY="perf-$RANDOM$RANDOM"
@@ -61,6 +64,8 @@ while [ $# -gt 0 ]; do
     --no-scenarios) SCENARIOS=0 ;;
     --scenarios-only) SCENARIOS=2 ;;
     --only) ONLY="$2"; shift ;;
+    --path) REQUEST_PATH="$2"; shift ;;
+    --post-bytes) POST_BYTES="$2"; shift ;;
     --gateway-env) GATEWAY_ENV="$2"; shift ;;
     --aot) AOT=1 ;;
     --profile) PROFILE=1 ;;
@@ -88,6 +93,13 @@ RUNS="$OUT/runs.jsonl"
 # Scenario results of an earlier run into the same folder must not be reported as this run's.
 rm -f "$OUT"/scenario-*.json "$OUT/open-model.jsonl"
 CLK_TCK="$(getconf CLK_TCK)"
+# --post-bytes: the body, as a file for h2load and inside a script for wrk.
+REQUEST_LINE="GET $REQUEST_PATH"
+if [ "$POST_BYTES" -gt 0 ]; then
+  REQUEST_LINE="POST $REQUEST_PATH with a $POST_BYTES-byte body"
+  head -c "$POST_BYTES" /dev/zero | tr '\0' 'a' > "$WORK/body.bin"
+  printf 'wrk.method = "POST"\nwrk.headers["Content-Type"] = "application/octet-stream"\nlocal f = io.open("%s", "rb")\nwrk.body = f:read("*a")\nf:close()\n' "$WORK/body.bin" > "$WORK/post.lua"
+fi
 STARTED_PIDS=()
 SCENARIO_FAILURES=0
 
@@ -291,6 +303,10 @@ http {
   access_log off;
   keepalive_requests 1000000;
   keepalive_timeout 120s;
+  # Request bodies (--post-bytes) in memory, as a tuned proxy keeps them; the default 16 KiB buffer writes a larger
+  # one to a temporary file first.
+  client_body_buffer_size 1m;
+  client_max_body_size 16m;
   client_body_temp_path $dir/tmp/body; proxy_temp_path $dir/tmp/proxy; fastcgi_temp_path $dir/tmp/fastcgi;
   uwsgi_temp_path $dir/tmp/uwsgi; scgi_temp_path $dir/tmp/scgi;
   upstream backend { server 127.0.0.1:$BACKEND_PORT; keepalive 128; keepalive_requests 1000000; }
@@ -371,7 +387,9 @@ percentiles() {
 load() {
   local protocol="$1" url="$2" seconds="$3" out="$4" rate="${5:-}"
   if [ "$protocol" = h1 ] && [ -z "$rate" ]; then
-    timeout $((seconds + 30)) wrk -t"$WRK_THREADS" -c"$WRK_CONNECTIONS" -d"${seconds}s" --latency -H "Host: $HOST_HEADER" "$url" > "$out" 2>&1 || true
+    local script=()
+    [ "$POST_BYTES" -gt 0 ] && script=(-s "$WORK/post.lua")
+    timeout $((seconds + 30)) wrk -t"$WRK_THREADS" -c"$WRK_CONNECTIONS" -d"${seconds}s" --latency "${script[@]}" -H "Host: $HOST_HEADER" "$url" > "$out" 2>&1 || true
     local rps p50 p90 p99 requests sockerr non2xx
     rps="$(awk '/^Requests\/sec:/ { print $2 }' "$out")"
     p50="$(to_ms "$(awk '$1 == "50%" { print $2 }' "$out")")"
@@ -402,6 +420,7 @@ load() {
   fi
   # HTTP/2 names the host in :authority; a second name in a host header is refused by nginx (400).
   local args=(-t "$H2_THREADS" -D "$seconds" --log-file="$out.requests" -H ":authority: $HOST_HEADER" -c "$H2_CONNECTIONS" -m "$H2_STREAMS")
+  [ "$POST_BYTES" -gt 0 ] && args+=(-d "$WORK/body.bin")
   timeout $((seconds + 30)) h2load "${args[@]}" "$url" > "$out" 2>&1 || true
   # "requests: N total, N started, N done, N succeeded, N failed, N errored, N timeout": failed also counts
   # non-2xx answers, which the log counts; errored and timeout are the socket-level failures.
@@ -437,7 +456,7 @@ warm_up() {
 run_case() {
   local round="$1" target="$2" protocol="$3" seconds="$4" warmup="$5" url pid before after result
   local -n urls="URL_$protocol"
-  url="${urls[$target]}"; pid="${TARGET_PID[$target]}"
+  url="${urls[$target]}${REQUEST_PATH#/}"; pid="${TARGET_PID[$target]}"
   kill -0 "$pid" 2>/dev/null || die "$target (pid $pid) is not running; see $OUT/$target.log"
   local profile="" recorder=""
   if [ "$PROFILE" = 1 ] && [ "$warmup" = false ]; then
@@ -601,7 +620,7 @@ EOF
 report() {
   local machine cpu
   cpu="$(awk -F': ' '/^model name/ { print $2; exit }' /proc/cpuinfo)"
-  jq -s --arg cpu "${cpu:-unknown}" --arg nproc "$(nproc)" --arg kernel "$(uname -r)" --arg command "$COMMAND_LINE" \
+  jq -s --arg cpu "${cpu:-unknown}" --arg nproc "$(nproc)" --arg kernel "$(uname -r)" --arg command "$COMMAND_LINE" --arg request "$REQUEST_LINE" \
     --arg mode "$MODE" --arg date "$(date -u +%Y-%m-%dT%H:%M:%SZ)" --arg commit "$(git -C "$REPO" rev-parse --short HEAD 2>/dev/null || echo unknown)" \
     --argjson rounds "$ROUNDS" --argjson duration "$DURATION" \
     --arg load "wrk -t$WRK_THREADS -c$WRK_CONNECTIONS (HTTP/1.1); h2load -t$H2_THREADS -c$H2_CONNECTIONS -m$H2_STREAMS (HTTP/2)" \
@@ -620,7 +639,7 @@ report() {
     {
       date: $date, commit: $commit, mode: $mode, command: $command,
       machine: { nproc: ($nproc | tonumber), cpu: $cpu, kernel: $kernel },
-      rounds: $rounds, seconds_per_run: $duration, load: $load,
+      rounds: $rounds, seconds_per_run: $duration, load: $load, request: $request,
       results: [ $measured | group_by([.protocol, .target])[] | . as $g | .[0] as $f | {
         target: $f.target, protocol: $f.protocol, tool: $f.tool, rounds: length,
         rps: (map(.rps) | median | round), p50_ms: (map(.p50_ms) | median | r2), p99_ms: (map(.p99_ms) | median | r2),
@@ -643,7 +662,7 @@ report() {
     "## Performance: \(.date) (\(.mode) run, commit \(.commit))",
     "",
     "Machine: \(.machine.nproc) cores (`nproc`), \(.machine.cpu), Linux \(.machine.kernel); generator, proxies and backend share it.",
-    "Reproduce: `\(.command)` — \(.rounds) rounds of \(.seconds_per_run) s per case, order rotated each round, after discarded warm-up runs until CPU per request settles; \(.load); 13-byte plaintext backend.",
+    "Reproduce: `\(.command)` — \(.rounds) rounds of \(.seconds_per_run) s per case, order rotated each round, after discarded warm-up runs until CPU per request settles; \(.load); \(.request // "GET /") (the backend answers / with 13 bytes of plaintext, /bytes/N with N bytes).",
     "Ratios are medians over rounds of ratios paired within each round. CPU is the proxy processes'\'' user+system time per request; user is the part in their own code (the rest is the kernel'\''s, mostly loopback TCP); backend is the CPU per request of the backend behind it.",
     "",
     "| Protocol | Target | Req/s | p50 ms | p99 ms | CPU µs/req | of it user | backend µs/req | × nginx | × YARP | CPU × nginx | RSS after warm-up MB | Peak RSS MB | Errors |",

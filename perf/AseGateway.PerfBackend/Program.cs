@@ -3,6 +3,7 @@ using System.Text;
 // The backend every target of perf/compare.sh forwards to (TechEmpower's plaintext and JSON shapes): as little
 // work per request as Kestrel allows, so the numbers measure the proxy in front of it.
 //   GET /json      -> {"message":"Hello, World!"}
+//   GET /bytes/N   -> N bytes of text (0 to 4 MiB), for the cost of larger bodies
 //   anything else  -> Hello, World!   (13 bytes, text/plain; /healthz too, for the gateway's health checks)
 // Ports: ASPNETCORE_URLS (set by the gateway for process instances), else $PORT, a port or a comma-separated list
 // (compare.sh gives the full feature set's two worker instances two ports of one process), else 5000. HTTP/1.1: the
@@ -29,8 +30,18 @@ if (Environment.GetEnvironmentVariable("ASPNETCORE_URLS") is null)
 var app = builder.Build();
 var plaintext = "Hello, World!"u8.ToArray();
 var json = Encoding.UTF8.GetBytes("""{"message":"Hello, World!"}""");
+var filler = new byte[4 << 20];
+Array.Fill(filler, (byte)'a');
 app.Run(context =>
 {
+    if (context.Request.Path.StartsWithSegments("/bytes", StringComparison.Ordinal, out var rest)
+        && rest.Value is { Length: > 1 } digits && int.TryParse(digits.AsSpan(1), out var size) && size >= 0 && size <= filler.Length)
+    {
+        context.Response.ContentType = "text/plain";
+        context.Response.ContentLength = size;
+        return context.Response.Body.WriteAsync(filler.AsMemory(0, size)).AsTask();
+    }
+
     var isJson = context.Request.Path.Equals("/json", StringComparison.Ordinal);
     var body = isJson ? json : plaintext;
     var response = context.Response;
