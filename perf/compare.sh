@@ -690,7 +690,7 @@ report() {
   gnuplot <<EOF
 set terminal pngcairo size 1100,560 font "sans,10"
 set output "$OUT/rps.png"
-set title "Requests per second (median of $ROUNDS rounds) — $(nproc) cores, generator, proxy and backend on one machine"
+set title "Requests per second (median of $ROUNDS rounds), $REQUEST_LINE — $(nproc) cores, generator, proxy and backend on one machine"
 set style data histograms
 set style histogram clustered gap 1
 set style fill solid 0.85 border -1
