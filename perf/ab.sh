@@ -50,8 +50,7 @@ log() { printf '%s %s\n' "$(date -u +%H:%M:%S)" "$*" >&2; }
 source "$REPO/perf/gateway-config.sh"
 WRK_BODY=() H2LOAD_BODY=()
 if [ "$POST_BYTES" -gt 0 ]; then
-  head -c "$POST_BYTES" /dev/zero | tr '\0' 'a' > "$WORK/body.bin"
-  printf 'wrk.method = "POST"\nlocal f = io.open("%s", "rb")\nwrk.body = f:read("*a")\nf:close()\n' "$WORK/body.bin" > "$WORK/post.lua"
+  post_body_files "$POST_BYTES"
   WRK_BODY=(-s "$WORK/post.lua") H2LOAD_BODY=(-d "$WORK/body.bin")
 fi
 

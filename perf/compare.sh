@@ -93,13 +93,8 @@ RUNS="$OUT/runs.jsonl"
 # Scenario results of an earlier run into the same folder must not be reported as this run's.
 rm -f "$OUT"/scenario-*.json "$OUT/open-model.jsonl"
 CLK_TCK="$(getconf CLK_TCK)"
-# --post-bytes: the body, as a file for h2load and inside a script for wrk.
 REQUEST_LINE="GET $REQUEST_PATH"
-if [ "$POST_BYTES" -gt 0 ]; then
-  REQUEST_LINE="POST $REQUEST_PATH with a $POST_BYTES-byte body"
-  head -c "$POST_BYTES" /dev/zero | tr '\0' 'a' > "$WORK/body.bin"
-  printf 'wrk.method = "POST"\nwrk.headers["Content-Type"] = "application/octet-stream"\nlocal f = io.open("%s", "rb")\nwrk.body = f:read("*a")\nf:close()\n' "$WORK/body.bin" > "$WORK/post.lua"
-fi
+[ "$POST_BYTES" -gt 0 ] && REQUEST_LINE="POST $REQUEST_PATH with a $POST_BYTES-byte body"
 STARTED_PIDS=()
 SCENARIO_FAILURES=0
 
@@ -248,6 +243,8 @@ start_backends() {
 
 # gateway_config and api_key_sha256: the gateway's configuration for ase-bare and ase-full, shared with ab.sh.
 source "$REPO/perf/gateway-config.sh"
+# --post-bytes: the body, as a file for h2load and inside a script for wrk.
+[ "$POST_BYTES" -gt 0 ] && post_body_files "$POST_BYTES"
 
 # Every load generator connects from 127.0.0.1: the per-client connection cap (200 by default, an edge defence that
 # nginx and HAProxy are not given here either) is raised so that the open model's 200+ connections are not refused.

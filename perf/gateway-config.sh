@@ -1,4 +1,5 @@
-# Sourced by compare.sh and ab.sh: the gateway's configuration for the targets ase-bare and ase-full.
+# Sourced by compare.sh and ab.sh: the gateway's configuration for the targets ase-bare and ase-full, the backend's
+# environment and the request body files.
 # Reads BACKEND_PORT, BACKEND2_PORT, CERT_DIR, HOST_HEADER, WORK and API_KEY from the caller.
 
 PERF_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
@@ -8,6 +9,13 @@ PERF_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 # or one whose thread pool wakes and spins for each request, cost the machine more per request with some proxies in
 # front than with others; see perf/AseGateway.PerfBackend/Program.cs and README "Performance".
 perf_backend_env() { echo "DOTNET_SYSTEM_NET_SOCKETS_INLINE_COMPLETIONS=1 PORT=$BACKEND_PORT,$BACKEND2_PORT"; }
+
+# post_body_files BYTES: WORK/body.bin (BYTES of "a", h2load's -d) and WORK/post.lua (wrk's -s: a POST of that body),
+# for --post-bytes in compare.sh and ab.sh alike.
+post_body_files() {
+  head -c "$1" /dev/zero | tr '\0' 'a' > "$WORK/body.bin"
+  printf 'wrk.method = "POST"\nwrk.headers["Content-Type"] = "application/octet-stream"\nlocal f = io.open("%s", "rb")\nwrk.body = f:read("*a")\nf:close()\n' "$WORK/body.bin" > "$WORK/post.lua"
+}
 
 api_key_sha256() { printf %s "$API_KEY" | sha256sum | cut -d' ' -f1; }
 

@@ -254,7 +254,7 @@ internal sealed class EventLoopSocket : IDuplexPipe
                     // A full buffer says more is waiting: ask for a larger one next, so that a large body takes a
                     // few receives rather than one per 4 KiB block (the pipe rents one past its pool's block size
                     // from the shared array pool, and gives it back once read).
-                    sizeHint = Math.Min(Math.Max(memory.Length, 4096) * 4, _maxUnflushedReceive);
+                    sizeHint = Math.Min(Math.Max(memory.Length, EventLoopMemoryPool.BlockSize) * 4, _maxUnflushedReceive);
                     continue;
                 }
 
