@@ -25,16 +25,16 @@ internal sealed partial class AseDefaultRuleSet : IManagedRuleSet
     internal static readonly ManagedRule[] AllRules =
     [
         new(new("913100", "SCANNER-DETECTION", WafSeverity.Critical, "Security scanner identified by its User-Agent"), Targets.UserAgent, Scanner(), null),
-        new(new("920270", "PROTOCOL-ENFORCEMENT", WafSeverity.Critical, "NUL character in request"), Targets.Uri | Targets.Args, Nul(), SearchValues.Create("\0")),
+        new(new("920270", "PROTOCOL-ENFORCEMENT", WafSeverity.Critical, "NUL character in request"), Targets.Uri | Targets.Args, Nul(), "\0"),
         // Every alternative has ".." or a percent escape.
-        new(new("930100", "LFI", WafSeverity.Critical, "Path traversal attack (../)"), Targets.Uri | Targets.Args, Traversal(), SearchValues.Create(".%")),
+        new(new("930100", "LFI", WafSeverity.Critical, "Path traversal attack (../)"), Targets.Uri | Targets.Args, Traversal(), ".%"),
         // A separator (; | & ` $) before the command, or a path.
-        new(new("932100", "RCE", WafSeverity.Critical, "Remote command execution: Unix command injection"), Targets.Args | Targets.Cookies | Targets.Body, CommandInjection(), SearchValues.Create(";|&`$/")),
+        new(new("932100", "RCE", WafSeverity.Critical, "Remote command execution: Unix command injection"), Targets.Args | Targets.Cookies | Targets.Body, CommandInjection(), ";|&`$/"),
         // A tag's "<", "javascript:", a handler's "=", "document.cookie" or "alert(".
-        new(new("941100", "XSS", WafSeverity.Critical, "XSS attack: script tag, event handler or javascript: URI"), Targets.Uri | Targets.Args | Targets.Cookies | Targets.Referer, CrossSiteScripting(), SearchValues.Create("<:=.(")),
+        new(new("941100", "XSS", WafSeverity.Critical, "XSS attack: script tag, event handler or javascript: URI"), Targets.Uri | Targets.Args | Targets.Cookies | Targets.Referer, CrossSiteScripting(), "<:=.("),
         new(new("942100", "SQLI", WafSeverity.Critical, "SQL injection: tautology, UNION SELECT, stacked or time-based query"), Targets.Args | Targets.Cookies, SqlInjection(), null),
         // Both alternatives are anchored at a digit (\d: any Unicode decimal digit) or "[".
-        new(new("920350", "PROTOCOL-ENFORCEMENT", WafSeverity.Warning, "Host header is a numeric IP address"), Targets.Host, NumericHost(), SearchValues.Create(DecimalDigitsAnd('['))),
+        new(new("920350", "PROTOCOL-ENFORCEMENT", WafSeverity.Warning, "Host header is a numeric IP address"), Targets.Host, NumericHost(), DecimalDigitsAnd('[')),
         new(new("200002", "REQUEST-BODY", WafSeverity.Critical, "Failed to parse request body"), Targets.BodyError, null, null),
     ];
 
@@ -89,7 +89,9 @@ internal sealed partial class AseDefaultRuleSet : IManagedRuleSet
             }
         }
 
-        if ((rule.Targets & Targets.Body) != 0 && request.BodyArgs.Count == 0 && !request.Body.IsEmpty
+        // The body's bytes are checked for the rule's required characters before they are decoded: a 16 KiB upload's
+        // text is a 32 KB string, made for nothing when no rule can match it.
+        if ((rule.Targets & Targets.Body) != 0 && request.BodyArgs.Count == 0 && rule.MayMatch(request.Body.Span)
             && context.MayInspect(info, WafInspectedKind.Body, "REQUEST_BODY") && Test(rule, request.BodyText) is { } body)
         {
             return new ManagedRuleMatch(info, "REQUEST_BODY", body, info.Description);
@@ -177,11 +179,26 @@ internal sealed partial class AseDefaultRuleSet : IManagedRuleSet
         BodyError = 128,
     }
 
-    /// <param name="Required">Characters one of which every match contains; null when no such set is known.</param>
-    internal sealed record ManagedRule(ManagedRuleInfo Info, Targets Targets, Regex? Pattern, SearchValues<char>? Required)
+    /// <param name="RequiredCharacters">Characters one of which every match contains; null when no such set is known.</param>
+    internal sealed record ManagedRule(ManagedRuleInfo Info, Targets Targets, Regex? Pattern, string? RequiredCharacters)
     {
+        private readonly SearchValues<char>? _required = RequiredCharacters is null ? null : SearchValues.Create(RequiredCharacters);
+
+        // The same set as UTF-8 bytes, when it is all ASCII: UTF-8 encodes nothing else with ASCII bytes, and decoding
+        // replaces invalid bytes with U+FFFD, so the decoded text holds one of the characters exactly when the bytes
+        // hold one of them.
+        private readonly SearchValues<byte>? _requiredUtf8 = RequiredCharacters is not null && System.Text.Ascii.IsValid(RequiredCharacters)
+            ? SearchValues.Create(System.Text.Encoding.ASCII.GetBytes(RequiredCharacters))
+            : null;
+
         /// <summary>False when the value cannot match: it is empty, or holds none of the required characters.</summary>
-        public bool MayMatch(string value) => value.Length > 0 && (Required is null || value.AsSpan().ContainsAny(Required));
+        public bool MayMatch(string value) => value.Length > 0 && (_required is null || value.AsSpan().ContainsAny(_required));
+
+        /// <summary>
+        /// <see cref="MayMatch(string)"/> for UTF-8 text, asked before it is decoded; true when the set is not all
+        /// ASCII, so the text must be decoded to tell.
+        /// </summary>
+        public bool MayMatch(ReadOnlySpan<byte> utf8) => !utf8.IsEmpty && (_requiredUtf8 is null || utf8.ContainsAny(_requiredUtf8));
     }
 
     // Every pattern must be linear in the input, whatever the input (no ReDoS). Those that are linear by their shape

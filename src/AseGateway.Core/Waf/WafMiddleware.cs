@@ -60,15 +60,37 @@ internal sealed partial class WafMiddleware
 
     private async Task InspectWithBodyAsync(HttpContext context, GatewayRequestFeature gateway, AppModel app, WafPolicyModel policy, WafRequest request)
     {
-        if (await ReadBodyAsync(context, policy, request) is { } refusal)
+        var http = context.Request;
+        if (policy.RequestBodyEnforcement && http.ContentLength > policy.MaxRequestBodyBytes)
         {
-            gateway.AnsweredBy = Observability.AccessLogSubStatus.WafBodyTooLarge;
-            await PlainTextResponse.WriteAsync(context, StatusCodes.Status413PayloadTooLarge, $"413 Payload Too Large: {refusal}\n");
+            await RefuseAsync(context, gateway, TooLarge(policy));
+            return;
+        }
+
+        // A body whose Content-Length fits the inspection limit is read whole into one pooled array, which the proxy
+        // then sends on; the array is the pool's again once the request is done (this stage ends after the proxy).
+        using var whole = http.ContentLength is long length and > 0 && length <= policy.InspectLimitBytes
+            ? await ReadWholeBodyAsync(context, (int)length)
+            : null;
+        var refusal = whole is not null
+            ? await InspectWholeBodyAsync(http, policy, request, whole)
+            : await ReadBodyAsync(context, policy, request);
+        if (refusal is not null)
+        {
+            await RefuseAsync(context, gateway, refusal);
             return;
         }
 
         await ApplyAsync(context, gateway, app, policy, request, _engine.EvaluateAsync(policy, app.Name, request, context.RequestAborted));
     }
+
+    private static Task RefuseAsync(HttpContext context, GatewayRequestFeature gateway, string refusal)
+    {
+        gateway.AnsweredBy = Observability.AccessLogSubStatus.WafBodyTooLarge;
+        return PlainTextResponse.WriteAsync(context, StatusCodes.Status413PayloadTooLarge, $"413 Payload Too Large: {refusal}\n");
+    }
+
+    private static string TooLarge(WafPolicyModel policy) => $"the body is larger than {policy.MaxRequestBodyBytes / 1024} KB";
 
     private async Task ApplyAsync(HttpContext context, GatewayRequestFeature gateway, AppModel app, WafPolicyModel policy, WafRequest request, ValueTask<WafVerdict> evaluation) =>
         await Apply(context, gateway, app, policy, request, await evaluation);
@@ -158,16 +180,51 @@ internal sealed partial class WafMiddleware
         return verdict.Blocked;
     }
 
+    /// <summary>
+    /// Reads a body of a known <paramref name="length"/> (within the inspection limit) into one pooled array and puts
+    /// it in place of the request's body. A body that ends early (which Kestrel's framing should not let happen) is
+    /// kept as far as it came: the proxy then fails it as shorter than its Content-Length.
+    /// </summary>
+    private static async Task<InspectedRequestBody> ReadWholeBodyAsync(HttpContext context, int length)
+    {
+        var http = context.Request;
+        var pooled = ArrayPool<byte>.Shared.Rent(length);
+        var filled = 0;
+        try
+        {
+            int read;
+            while (filled < length && (read = await http.Body.ReadAsync(pooled.AsMemory(filled, length - filled), context.RequestAborted)) > 0)
+            {
+                filled += read;
+            }
+        }
+        catch
+        {
+            ArrayPool<byte>.Shared.Return(pooled);
+            throw;
+        }
+
+        var whole = new InspectedRequestBody(pooled, filled);
+        http.Body = whole;
+        return whole;
+    }
+
+    /// <returns>Why the body is refused, or null when it may pass.</returns>
+    private static async Task<string?> InspectWholeBodyAsync(HttpRequest http, WafPolicyModel policy, WafRequest request, InspectedRequestBody whole)
+    {
+        request.Body = whole.Content;
+        await BodyParser.ParseAsync(request, http.ContentType, truncated: false);
+        return UploadRefusal(policy, request);
+    }
+
+    /// <summary>
+    /// A body of unknown length, or longer than the inspection limit: buffered (in memory to 64 KiB, then in a file)
+    /// so the proxy can send every byte again from the start, and read only as far as needed.
+    /// </summary>
     /// <returns>Why the body is refused, or null when it may pass.</returns>
     private static async Task<string?> ReadBodyAsync(HttpContext context, WafPolicyModel policy, WafRequest request)
     {
         var http = context.Request;
-        if (policy.RequestBodyEnforcement && http.ContentLength > policy.MaxRequestBodyBytes)
-        {
-            return $"the body is larger than {policy.MaxRequestBodyBytes / 1024} KB";
-        }
-
-        // Buffer so the proxy can send every byte again from the start; read only as far as needed.
         http.EnableBuffering(bufferThreshold: 64 * 1024, bufferLimit: policy.RequestBodyEnforcement ? policy.MaxRequestBodyBytes : long.MaxValue);
         var readLimit = policy.RequestBodyEnforcement ? Math.Max(policy.InspectLimitBytes, policy.MaxRequestBodyBytes) : policy.InspectLimitBytes;
         var inspected = new byte[Math.Min(policy.InspectLimitBytes, (int)Math.Min(http.ContentLength ?? policy.InspectLimitBytes, policy.InspectLimitBytes))];
@@ -197,7 +254,7 @@ internal sealed partial class WafMiddleware
         catch (IOException) when (policy.RequestBodyEnforcement)
         {
             // FileBufferingReadStream refuses to buffer past its limit: the body is too large.
-            return $"the body is larger than {policy.MaxRequestBodyBytes / 1024} KB";
+            return TooLarge(policy);
         }
         finally
         {
@@ -206,20 +263,20 @@ internal sealed partial class WafMiddleware
 
         if (policy.RequestBodyEnforcement && total > policy.MaxRequestBodyBytes)
         {
-            return $"the body is larger than {policy.MaxRequestBodyBytes / 1024} KB";
+            return TooLarge(policy);
         }
 
         http.Body.Position = 0;
         request.Body = inspected.AsMemory(0, kept);
         request.BodyTruncated = total > kept;
         await BodyParser.ParseAsync(request, http.ContentType, request.BodyTruncated);
-        if (policy.FileUploadEnforcement && request.FileBytes > policy.FileUploadLimitBytes)
-        {
-            return $"the uploaded files are larger than {policy.FileUploadLimitBytes / (1024 * 1024)} MB";
-        }
-
-        return null;
+        return UploadRefusal(policy, request);
     }
+
+    private static string? UploadRefusal(WafPolicyModel policy, WafRequest request) =>
+        policy.FileUploadEnforcement && request.FileBytes > policy.FileUploadLimitBytes
+            ? $"the uploaded files are larger than {policy.FileUploadLimitBytes / (1024 * 1024)} MB"
+            : null;
 
     [LoggerMessage(EventId = Logging.EventIds.WafBlocked, Level = LogLevel.Information, Message = "WAF blocked request {TransactionId} to app '{App}': rule {RuleId}: {Message}")]
     private static partial void LogBlocked(ILogger logger, string transactionId, string app, string ruleId, string message);

@@ -85,7 +85,10 @@ public sealed class WafRequest
     /// <summary>Arguments from the body: form fields, JSON leaves (<c>a.b[0].c</c>), XML text and attributes.</summary>
     public IReadOnlyList<KeyValuePair<string, string>> BodyArgs { get; internal set; } = NoArgs;
 
-    /// <summary>The inspected part of the body (up to the policy's inspect limit); the worker still gets all of it.</summary>
+    /// <summary>
+    /// The inspected part of the body (up to the policy's inspect limit); the worker still gets all of it. The memory
+    /// is valid while the request is being handled: it may be pooled, so a hook that keeps the body copies it.
+    /// </summary>
     public ReadOnlyMemory<byte> Body { get; internal set; }
 
     public bool BodyTruncated { get; internal set; }

@@ -88,6 +88,32 @@ public sealed class AseDefaultRuleSetTests
     /// of Arabic-Indic digits are among them: \d is any Unicode decimal digit, for the pattern and for its filter.
     /// </summary>
     [Fact]
+    public void RequiredCharacters_InUtf8Bytes_AgreeWithTheDecodedText()
+    {
+        // A body is filtered on its bytes before it is decoded: for an ASCII set the two must agree on any bytes,
+        // invalid UTF-8 included (it decodes to U+FFFD, never to ASCII); a set that is not all ASCII must not filter.
+        byte[][] bodies =
+        [
+            "plain text"u8.ToArray(), "a;b"u8.ToArray(), "caf\u00e9 /etc"u8.ToArray(), [0xC3, 0x28, 0x3B], [0xE2, 0x82], [0xFF, 0xFE, 0x2F],
+            [0xC0, 0xAE, 0xC0, 0xAE], "\u0663\u0661"u8.ToArray(), [0x00], "[::1]"u8.ToArray(),
+        ];
+        foreach (var rule in AseDefaultRuleSet.AllRules)
+        {
+            if (rule.RequiredCharacters is null)
+            {
+                continue;
+            }
+
+            var ascii = System.Text.Ascii.IsValid(rule.RequiredCharacters);
+            foreach (var body in bodies)
+            {
+                var text = System.Text.Encoding.UTF8.GetString(body);
+                Assert.Equal(ascii ? rule.MayMatch(text) : true, rule.MayMatch(body));
+            }
+        }
+    }
+
+    [Fact]
     public void RequiredCharacters_AreInEveryMatchOfThePattern()
     {
         string[] fragments =
@@ -101,7 +127,7 @@ public sealed class AseDefaultRuleSetTests
         var builder = new System.Text.StringBuilder();
         foreach (var rule in AseDefaultRuleSet.AllRules)
         {
-            if (rule.Pattern is null || rule.Required is null)
+            if (rule.Pattern is null || rule.RequiredCharacters is null)
             {
                 continue;
             }
@@ -123,6 +149,8 @@ public sealed class AseDefaultRuleSetTests
                 }
 
                 var value = builder.ToString();
+                var utf8 = System.Text.Encoding.UTF8.GetBytes(value);
+                Assert.True(rule.MayMatch(utf8) || !rule.MayMatch(value), $"rule {rule.Info.RuleId}: the filter turns away the bytes of \"{value}\" but not its text");
                 if (rule.Pattern.IsMatch(value))
                 {
                     matched++;

@@ -123,6 +123,29 @@ public sealed class WafPipelineTests(ITestOutputHelper output)
     }
 
     [Fact]
+    public async Task RawBodies_AttackBlocked_WhereverItSits_CleanAndNonAsciiPass()
+    {
+        // An unparsed body is matched as text. Its bytes are first checked for the characters a match needs, so the
+        // attack must be found wherever it sits in a body that is otherwise clean, after non-ASCII text too.
+        await using var backends = await HashingBackend.StartAsync();
+        await using var gateway = await TestGateway.StartAsync(WithPolicy(TestConfigs.Static([backends.Backend]), Policy(customRules: string.Empty, managed: AseDefault)), output);
+        var filler = new string('a', 20_000);
+
+        foreach (var attack in new[] { "; cat /etc/passwd" + filler, filler + "x; cat y", "caf\u00e9 \u00fcber" + filler + "`whoami`" })
+        {
+            using var blocked = await Post(gateway, "application/octet-stream", attack);
+            Assert.Equal(HttpStatusCode.Forbidden, blocked.StatusCode);
+        }
+
+        foreach (var clean in new[] { filler, "caf\u00e9 \u00fcber " + filler })
+        {
+            using var passed = await Post(gateway, "application/octet-stream", clean);
+            Assert.Equal(HttpStatusCode.OK, passed.StatusCode);
+            Assert.Equal(Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(clean))), await passed.Content.ReadAsStringAsync());
+        }
+    }
+
+    [Fact]
     public async Task Bodies_JsonAttackBlocked_CleanFormReachesWorkerByteIdentical_OversizedIs413()
     {
         await using var backends = await HashingBackend.StartAsync();
@@ -145,18 +168,23 @@ public sealed class WafPipelineTests(ITestOutputHelper output)
     }
 
     [Theory]
-    [InlineData(true)]
-    [InlineData(false)]
-    public async Task Bodies_KeptForInspection_ReachTheWorkerByteIdentical_InMemoryAndInAFile(bool enforcement)
+    [InlineData(true, true)]
+    [InlineData(false, true)]
+    [InlineData(true, false)]
+    [InlineData(false, false)]
+    public async Task Bodies_KeptForInspection_ReachTheWorkerByteIdentical_InMemoryAndInAFile(bool enforcement, bool fastPath)
     {
-        // The WAF keeps the body to inspect it (in memory to 64 KiB, then in a file) and the fast path sends it on
-        // from there: with enforcement the whole body was read first; without, the part past the inspection limit
-        // still comes from the client as it is sent on.
+        // The WAF keeps the body to inspect it and the proxy (the fast path, or YARP) sends it on from there: a body
+        // within the 8 KB inspection limit whole in one pooled array; a larger one in memory to 64 KiB, then in a
+        // file. With enforcement the whole body was read first; without, the part past the inspection limit still
+        // comes from the client as it is sent on.
         await using var backends = await HashingBackend.StartAsync();
         var settings = $$""", "requestBodyEnforcement": {{(enforcement ? "true" : "false")}}, "maxRequestBodySizeInKb": 1024, "requestBodyInspectLimitInKB": 8""";
-        await using var gateway = await TestGateway.StartAsync(WithPolicy(TestConfigs.Static([backends.Backend]), Policy(customRules: string.Empty, managed: AseDefault, settings: settings)), output);
+        var config = WithPolicy(TestConfigs.Static([backends.Backend]), Policy(customRules: string.Empty, managed: AseDefault, settings: settings))
+            .Replace("\"trustedForwarders\":", $"\"forwarding\": {{ \"fastPath\": {(fastPath ? "true" : "false")} }}, \"trustedForwarders\":");
+        await using var gateway = await TestGateway.StartAsync(config, output);
 
-        foreach (var size in new[] { 40_000, 300_000 })
+        foreach (var size in new[] { 5_000, 8_184, 40_000, 300_000 })
         {
             var body = "comment=" + string.Create(size, size, static (span, seed) =>
             {

@@ -2,6 +2,7 @@ using System.Buffers;
 using System.IO.Pipelines;
 using AseGateway.Affinity;
 using AseGateway.Networking.EventLoop;
+using AseGateway.Waf;
 using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Http.Features;
 using Microsoft.AspNetCore.WebUtilities;
@@ -373,9 +374,12 @@ internal sealed partial class FastPathForwarderMiddleware
     /// </summary>
     private async ValueTask<bool> CopyRequestBodyAsync(HttpContext context, UpstreamConnection connection, long length, CancellationToken token)
     {
-        if (context.Request.Body is FileBufferingReadStream buffered)
+        switch (context.Request.Body)
         {
-            return await CopyBufferedRequestBodyAsync(context, buffered, connection, length, token);
+            case InspectedRequestBody whole:
+                return await CopyInspectedRequestBodyAsync(context, whole, connection, length, token);
+            case FileBufferingReadStream buffered:
+                return await CopyBufferedRequestBodyAsync(context, buffered, connection, length, token);
         }
 
         var body = context.Request.BodyReader;
@@ -466,6 +470,36 @@ internal sealed partial class FastPathForwarderMiddleware
             writer.Advance(read);
             remaining -= read;
             if ((remaining == 0 || !writer.CanGetUnflushedBytes || writer.UnflushedBytes >= RequestBodyFlushBytes) && !await TryFlushRequestBodyAsync(context, writer, token))
+            {
+                return false;
+            }
+        }
+
+        return true;
+    }
+
+    /// <summary>
+    /// A body the WAF read whole into one array: written from there into the worker connection's buffers, flushed
+    /// every <see cref="RequestBodyFlushBytes"/> and at the end.
+    /// </summary>
+    private async ValueTask<bool> CopyInspectedRequestBodyAsync(HttpContext context, InspectedRequestBody body, UpstreamConnection connection, long length, CancellationToken token)
+    {
+        var writer = connection.Writer;
+        var remaining = length;
+        while (remaining > 0)
+        {
+            var unread = body.Unread;
+            if (unread.IsEmpty)
+            {
+                FailBodyEndedEarly(context);
+                return false;
+            }
+
+            var chunk = (int)Math.Min(Math.Min(remaining, unread.Length), RequestBodyFlushBytes);
+            writer.Write(unread.Span[..chunk]);
+            body.Consume(chunk);
+            remaining -= chunk;
+            if (!await TryFlushRequestBodyAsync(context, writer, token))
             {
                 return false;
             }
