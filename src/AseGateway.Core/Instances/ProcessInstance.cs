@@ -1,6 +1,5 @@
 using System.Diagnostics;
 using System.Net;
-using System.Net.Sockets;
 using AseGateway.Model;
 using Microsoft.Extensions.Logging;
 
@@ -107,7 +106,7 @@ internal sealed partial class ProcessInstance : InstanceRuntime
     /// <returns>The exit code, or null when the process could not be started.</returns>
     private async Task<int?> RunOnceAsync()
     {
-        var port = FreeLoopbackPort();
+        var port = LoopbackPortAllocator.Shared.Next();
         var address = new Uri($"http://127.0.0.1:{port}/");
         Process process;
         try
@@ -255,17 +254,6 @@ internal sealed partial class ProcessInstance : InstanceRuntime
         {
             // Already exited and disposed: nothing to stop.
         }
-    }
-
-    /// <summary>
-    /// Asks the OS for a free port and releases it for the child. Another process could take it in between; the
-    /// child then fails to bind, exits, and its restart gets a new port.
-    /// </summary>
-    private static int FreeLoopbackPort()
-    {
-        using var socket = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
-        socket.Bind(new IPEndPoint(IPAddress.Loopback, 0));
-        return ((IPEndPoint)socket.LocalEndPoint!).Port;
     }
 
     [LoggerMessage(EventId = Logging.EventIds.InstanceStarting, Level = LogLevel.Information, Message = "Instance {Instance} started as process {ProcessId} on {Address}.")]
