@@ -68,20 +68,41 @@ internal sealed partial class WafMiddleware
         }
 
         // A body whose Content-Length fits the inspection limit is read whole into one pooled array, which the proxy
-        // then sends on; the array is the pool's again once the request is done (this stage ends after the proxy).
-        using var whole = http.ContentLength is long length and > 0 && length <= policy.InspectLimitBytes
-            ? await ReadWholeBodyAsync(context, (int)length)
-            : null;
-        var refusal = whole is not null
-            ? await InspectWholeBodyAsync(http, policy, request, whole)
-            : await ReadBodyAsync(context, policy, request);
-        if (refusal is not null)
+        // then sends on. Any other body is buffered for the proxy, and the part the rules see is copied into a pooled
+        // array (128 KB by default: a new one per request would be a large-object allocation). Either array is the
+        // pool's again once this stage ends, which is after the proxy is done.
+        InspectedRequestBody? whole = null;
+        byte[]? inspected = null;
+        try
         {
-            await RefuseAsync(context, gateway, refusal);
-            return;
-        }
+            string? refusal;
+            if (http.ContentLength is long length and > 0 && length <= policy.InspectLimitBytes)
+            {
+                whole = await ReadWholeBodyAsync(context, (int)length);
+                refusal = await InspectWholeBodyAsync(http, policy, request, whole);
+            }
+            else
+            {
+                inspected = ArrayPool<byte>.Shared.Rent(policy.InspectLimitBytes);
+                refusal = await ReadBodyAsync(context, policy, request, inspected);
+            }
 
-        await ApplyAsync(context, gateway, app, policy, request, _engine.EvaluateAsync(policy, app.Name, request, context.RequestAborted));
+            if (refusal is not null)
+            {
+                await RefuseAsync(context, gateway, refusal);
+                return;
+            }
+
+            await ApplyAsync(context, gateway, app, policy, request, _engine.EvaluateAsync(policy, app.Name, request, context.RequestAborted));
+        }
+        finally
+        {
+            whole?.Dispose();
+            if (inspected is not null)
+            {
+                ArrayPool<byte>.Shared.Return(inspected);
+            }
+        }
     }
 
     private static Task RefuseAsync(HttpContext context, GatewayRequestFeature gateway, string refusal)
@@ -219,33 +240,28 @@ internal sealed partial class WafMiddleware
 
     /// <summary>
     /// A body of unknown length, or longer than the inspection limit: buffered (in memory to 64 KiB, then in a file)
-    /// so the proxy can send every byte again from the start, and read only as far as needed.
+    /// so the proxy can send every byte again from the start, and read only as far as needed; its first bytes, up to
+    /// the inspection limit, go into <paramref name="inspected"/> for the rules.
     /// </summary>
     /// <returns>Why the body is refused, or null when it may pass.</returns>
-    private static async Task<string?> ReadBodyAsync(HttpContext context, WafPolicyModel policy, WafRequest request)
+    private static async Task<string?> ReadBodyAsync(HttpContext context, WafPolicyModel policy, WafRequest request, byte[] inspected)
     {
         var http = context.Request;
         http.EnableBuffering(bufferThreshold: 64 * 1024, bufferLimit: policy.RequestBodyEnforcement ? policy.MaxRequestBodyBytes : long.MaxValue);
         var readLimit = policy.RequestBodyEnforcement ? Math.Max(policy.InspectLimitBytes, policy.MaxRequestBodyBytes) : policy.InspectLimitBytes;
-        var inspected = new byte[Math.Min(policy.InspectLimitBytes, (int)Math.Min(http.ContentLength ?? policy.InspectLimitBytes, policy.InspectLimitBytes))];
         var buffer = ArrayPool<byte>.Shared.Rent(16 * 1024);
         long total = 0;
         var kept = 0;
         try
         {
+            // Straight into the inspected array while it has room; past it, through a scratch buffer.
             int read;
-            while (total <= readLimit && (read = await http.Body.ReadAsync(buffer, context.RequestAborted)) > 0)
+            while (total <= readLimit
+                && (read = await http.Body.ReadAsync(kept < policy.InspectLimitBytes ? inspected.AsMemory(kept, policy.InspectLimitBytes - kept) : buffer, context.RequestAborted)) > 0)
             {
                 if (kept < policy.InspectLimitBytes)
                 {
-                    if (kept + read > inspected.Length && inspected.Length < policy.InspectLimitBytes)
-                    {
-                        Array.Resize(ref inspected, Math.Min(policy.InspectLimitBytes, Math.Max(inspected.Length * 2, kept + read)));
-                    }
-
-                    var take = Math.Min(read, inspected.Length - kept);
-                    buffer.AsSpan(0, take).CopyTo(inspected.AsSpan(kept));
-                    kept += take;
+                    kept += read;
                 }
 
                 total += read;
