@@ -10,8 +10,9 @@ namespace AseGateway.Waf;
 
 /// <summary>
 /// Gates each request with its app's WAF policy before it is proxied. The body is read up to the inspect limit
-/// into a rewindable buffer, so the worker still receives it byte for byte; bodies or uploads over the policy's
-/// limits get 413 when enforcement is on. Findings go to the audit log; a block answers with the policy's status
+/// into a pooled array the proxy sends on before the rest (without a Content-Length, into a rewindable buffer), so
+/// the worker still receives it byte for byte; bodies or uploads over the policy's limits get 413 when enforcement
+/// is on. Findings go to the audit log; a block answers with the policy's status
 /// and a body naming the transaction id.
 /// </summary>
 internal sealed partial class WafMiddleware
@@ -67,19 +68,20 @@ internal sealed partial class WafMiddleware
             return;
         }
 
-        // A body whose Content-Length fits the inspection limit is read whole into one pooled array, which the proxy
-        // then sends on. Any other body is buffered for the proxy, and the part the rules see is copied into a pooled
-        // array (128 KB by default: a new one per request would be a large-object allocation). Either array is the
-        // pool's again once this stage ends, which is after the proxy is done.
-        InspectedRequestBody? whole = null;
+        // A body of known length has its first part, up to the inspection limit (all of it, when it fits), read into
+        // one pooled array that the proxy sends on before the rest. A body of unknown length is buffered for the proxy
+        // (read whole when the policy enforces a size limit), and the part the rules see goes into a pooled array
+        // (128 KB by default: a new one per request would be a large-object allocation). Either array is the pool's
+        // again once this stage ends, which is after the proxy is done.
+        InspectedRequestBody? known = null;
         byte[]? inspected = null;
         try
         {
             string? refusal;
-            if (http.ContentLength is long length and > 0 && length <= policy.InspectLimitBytes)
+            if (http.ContentLength is long length and > 0)
             {
-                whole = await ReadWholeBodyAsync(context, (int)length);
-                refusal = await InspectWholeBodyAsync(http, policy, request, whole);
+                known = await ReadInspectedPartAsync(context, length, policy.InspectLimitBytes);
+                refusal = await InspectKnownLengthBodyAsync(http, policy, request, known, truncated: length > policy.InspectLimitBytes);
             }
             else
             {
@@ -97,7 +99,7 @@ internal sealed partial class WafMiddleware
         }
         finally
         {
-            whole?.Dispose();
+            known?.Dispose();
             if (inspected is not null)
             {
                 ArrayPool<byte>.Shared.Return(inspected);
@@ -202,19 +204,22 @@ internal sealed partial class WafMiddleware
     }
 
     /// <summary>
-    /// Reads a body of a known <paramref name="length"/> (within the inspection limit) into one pooled array and puts
-    /// it in place of the request's body. A body that ends early (which Kestrel's framing should not let happen) is
-    /// kept as far as it came: the proxy then fails it as shorter than its Content-Length.
+    /// Reads the first part of a body of a known <paramref name="length"/>, up to <paramref name="limit"/> bytes, into
+    /// one pooled array and puts it, with the rest still to come from the client, in place of the request's body. A
+    /// body that ends early (which the server's framing should not let happen) is kept as far as it came: the proxy
+    /// then fails it as shorter than its Content-Length.
     /// </summary>
-    private static async Task<InspectedRequestBody> ReadWholeBodyAsync(HttpContext context, int length)
+    private static async Task<InspectedRequestBody> ReadInspectedPartAsync(HttpContext context, long length, int limit)
     {
         var http = context.Request;
-        var pooled = ArrayPool<byte>.Shared.Rent(length);
+        var body = http.Body;
+        var part = (int)Math.Min(length, limit);
+        var pooled = ArrayPool<byte>.Shared.Rent(part);
         var filled = 0;
         try
         {
             int read;
-            while (filled < length && (read = await http.Body.ReadAsync(pooled.AsMemory(filled, length - filled), context.RequestAborted)) > 0)
+            while (filled < part && (read = await body.ReadAsync(pooled.AsMemory(filled, part - filled), context.RequestAborted)) > 0)
             {
                 filled += read;
             }
@@ -225,21 +230,24 @@ internal sealed partial class WafMiddleware
             throw;
         }
 
-        var whole = new InspectedRequestBody(pooled, filled);
-        http.Body = whole;
-        return whole;
+        var inspected = length > part && filled == part
+            ? new InspectedRequestBody(pooled, filled, body, http.BodyReader)
+            : new InspectedRequestBody(pooled, filled);
+        http.Body = inspected;
+        return inspected;
     }
 
     /// <returns>Why the body is refused, or null when it may pass.</returns>
-    private static async Task<string?> InspectWholeBodyAsync(HttpRequest http, WafPolicyModel policy, WafRequest request, InspectedRequestBody whole)
+    private static async Task<string?> InspectKnownLengthBodyAsync(HttpRequest http, WafPolicyModel policy, WafRequest request, InspectedRequestBody body, bool truncated)
     {
-        request.Body = whole.Content;
-        await BodyParser.ParseAsync(request, http.ContentType, truncated: false);
+        request.Body = body.Content;
+        request.BodyTruncated = truncated;
+        await BodyParser.ParseAsync(request, http.ContentType, truncated);
         return UploadRefusal(policy, request);
     }
 
     /// <summary>
-    /// A body of unknown length, or longer than the inspection limit: buffered (in memory to 64 KiB, then in a file)
+    /// A body of unknown length: buffered (in memory to 64 KiB, then in a file)
     /// so the proxy can send every byte again from the start, and read only as far as needed; its first bytes, up to
     /// the inspection limit, go into <paramref name="inspected"/> for the rules.
     /// </summary>

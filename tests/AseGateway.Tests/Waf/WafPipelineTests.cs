@@ -146,6 +146,43 @@ public sealed class WafPipelineTests(ITestOutputHelper output)
     }
 
     [Fact]
+    public async Task LargeBody_InspectedUpToTheLimit_TheRestSentOnUninspected()
+    {
+        // As on Azure's WAF, the rules see the first requestBodyInspectLimitInKB of a body: an attack there is
+        // blocked, one past it goes through, and either way the worker gets every byte (sent from the WAF's array,
+        // then from the client).
+        await using var backends = await HashingBackend.StartAsync();
+        var settings = """, "maxRequestBodySizeInKb": 1024, "requestBodyInspectLimitInKB": 8""";
+        await using var gateway = await TestGateway.StartAsync(WithPolicy(TestConfigs.Static([backends.Backend]), Policy(customRules: string.Empty, managed: AseDefault, settings: settings)), output);
+        var filler = new string('a', 100_000);
+
+        using var early = await Post(gateway, "application/octet-stream", "x; cat /etc/passwd " + filler);
+        Assert.Equal(HttpStatusCode.Forbidden, early.StatusCode);
+
+        var late = filler + "x; cat /etc/passwd";
+        using var passed = await Post(gateway, "application/octet-stream", late);
+        Assert.Equal(HttpStatusCode.OK, passed.StatusCode);
+        Assert.Equal(Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(late))), await passed.Content.ReadAsStringAsync());
+
+        // A client that stops inside the inspected part, or past it, costs only its own request.
+        foreach (var sent in new[] { 4_000, 50_000 })
+        {
+            using (var client = new System.Net.Sockets.TcpClient())
+            {
+                await client.ConnectAsync(gateway.Url.Host, gateway.Url.Port);
+                var stream = client.GetStream();
+                await stream.WriteAsync(Encoding.ASCII.GetBytes($"POST /upload HTTP/1.1\r\nHost: {TestConfigs.AppHost}\r\nContent-Type: application/octet-stream\r\nContent-Length: 100000\r\n\r\n"));
+                await stream.WriteAsync(Encoding.ASCII.GetBytes(filler[..sent]));
+                await Task.Delay(100);
+            }
+
+            using var after = await Post(gateway, "application/octet-stream", late);
+            Assert.Equal(HttpStatusCode.OK, after.StatusCode);
+            Assert.Equal(Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(late))), await after.Content.ReadAsStringAsync());
+        }
+    }
+
+    [Fact]
     public async Task Bodies_JsonAttackBlocked_CleanFormReachesWorkerByteIdentical_OversizedIs413()
     {
         await using var backends = await HashingBackend.StartAsync();
@@ -174,10 +211,10 @@ public sealed class WafPipelineTests(ITestOutputHelper output)
     [InlineData(false, false)]
     public async Task Bodies_KeptForInspection_ReachTheWorkerByteIdentical_InMemoryAndInAFile(bool enforcement, bool fastPath)
     {
-        // The WAF keeps the body to inspect it and the proxy (the fast path, or YARP) sends it on from there: a body
-        // within the 8 KB inspection limit whole in one pooled array; a larger one in memory to 64 KiB, then in a
-        // file. With enforcement the whole body was read first; without, the part past the inspection limit still
-        // comes from the client as it is sent on.
+        // The WAF keeps the body to inspect it and the proxy (the fast path, or YARP) sends it on from there: with a
+        // Content-Length, its first 8 KB (the inspection limit; all of it when it fits) in one pooled array, the
+        // rest from the client as it is sent on. Without one (chunked), buffered in memory to 64 KiB, then in a file;
+        // with enforcement the whole body is read first.
         await using var backends = await HashingBackend.StartAsync();
         var settings = $$""", "requestBodyEnforcement": {{(enforcement ? "true" : "false")}}, "maxRequestBodySizeInKb": 1024, "requestBodyInspectLimitInKB": 8""";
         var config = WithPolicy(TestConfigs.Static([backends.Backend]), Policy(customRules: string.Empty, managed: AseDefault, settings: settings))
@@ -194,9 +231,16 @@ public sealed class WafPipelineTests(ITestOutputHelper output)
                     span[i] = (char)('a' + random.Next(26));
                 }
             });
+            var expected = Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(body)));
             using var response = await Post(gateway, "application/x-www-form-urlencoded", body);
             Assert.Equal(HttpStatusCode.OK, response.StatusCode);
-            Assert.Equal(Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(body))), await response.Content.ReadAsStringAsync());
+            Assert.Equal(expected, await response.Content.ReadAsStringAsync());
+
+            // Without a Content-Length the body is always buffered; the rules' part of it, up to the limit, is read
+            // into a pooled array of the limit's size, shorter bodies and longer ones alike.
+            using var chunked = await Post(gateway, "application/x-www-form-urlencoded", body, chunked: true);
+            Assert.Equal(HttpStatusCode.OK, chunked.StatusCode);
+            Assert.Equal(expected, await chunked.Content.ReadAsStringAsync());
         }
     }
 

@@ -367,22 +367,27 @@ internal sealed partial class FastPathForwarderMiddleware
         }
     }
 
+    /// <summary>The request body to the worker, from where it is: the WAF's array, the WAF's buffer, or the client.</summary>
+    private async ValueTask<bool> CopyRequestBodyAsync(HttpContext context, UpstreamConnection connection, long length, CancellationToken token)
+    {
+        switch (context.Request.Body)
+        {
+            case InspectedRequestBody inspected:
+                return await CopyInspectedRequestBodyAsync(context, inspected, connection, length, token);
+            case FileBufferingReadStream buffered:
+                return await CopyBufferedRequestBodyAsync(context, buffered, connection, length, token);
+        }
+
+        return await CopyRequestBodyAsync(context, context.Request.BodyReader, connection, length, token);
+    }
+
     /// <summary>
     /// Copies the body to the worker as it arrives: each read takes everything the client's connection has buffered (a
     /// 16 KiB upload that came in one burst is one read, one flush and one send with the head), not a fixed-size slice
     /// of it, which cost a send per slice.
     /// </summary>
-    private async ValueTask<bool> CopyRequestBodyAsync(HttpContext context, UpstreamConnection connection, long length, CancellationToken token)
+    private async ValueTask<bool> CopyRequestBodyAsync(HttpContext context, PipeReader body, UpstreamConnection connection, long length, CancellationToken token)
     {
-        switch (context.Request.Body)
-        {
-            case InspectedRequestBody whole:
-                return await CopyInspectedRequestBodyAsync(context, whole, connection, length, token);
-            case FileBufferingReadStream buffered:
-                return await CopyBufferedRequestBodyAsync(context, buffered, connection, length, token);
-        }
-
-        var body = context.Request.BodyReader;
         var writer = connection.Writer;
         var remaining = length;
         while (remaining > 0)
@@ -479,8 +484,9 @@ internal sealed partial class FastPathForwarderMiddleware
     }
 
     /// <summary>
-    /// A body the WAF read whole into one array: written from there into the worker connection's buffers, flushed
-    /// every <see cref="RequestBodyFlushBytes"/> and at the end.
+    /// A body whose first part (or all) the WAF read into one array: written from there into the worker connection's
+    /// buffers, flushed every <see cref="RequestBodyFlushBytes"/> and at the end; the rest then comes from the
+    /// client's body pipe as it arrives.
     /// </summary>
     private async ValueTask<bool> CopyInspectedRequestBodyAsync(HttpContext context, InspectedRequestBody body, UpstreamConnection connection, long length, CancellationToken token)
     {
@@ -491,6 +497,11 @@ internal sealed partial class FastPathForwarderMiddleware
             var unread = body.Unread;
             if (unread.IsEmpty)
             {
+                if (body.RestReader is { } rest)
+                {
+                    return await CopyRequestBodyAsync(context, rest, connection, remaining, token);
+                }
+
                 FailBodyEndedEarly(context);
                 return false;
             }
