@@ -43,7 +43,16 @@ gateway_config() {
       "wafPolicy": "edge",'
     # The policy is perf/waf-policy.json, which WafEvaluationBenchmarks evaluates too; MARK makes each reload's
     # policy differ from the one before (compare.sh's reload scenario).
-    waf="\"wafPolicies\": [ $(sed "s/evilbot-MARK/evilbot-$mark/" "$PERF_DIR/waf-policy.json") ],"
+    # A --post-bytes body over the policy's default limit (128 KB, as on Azure) would be refused with 413 while the
+    # peers forward it: the limit is raised to fit, as a user sending such bodies would set it (past its 2048 KB
+    # maximum, enforcement is turned off, as on Azure).
+    local limits="" kb=$(( (${POST_BYTES:-0} + 1023) / 1024 ))
+    if [ "$kb" -gt 2048 ]; then
+      limits=', "requestBodyEnforcement": false'
+    elif [ "$kb" -gt 128 ]; then
+      limits=", \"maxRequestBodySizeInKb\": $kb"
+    fi
+    waf="\"wafPolicies\": [ $(sed -e "s/evilbot-MARK/evilbot-$mark/" -e "s/\"mode\": \"Prevention\" }/\"mode\": \"Prevention\"$limits }/" "$PERF_DIR/waf-policy.json") ],"
   fi
   if [ "$features" = full ]; then
     # The access log is part of the full feature set (W3C lines to a file in the work folder): the compare shows
