@@ -37,7 +37,7 @@ internal static class TlsCompiler
             var keyBytes = Append(fingerprint, entryConfig.KeyPath, baseDirectory);
             var source = Source(entryConfig, baseDirectory, certificateBytes, keyBytes);
             var reused = source is null ? null : previous?.Find(source);
-            var certificate = reused?.Certificate ?? ListenerCertificateLoader.TryLoad(entryConfig, baseDirectory, path, errors);
+            var certificate = reused?.Certificate ?? ListenerCertificateLoader.TryLoad(entryConfig, baseDirectory, path, errors, certificateBytes, keyBytes);
             if (certificate is null)
             {
                 continue;

@@ -126,6 +126,39 @@ public sealed class TlsTests(ITestOutputHelper output)
     }
 
     [Fact]
+    public void Compile_LoadsAPemPair_AndNamesWhatIsMissingOrBroken()
+    {
+        // The certificate is loaded from the bytes read for the fingerprint: PEM pairs, PFX files and their errors
+        // as before.
+        using var folder = new ConfigDirectory();
+        File.Copy(RepoPaths.Combine("certs", "dev", "localhost.crt"), Path.Combine(folder.Path, "site.crt"));
+        File.Copy(RepoPaths.Combine("certs", "dev", "localhost.key"), Path.Combine(folder.Path, "site.key"));
+        File.WriteAllText(Path.Combine(folder.Path, "broken.pfx"), "not a certificate");
+        static AseGateway.Configuration.GatewayConfig With(AseGateway.Configuration.CertificateConfig certificate) => new()
+        {
+            FrontEnd = new AseGateway.Configuration.FrontEndConfig { Tls = new AseGateway.Configuration.TlsConfig { Certificates = [certificate] } },
+        };
+        var now = DateTimeOffset.UtcNow;
+
+        List<AseGateway.Configuration.ConfigError> errors = [];
+        var pair = AseGateway.Tls.TlsCompiler.Compile(With(new() { Path = "site.crt", KeyPath = "site.key" }), folder.Path, now, errors, [])!;
+        Assert.Empty(errors);
+        Assert.Equal("localhost", Name(pair.Entries[0].Certificate));
+        Assert.True(pair.Entries[0].Certificate.HasPrivateKey);
+
+        Assert.Null(AseGateway.Tls.TlsCompiler.Compile(With(new() { Path = "site.crt" }), folder.Path, now, errors, []));
+        Assert.Contains(errors, e => e.ToString().StartsWith("frontEnd.tls.certificates[0].keyPath: a PEM certificate needs keyPath", StringComparison.Ordinal));
+
+        errors.Clear();
+        Assert.Null(AseGateway.Tls.TlsCompiler.Compile(With(new() { Path = "broken.pfx" }), folder.Path, now, errors, []));
+        Assert.Contains(errors, e => e.ToString().StartsWith("frontEnd.tls.certificates[0].path: cannot load 'broken.pfx'", StringComparison.Ordinal));
+
+        errors.Clear();
+        Assert.Null(AseGateway.Tls.TlsCompiler.Compile(With(new() { Path = "site.crt", KeyPath = "missing.key" }), folder.Path, now, errors, []));
+        Assert.Contains(errors, e => e.ToString().StartsWith("frontEnd.tls.certificates[0].path: cannot read 'site.crt'", StringComparison.Ordinal));
+    }
+
+    [Fact]
     public void Compile_ReusesACertificateOnlyWhenItsFilesAndPasswordAreUnchanged()
     {
         using var folder = new ConfigDirectory();
