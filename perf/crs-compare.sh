@@ -111,7 +111,9 @@ cpu_ticks() { # user+system ticks of a process and its children (nginx workers);
 }
 
 BACKEND_PORT="$(free_port)"
-PORT="$BACKEND_PORT" start backend dotnet "$REPO/perf/AseGateway.PerfBackend/bin/Release/net10.0/AseGateway.PerfBackend.dll"
+# The backend as compare.sh runs it (inline socket completions: see perf/gateway-config.sh).
+source "$REPO/perf/gateway-config.sh"
+start backend env $(perf_backend_env) dotnet "$REPO/perf/AseGateway.PerfBackend/bin/Release/net10.0/AseGateway.PerfBackend.dll"
 BACKEND_PID=$STARTED_PID
 wait_http "http://127.0.0.1:$BACKEND_PORT/"
 

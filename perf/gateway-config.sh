@@ -1,14 +1,14 @@
-# Sourced by compare.sh and ab.sh: the gateway's configuration for the targets ase-bare and ase-full, the backend's
-# environment and the request body files.
+# Sourced by compare.sh and ab.sh (crs-compare.sh for the backend's environment): the gateway's configuration for the
+# targets ase-bare and ase-full, the backend's environment and the request body files.
 # Reads BACKEND_PORT, BACKEND2_PORT, CERT_DIR, HOST_HEADER, WORK and API_KEY from the caller.
 
 PERF_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 
 # perf_backend_env: the environment of the one backend process every target forwards to. It serves BACKEND_PORT and
-# BACKEND2_PORT (ase-full's two worker instances) with inline socket completions. Two processes sharing the 2 cores,
+# BACKEND2_PORT when set (ase-full's two worker instances) with inline socket completions. Two processes sharing the 2 cores,
 # or one whose thread pool wakes and spins for each request, cost the machine more per request with some proxies in
 # front than with others; see perf/AseGateway.PerfBackend/Program.cs and README "Performance".
-perf_backend_env() { echo "DOTNET_SYSTEM_NET_SOCKETS_INLINE_COMPLETIONS=1 PORT=$BACKEND_PORT,$BACKEND2_PORT"; }
+perf_backend_env() { echo "DOTNET_SYSTEM_NET_SOCKETS_INLINE_COMPLETIONS=1 PORT=$BACKEND_PORT${BACKEND2_PORT:+,$BACKEND2_PORT}"; }
 
 # post_body_files BYTES: WORK/body.bin (BYTES of "a", h2load's -d) and WORK/post.lua (wrk's -s: a POST of that body),
 # for --post-bytes in compare.sh and ab.sh alike.
