@@ -84,7 +84,7 @@ internal sealed class LoopbackPortAllocator
     /// The first port of the OS's ephemeral range: Linux says in /proc; elsewhere the IANA range (49152), which
     /// Windows and macOS use by default.
     /// </summary>
-    private static int EphemeralRangeStart()
+    internal static int EphemeralRangeStart()
     {
         try
         {

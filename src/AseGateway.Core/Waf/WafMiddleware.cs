@@ -12,8 +12,7 @@ namespace AseGateway.Waf;
 /// Gates each request with its app's WAF policy before it is proxied. The body is read up to the inspect limit
 /// into a pooled array the proxy sends on before the rest (without a Content-Length, into a rewindable buffer), so
 /// the worker still receives it byte for byte; bodies or uploads over the policy's limits get 413 when enforcement
-/// is on. Findings go to the audit log; a block answers with the policy's status
-/// and a body naming the transaction id.
+/// is on. Findings go to the audit log; a block answers with the policy's status and a body naming the transaction id.
 /// </summary>
 internal sealed partial class WafMiddleware
 {
@@ -81,7 +80,7 @@ internal sealed partial class WafMiddleware
             if (http.ContentLength is long length and > 0)
             {
                 known = await ReadInspectedPartAsync(context, length, policy.InspectLimitBytes);
-                refusal = await InspectKnownLengthBodyAsync(http, policy, request, known, truncated: length > policy.InspectLimitBytes);
+                refusal = await InspectBodyAsync(http, policy, request, known.Content, truncated: length > policy.InspectLimitBytes);
             }
             else
             {
@@ -237,19 +236,20 @@ internal sealed partial class WafMiddleware
         return inspected;
     }
 
+    /// <summary>Gives the rules the body's inspected part, parsed by its content type.</summary>
     /// <returns>Why the body is refused, or null when it may pass.</returns>
-    private static async Task<string?> InspectKnownLengthBodyAsync(HttpRequest http, WafPolicyModel policy, WafRequest request, InspectedRequestBody body, bool truncated)
+    private static async Task<string?> InspectBodyAsync(HttpRequest http, WafPolicyModel policy, WafRequest request, ReadOnlyMemory<byte> inspected, bool truncated)
     {
-        request.Body = body.Content;
+        request.Body = inspected;
         request.BodyTruncated = truncated;
         await BodyParser.ParseAsync(request, http.ContentType, truncated);
         return UploadRefusal(policy, request);
     }
 
     /// <summary>
-    /// A body of unknown length: buffered (in memory to 64 KiB, then in a file)
-    /// so the proxy can send every byte again from the start, and read only as far as needed; its first bytes, up to
-    /// the inspection limit, go into <paramref name="inspected"/> for the rules.
+    /// A body of unknown length: buffered (in memory to 64 KiB, then in a file) so the proxy can send every byte again
+    /// from the start, and read only as far as needed; its first bytes, up to the inspection limit, go into
+    /// <paramref name="inspected"/> for the rules.
     /// </summary>
     /// <returns>Why the body is refused, or null when it may pass.</returns>
     private static async Task<string?> ReadBodyAsync(HttpContext context, WafPolicyModel policy, WafRequest request, byte[] inspected)
@@ -291,10 +291,7 @@ internal sealed partial class WafMiddleware
         }
 
         http.Body.Position = 0;
-        request.Body = inspected.AsMemory(0, kept);
-        request.BodyTruncated = total > kept;
-        await BodyParser.ParseAsync(request, http.ContentType, request.BodyTruncated);
-        return UploadRefusal(policy, request);
+        return await InspectBodyAsync(http, policy, request, inspected.AsMemory(0, kept), truncated: total > kept);
     }
 
     private static string? UploadRefusal(WafPolicyModel policy, WafRequest request) =>

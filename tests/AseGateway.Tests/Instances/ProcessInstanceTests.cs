@@ -53,16 +53,11 @@ public sealed class ProcessInstanceTests(ITestOutputHelper output)
 
         // Below the ephemeral range (32768 and up on Linux by default), where no outgoing connection takes a port;
         // a machine whose range starts lower than 21024 leaves no room below it, and the OS chooses.
-        if (EphemeralRangeStart() is var ephemeral and >= 21024)
+        if (LoopbackPortAllocator.EphemeralRangeStart() is var ephemeral and >= 21024)
         {
             Assert.InRange(gateway.Instances.FindActive("hello/dev/0")!.Address!.Port, 20000, ephemeral - 1);
         }
     }
-
-    private static int EphemeralRangeStart() =>
-        File.Exists("/proc/sys/net/ipv4/ip_local_port_range")
-            ? int.Parse(File.ReadAllText("/proc/sys/net/ipv4/ip_local_port_range").Split('\t', ' ')[0], System.Globalization.CultureInfo.InvariantCulture)
-            : 49152;
 
     [Fact]
     public async Task KilledInstance_IsRestarted_AndTrafficContinues()
