@@ -2,7 +2,7 @@
 # Two builds of the gateway side by side: what one change buys, in CPU per request and requests per second.
 #
 #   perf/ab.sh BASE [HEAD]     BASE and HEAD are git commits (HEAD: the working tree as it is, by default)
-#   options: --rounds N (6)  --seconds S (5)  --protocols "h1 h2tls" (also h2c)  --features full|bare (full)
+#   options: --rounds N (6)  --seconds S (5)  --protocols "h1 h2tls" (also h2c; tls: a TLS handshake per request)  --features full|bare (full)
 #            --path PATH (/; the backend answers /bytes/N with N bytes)  --post-bytes N (POST an N-byte body)
 #            --a-env "K=V"  --b-env "K=V"   extra environment for the BASE (A) or HEAD (B) gateway only, e.g. to
 #                                           measure a runtime setting against the same build: perf/ab.sh HEAD HEAD --b-env ...
@@ -77,13 +77,14 @@ BACKEND_DLL="$REPO/perf/AseGateway.PerfBackend/bin/Release/net10.0/AseGateway.Pe
 BACKEND_PORT="$(port)" BACKEND2_PORT="$(port)"
 env $(perf_backend_env) dotnet "$BACKEND_DLL" > "$WORK/backend.log" 2>&1 & PIDS+=($!)
 
-declare -A PID URL_h1 URL_h2c URL_h2tls
+declare -A PID URL_h1 URL_h2c URL_h2tls URL_tls
 for side in A B; do
   http="$(port)" https="$(port)" mgmt="$(port)" h2c="$(port)"
   gateway_config "$side" "$http" "$https" "$mgmt" "$FEATURES" "" 0 "$h2c" > "$WORK/$side.json"
   dll="${side}_DLL" extra="${side}_ENV"
   env ASE_CERT_PASSWORD=dev-password ${!extra} dotnet "${!dll}" --config "$WORK/$side.json" > "$WORK/$side.log" 2>&1 & PID[$side]=$!; PIDS+=($!)
   URL_h1[$side]="http://127.0.0.1:$http/" URL_h2c[$side]="http://127.0.0.1:$h2c/" URL_h2tls[$side]="https://127.0.0.1:$https/"
+  URL_tls[$side]="${URL_h2tls[$side]}"
 done
 for side in A B; do
   for _ in $(seq 1 300); do
@@ -100,8 +101,11 @@ run() {
   local side="$1" protocol="$2" seconds="$3" before after requests rps
   local -n urls="URL_$protocol"
   before="$(ticks "${PID[$side]}")"
-  if [ "$protocol" = h1 ]; then
-    wrk -t2 -c64 -d"${seconds}s" "${WRK_BODY[@]}" -H "Host: $HOST_HEADER" "${urls[$side]}${REQUEST_PATH#/}" > "$WORK/run.out" 2>&1 || true
+  if [ "$protocol" = h1 ] || [ "$protocol" = tls ]; then
+    # tls: HTTP/1.1 with "Connection: close", a full handshake per request (wrk does not resume sessions).
+    local close=()
+    [ "$protocol" = tls ] && close=(-H "Connection: close")
+    wrk -t2 -c64 -d"${seconds}s" "${WRK_BODY[@]}" "${close[@]}" -H "Host: $HOST_HEADER" "${urls[$side]}${REQUEST_PATH#/}" > "$WORK/run.out" 2>&1 || true
     requests="$(awk '/requests in/ { print $1 }' "$WORK/run.out")"; rps="$(awk '/^Requests\/sec:/ { print $2 }' "$WORK/run.out")"
   else
     h2load -t2 -c16 -m8 -D "$seconds" "${H2LOAD_BODY[@]}" -H ":authority: $HOST_HEADER" "${urls[$side]}${REQUEST_PATH#/}" > "$WORK/run.out" 2>&1 || true

@@ -11,6 +11,9 @@
 #            --post-bytes N       POST an N-byte body instead of GET (wrk and h2load); with --path, to that path
 #            --gateway-env "K=V"  extra environment for the AseGateway processes only (e.g. DOTNET_gcServer=1), to
 #                                 measure a runtime setting before putting it in the csproj
+#            --handshakes         also HTTP/1.1 over TLS with a new connection per request (wrk, "Connection: close",
+#                                 no session resumption): a full TLS handshake per request, protocol "tls". Implied when
+#                                 --only selects a :tls case.
 #            --aot                also the gateway published as Native AOT (targets ase-bare-aot, ase-full-aot, beside
 #                                 the JIT-compiled ase-bare and ase-full); the build step publishes it (a few minutes
 #                                 more). Implied when --only selects an -aot target.
@@ -28,7 +31,7 @@
 # warm-up (runs of --warmup seconds until CPU per request settles, at most --warmup-runs) and then in rounds whose order
 # rotates, so that drift on a shared machine hits every target alike and ratios are paired within a round.
 # Protocols: HTTP/1.1 keep-alive (wrk, 64 connections), h2c and HTTP/2 over TLS
-# (h2load) where the target speaks them.
+# (h2load) where the target speaks them; with --handshakes also "tls" (above), whose "requests" are connections.
 #
 # Per case: requests/s, p50/p99 latency, CPU µs per request of the proxy's processes (utime+stime from /proc over the
 # measured run, divided by the requests it served), peak RSS (VmHWM) and RSS after the warm-up, and the medians over
@@ -47,7 +50,7 @@ export LC_ALL=C DOTNET_CLI_TELEMETRY_OPTOUT=1 DOTNET_NOLOGO=1 DOTNET_SKIP_FIRST_
 
 REPO="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 COMMAND_LINE="perf/compare.sh${*:+ $*}"
-ONLY="" REQUEST_PATH="/" POST_BYTES=0 GATEWAY_ENV="" AOT=0 PROFILE=0 MODE=default ROUNDS=3 DURATION=9 WARMUP=3 WARMUP_RUNS=6 RATES="2000,5000,10000" SCALE_CYCLES=3 SCENARIOS=1 BUILD=1 OUT=""
+ONLY="" REQUEST_PATH="/" POST_BYTES=0 GATEWAY_ENV="" AOT=0 HANDSHAKES=0 PROFILE=0 MODE=default ROUNDS=3 DURATION=9 WARMUP=3 WARMUP_RUNS=6 RATES="2000,5000,10000" SCALE_CYCLES=3 SCENARIOS=1 BUILD=1 OUT=""
 OPEN_DURATION=10 RELOADS=100 RELOAD_LOAD_RPS=3000
 WRK_CONNECTIONS=64 WRK_THREADS=2 H2_CONNECTIONS=16 H2_STREAMS=8 H2_THREADS=2
 HOST_HEADER="bench.perf.test" API_KEY="perf-$RANDOM$RANDOM"
@@ -69,6 +72,7 @@ while [ $# -gt 0 ]; do
     --gateway-env) GATEWAY_ENV="$2"; shift ;;
     --aot) AOT=1 ;;
     --profile) PROFILE=1 ;;
+    --handshakes) HANDSHAKES=1 ;;
     --no-build) BUILD=0 ;;
     --out) OUT="$2"; shift ;;
     -h|--help) awk 'NR == 1 { next } /^#/ { print; next } { exit }' "$0"; exit 0 ;;
@@ -77,9 +81,11 @@ while [ $# -gt 0 ]; do
   shift
 done
 # --only naming an AOT target asks for the AOT build too.
-for protocol in h1 h2c h2tls; do
+for protocol in h1 h2c h2tls tls; do
   [[ "ase-bare-aot:$protocol" =~ $ONLY || "ase-full-aot:$protocol" =~ $ONLY ]] && [ -n "$ONLY" ] && AOT=1
 done
+# --only naming a handshake case asks for those cases too.
+[[ -n "$ONLY" && ( "ase-full:tls" =~ $ONLY || "nginx:tls" =~ $ONLY || "ase-bare:tls" =~ $ONLY || "ase-full-aot:tls" =~ $ONLY ) ]] && HANDSHAKES=1
 # perf names JIT-compiled code from /tmp/perf-PID.map, and only in anonymous memory: not in W^X's double mapping.
 PROFILE_ENV=""
 [ "$PROFILE" = 1 ] && PROFILE_ENV="DOTNET_PerfMapEnabled=1 DOTNET_EnableWriteXorExecute=0"
@@ -232,7 +238,7 @@ CERT_DIR="$REPO/certs/dev"
 
 # ------------------------------------------------------------------------------------------------------- targets
 # Each target: TARGET_PID[name], and URL_<protocol>[name] for the protocols it speaks.
-declare -A TARGET_PID URL_h1 URL_h2c URL_h2tls
+declare -A TARGET_PID URL_h1 URL_h2c URL_h2tls URL_tls
 
 start_backends() {
   BACKEND_PORT="$(free_port)"; BACKEND2_PORT="$(free_port)"
@@ -383,9 +389,11 @@ percentiles() {
 # HTTP/1.1 at full speed: wrk. HTTP/2: h2load. A constant rate (the open model, HTTP/1.1): hey.
 load() {
   local protocol="$1" url="$2" seconds="$3" out="$4" rate="${5:-}"
-  if [ "$protocol" = h1 ] && [ -z "$rate" ]; then
+  if [ "$protocol" = h1 ] || [ "$protocol" = tls ] && [ -z "$rate" ]; then
     local script=()
     [ "$POST_BYTES" -gt 0 ] && script=(-s "$WORK/post.lua")
+    # tls: every request on a connection of its own, so a full handshake each (wrk does not resume sessions).
+    [ "$protocol" = tls ] && script+=(-H "Connection: close")
     timeout $((seconds + 30)) wrk -t"$WRK_THREADS" -c"$WRK_CONNECTIONS" -d"${seconds}s" --latency "${script[@]}" -H "Host: $HOST_HEADER" "$url" > "$out" 2>&1 || true
     local rps p50 p90 p99 requests sockerr non2xx
     rps="$(awk '/^Requests\/sec:/ { print $2 }' "$out")"
@@ -429,7 +437,7 @@ load() {
   rm -f "$out.requests"
 }
 
-tool_for() { [ "$1" = h1 ] && echo wrk || echo h2load; }
+tool_for() { [ "$1" = h1 ] || [ "$1" = tls ] && echo wrk || echo h2load; }
 
 # warm_up TARGET PROTOCOL: discarded runs of $WARMUP seconds until CPU per request settles (two runs in a row within
 # 5% of each other), at most $WARMUP_RUNS. A JIT-compiled process (AseGateway, plain YARP, the backend) keeps
@@ -655,7 +663,7 @@ report() {
 
   jq -r '
     def n: if . == null then "–" else tostring end;
-    def proto: {"h1": "HTTP/1.1", "h2c": "h2c", "h2tls": "HTTP/2 + TLS"}[.] // .;
+    def proto: {"h1": "HTTP/1.1", "h2c": "h2c", "h2tls": "HTTP/2 + TLS", "tls": "TLS handshake + HTTP/1.1"}[.] // .;
     "## Performance: \(.date) (\(.mode) run, commit \(.commit))",
     "",
     "Machine: \(.machine.nproc) cores (`nproc`), \(.machine.cpu), Linux \(.machine.kernel); generator, proxies and backend share it.",
@@ -664,8 +672,9 @@ report() {
     "",
     "| Protocol | Target | Req/s | p50 ms | p99 ms | CPU µs/req | of it user | backend µs/req | × nginx | × YARP | CPU × nginx | RSS after warm-up MB | Peak RSS MB | Errors |",
     "|---|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|",
-    (.results | sort_by([(.protocol | {"h1": 0, "h2c": 1, "h2tls": 2}[.]), -.rps])[] |
+    (.results | sort_by([(.protocol | {"h1": 0, "h2c": 1, "h2tls": 2, "tls": 3}[.]), -.rps])[] |
       "| \(.protocol | proto) | \(.target) | \(.rps) | \(.p50_ms | n) | \(.p99_ms | n) | \(.cpu_us_per_request | n) | \(.cpu_user_us_per_request | n) | \(.backend_cpu_us_per_request | n) | \(.rps_vs_nginx | n) | \(.rps_vs_yarp | n) | \(.cpu_vs_nginx | n) | \(.rss_after_warmup_mb | n) | \(.peak_rss_mb | n) | \(.errors) |"),
+    (if any(.results[]; .protocol == "tls") then "", "TLS handshake + HTTP/1.1: one request per connection (wrk, `Connection: close`, no session resumption), so req/s are connections per second and CPU µs/req is per connection, its full handshake included." else empty end),
     "",
     (if (.open_model | length) > 0 then
       "Open model (constant request rate, HTTP/1.1, hey -q with one connection per 50 req/s, at least 32; GET /json):",
@@ -682,8 +691,10 @@ report() {
   jq -r '
     . as $root
     | (.results | map(.target) | unique)[] as $t
-    | [$t] + ([ "h1", "h2c", "h2tls" ] | map(. as $p | ([ $root.results[] | select(.target == $t and .protocol == $p) | .rps ] | first // "-"))) | @tsv' "$OUT/results.json" > "$WORK/chart.tsv"
+    | [$t] + ([ "h1", "h2c", "h2tls", "tls" ] | map(. as $p | ([ $root.results[] | select(.target == $t and .protocol == $p) | .rps ] | first // "-"))) | @tsv' "$OUT/results.json" > "$WORK/chart.tsv"
   [ -s "$WORK/chart.tsv" ] || return 0
+  local handshakes_series=""
+  [ "$HANDSHAKES" = 1 ] && handshakes_series=', "" using 5 title "TLS handshake + HTTP/1.1 (wrk, a connection each)"'
   gnuplot <<EOF
 set terminal pngcairo size 1100,560 font "sans,10"
 set output "$OUT/rps.png"
@@ -697,7 +708,7 @@ set ylabel "requests/s"
 set yrange [0:*]
 set grid ytics
 set key top right
-plot "$WORK/chart.tsv" using 2:xtic(1) title "HTTP/1.1 (wrk)", "" using 3 title "h2c (h2load)", "" using 4 title "HTTP/2 + TLS (h2load)"
+plot "$WORK/chart.tsv" using 2:xtic(1) title "HTTP/1.1 (wrk)", "" using 3 title "h2c (h2load)", "" using 4 title "HTTP/2 + TLS (h2load)"$handshakes_series
 EOF
 }
 
@@ -720,6 +731,11 @@ CASES=(backend:h1 ase-bare:h1 ase-full:h1 yarp:h1 nginx:h1 haproxy:h1
        ase-bare:h2c ase-full:h2c yarp:h2c nginx:h2c haproxy:h2c
        ase-bare:h2tls ase-full:h2tls yarp:h2tls nginx:h2tls haproxy:h2tls)
 [ "$AOT" = 1 ] && CASES+=(ase-bare-aot:h1 ase-full-aot:h1 ase-bare-aot:h2c ase-full-aot:h2c ase-bare-aot:h2tls ase-full-aot:h2tls)
+if [ "$HANDSHAKES" = 1 ]; then
+  for target in "${!URL_h2tls[@]}"; do URL_tls[$target]="${URL_h2tls[$target]}"; done
+  CASES+=(ase-bare:tls ase-full:tls yarp:tls nginx:tls haproxy:tls)
+  [ "$AOT" = 1 ] && CASES+=(ase-bare-aot:tls ase-full-aot:tls)
+fi
 if [ -n "$ONLY" ]; then
   selected=()
   for case in "${CASES[@]}"; do [[ "$case" =~ $ONLY ]] && selected+=("$case"); done

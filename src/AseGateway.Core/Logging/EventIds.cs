@@ -40,6 +40,7 @@ internal static class EventIds
     public const int WafHookFailed = 407;
     public const int WafAuditFailed = 408;
     public const int MalformedHeader = 409;
+    public const int TlsCipherSuiteRefused = 410;
 
     // Reliability (issue 8): 750-799.
     public const int SendTimedOut = 750;

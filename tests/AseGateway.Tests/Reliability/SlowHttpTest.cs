@@ -1,5 +1,5 @@
-using System.Diagnostics;
 using System.Globalization;
+using AseGateway.Tests.Infrastructure;
 
 namespace AseGateway.Tests.Reliability;
 
@@ -11,34 +11,16 @@ internal static class SlowHttpTest
 {
     public static async Task<SlowHttpTestRun> RunAsync(string arguments, TimeSpan length)
     {
-        var tool = FindTool();
+        var tool = InstalledTool.Find("slowhttptest", "these reliability cases");
         var folder = Directory.CreateTempSubdirectory("asegateway-slowhttptest-");
         try
         {
             var prefix = Path.Combine(folder.FullName, "stats");
-            var start = new ProcessStartInfo(tool, $"{arguments} -l {(int)length.TotalSeconds} -g -o {prefix}")
-            {
-                RedirectStandardOutput = true,
-                RedirectStandardError = true,
-                UseShellExecute = false,
-            };
-            using var process = Process.Start(start)!;
-            var stdout = process.StandardOutput.ReadToEndAsync();
-            var stderr = process.StandardError.ReadToEndAsync();
-            using var deadline = new CancellationTokenSource(length + TimeSpan.FromSeconds(30));
-            try
-            {
-                await process.WaitForExitAsync(deadline.Token);
-            }
-            catch (OperationCanceledException)
-            {
-                process.Kill(entireProcessTree: true);
-                Assert.Fail($"slowhttptest did not end within {length.TotalSeconds + 30} s");
-            }
+            var run = await InstalledTool.RunAsync(tool, $"{arguments} -l {(int)length.TotalSeconds} -g -o {prefix}", input: null, length + TimeSpan.FromSeconds(30));
 
             var csv = prefix + ".csv";
-            Assert.True(File.Exists(csv), $"slowhttptest wrote no statistics (exit {process.ExitCode}): {await stdout} {await stderr}");
-            return SlowHttpTestRun.Parse(await File.ReadAllLinesAsync(csv), ExitStatus(await stdout + await stderr));
+            Assert.True(File.Exists(csv), $"slowhttptest wrote no statistics (exit {run.ExitCode}): {run.Output} {run.Error}");
+            return SlowHttpTestRun.Parse(await File.ReadAllLinesAsync(csv), ExitStatus(run.Output + run.Error));
         }
         finally
         {
@@ -52,21 +34,6 @@ internal static class SlowHttpTest
         var plain = System.Text.RegularExpressions.Regex.Replace(text, @"\x1b\[[0-9;]*m", string.Empty);
         var at = plain.LastIndexOf("Exit status:", StringComparison.Ordinal);
         return at < 0 ? "unknown" : plain[(at + "Exit status:".Length)..].Split('\n')[0].Trim();
-    }
-
-    private static string FindTool()
-    {
-        foreach (var directory in (Environment.GetEnvironmentVariable("PATH") ?? string.Empty).Split(Path.PathSeparator))
-        {
-            var candidate = Path.Combine(directory, "slowhttptest");
-            if (File.Exists(candidate))
-            {
-                return candidate;
-            }
-        }
-
-        Assert.Fail("slowhttptest is not installed: these reliability cases need it (apt-get install -y slowhttptest; .ci/run installs it).");
-        return null!;
     }
 }
 
