@@ -127,7 +127,7 @@ internal sealed class AppServiceRequestTransform : RequestTransform
     /// <summary>The negotiated protocol and cipher suite; workers treat the header's presence as "the client used TLS".</summary>
     internal static string TlsDescription(HttpContext context)
     {
-        var tls = context.Features.Get<Microsoft.AspNetCore.Connections.Features.ITlsHandshakeFeature>();
+        var tls = context.Features.Find<Microsoft.AspNetCore.Connections.Features.ITlsHandshakeFeature>();
         if (tls is null)
         {
             return "tls";

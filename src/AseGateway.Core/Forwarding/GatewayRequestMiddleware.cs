@@ -33,7 +33,7 @@ internal sealed class GatewayRequestMiddleware
             clientPort = null;
         }
 
-        context.Features.Set(new GatewayRequestFeature(snapshot, peer, trusted, client, clientPort));
+        context.Features[typeof(GatewayRequestFeature)] = new GatewayRequestFeature(snapshot, peer, trusted, client, clientPort);
         RangeLimit.Apply(context.Request.Headers, snapshot.Limits.MaxRanges);
         return _next(context);
     }

@@ -32,8 +32,10 @@ internal sealed class CountingResponseBody : PipeWriter, IHttpResponseBodyFeatur
 
     public static CountingResponseBody Attach(HttpContext context)
     {
-        var counting = new CountingResponseBody(context.Features.GetRequiredFeature<IHttpResponseBodyFeature>());
-        context.Features.Set<IHttpResponseBodyFeature>(counting);
+        // The indexer, not Get/Set<T>: see FeatureLookup (this runs on every request with the access log on).
+        var features = context.Features;
+        var counting = new CountingResponseBody(features.Find<IHttpResponseBodyFeature>() ?? throw new InvalidOperationException("No response body feature."));
+        features[typeof(IHttpResponseBodyFeature)] = counting;
         return counting;
     }
 
