@@ -265,9 +265,9 @@ public sealed partial class GatewayServer : IAsyncDisposable
                             OnConnection = context => ValueTask.FromResult(snapshots.Current.Tls!.OptionsFor(context.ClientHelloInfo.ServerName)),
                             HandshakeTimeout = TimeSpan.FromSeconds(10),
                         });
-                        options.Use(next => new CipherSuiteGuardMiddleware(
+                        options.Use(next => new TlsSessionMiddleware(
                             next,
-                            options.ApplicationServices.GetRequiredService<ILogger<CipherSuiteGuardMiddleware>>()).OnConnectionAsync);
+                            options.ApplicationServices.GetRequiredService<ILogger<TlsSessionMiddleware>>()).OnConnectionAsync);
                         options.Use(next => new TlsHandshakeMetricsMiddleware(next, metrics, listener.Name).OnConnectionAsync);
                     }
                     else

@@ -86,7 +86,7 @@ internal sealed class TlsModel
         // handshake and keeps no session cache (it caches a context per certificate only when no policy is set): on
         // loopback a full TLS 1.3 handshake plus one request cost the gateway ~885 µs of CPU with the policy and ~600
         // without (nginx ~420), and no client could resume. So hosts that do not ask for a client certificate get no
-        // policy: their context is cached and resumes sessions, and CipherSuiteGuardMiddleware closes a connection
+        // policy: their context is cached and resumes sessions, and TlsSessionMiddleware closes a connection
         // whose negotiated suite is not one of IntermediateCipherSuites before it serves anything. Without a policy
         // .NET's own list adds only the ECDHE CBC-SHA2 suites on TLS 1.2 (OpenSSL prefers the server's order, GCM
         // first, so only a client offering nothing better gets one, and is then closed) and drops CHACHA20 on TLS 1.2.

@@ -102,6 +102,26 @@ public sealed class TlsTests(ITestOutputHelper output)
     }
 
     /// <summary>
+    /// The gateway ends a TLS connection with close_notify, as nginx does (Kestrel alone disposes the stream without
+    /// it): OpenSSL 3 clients otherwise report "unexpected eof while reading", read a body delimited by the close as
+    /// truncated, and cannot resume a session they take after that error.
+    /// </summary>
+    [Theory]
+    [InlineData("-tls1_2")]
+    [InlineData("-tls1_3")]
+    public async Task ConnectionClose_EndsTheSessionWithCloseNotify(string protocol)
+    {
+        await using var backend = await TestBackend.StartAsync("b0");
+        await using var gateway = await TestGateway.StartAsync(Config(backend, Both), output);
+
+        var answer = await OpenSslClient.ConnectAsync(gateway.Server.ListenerUrls["https"], "www.contoso.com", protocol);
+
+        Assert.Contains("HTTP/1.1 200", answer, StringComparison.Ordinal);
+        Assert.DoesNotContain("unexpected eof", answer, StringComparison.OrdinalIgnoreCase);
+        Assert.Contains("closed", answer, StringComparison.Ordinal); // s_client's word for a close_notify received
+    }
+
+    /// <summary>
     /// Sessions resume on hosts that ask for no client certificate (TLS 1.2 session ids and tickets, TLS 1.3
     /// tickets), as nginx's and HAProxy's do by default. A session from such a host is not resumed on a host that
     /// asks for a client certificate, which would then receive none: that host's handshakes are always full.
