@@ -84,8 +84,10 @@ done
 for protocol in h1 h2c h2tls tls; do
   [[ "ase-bare-aot:$protocol" =~ $ONLY || "ase-full-aot:$protocol" =~ $ONLY ]] && [ -n "$ONLY" ] && AOT=1
 done
-# --only naming a handshake case asks for those cases too.
-[[ -n "$ONLY" && ( "ase-full:tls" =~ $ONLY || "nginx:tls" =~ $ONLY || "ase-bare:tls" =~ $ONLY || "ase-full-aot:tls" =~ $ONLY ) ]] && HANDSHAKES=1
+# --only naming a handshake case, of any target, asks for those cases too.
+for target in ase-bare ase-full yarp nginx haproxy ase-bare-aot ase-full-aot; do
+  [ -n "$ONLY" ] && [[ "$target:tls" =~ $ONLY ]] && HANDSHAKES=1
+done
 # perf names JIT-compiled code from /tmp/perf-PID.map, and only in anonymous memory: not in W^X's double mapping.
 PROFILE_ENV=""
 [ "$PROFILE" = 1 ] && PROFILE_ENV="DOTNET_PerfMapEnabled=1 DOTNET_EnableWriteXorExecute=0"
