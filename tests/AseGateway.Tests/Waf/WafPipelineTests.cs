@@ -144,6 +144,33 @@ public sealed class WafPipelineTests(ITestOutputHelper output)
     }
 
     [Fact]
+    public async Task InspectedUpload_ToAWorkerThatIsNotReadingYet_ArrivesWhole()
+    {
+        // The inspected part is sent from the WAF's array and the rest from the client's connection while the worker's
+        // socket takes them; the worker reads nothing until released, so parts wait in the connection's pipe, and
+        // what follows must queue behind them.
+        var body = new byte[8 * 1024 * 1024];
+        new Random(5).NextBytes(body);
+        await using var backends = await HashingBackend.StartAsync();
+        var settings = """, "requestBodyEnforcement": false, "requestBodyInspectLimitInKB": 128""";
+        await using var gateway = await TestGateway.StartAsync(WithPolicy(TestConfigs.Static([backends.Backend]), Policy(customRules: string.Empty, managed: AseDefault, settings: settings)), output);
+        using var client = new HttpClient { Timeout = TimeSpan.FromSeconds(60) };
+        using var request = new HttpRequestMessage(HttpMethod.Post, new Uri(gateway.Url, "/slow")) { Content = new ByteArrayContent(body) };
+        request.Headers.Host = TestConfigs.AppHost;
+        request.Content.Headers.ContentType = new System.Net.Http.Headers.MediaTypeHeaderValue("application/octet-stream");
+        var sending = client.SendAsync(request);
+
+        await backends.Backend.SlowStarted.Task.WaitAsync(TimeSpan.FromSeconds(20));
+        await Task.Delay(300);
+        Assert.False(sending.IsCompleted, "the upload finished while the worker read nothing");
+        backends.Backend.ReleaseSlow.TrySetResult();
+
+        using var response = await sending;
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        Assert.Equal(Convert.ToHexStringLower(SHA256.HashData(body)), await response.Content.ReadAsStringAsync());
+    }
+
+    [Fact]
     public async Task LargeBody_InspectedUpToTheLimit_TheRestSentOnUninspected()
     {
         // As on Azure's WAF, the rules see the first requestBodyInspectLimitInKB of a body: an attack there is

@@ -148,34 +148,31 @@ internal sealed partial class FastPathForwarderMiddleware
                 var registration = context.RequestAborted.UnsafeRegister(static state => ((UpstreamConnection)state!).Cancel(), connection);
                 try
                 {
-                    var sent = false;
-                    try
-                    {
-                        if (bodyLength > 0)
-                        {
-                            RequestHeadWriter.Write(connection.Writer, context, gateway, hasBody: true);
-                        }
-                        else
-                        {
-                            sent = RequestHeadWriter.TrySend(connection, context, gateway);
-                        }
-                    }
-                    catch (InvalidOperationException ex)
-                    {
-                        Fail(context, ForwarderError.RequestCreation, StatusCodes.Status502BadGateway, ex);
-                        return;
-                    }
-
                     if (bodyLength > 0)
                     {
-                        if (!await CopyRequestBodyAsync(context, connection, bodyLength, token))
+                        // The head goes with the body's first part.
+                        if (!await CopyRequestBodyAsync(context, gateway, connection, bodyLength, token))
                         {
                             return;
                         }
                     }
-                    else if (!sent)
+                    else
                     {
-                        await connection.Writer.FlushAsync(token);
+                        bool sent;
+                        try
+                        {
+                            sent = RequestHeadWriter.TrySend(connection, context, gateway, hasBody: false, ReadOnlySequence<byte>.Empty);
+                        }
+                        catch (InvalidOperationException ex)
+                        {
+                            Fail(context, ForwarderError.RequestCreation, StatusCodes.Status502BadGateway, ex);
+                            return;
+                        }
+
+                        if (!sent)
+                        {
+                            await connection.Writer.FlushAsync(token);
+                        }
                     }
 
                     var head = connection.Head;
@@ -367,28 +364,41 @@ internal sealed partial class FastPathForwarderMiddleware
         }
     }
 
-    /// <summary>The request body to the worker, from where it is: the WAF's array, the WAF's buffer, or the client.</summary>
-    private async ValueTask<bool> CopyRequestBodyAsync(HttpContext context, UpstreamConnection connection, long length, CancellationToken token)
+    /// <summary>
+    /// The head and the request body to the worker, the body from where it is: the WAF's array, the WAF's buffer, or
+    /// the client. The head goes with the body's first part.
+    /// </summary>
+    private async ValueTask<bool> CopyRequestBodyAsync(HttpContext context, GatewayRequestFeature gateway, UpstreamConnection connection, long length, CancellationToken token)
     {
         switch (context.Request.Body)
         {
             case InspectedRequestBody inspected:
-                return await CopyInspectedRequestBodyAsync(context, inspected, connection, length, token);
+                return await CopyInspectedRequestBodyAsync(context, gateway, inspected, connection, length, token);
             case FileBufferingReadStream buffered:
+                try
+                {
+                    RequestHeadWriter.Write(connection.Writer, context, gateway, hasBody: true);
+                }
+                catch (InvalidOperationException ex)
+                {
+                    Fail(context, ForwarderError.RequestCreation, StatusCodes.Status502BadGateway, ex);
+                    return false;
+                }
+
                 return await CopyBufferedRequestBodyAsync(context, buffered, connection, length, token);
         }
 
-        return await CopyRequestBodyAsync(context, context.Request.BodyReader, connection, length, token);
+        return await CopyRequestBodyAsync(context, gateway, context.Request.BodyReader, connection, length, headSent: false, token);
     }
 
     /// <summary>
     /// Copies the body to the worker as it arrives: each read takes everything the client's connection has buffered (a
-    /// 16 KiB upload that came in one burst is one read, one flush and one send with the head), not a fixed-size slice
-    /// of it, which cost a send per slice.
+    /// 16 KiB upload that came in one burst is one read and one send, with the head), not a fixed-size slice of it,
+    /// which cost a send per slice. Each read is sent from the client connection's buffers where the worker's socket
+    /// takes it (<see cref="SendBodyPart"/>), and only what it did not take is copied and flushed.
     /// </summary>
-    private async ValueTask<bool> CopyRequestBodyAsync(HttpContext context, PipeReader body, UpstreamConnection connection, long length, CancellationToken token)
+    private async ValueTask<bool> CopyRequestBodyAsync(HttpContext context, GatewayRequestFeature gateway, PipeReader body, UpstreamConnection connection, long length, bool headSent, CancellationToken token)
     {
-        var writer = connection.Writer;
         var remaining = length;
         while (remaining > 0)
         {
@@ -409,13 +419,15 @@ internal sealed partial class FastPathForwarderMiddleware
                 buffer = buffer.Slice(0, remaining);
             }
 
-            foreach (var segment in buffer)
-            {
-                writer.Write(segment.Span);
-            }
-
+            var sent = SendBodyPart(context, gateway, connection, headSent, buffer);
+            headSent = true;
             remaining -= buffer.Length;
             body.AdvanceTo(buffer.End);
+            if (sent == BodyPartSent.Failed)
+            {
+                return false;
+            }
+
             if (remaining > 0 && result.IsCanceled)
             {
                 throw new OperationCanceledException("Reading the request body was canceled.");
@@ -427,13 +439,49 @@ internal sealed partial class FastPathForwarderMiddleware
                 return false;
             }
 
-            if (!await TryFlushRequestBodyAsync(context, writer, token))
+            if (sent == BodyPartSent.Buffered && !await TryFlushRequestBodyAsync(context, connection.Writer, token))
             {
                 return false;
             }
         }
 
         return true;
+    }
+
+    private enum BodyPartSent
+    {
+        /// <summary>Sent: nothing to flush.</summary>
+        All,
+
+        /// <summary>All or part of it copied to the connection's writer: the caller flushes.</summary>
+        Buffered,
+
+        /// <summary>The head could not be written or the send failed; reported.</summary>
+        Failed,
+    }
+
+    /// <summary>
+    /// One part of the body (and the head before it, when it has not gone yet) to the worker: sent at once from where
+    /// it is when the worker's connection is on an event loop with nothing unsent, else copied to its writer. A head
+    /// the gateway cannot write is a failure to create the request; a failed send, to send its body.
+    /// </summary>
+    private BodyPartSent SendBodyPart(HttpContext context, GatewayRequestFeature gateway, UpstreamConnection connection, bool headSent, in ReadOnlySequence<byte> part)
+    {
+        try
+        {
+            var sent = headSent ? connection.SendOrBuffer(default, part) : RequestHeadWriter.TrySend(connection, context, gateway, hasBody: true, part);
+            return sent ? BodyPartSent.All : BodyPartSent.Buffered;
+        }
+        catch (InvalidOperationException ex) when (!headSent)
+        {
+            Fail(context, ForwarderError.RequestCreation, StatusCodes.Status502BadGateway, ex);
+        }
+        catch (Exception ex) when (ex is not OperationCanceledException)
+        {
+            Fail(context, ForwarderError.RequestBodyDestination, StatusCodes.Status502BadGateway, ex);
+        }
+
+        return BodyPartSent.Failed;
     }
 
     /// <summary>
@@ -484,14 +532,14 @@ internal sealed partial class FastPathForwarderMiddleware
     }
 
     /// <summary>
-    /// A body whose first part (or all) the WAF read into one array: written from there into the worker connection's
-    /// buffers, flushed every <see cref="RequestBodyFlushBytes"/> and at the end; the rest then comes from the
-    /// client's body pipe as it arrives.
+    /// A body whose first part (or all) the WAF read into one array: sent from there in parts of up to <see
+    /// cref="RequestBodyFlushBytes"/> (the head with the first; a part the socket did not take is copied to the worker
+    /// connection's writer and flushed); the rest then comes from the client's body pipe as it arrives.
     /// </summary>
-    private async ValueTask<bool> CopyInspectedRequestBodyAsync(HttpContext context, InspectedRequestBody body, UpstreamConnection connection, long length, CancellationToken token)
+    private async ValueTask<bool> CopyInspectedRequestBodyAsync(HttpContext context, GatewayRequestFeature gateway, InspectedRequestBody body, UpstreamConnection connection, long length, CancellationToken token)
     {
-        var writer = connection.Writer;
         var remaining = length;
+        var headSent = false;
         while (remaining > 0)
         {
             var unread = body.Unread;
@@ -499,7 +547,7 @@ internal sealed partial class FastPathForwarderMiddleware
             {
                 if (body.RestReader is { } rest)
                 {
-                    return await CopyRequestBodyAsync(context, rest, connection, remaining, token);
+                    return await CopyRequestBodyAsync(context, gateway, rest, connection, remaining, headSent, token);
                 }
 
                 FailBodyEndedEarly(context);
@@ -507,10 +555,11 @@ internal sealed partial class FastPathForwarderMiddleware
             }
 
             var chunk = (int)Math.Min(Math.Min(remaining, unread.Length), RequestBodyFlushBytes);
-            writer.Write(unread.Span[..chunk]);
+            var sent = SendBodyPart(context, gateway, connection, headSent, new ReadOnlySequence<byte>(unread[..chunk]));
+            headSent = true;
             body.Consume(chunk);
             remaining -= chunk;
-            if (!await TryFlushRequestBodyAsync(context, writer, token))
+            if (sent == BodyPartSent.Failed || (sent == BodyPartSent.Buffered && !await TryFlushRequestBodyAsync(context, connection.Writer, token)))
             {
                 return false;
             }

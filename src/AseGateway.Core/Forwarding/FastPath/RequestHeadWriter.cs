@@ -109,29 +109,38 @@ internal static class RequestHeadWriter
     }
 
     /// <summary>
-    /// The head of a request without a body, sent at once from a buffer on the stack when it fits and the connection
-    /// can (<see cref="UpstreamConnection.SendOrBuffer"/>): no pipe write, flush and send-loop turn for the commonest
-    /// exchange. False when the caller must still flush (the head, or its unsent tail, is in the connection's writer).
+    /// The head of a request, and the first part of its body when it has one, sent at once: the head from a buffer on
+    /// the stack when it fits, the body from where it is, when the connection can (<see
+    /// cref="UpstreamConnection.SendOrBuffer"/>): no pipe write, flush and send-loop turn for the commonest exchange,
+    /// and no copy of the body. False when the caller must still flush (the head or the body part, or their unsent
+    /// tail, is in the connection's writer).
     /// </summary>
-    public static bool TrySend(UpstreamConnection connection, HttpContext context, GatewayRequestFeature gateway)
+    public static bool TrySend(UpstreamConnection connection, HttpContext context, GatewayRequestFeature gateway, bool hasBody, in ReadOnlySequence<byte> bodyPart)
     {
         // With an activity the propagator writes the trace context through the writer: piece by piece (see Write).
         if (Activity.Current is null)
         {
             Span<byte> buffer = stackalloc byte[OnePieceHeadSize];
             var head = new HeadBuffer(buffer);
-            WriteHead(ref head, context, gateway, hasBody: false, activity: null, propagator: null);
+            WriteHead(ref head, context, gateway, hasBody, activity: null, propagator: null);
             if (!head.Overflowed)
             {
-                return connection.SendOrBuffer(buffer[..head.Length]);
+                return connection.SendOrBuffer(buffer[..head.Length], bodyPart);
             }
 
             // Longer than a buffer: straight to piece by piece, not once more into the writer's span of the same size.
-            WritePieces(connection.Writer, context, gateway, hasBody: false, activity: null, propagator: null);
-            return false;
+            WritePieces(connection.Writer, context, gateway, hasBody, activity: null, propagator: null);
+        }
+        else
+        {
+            Write(connection.Writer, context, gateway, hasBody);
         }
 
-        Write(connection.Writer, context, gateway, hasBody: false);
+        foreach (var segment in bodyPart)
+        {
+            connection.Writer.Write(segment.Span);
+        }
+
         return false;
     }
 

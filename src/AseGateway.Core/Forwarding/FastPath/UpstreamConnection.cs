@@ -58,19 +58,29 @@ internal sealed class UpstreamConnection : IDisposable
     public UpstreamPool Pool { get; }
 
     /// <summary>
-    /// Sends <paramref name="data"/> at once when the connection is on an event loop with nothing unsent before it;
-    /// otherwise (or for what the socket did not take) copies it to <see cref="Writer"/> and returns false: the caller
-    /// flushes. A failed send throws, as the flush would have.
+    /// Sends <paramref name="head"/> and then <paramref name="body"/> at once, from where they are, when the connection
+    /// is on an event loop with nothing unsent before them; otherwise (or for what the socket did not take) copies them
+    /// to <see cref="Writer"/> and returns false: the caller flushes. A failed send throws, as the flush would have.
     /// </summary>
-    public bool SendOrBuffer(ReadOnlySpan<byte> data)
+    public bool SendOrBuffer(ReadOnlySpan<byte> head, in ReadOnlySequence<byte> body)
     {
-        var sent = _loopSocket?.SendDirect(data) ?? 0;
-        if (sent == data.Length)
+        var sent = _loopSocket?.SendDirect(head, body) ?? 0;
+        if (sent == head.Length + body.Length)
         {
             return true;
         }
 
-        Writer.Write(data[sent..]);
+        if (sent < head.Length)
+        {
+            Writer.Write(head[(int)sent..]);
+            sent = head.Length;
+        }
+
+        foreach (var segment in body.Slice(sent - head.Length))
+        {
+            Writer.Write(segment.Span);
+        }
+
         return false;
     }
 

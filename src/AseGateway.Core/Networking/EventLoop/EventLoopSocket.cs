@@ -412,26 +412,38 @@ internal sealed class EventLoopSocket : IDuplexPipe
     }
 
     /// <summary>
-    /// Sends <paramref name="data"/> now, from the caller's buffer, when nothing written to <see cref="Output"/> before
-    /// it is still unsent; returns how many bytes went (all, some, or none when the send loop is busy or the socket
-    /// full). The rest is the caller's to write to <see cref="Output"/> and flush. Only for a socket with one writer
-    /// (a connection to a worker carries one exchange at a time): a direct send must not overlap a write to the pipe.
-    /// A failed send throws, as the next flush would have.
+    /// Sends <paramref name="head"/> and then <paramref name="body"/> now, from the caller's buffers (one vectored send
+    /// when the socket takes it all), when nothing written to <see cref="Output"/> before them is still unsent; returns
+    /// how many bytes went (all, some, or none when the send loop is busy or the socket full). The rest is the caller's
+    /// to write to <see cref="Output"/> and flush. Only for a socket with one writer (a connection to a worker carries
+    /// one exchange at a time): a direct send must not overlap a write to the pipe. A failed send throws, as the next
+    /// flush would have.
     /// </summary>
-    public int SendDirect(ReadOnlySpan<byte> data)
+    public long SendDirect(ReadOnlySpan<byte> head, in ReadOnlySequence<byte> body)
     {
         if (!_sendIdle || Volatile.Read(ref _shutdown) != 0)
         {
             return 0;
         }
 
-        var total = 0;
-        while (total < data.Length)
+        long total = 0;
+        var length = head.Length + body.Length;
+        while (total < length)
         {
-            var sent = SendSingle(data[total..]);
+            nint sent;
+            if (total < head.Length)
+            {
+                sent = body.IsEmpty ? SendSingle(head[(int)total..]) : SendVectored(head[(int)total..], body);
+            }
+            else
+            {
+                var rest = body.Slice(total - head.Length);
+                sent = rest.IsSingleSegment ? SendSingle(rest.FirstSpan) : SendVectored(default, rest);
+            }
+
             if (sent > 0)
             {
-                total += (int)sent;
+                total += sent;
             }
             else if (!InterruptedElseFull())
             {
@@ -447,7 +459,7 @@ internal sealed class EventLoopSocket : IDuplexPipe
     {
         while (!remaining.IsEmpty)
         {
-            var sent = remaining.IsSingleSegment ? SendSingle(remaining.First.Span) : SendVectored(remaining);
+            var sent = remaining.IsSingleSegment ? SendSingle(remaining.First.Span) : SendVectored(default, remaining);
             if (sent > 0)
             {
                 remaining = remaining.Slice(sent);
@@ -486,36 +498,46 @@ internal sealed class EventLoopSocket : IDuplexPipe
         }
     }
 
-    private unsafe nint SendVectored(in ReadOnlySequence<byte> remaining)
+    /// <summary>One sendmsg of <paramref name="head"/> (may be empty) and then as many segments of <paramref name="remaining"/> as fit in its vectors.</summary>
+    private unsafe nint SendVectored(ReadOnlySpan<byte> head, in ReadOnlySequence<byte> remaining)
     {
-        var vectors = stackalloc IoVector[MaxSendVectors];
+        var vectors = stackalloc IoVector[MaxSendVectors + 1];
         var pins = default(SendPins);
-        var count = 0;
-        try
+        var pinned = 0;
+        fixed (byte* headBytes = head)
         {
-            foreach (var segment in remaining)
+            var count = 0;
+            if (!head.IsEmpty)
             {
-                if (segment.IsEmpty)
-                {
-                    continue;
-                }
-
-                pins[count] = segment.Pin();
-                vectors[count] = new IoVector { Base = pins[count].Pointer, Length = (nuint)segment.Length };
-                if (++count == MaxSendVectors)
-                {
-                    break;
-                }
+                vectors[count++] = new IoVector { Base = headBytes, Length = (nuint)head.Length };
             }
 
-            var message = new MessageHeader { Vectors = vectors, VectorCount = (nuint)count };
-            return SendMessage(_socket.SafeHandle, &message, MsgNoSignal);
-        }
-        finally
-        {
-            for (var i = 0; i < count; i++)
+            try
             {
-                pins[i].Dispose();
+                foreach (var segment in remaining)
+                {
+                    if (segment.IsEmpty)
+                    {
+                        continue;
+                    }
+
+                    pins[pinned] = segment.Pin();
+                    vectors[count++] = new IoVector { Base = pins[pinned].Pointer, Length = (nuint)segment.Length };
+                    if (++pinned == MaxSendVectors)
+                    {
+                        break;
+                    }
+                }
+
+                var message = new MessageHeader { Vectors = vectors, VectorCount = (nuint)count };
+                return SendMessage(_socket.SafeHandle, &message, MsgNoSignal);
+            }
+            finally
+            {
+                for (var i = 0; i < pinned; i++)
+                {
+                    pins[i].Dispose();
+                }
             }
         }
     }

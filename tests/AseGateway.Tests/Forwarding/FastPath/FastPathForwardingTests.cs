@@ -374,6 +374,38 @@ public sealed class FastPathForwardingTests(ITestOutputHelper output)
         Assert.Equal(1, upstream.Connections);
     }
 
+    [Theory]
+    [InlineData("h1")]
+    [InlineData("h2c")]
+    public async Task UploadToAWorkerThatIsNotReadingYet_WaitsForRoom_AndArrivesWhole(string protocol)
+    {
+        // The body is sent from the client connection's buffers while the worker's socket takes it. The worker reads
+        // nothing until released, so the socket fills: part of a read goes, the rest is copied and waits in the
+        // connection's pipe, and later reads must queue behind it, not overtake it.
+        var body = new byte[16 * 1024 * 1024];
+        new Random(11).NextBytes(body);
+        await using var backend = await TestBackend.StartAsync("hash", hashBodies: true);
+        await using var gateway = await TestGateway.StartAsync(TestConfigs.WithH2c(TestConfigs.Static([backend])), output);
+        using var request = new HttpRequestMessage(HttpMethod.Post, new Uri(protocol == "h1" ? gateway.Url : gateway.Server.ListenerUrls["h2c"], "/slow"))
+        {
+            Version = protocol == "h1" ? HttpVersion.Version11 : HttpVersion.Version20,
+            VersionPolicy = HttpVersionPolicy.RequestVersionExact,
+            Content = new ByteArrayContent(body),
+        };
+        request.Headers.Host = TestConfigs.AppHost;
+        using var client = new HttpClient { Timeout = TimeSpan.FromSeconds(60) };
+        var sending = client.SendAsync(request);
+
+        await backend.SlowStarted.Task.WaitAsync(TimeSpan.FromSeconds(20));
+        await Task.Delay(300);
+        Assert.False(sending.IsCompleted, "the upload finished while the worker read nothing");
+        backend.ReleaseSlow.TrySetResult();
+
+        using var response = await sending;
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        Assert.Equal(Convert.ToHexStringLower(System.Security.Cryptography.SHA256.HashData(body)), await response.Content.ReadAsStringAsync());
+    }
+
     [Fact]
     public async Task RepeatedHeader_GoesThroughYarp_WhichSendsAllItsValues()
     {

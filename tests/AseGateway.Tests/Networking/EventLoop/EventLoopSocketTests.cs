@@ -4,6 +4,7 @@ using System.Net;
 using System.Net.Sockets;
 using System.Security.Cryptography;
 using AseGateway.Networking.EventLoop;
+using AseGateway.Tests.Infrastructure;
 
 namespace AseGateway.Tests.Networking.EventLoop;
 
@@ -81,7 +82,7 @@ public sealed class EventLoopSocketTests : IDisposable
         var (socket, peer) = await ConnectedPairAsync();
         using var _ = peer;
 
-        Assert.Equal(5, socket.SendDirect("head:"u8));
+        Assert.Equal(5, socket.SendDirect("head:"u8, ReadOnlySequence<byte>.Empty));
         Assert.Equal("head:", await ReceiveTextAsync(peer, 5));
 
         // The peer does not read: a write through the pipe fills the socket and waits for room. A direct send now would
@@ -90,26 +91,50 @@ public sealed class EventLoopSocketTests : IDisposable
         var writing = socket.Output.WriteAsync(payload).AsTask();
         await Task.Delay(200);
         Assert.False(writing.IsCompleted, "8 MiB fit in the socket buffers: nothing waited for room");
-        Assert.Equal(0, socket.SendDirect("tail"u8));
+        Assert.Equal(0, socket.SendDirect("tail"u8, ReadOnlySequence<byte>.Empty));
 
-        var received = new byte[payload.Length];
-        for (var offset = 0; offset < received.Length;)
-        {
-            offset += await peer.ReceiveAsync(received.AsMemory(offset)).AsTask().WaitAsync(Timeout);
-        }
-
-        await writing.WaitAsync(Timeout);
-        Assert.Equal(SHA256.HashData(payload), SHA256.HashData(received));
+        await ReceiveExactlyAsync(peer, payload, writing);
 
         // The send loop goes back to waiting just after its last send: until then a direct send still declines.
-        var deadline = DateTime.UtcNow + Timeout;
-        while (socket.SendDirect("tail"u8) == 0)
-        {
-            Assert.True(DateTime.UtcNow < deadline, "the send loop never went idle after the pipe's bytes were sent");
-            await Task.Delay(10);
-        }
-
+        Assert.Equal(4, await SendDirectOnceIdleAsync(socket, "tail"u8.ToArray(), ReadOnlySequence<byte>.Empty));
         Assert.Equal("tail", await ReceiveTextAsync(peer, 4));
+    }
+
+    [Fact]
+    public async Task SendDirect_HeadAndABodyOfManySegments_WhatTheSocketDidNotTakeFollowsThroughThePipe()
+    {
+        var (socket, peer) = await ConnectedPairAsync();
+        using var _ = peer;
+
+        // 300 segments of 1 to 64 KiB (many more than one sendmsg's vectors): the peer does not read yet, so the socket
+        // takes only part, and the caller writes the rest to the pipe, as a request body's part that did not all go.
+        var head = RandomNumberGenerator.GetBytes(700);
+        var sizes = Enumerable.Range(0, 300).Select(i => 1024 + (i * 7919 % (63 * 1024))).ToArray();
+        var body = Segments.Of(sizes.Select(RandomNumberGenerator.GetBytes).ToArray());
+        var sent = socket.SendDirect(head, body);
+        Assert.InRange(sent, 1, head.Length + body.Length - 1);
+
+        var writing = Task.Run(async () =>
+        {
+            if (sent < head.Length)
+            {
+                socket.Output.Write(head.AsSpan((int)sent));
+            }
+
+            foreach (var segment in body.Slice(Math.Max(0, sent - head.Length)))
+            {
+                socket.Output.Write(segment.Span);
+            }
+
+            await socket.Output.FlushAsync();
+        });
+
+        await ReceiveExactlyAsync(peer, [.. head, .. body.ToArray()], writing);
+
+        // Once idle again, a head and a small body of several segments go in one call, whole.
+        var small = Segments.Of("b"u8.ToArray(), "od"u8.ToArray(), "y"u8.ToArray());
+        Assert.Equal(9, await SendDirectOnceIdleAsync(socket, "head:"u8.ToArray(), small));
+        Assert.Equal("head:body", await ReceiveTextAsync(peer, 9));
     }
 
     [Fact]
@@ -357,6 +382,33 @@ public sealed class EventLoopSocketTests : IDisposable
     }
 
     private static IPEndPoint LocalEndPoint(TcpListener listener) => (IPEndPoint)listener.LocalEndpoint;
+
+    /// <summary>Receives <paramref name="expected"/>'s length and compares, once <paramref name="writing"/> is done too.</summary>
+    private static async Task ReceiveExactlyAsync(Socket peer, byte[] expected, Task writing)
+    {
+        var received = new byte[expected.Length];
+        for (var offset = 0; offset < received.Length;)
+        {
+            offset += await peer.ReceiveAsync(received.AsMemory(offset)).AsTask().WaitAsync(Timeout);
+        }
+
+        await writing.WaitAsync(Timeout);
+        Assert.Equal(SHA256.HashData(expected), SHA256.HashData(received));
+    }
+
+    /// <summary>The send loop goes back to waiting just after its last send: until then a direct send declines.</summary>
+    private static async Task<long> SendDirectOnceIdleAsync(EventLoopSocket socket, byte[] head, ReadOnlySequence<byte> body)
+    {
+        var deadline = DateTime.UtcNow + Timeout;
+        long sent;
+        while ((sent = socket.SendDirect(head, body)) == 0)
+        {
+            Assert.True(DateTime.UtcNow < deadline, "the send loop never went idle after the pipe's bytes were sent");
+            await Task.Delay(10);
+        }
+
+        return sent;
+    }
 
     private static async Task<string> ReceiveTextAsync(Socket peer, int count)
     {
