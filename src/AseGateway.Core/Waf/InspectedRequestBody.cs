@@ -21,7 +21,7 @@ internal sealed class InspectedRequestBody : Stream
     private readonly Stream? _rest;
     private int _position;
 
-    /// <param name="pooled">An array from <see cref="ArrayPool{T}.Shared"/>, which this stream now owns.</param>
+    /// <param name="pooled">An array from <see cref="InspectionBuffers.Rent"/>, which this stream now owns.</param>
     /// <param name="length">How many of its bytes are the body's (first part).</param>
     /// <param name="rest">The server's body stream the rest comes from, or null when the array holds all of it.</param>
     /// <param name="restReader">The server's body pipe, for the same rest, read without a stream around it.</param>
@@ -141,7 +141,7 @@ internal sealed class InspectedRequestBody : Stream
     {
         if (Interlocked.Exchange(ref _buffer, null) is { } buffer)
         {
-            ArrayPool<byte>.Shared.Return(buffer);
+            InspectionBuffers.Return(buffer);
         }
 
         base.Dispose(disposing);

@@ -84,7 +84,7 @@ internal sealed partial class WafMiddleware
             }
             else
             {
-                inspected = ArrayPool<byte>.Shared.Rent(policy.InspectLimitBytes);
+                inspected = InspectionBuffers.Rent(policy.InspectLimitBytes);
                 refusal = await ReadBodyAsync(context, policy, request, inspected);
             }
 
@@ -101,7 +101,7 @@ internal sealed partial class WafMiddleware
             known?.Dispose();
             if (inspected is not null)
             {
-                ArrayPool<byte>.Shared.Return(inspected);
+                InspectionBuffers.Return(inspected);
             }
         }
     }
@@ -213,7 +213,7 @@ internal sealed partial class WafMiddleware
         var http = context.Request;
         var body = http.Body;
         var part = (int)Math.Min(length, limit);
-        var pooled = ArrayPool<byte>.Shared.Rent(part);
+        var pooled = InspectionBuffers.Rent(part);
         var filled = 0;
         try
         {
@@ -225,7 +225,7 @@ internal sealed partial class WafMiddleware
         }
         catch
         {
-            ArrayPool<byte>.Shared.Return(pooled);
+            InspectionBuffers.Return(pooled);
             throw;
         }
 
