@@ -537,12 +537,17 @@ public sealed partial class GatewayServer : IAsyncDisposable
         LogNotReady(_logger, timeout.TotalSeconds);
     }
 
-    /// <summary>Every instance the configuration asks for is up and has passed its first health check.</summary>
+    /// <summary>
+    /// Every instance the configuration asks for is up, has passed its first health check, and is in its app's
+    /// rotation as YARP's load balancer sees it. The last is a step of its own: the instance turns ready first and is
+    /// then put into rotation (and its address reaches YARP through a configuration update YARP applies on its own),
+    /// so a request let in between found no destination and got a 503 (seen in CI, 5 ms after start-up).
+    /// </summary>
     private bool AllAppsReady(GatewaySnapshot snapshot)
     {
         foreach (var spec in snapshot.Instances)
         {
-            if (_instances.FindActive(spec.Key)?.Phase != InstancePhase.Ready)
+            if (_instances.FindActive(spec.Key)?.Phase != InstancePhase.Ready || !_instances.AvailableInstances(spec.AppName).Contains(spec.Key))
             {
                 return false;
             }
