@@ -426,32 +426,25 @@ internal sealed class EventLoopSocket : IDuplexPipe
             return 0;
         }
 
+        // The head (with as much of the body as one sendmsg takes after it), then the rest of the body as the send
+        // loop sends a buffer.
         long total = 0;
-        var length = head.Length + body.Length;
-        while (total < length)
+        while (total < head.Length)
         {
-            nint sent;
-            if (total < head.Length)
-            {
-                sent = body.IsEmpty ? SendSingle(head[(int)total..]) : SendVectored(head[(int)total..], body);
-            }
-            else
-            {
-                var rest = body.Slice(total - head.Length);
-                sent = rest.IsSingleSegment ? SendSingle(rest.FirstSpan) : SendVectored(default, rest);
-            }
-
+            var sent = body.IsEmpty ? SendSingle(head[(int)total..]) : SendVectored(head[(int)total..], body);
             if (sent > 0)
             {
                 total += sent;
             }
             else if (!InterruptedElseFull())
             {
-                break;
+                return total;
             }
         }
 
-        return total;
+        var rest = body.Slice(total - head.Length);
+        TrySend(ref rest);
+        return head.Length + body.Length - rest.Length;
     }
 
     /// <summary>Sends as much of <paramref name="remaining"/> as the socket takes; false once it would block.</summary>
