@@ -656,10 +656,7 @@ internal sealed partial class FastPathForwarderMiddleware
                 case ResponseFraming.ContentLength:
                     var take = Math.Min(remaining, buffer.Length);
                     var slice = buffer.Slice(0, take);
-                    foreach (var segment in slice)
-                    {
-                        output.Write(segment.Span);
-                    }
+                    output.Write(slice);
 
                     remaining -= take;
                     wrote |= take > 0;
@@ -683,10 +680,7 @@ internal sealed partial class FastPathForwarderMiddleware
                     break;
 
                 default:
-                    foreach (var segment in buffer)
-                    {
-                        output.Write(segment.Span);
-                    }
+                    output.Write(buffer);
 
                     wrote |= !buffer.IsEmpty;
                     done = result.IsCompleted;

@@ -136,10 +136,7 @@ internal static class RequestHeadWriter
             Write(connection.Writer, context, gateway, hasBody);
         }
 
-        foreach (var segment in bodyPart)
-        {
-            connection.Writer.Write(segment.Span);
-        }
+        connection.Writer.Write(bodyPart);
 
         return false;
     }

@@ -76,10 +76,7 @@ internal sealed class UpstreamConnection : IDisposable
             sent = head.Length;
         }
 
-        foreach (var segment in body.Slice(sent - head.Length))
-        {
-            Writer.Write(segment.Span);
-        }
+        Writer.Write(body.Slice(sent - head.Length));
 
         return false;
     }
