@@ -1,6 +1,7 @@
 using System.Buffers;
 using System.IO.Pipelines;
 using AseGateway.Affinity;
+using AseGateway.Networking;
 using AseGateway.Networking.EventLoop;
 using AseGateway.Waf;
 using Microsoft.AspNetCore.Http;

@@ -2,6 +2,7 @@ using System.Buffers;
 using System.IO.Pipelines;
 using System.Net;
 using System.Net.Sockets;
+using AseGateway.Networking;
 using AseGateway.Networking.EventLoop;
 using Microsoft.AspNetCore.Connections;
 

@@ -8,7 +8,7 @@ using Microsoft.AspNetCore.Http.Features;
 namespace AseGateway.Networking.EventLoop;
 
 /// <summary>
-/// An accepted connection as Kestrel sees it: the <see cref="EventLoopSocket"/>'s pipes as its transport, and the
+/// An accepted connection as Kestrel sees it: the <see cref="EventLoopSocket"/>'s input and a <see cref="DirectSendWriter"/> over its output as its transport, and the
 /// features Kestrel's own socket transport offers (id, items, memory pool, lifetime, end points, the socket), and its loop.
 /// <see cref="ConnectionClosed"/> fires when the receiving side ends, as it does there.
 /// </summary>
@@ -28,7 +28,7 @@ internal sealed class EventLoopConnection : ConnectionContext,
     {
         _socket = socket;
         MemoryPool = pool;
-        Transport = socket;
+        Transport = new ClientTransport(socket.Input, new DirectSendWriter(socket, pool));
         LocalEndPoint = socket.Socket.LocalEndPoint;
         RemoteEndPoint = socket.Socket.RemoteEndPoint;
         ConnectionClosed = _closed.Token;
@@ -99,6 +99,13 @@ internal sealed class EventLoopConnection : ConnectionContext,
         {
             // Disposed first: nobody is listening any more.
         }
+    }
+
+    private sealed class ClientTransport(PipeReader input, PipeWriter output) : IDuplexPipe
+    {
+        public PipeReader Input => input;
+
+        public PipeWriter Output => output;
     }
 
     private static string FormatId(long id)

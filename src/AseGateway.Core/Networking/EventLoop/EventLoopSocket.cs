@@ -93,6 +93,12 @@ internal sealed class EventLoopSocket : IDuplexPipe
     /// <summary>The receiving side has ended (FIN, reset, abort, or the reader stopped reading).</summary>
     public Task ReceiveEnded => _receiveEnded.Task;
 
+    /// <summary>
+    /// Everything written to <see cref="Output"/> has been sent and the socket is open: a direct send would go now
+    /// (unless the socket is full). A hint for the single writer; <see cref="SendDirect"/> checks again.
+    /// </summary>
+    public bool SendIdle => _sendIdle && Volatile.Read(ref _shutdown) == 0;
+
     /// <summary>Both sides have ended and the socket is closed.</summary>
     public Task Closed => _closed.Task;
 
@@ -364,9 +370,21 @@ internal sealed class EventLoopSocket : IDuplexPipe
         {
             while (true)
             {
-                _sendIdle = true;
-                var result = await reader.ReadAsync();
-                _sendIdle = false;
+                // Idle only while the pipe is empty: flagged after a read that must wait, never while a read would
+                // find bytes the writer flushed meanwhile (a direct send then would overtake them).
+                var read = reader.ReadAsync();
+                ReadResult result;
+                if (read.IsCompleted)
+                {
+                    result = read.Result;
+                }
+                else
+                {
+                    _sendIdle = true;
+                    result = await read;
+                    _sendIdle = false;
+                }
+
                 if (result.IsCanceled)
                 {
                     break;

@@ -1,7 +1,7 @@
 using System.Buffers;
 using System.IO.Pipelines;
 
-namespace AseGateway.Forwarding.FastPath;
+namespace AseGateway.Networking;
 
 internal static class PipeWriterSequenceExtensions
 {
