@@ -8,7 +8,8 @@ that belongs to a known layer (the gateway's feature folders, then the framework
 runtime's native code (locks, allocation, GC) thus counts for the managed layer that called it. Samples with no known
 frame are named by their leaf's library. Percentages are of all the process's samples, as the README quotes them.
 .NET code is named only when the process ran with DOTNET_PerfMapEnabled=1 and DOTNET_EnableWriteXorExecute=0 (perf
-reads JIT-compiled names from /tmp/perf-PID.map for anonymous memory only); a Native AOT binary needs neither.
+reads JIT-compiled names from /tmp/perf-PID.map for anonymous memory only); a Native AOT binary needs neither, and
+its names (dots written as underscores) are matched with the underscores read as dots.
 """
 import collections
 import re
@@ -56,8 +57,11 @@ def layer_of(stack):
     if stack[0].startswith("ffffffff") or "[kernel.kallsyms]" in stack[0]:
         return "kernel"
     for frame in stack:
+        # Native AOT names a method by assembly, namespace and type with every dot an underscore
+        # (AseGateway_Core_AseGateway_Forwarding_FastPath_..., S_P_CoreLib_System_Threading_...): read them back.
+        dotted = frame.replace("_", ".")
         for name, marker in LAYERS:
-            if marker in frame:
+            if marker in dotted:
                 return name
     for name, library in LIBRARIES:
         if library in stack[0]:
