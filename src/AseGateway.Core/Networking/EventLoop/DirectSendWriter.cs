@@ -12,8 +12,9 @@ namespace AseGateway.Networking.EventLoop;
 /// not fit the blocks, writes go to the pipe itself, so nothing overtakes what it holds.
 /// </summary>
 /// <remarks>
-/// One writer at a time, as Kestrel writes a connection's output (HTTP/1.1 under its output producer's lock, TLS
-/// through its stream). Blocks are rented per flush and given back once sent: an idle keep-alive connection holds none.
+/// One writer at a time, as Kestrel writes an HTTP/1.1 connection's output (under its output producer's lock; the
+/// loops serve clear-text HTTP/1.1 only). Blocks are rented per flush and given back once sent: an idle keep-alive
+/// connection holds none.
 /// </remarks>
 internal sealed class DirectSendWriter : PipeWriter
 {
