@@ -9,7 +9,8 @@ namespace AseGateway.Routing;
 /// <summary>
 /// Runs just before endpoint routing: a request whose host is one an app names exactly gets that app's YARP endpoint
 /// from one table lookup and goes straight into its proxy pipeline, past routing (which would skip matching for a set
-/// endpoint) and the endpoint middleware (which would only call the same delegate).
+/// endpoint) and the endpoint middleware (which would only call the same delegate, after looking for authorization,
+/// CORS and antiforgery metadata an app route never carries).
 /// Every app route matches its hosts and any path (<see cref="ProxyConfigPublisher"/>), and an exact host outranks a
 /// wildcard one in routing too, so the answer is the one routing's matcher would give — without its candidate sets,
 /// host policy and the catch-all's route values (about 190 bytes per request). Wildcard hosts, IP literals and
@@ -30,8 +31,6 @@ internal sealed class ExactHostRoutingMiddleware
     {
         if (_endpoints.Find(context.Request.Host) is { RequestDelegate: { } proxy } endpoint && context.GetEndpoint() is null)
         {
-            // Straight into the app's proxy pipeline: routing would skip matching for a set endpoint and the endpoint
-            // middleware would only call this delegate, after looking for security metadata an app route never has.
             context.SetEndpoint(endpoint);
             return proxy(context);
         }

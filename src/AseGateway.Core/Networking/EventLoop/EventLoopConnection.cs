@@ -8,8 +8,9 @@ using Microsoft.AspNetCore.Http.Features;
 namespace AseGateway.Networking.EventLoop;
 
 /// <summary>
-/// An accepted connection as Kestrel sees it: the <see cref="EventLoopSocket"/>'s input and a <see cref="DirectSendWriter"/> over its output as its transport, and the
-/// features Kestrel's own socket transport offers (id, items, memory pool, lifetime, end points, the socket), and its loop.
+/// An accepted connection as Kestrel sees it: the <see cref="EventLoopSocket"/>'s input and a
+/// <see cref="DirectSendWriter"/> over its output as its transport, the features Kestrel's own socket transport offers
+/// (id, items, memory pool, lifetime, end points, the socket), and its loop.
 /// <see cref="ConnectionClosed"/> fires when the receiving side ends, as it does there.
 /// </summary>
 internal sealed class EventLoopConnection : ConnectionContext,

@@ -439,7 +439,7 @@ internal sealed class EventLoopSocket : IDuplexPipe
     /// </summary>
     public long SendDirect(ReadOnlySpan<byte> head, in ReadOnlySequence<byte> body)
     {
-        if (!_sendIdle || Volatile.Read(ref _shutdown) != 0)
+        if (!SendIdle)
         {
             return 0;
         }
