@@ -2,6 +2,7 @@ using System.Net;
 using System.Net.Sockets;
 using System.Security.Cryptography;
 using AseGateway.Networking.EventLoop;
+using AseGateway.Tests.Infrastructure;
 
 namespace AseGateway.Tests.Networking.EventLoop;
 
@@ -64,22 +65,11 @@ public sealed class DirectSendWriterTests : IDisposable
             await writer.CompleteAsync();
         });
 
-        var received = new MemoryStream();
-        var buffer = new byte[16 * 1024];
-        var pauses = new Random(11);
-        int n;
-        while ((n = await peer.ReceiveAsync(buffer.AsMemory()).AsTask().WaitAsync(Timeout)) > 0)
-        {
-            received.Write(buffer, 0, n);
-            if (pauses.Next(20) == 0)
-            {
-                await Task.Delay(20);
-            }
-        }
+        var received = await PeerReads.AllAsync(peer, Timeout, pauses: new Random(11));
 
         await writing.WaitAsync(Timeout);
         Assert.Equal(payload.Length, received.Length);
-        Assert.Equal(SHA256.HashData(payload), SHA256.HashData(received.ToArray()));
+        Assert.Equal(SHA256.HashData(payload), SHA256.HashData(received));
 
         // Both roads were taken, and taken turns: otherwise the order across them went untested.
         Assert.True(writer.FlushesSentDirectly > 10, $"{writer.FlushesSentDirectly} flushes went out directly");
@@ -129,15 +119,7 @@ public sealed class DirectSendWriterTests : IDisposable
         Assert.Equal(6, writer.UnflushedBytes);
         await writer.CompleteAsync();
 
-        var received = new MemoryStream();
-        var buffer = new byte[64];
-        int n;
-        while ((n = await peer.ReceiveAsync(buffer.AsMemory()).AsTask().WaitAsync(Timeout)) > 0)
-        {
-            received.Write(buffer, 0, n);
-        }
-
-        Assert.Equal("answer"u8.ToArray(), received.ToArray());
+        Assert.Equal("answer"u8.ToArray(), await PeerReads.AllAsync(peer, Timeout));
     }
 
     [Fact]

@@ -71,7 +71,7 @@ public sealed class EventLoopSocketTests : IDisposable
         await Task.Delay(200);
         Assert.False(writing.IsCompleted, "8 MiB fit in the socket buffers: nothing waited for room");
 
-        var received = await ReceiveAllAsync(peer);
+        var received = await PeerReads.AllAsync(peer, Timeout);
         await writing.WaitAsync(Timeout);
         Assert.Equal(SHA256.HashData(payload), SHA256.HashData(received));
     }
@@ -437,22 +437,6 @@ public sealed class EventLoopSocketTests : IDisposable
             }
 
             reader.AdvanceTo(result.Buffer.Start, result.Buffer.End);
-        }
-    }
-
-    private static async Task<byte[]> ReceiveAllAsync(Socket peer)
-    {
-        using var received = new MemoryStream();
-        var buffer = new byte[64 * 1024];
-        while (true)
-        {
-            var n = await peer.ReceiveAsync(buffer).WaitAsync(Timeout);
-            if (n == 0)
-            {
-                return received.ToArray();
-            }
-
-            received.Write(buffer, 0, n);
         }
     }
 }
