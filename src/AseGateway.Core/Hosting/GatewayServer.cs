@@ -13,6 +13,7 @@ using AseGateway.Instances;
 using AseGateway.Management;
 using AseGateway.Metrics;
 using AseGateway.Model;
+using AseGateway.Networking;
 using AseGateway.Networking.EventLoop;
 using AseGateway.Nsg;
 using AseGateway.Observability;
@@ -20,6 +21,7 @@ using AseGateway.Routing;
 using AseGateway.Tls;
 using AseGateway.Waf;
 using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Connections;
 using Microsoft.AspNetCore.Hosting;
 using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Routing;
@@ -462,6 +464,10 @@ public sealed partial class GatewayServer : IAsyncDisposable
             // response write. Paired rounds on 2 cores, full feature set: ~2% less CPU per request, 2-6% more req/s.
             sockets.IOQueueCount = 0;
         });
+
+        // After Kestrel's own: the socket transport takes the factory registered last (PerCoreMemoryPool says why).
+        builder.Services.AddSingleton<PerCoreMemoryPoolFactory>();
+        builder.Services.AddSingleton<IMemoryPoolFactory<byte>>(services => services.GetRequiredService<PerCoreMemoryPoolFactory>());
 
         // Addresses come only from the configuration file; ASPNETCORE_URLS / HTTP_PORTS (set by container images)
         // must not add listeners the operator did not ask for.

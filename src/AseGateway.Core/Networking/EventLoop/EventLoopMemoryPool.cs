@@ -1,6 +1,5 @@
 using System.Buffers;
 using System.Collections.Concurrent;
-using System.Runtime.InteropServices;
 
 namespace AseGateway.Networking.EventLoop;
 
@@ -15,10 +14,8 @@ namespace AseGateway.Networking.EventLoop;
 /// most <see cref="MaxKeptShared"/>; a block past those is left to the garbage collector, so what a burst needed
 /// does not stay for the process's life.
 /// </summary>
-internal sealed class EventLoopMemoryPool : MemoryPool<byte>
+internal sealed class EventLoopMemoryPool : PinnedBlockPool
 {
-    public const int BlockSize = 4096;
-
     /// <summary>2 MiB of free blocks per loop: about 100 keep-alive connections' worth of a request in flight each.</summary>
     public const int MaxKeptPerLoop = 512;
 
@@ -41,8 +38,6 @@ internal sealed class EventLoopMemoryPool : MemoryPool<byte>
             _kept[i] = new Block[MaxKeptPerLoop];
         }
     }
-
-    public override int MaxBufferSize => BlockSize;
 
     /// <summary>Free blocks kept now, on the loops and in the shared queue (for tests).</summary>
     public int KeptCount
@@ -83,12 +78,7 @@ internal sealed class EventLoopMemoryPool : MemoryPool<byte>
         return new Block(this);
     }
 
-    protected override void Dispose(bool disposing)
-    {
-        // Blocks are plain pinned arrays: the collector frees them with their last reference.
-    }
-
-    private void Return(Block block)
+    private protected override void Return(Block block)
     {
         var index = OwnLoopIndex();
         if (index >= 0)
@@ -115,21 +105,5 @@ internal sealed class EventLoopMemoryPool : MemoryPool<byte>
     {
         var loop = EventLoop.Current;
         return loop is not null && _group.Owns(loop) ? loop.Index : -1;
-    }
-
-    private sealed class Block : IMemoryOwner<byte>
-    {
-        private readonly EventLoopMemoryPool _pool;
-
-        public Block(EventLoopMemoryPool pool)
-        {
-            _pool = pool;
-            // Pinned for life, as Kestrel's blocks are: a send or receive takes its address without pinning it.
-            Memory = MemoryMarshal.CreateFromPinnedArray(GC.AllocateUninitializedArray<byte>(BlockSize, pinned: true), 0, BlockSize);
-        }
-
-        public Memory<byte> Memory { get; }
-
-        public void Dispose() => _pool.Return(this);
     }
 }
