@@ -5,14 +5,16 @@ namespace AseGateway.Networking;
 
 /// <summary>
 /// What the gateway's two block pools share (<see cref="EventLoop.EventLoopMemoryPool"/> for the event loops,
-/// <see cref="PerCoreMemoryPool"/> for Kestrel's socket transport): 4 KiB blocks pinned for life, as Kestrel's are,
-/// each given back to its pool when its owner disposes it. The pools differ only in where they keep free blocks.
+/// <see cref="PerCoreMemoryPool"/> for Kestrel's socket transport): blocks of one size per pool, pinned for life as
+/// Kestrel's are, each given back to its pool when its owner disposes it. The pools differ in their block size and in
+/// where they keep free blocks.
 /// </summary>
 internal abstract class PinnedBlockPool : MemoryPool<byte>
 {
-    public const int BlockSize = 4096;
+    private protected PinnedBlockPool(int blockSize) => MaxBufferSize = blockSize;
 
-    public override int MaxBufferSize => BlockSize;
+    /// <summary>The size of every block.</summary>
+    public override int MaxBufferSize { get; }
 
     /// <summary>A block its owner is done with: kept for a later rent, or left to the collector.</summary>
     private protected abstract void Return(Block block);
@@ -30,7 +32,8 @@ internal abstract class PinnedBlockPool : MemoryPool<byte>
         {
             _pool = pool;
             // A send or receive takes its address without pinning it.
-            Memory = MemoryMarshal.CreateFromPinnedArray(GC.AllocateUninitializedArray<byte>(BlockSize, pinned: true), 0, BlockSize);
+            var size = pool.MaxBufferSize;
+            Memory = MemoryMarshal.CreateFromPinnedArray(GC.AllocateUninitializedArray<byte>(size, pinned: true), 0, size);
         }
 
         public Memory<byte> Memory { get; }

@@ -16,6 +16,8 @@ namespace AseGateway.Networking.EventLoop;
 /// </summary>
 internal sealed class EventLoopMemoryPool : PinnedBlockPool
 {
+    public const int BlockSize = 4096;
+
     /// <summary>2 MiB of free blocks per loop: about 100 keep-alive connections' worth of a request in flight each.</summary>
     public const int MaxKeptPerLoop = 512;
 
@@ -29,6 +31,7 @@ internal sealed class EventLoopMemoryPool : PinnedBlockPool
 
     /// <param name="group">The loops whose threads keep blocks of their own (its loops exist already).</param>
     public EventLoopMemoryPool(EventLoopGroup group)
+        : base(BlockSize)
     {
         _group = group;
         _kept = new Block[group.Loops.Count][];
