@@ -1,4 +1,3 @@
-using System.Net;
 using System.Net.Sockets;
 using System.Security.Cryptography;
 using AseGateway.Networking.EventLoop;
@@ -158,20 +157,6 @@ public sealed class DirectSendWriterTests : IDisposable
         await writer.CompleteAsync();
     }
 
-    private async Task<(EventLoopSocket Socket, Socket Peer)> ConnectedPairAsync()
-    {
-        using var listener = new TcpListener(IPAddress.Loopback, 0);
-        listener.Start();
-        var socket = new EventLoopSocket(
-            new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp) { NoDelay = true, SendBufferSize = 32 * 1024 },
-            _group.Group.Next(),
-            _group.Group.Pool,
-            1024 * 1024,
-            64 * 1024);
-        var accepting = listener.AcceptSocketAsync();
-        await socket.ConnectAsync((IPEndPoint)listener.LocalEndpoint, CancellationToken.None).WaitAsync(Timeout);
-        var peer = await accepting.WaitAsync(Timeout);
-        peer.ReceiveBufferSize = 32 * 1024;
-        return (socket, peer);
-    }
+    /// <summary>Small kernel buffers on both ends: a few answers fill the socket, so flushes take the pipe road too.</summary>
+    private Task<(EventLoopSocket Socket, Socket Peer)> ConnectedPairAsync() => _group.ConnectedPairAsync(kernelBuffer: 32 * 1024);
 }

@@ -365,14 +365,8 @@ public sealed class EventLoopSocketTests : IDisposable
     private EventLoopSocket NewSocket(long maxInput = 1024 * 1024, bool failWrites = false) =>
         new(new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp) { NoDelay = true }, _loops.Next(), _loops.Pool, maxInput, 64 * 1024, failWrites);
 
-    private async Task<(EventLoopSocket Socket, Socket Peer)> ConnectedPairAsync(long maxInput = 1024 * 1024, bool failWrites = false)
-    {
-        using var listener = Listen();
-        var socket = NewSocket(maxInput, failWrites);
-        var accepting = listener.AcceptSocketAsync();
-        await socket.ConnectAsync(LocalEndPoint(listener), CancellationToken.None).WaitAsync(Timeout);
-        return (socket, await accepting.WaitAsync(Timeout));
-    }
+    private Task<(EventLoopSocket Socket, Socket Peer)> ConnectedPairAsync(long maxInput = 1024 * 1024, bool failWrites = false) =>
+        _group.ConnectedPairAsync(maxInput, failWrites);
 
     private static TcpListener Listen()
     {

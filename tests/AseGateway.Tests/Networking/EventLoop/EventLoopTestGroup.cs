@@ -1,3 +1,5 @@
+using System.Net;
+using System.Net.Sockets;
 using AseGateway.Networking.EventLoop;
 
 namespace AseGateway.Tests.Networking.EventLoop;
@@ -17,6 +19,34 @@ internal sealed class EventLoopTestGroup : IDisposable
     }
 
     public EventLoopGroup Group { get; }
+
+    /// <summary>
+    /// An event-loop socket on <see cref="Group"/> connected over loopback to a plain socket, the peer. With
+    /// <paramref name="kernelBuffer"/>, the loop socket's send buffer and the peer's receive buffer are that small, so
+    /// that a test reaches a full socket sooner.
+    /// </summary>
+    public async Task<(EventLoopSocket Socket, Socket Peer)> ConnectedPairAsync(long maxInput = 1024 * 1024, bool failWrites = false, int? kernelBuffer = null)
+    {
+        var timeout = TimeSpan.FromSeconds(30);
+        using var listener = new TcpListener(IPAddress.Loopback, 0);
+        listener.Start();
+        var client = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp) { NoDelay = true };
+        if (kernelBuffer is { } sendBuffer)
+        {
+            client.SendBufferSize = sendBuffer;
+        }
+
+        var socket = new EventLoopSocket(client, Group.Next(), Group.Pool, maxInput, 64 * 1024, failWrites);
+        var accepting = listener.AcceptSocketAsync();
+        await socket.ConnectAsync((IPEndPoint)listener.LocalEndpoint, CancellationToken.None).WaitAsync(timeout);
+        var peer = await accepting.WaitAsync(timeout);
+        if (kernelBuffer is { } receiveBuffer)
+        {
+            peer.ReceiveBufferSize = receiveBuffer;
+        }
+
+        return (socket, peer);
+    }
 
     /// <summary>Another group whose loops report to the same list (the caller disposes it).</summary>
     public EventLoopGroup NewGroup() => new(2, e => { lock (_unexpected) { _unexpected.Add(e); } });
