@@ -96,6 +96,10 @@ mkdir -p "$OUT"
 OUT="$(cd "$OUT" && pwd)"
 WORK="$(mktemp -d /tmp/asegateway-perf.XXXXXX)"
 chmod 755 "$WORK" # nginx workers run as nobody when the script runs as root
+# The gateways' configuration files in a folder of their own, as /etc/asegateway would be: each gateway watches its
+# file's folder, and WORK gets a line per request from h2load's --log-file.
+CONFIG_DIR="$WORK/etc"
+mkdir -p "$CONFIG_DIR"
 RUNS="$OUT/runs.jsonl"
 : > "$RUNS"
 # Scenario results of an earlier run into the same folder must not be reported as this run's.
@@ -271,7 +275,7 @@ start_gateway() {
   local name="$1" features="$2" http https mgmt h2c
   gateway_command "${3:-}"
   http="$(free_port)"; https="$(free_port)"; mgmt="$(free_port)"; h2c="$(free_port)"
-  CONFIG_FILE[$name]="$WORK/$name.json"
+  CONFIG_FILE[$name]="$CONFIG_DIR/$name.json"
   gateway_config "$name" "$http" "$https" "$mgmt" "$features" "" 0 "$h2c" > "${CONFIG_FILE[$name]}"
   start "$name" env ASE_CERT_PASSWORD=dev-password $GATEWAY_ENV $PROFILE_ENV "${GATEWAY_CMD[@]}" --config "${CONFIG_FILE[$name]}"
   TARGET_PID[$name]=$STARTED_PID
@@ -577,7 +581,7 @@ scenario_scale() {
   local suffix=""
   [ "${1:-}" = aot ] && suffix=-aot
   gateway_command "${1:-}"
-  local name="ase-scale$suffix" http https mgmt file="$WORK/ase-scale$suffix.json" cycle target state
+  local name="ase-scale$suffix" http https mgmt file="$CONFIG_DIR/ase-scale$suffix.json" cycle target state
   http="$(free_port)"; https="$(free_port)"; mgmt="$(free_port)"
   cat > "$file" <<EOF
 {
