@@ -4,6 +4,7 @@
 #   perf/ab.sh BASE [HEAD]     BASE and HEAD are git commits (HEAD: the working tree as it is, by default)
 #   options: --rounds N (6)  --seconds S (5)  --protocols "h1 h2tls" (also h2c; tls: a TLS handshake per request)  --features full|bare (full)
 #            --path PATH (/; the backend answers /bytes/N with N bytes)  --post-bytes N (POST an N-byte body)
+#            --browser-headers (a browser's 14 request header fields with every request, as compare.sh's)
 #            --a-env "K=V"  --b-env "K=V"   extra environment for the BASE (A) or HEAD (B) gateway only, e.g. to
 #                                           measure a runtime setting against the same build: perf/ab.sh HEAD HEAD --b-env ...
 #
@@ -17,7 +18,7 @@
 set -euo pipefail
 
 REPO="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-ROUNDS=6 SECONDS_PER_RUN=5 PROTOCOLS="h1 h2tls" FEATURES=full REQUEST_PATH="/" POST_BYTES=0 A_ENV="" B_ENV="" BASE="" HEAD=""
+ROUNDS=6 SECONDS_PER_RUN=5 PROTOCOLS="h1 h2tls" FEATURES=full REQUEST_PATH="/" POST_BYTES=0 BROWSER=0 A_ENV="" B_ENV="" BASE="" HEAD=""
 while [ $# -gt 0 ]; do
   case "$1" in
     --rounds) ROUNDS="$2"; shift 2 ;;
@@ -26,14 +27,15 @@ while [ $# -gt 0 ]; do
     --features) FEATURES="$2"; shift 2 ;;
     --path) REQUEST_PATH="$2"; shift 2 ;;
     --post-bytes) POST_BYTES="$2"; shift 2 ;;
+    --browser-headers) BROWSER=1; shift ;;
     --a-env) A_ENV="$2"; shift 2 ;;
     --b-env) B_ENV="$2"; shift 2 ;;
-    -h|--help) sed -n '2,17p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,18p' "$0"; exit 0 ;;
     -*) echo "unknown option $1" >&2; exit 2 ;;
     *) if [ -z "$BASE" ]; then BASE="$1"; elif [ -z "$HEAD" ]; then HEAD="$1"; else echo "one or two commits" >&2; exit 2; fi; shift ;;
   esac
 done
-[ -n "$BASE" ] || { sed -n '2,17p' "$0"; exit 2; }
+[ -n "$BASE" ] || { sed -n '2,18p' "$0"; exit 2; }
 for tool in wrk h2load curl; do command -v "$tool" > /dev/null || { echo "$tool is missing: apt-get install -y wrk nghttp2-client curl" >&2; exit 1; }; done
 
 WORK="$(mktemp -d)"
@@ -49,6 +51,7 @@ trap cleanup EXIT
 log() { printf '%s %s\n' "$(date -u +%H:%M:%S)" "$*" >&2; }
 source "$REPO/perf/gateway-config.sh"
 WRK_BODY=() H2LOAD_BODY=()
+mapfile -d '' HEADER_ARGS < <(header_args "$BROWSER")
 if [ "$POST_BYTES" -gt 0 ]; then
   post_body_files "$POST_BYTES"
   WRK_BODY=(-s "$WORK/post.lua") H2LOAD_BODY=(-d "$WORK/body.bin")
@@ -105,17 +108,17 @@ run() {
     # tls: HTTP/1.1 with "Connection: close", a full handshake per request (wrk does not resume sessions).
     local close=()
     [ "$protocol" = tls ] && close=(-H "Connection: close")
-    wrk -t2 -c64 -d"${seconds}s" "${WRK_BODY[@]}" "${close[@]}" -H "Host: $HOST_HEADER" "${urls[$side]}${REQUEST_PATH#/}" > "$WORK/run.out" 2>&1 || true
+    wrk -t2 -c64 -d"${seconds}s" "${WRK_BODY[@]}" "${close[@]}" -H "Host: $HOST_HEADER" "${HEADER_ARGS[@]}" "${urls[$side]}${REQUEST_PATH#/}" > "$WORK/run.out" 2>&1 || true
     requests="$(awk '/requests in/ { print $1 }' "$WORK/run.out")"; rps="$(awk '/^Requests\/sec:/ { print $2 }' "$WORK/run.out")"
   else
-    h2load -t2 -c16 -m8 -D "$seconds" "${H2LOAD_BODY[@]}" -H ":authority: $HOST_HEADER" "${urls[$side]}${REQUEST_PATH#/}" > "$WORK/run.out" 2>&1 || true
+    h2load -t2 -c16 -m8 -D "$seconds" "${H2LOAD_BODY[@]}" -H ":authority: $HOST_HEADER" "${HEADER_ARGS[@]}" "${urls[$side]}${REQUEST_PATH#/}" > "$WORK/run.out" 2>&1 || true
     requests="$(awk '/^requests:/ { gsub(",", ""); print $8 }' "$WORK/run.out")"; rps="$(awk '/^finished in/ { gsub(",", ""); print $4 }' "$WORK/run.out")"
   fi
   after="$(ticks "${PID[$side]}")"
   awk -v t="$((after - before))" -v n="${requests:-0}" -v r="${rps:-0}" -v hz="$CLK_TCK" 'BEGIN { printf "%.0f %.2f", r, (n > 0 ? t * 1e6 / hz / n : 0) }'
 }
 
-log "A: ${BASE}${A_ENV:+ ($A_ENV)}   B: ${HEAD:-working tree}${B_ENV:+ ($B_ENV)}   features: $FEATURES   request: $( [ "$POST_BYTES" -gt 0 ] && echo "POST ($POST_BYTES bytes)" || echo GET) $REQUEST_PATH"
+log "A: ${BASE}${A_ENV:+ ($A_ENV)}   B: ${HEAD:-working tree}${B_ENV:+ ($B_ENV)}   features: $FEATURES   request: $( [ "$POST_BYTES" -gt 0 ] && echo "POST ($POST_BYTES bytes)" || echo GET) $REQUEST_PATH$( [ "$BROWSER" = 1 ] && echo " with browser headers")"
 for protocol in $PROTOCOLS; do for side in A B A B; do run "$side" "$protocol" 4 > /dev/null; done; done
 for round in $(seq 1 "$ROUNDS"); do
   for protocol in $PROTOCOLS; do

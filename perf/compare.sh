@@ -9,6 +9,8 @@
 #            --path PATH          the path every throughput case requests (default /): the backend answers /bytes/N
 #                                 with N bytes, e.g. --path /bytes/16384 for a 16 KiB response
 #            --post-bytes N       POST an N-byte body instead of GET (wrk and h2load); with --path, to that path
+#            --browser-headers    send the 14 header fields (860 bytes) Chrome sends with a page request, cookies
+#                                 among them, with every request (wrk and h2load): BROWSER_HEADERS in gateway-config.sh
 #            --gateway-env "K=V"  extra environment for the AseGateway processes only (e.g. DOTNET_gcServer=1), to
 #                                 measure a runtime setting before putting it in the csproj
 #            --handshakes         also HTTP/1.1 over TLS with a new connection per request (wrk, "Connection: close",
@@ -50,7 +52,7 @@ export LC_ALL=C DOTNET_CLI_TELEMETRY_OPTOUT=1 DOTNET_NOLOGO=1 DOTNET_SKIP_FIRST_
 
 REPO="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 COMMAND_LINE="perf/compare.sh${*:+ $*}"
-ONLY="" REQUEST_PATH="/" POST_BYTES=0 GATEWAY_ENV="" AOT=0 HANDSHAKES=0 PROFILE=0 MODE=default ROUNDS=3 DURATION=9 WARMUP=3 WARMUP_RUNS=6 RATES="2000,5000,10000" SCALE_CYCLES=3 SCENARIOS=1 BUILD=1 OUT=""
+ONLY="" REQUEST_PATH="/" POST_BYTES=0 BROWSER=0 GATEWAY_ENV="" AOT=0 HANDSHAKES=0 PROFILE=0 MODE=default ROUNDS=3 DURATION=9 WARMUP=3 WARMUP_RUNS=6 RATES="2000,5000,10000" SCALE_CYCLES=3 SCENARIOS=1 BUILD=1 OUT=""
 OPEN_DURATION=10 RELOADS=100 RELOAD_LOAD_RPS=3000
 WRK_CONNECTIONS=64 WRK_THREADS=2 H2_CONNECTIONS=16 H2_STREAMS=8 H2_THREADS=2
 HOST_HEADER="bench.perf.test" API_KEY="perf-$RANDOM$RANDOM"
@@ -69,6 +71,7 @@ while [ $# -gt 0 ]; do
     --only) ONLY="$2"; shift ;;
     --path) REQUEST_PATH="$2"; shift ;;
     --post-bytes) POST_BYTES="$2"; shift ;;
+    --browser-headers) BROWSER=1 ;;
     --gateway-env) GATEWAY_ENV="$2"; shift ;;
     --aot) AOT=1 ;;
     --profile) PROFILE=1 ;;
@@ -107,6 +110,7 @@ rm -f "$OUT"/scenario-*.json "$OUT/open-model.jsonl"
 CLK_TCK="$(getconf CLK_TCK)"
 REQUEST_LINE="GET $REQUEST_PATH"
 [ "$POST_BYTES" -gt 0 ] && REQUEST_LINE="POST $REQUEST_PATH with a $POST_BYTES-byte body"
+[ "$BROWSER" = 1 ] && REQUEST_LINE="$REQUEST_LINE with a browser's 14 request header fields (860 bytes)"
 STARTED_PIDS=()
 SCENARIO_FAILURES=0
 
@@ -257,6 +261,7 @@ start_backends() {
 source "$REPO/perf/gateway-config.sh"
 # --post-bytes: the body, as a file for h2load and inside a script for wrk.
 [ "$POST_BYTES" -gt 0 ] && post_body_files "$POST_BYTES"
+mapfile -d '' HEADER_ARGS < <(header_args "$BROWSER")
 
 # Every load generator connects from 127.0.0.1: the per-client connection cap (200 by default, an edge defence that
 # nginx and HAProxy are not given here either) is raised so that the open model's 200+ connections are not refused.
@@ -400,7 +405,7 @@ load() {
     [ "$POST_BYTES" -gt 0 ] && script=(-s "$WORK/post.lua")
     # tls: every request on a connection of its own, so a full handshake each (wrk does not resume sessions).
     [ "$protocol" = tls ] && script+=(-H "Connection: close")
-    timeout $((seconds + 30)) wrk -t"$WRK_THREADS" -c"$WRK_CONNECTIONS" -d"${seconds}s" --latency "${script[@]}" -H "Host: $HOST_HEADER" "$url" > "$out" 2>&1 || true
+    timeout $((seconds + 30)) wrk -t"$WRK_THREADS" -c"$WRK_CONNECTIONS" -d"${seconds}s" --latency "${script[@]}" -H "Host: $HOST_HEADER" "${HEADER_ARGS[@]}" "$url" > "$out" 2>&1 || true
     local rps p50 p90 p99 requests sockerr non2xx
     rps="$(awk '/^Requests\/sec:/ { print $2 }' "$out")"
     p50="$(to_ms "$(awk '$1 == "50%" { print $2 }' "$out")")"
@@ -432,6 +437,7 @@ load() {
   # HTTP/2 names the host in :authority; a second name in a host header is refused by nginx (400).
   local args=(-t "$H2_THREADS" -D "$seconds" --log-file="$out.requests" -H ":authority: $HOST_HEADER" -c "$H2_CONNECTIONS" -m "$H2_STREAMS")
   [ "$POST_BYTES" -gt 0 ] && args+=(-d "$WORK/body.bin")
+  args+=("${HEADER_ARGS[@]}")
   timeout $((seconds + 30)) h2load "${args[@]}" "$url" > "$out" 2>&1 || true
   # "requests: N total, N started, N done, N succeeded, N failed, N errored, N timeout": failed also counts
   # non-2xx answers, which the log counts; errored and timeout are the socket-level failures.

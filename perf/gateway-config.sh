@@ -17,6 +17,33 @@ post_body_files() {
   printf 'wrk.method = "POST"\nwrk.headers["Content-Type"] = "application/octet-stream"\nlocal f = io.open("%s", "rb")\nwrk.body = f:read("*a")\nf:close()\n' "$WORK/body.bin" > "$WORK/post.lua"
 }
 
+# BROWSER_HEADERS: what Chrome sends with a page request besides the request line and Host (--browser-headers in
+# compare.sh and ab.sh): 860 bytes in 14 fields, cookies and client hints among them, against wrk's and h2load's
+# bare requests. Every proxy parses, checks and forwards them; the WAF and the access log read them too.
+BROWSER_HEADERS=(
+  "User-Agent: Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0.0.0 Safari/537.36"
+  "Accept: text/html,application/xhtml+xml,application/xml;q=0.9,image/avif,image/webp,image/apng,*/*;q=0.8,application/signed-exchange;v=b3;q=0.7"
+  "Accept-Language: en-US,en;q=0.9,de;q=0.8"
+  "Accept-Encoding: gzip, deflate, br, zstd"
+  "Referer: https://bench.perf.test/products/list?page=2&sort=price&category=outdoor"
+  "Cookie: session=3f9c2a7e5b1d4c8fa0e6b2d9c7a4f1e8; theme=dark; consent=analytics%3Dfalse%26ads%3Dfalse; _ga=GA1.1.1234567890.1733222222; _ga_X1Y2Z3=GS1.1.1733222222.3.1.1733223333.0.0.0"
+  "sec-ch-ua: \"Chromium\";v=\"131\", \"Not_A Brand\";v=\"24\""
+  "sec-ch-ua-mobile: ?0"
+  "sec-ch-ua-platform: \"Windows\""
+  "Sec-Fetch-Dest: document"
+  "Sec-Fetch-Mode: navigate"
+  "Sec-Fetch-Site: same-origin"
+  "Sec-Fetch-User: ?1"
+  "Upgrade-Insecure-Requests: 1"
+)
+
+# header_args [0|1]: the -H arguments of BROWSER_HEADERS, one per field, when its argument is 1 (else none).
+header_args() {
+  [ "${1:-0}" = 1 ] || return 0
+  local field
+  for field in "${BROWSER_HEADERS[@]}"; do printf '%s\0%s\0' -H "$field"; done
+}
+
 api_key_sha256() { printf %s "$API_KEY" | sha256sum | cut -d' ' -f1; }
 
 # gateway_config NAME HTTP_PORT HTTPS_PORT MGMT_PORT FEATURES(bare|full) [EXTRA_APP] [WAF_MARK] [H2C_PORT]
