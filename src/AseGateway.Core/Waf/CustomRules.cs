@@ -25,6 +25,15 @@ internal sealed class CompiledCondition
 
     public double[]? Numbers { get; init; }
 
+    /// <summary>
+    /// The transforms are Lowercase alone, the operator compares strings, and every match value is lowercase ASCII:
+    /// then an ASCII value lowercased passes exactly when the value itself passes compared ignoring ASCII case, and
+    /// its lowercase copy is made only for a match (for the audit log). A browser's User-Agent checked against a
+    /// bot's name, the usual such rule, made a 111-character copy per request (0.7% of the gateway's CPU with a
+    /// browser's headers). A value with other characters is lowercased and compared as the rule says.
+    /// </summary>
+    public bool ComparesIgnoringAsciiCase { get; init; }
+
     /// <returns>The matching value (for the audit log), or null when the condition does not hold.</returns>
     public string? Evaluate(WafRequest request)
     {
@@ -56,8 +65,13 @@ internal sealed class CompiledCondition
             return null;
         }
 
+        if (ComparesIgnoringAsciiCase && System.Text.Ascii.IsValid(raw))
+        {
+            return Test(raw, StringComparison.OrdinalIgnoreCase) ? raw.ToLowerInvariant() : null;
+        }
+
         var value = Transforms.Length == 0 ? raw : WafTransforms.Apply(raw, Transforms);
-        return Test(value) ? value : null;
+        return Test(value, StringComparison.Ordinal) ? value : null;
     }
 
     /// <summary>
@@ -114,7 +128,7 @@ internal sealed class CompiledCondition
         return single;
     }
 
-    private bool Test(string value)
+    private bool Test(string value, StringComparison comparison)
     {
         switch (Operator)
         {
@@ -159,10 +173,10 @@ internal sealed class CompiledCondition
         {
             if (Operator switch
             {
-                WafOperator.Equal => string.Equals(value, candidate, StringComparison.Ordinal),
-                WafOperator.Contains => value.Contains(candidate, StringComparison.Ordinal),
-                WafOperator.BeginsWith => value.StartsWith(candidate, StringComparison.Ordinal),
-                WafOperator.EndsWith => value.EndsWith(candidate, StringComparison.Ordinal),
+                WafOperator.Equal => string.Equals(value, candidate, comparison),
+                WafOperator.Contains => value.Contains(candidate, comparison),
+                WafOperator.BeginsWith => value.StartsWith(candidate, comparison),
+                WafOperator.EndsWith => value.EndsWith(candidate, comparison),
                 _ => false,
             })
             {
@@ -281,13 +295,17 @@ internal sealed class CompiledCustomRule
         {
             var op = WafNames.Operators[condition.Operator!];
             var values = condition.MatchValues ?? [];
+            WafTransform[] transforms = [.. (condition.Transforms ?? []).Select(t => WafNames.Transforms[t])];
             conditions.Add(new CompiledCondition
             {
                 Variables = [.. (condition.MatchVariables ?? []).Select(v => (WafNames.Variables[v.VariableName!], v.Selector))],
                 Operator = op,
                 Negate = condition.NegationCondition ?? condition.NegationConditon ?? false,
                 Values = values,
-                Transforms = [.. (condition.Transforms ?? []).Select(t => WafNames.Transforms[t])],
+                Transforms = transforms,
+                ComparesIgnoringAsciiCase = transforms is [WafTransform.Lowercase]
+                    && op is WafOperator.Equal or WafOperator.Contains or WafOperator.BeginsWith or WafOperator.EndsWith
+                    && values.All(v => System.Text.Ascii.IsValid(v) && !v.Any(char.IsAsciiLetterUpper)),
                 Patterns = op == WafOperator.Regex ? [.. values.Select(WafRegex.Create)] : null,
                 Ranges = op == WafOperator.IPMatch ? Nsg.NsgCompiler.Prefixes(values) : null,
                 Numbers = op is WafOperator.LessThan or WafOperator.GreaterThan or WafOperator.LessThanOrEqual or WafOperator.GreaterThanOrEqual

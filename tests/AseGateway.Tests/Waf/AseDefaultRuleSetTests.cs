@@ -95,20 +95,76 @@ public sealed class AseDefaultRuleSetTests
         byte[][] bodies =
         [
             "plain text"u8.ToArray(), "a;b"u8.ToArray(), "caf\u00e9 /etc"u8.ToArray(), [0xC3, 0x28, 0x3B], [0xE2, 0x82], [0xFF, 0xFE, 0x2F],
-            [0xC0, 0xAE, 0xC0, 0xAE], "\u0663\u0661"u8.ToArray(), [0x00], "[::1]"u8.ToArray(),
+            [0xC0, 0xAE, 0xC0, 0xAE], "\u0663\u0661"u8.ToArray(), [0x00], "[::1]"u8.ToArray(), "x UNION y"u8.ToArray(), "x $(id)"u8.ToArray(),
+            "ni\u212Ato"u8.ToArray(), "%C0%AE"u8.ToArray(), "Alert"u8.ToArray(), "lert"u8.ToArray(),
         ];
         foreach (var rule in AseDefaultRuleSet.AllRules)
         {
-            if (rule.RequiredCharacters is null)
+            if (rule.RequiredCharacters is null && rule.RequiredWords is null)
             {
                 continue;
             }
 
-            var ascii = System.Text.Ascii.IsValid(rule.RequiredCharacters);
+            var ascii = rule.RequiredCharacters is null || System.Text.Ascii.IsValid(rule.RequiredCharacters);
             foreach (var body in bodies)
             {
                 var text = System.Text.Encoding.UTF8.GetString(body);
-                Assert.Equal(ascii ? rule.MayMatch(text) : true, rule.MayMatch(body));
+                if (rule.RequiredWords is null)
+                {
+                    Assert.Equal(ascii ? rule.MayMatch(text) : true, rule.MayMatch(body));
+                }
+                else
+                {
+                    // Words are looked for in the text only: the bytes' filter is coarser, never stricter.
+                    Assert.True(rule.MayMatch(body) || !rule.MayMatch(text), $"rule {rule.Info.RuleId}: the filter turns away the bytes of \"{text}\" but not its text");
+                }
+            }
+        }
+    }
+
+    /// <summary>
+    /// IgnoreCase matches some letters outside ASCII to ASCII ones (the Kelvin sign to k, the long s to s): a word
+    /// filter that only knew ASCII would turn such a value away though the pattern matches it. Such values go to the
+    /// pattern.
+    /// </summary>
+    [Theory]
+    [InlineData("913100", "Mozilla/5.0 ni\u212Ato/2.1")]
+    [InlineData("913100", "\u017Fqlmap/1.7")]
+    [InlineData("942100", "1 UNION \u017FELECT password FROM users")]
+    [InlineData("941100", "javascript\u00A0:alert")]
+    public void RequiredWords_PassValuesWithLettersOutsideAscii(string ruleId, string value)
+    {
+        var rule = Array.Find(AseDefaultRuleSet.AllRules, r => r.Info.RuleId == ruleId)!;
+        Assert.True(rule.MayMatch(value), $"rule {ruleId}: the filter turns away \"{value}\"");
+        if (rule.Pattern!.IsMatch(value))
+        {
+            Assert.True(rule.MayMatch(System.Text.Encoding.UTF8.GetBytes(value)));
+        }
+    }
+
+    /// <summary>What a browser sends with a page request reaches no pattern: the filters turn every value away.</summary>
+    [Fact]
+    public void RequiredCharactersAndWords_TurnAwayABrowsersHeadersAndCookies()
+    {
+        (AseDefaultRuleSet.Targets Target, string Value)[] values =
+        [
+            (AseDefaultRuleSet.Targets.UserAgent, "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0.0.0 Safari/537.36"),
+            (AseDefaultRuleSet.Targets.Referer, "https://bench.perf.test/products/list?page=2&sort=price&category=outdoor"),
+            (AseDefaultRuleSet.Targets.Cookies, "3f9c2a7e5b1d4c8fa0e6b2d9c7a4f1e8"),
+            (AseDefaultRuleSet.Targets.Cookies, "GA1.1.1234567890.1733222222"),
+            (AseDefaultRuleSet.Targets.Cookies, "GS1.1.1733222222.3.1.1733223333.0.0.0"),
+            (AseDefaultRuleSet.Targets.Uri, "/products/list/image.v2.jpg"),
+            (AseDefaultRuleSet.Targets.Args, "outdoor"),
+            (AseDefaultRuleSet.Targets.Args, "2"),
+        ];
+        foreach (var rule in AseDefaultRuleSet.AllRules)
+        {
+            foreach (var (target, value) in values)
+            {
+                if ((rule.Targets & target) != 0 && rule.Info.RuleId != "920350")
+                {
+                    Assert.False(rule.MayMatch(value), $"rule {rule.Info.RuleId} hands \"{value}\" to its pattern");
+                }
             }
         }
     }
@@ -122,19 +178,23 @@ public sealed class AseDefaultRuleSetTests
             "alert", "(", "..", "/", "\\", "%2e%2e", "%2f", "%5c", "%c0%ae", ";", "|", "||", "&", "`", "$(", "cat", " id", "whoami", "/etc/passwd",
             "/bin/sh", "/bin/bash", "\0", "1", "192", "2001:db8", "[", "]", ":8080", "'", "\"", " or ", " and ", "union", " select", "sleep",
             "information_schema", "--", "#", "/*", "x", " ", "A", "1.", "7.", "1.1.1.", "\u0661.\u0662.\u0663.", "\u0663", "[::1]",
+            "UNION", "SeLeCt", "INFORMATION_SCHEMA", "JavaScript", "OnError", "ONLOAD", "onclick", "onmouseover", "onfocus", "onblur",
+            "onsubmit", "onchange", "oninput", "on", "error", "DOCUMENT.COOKIE", "Alert", "%2E%2E", "%C0%AE", "$", "/etc", "/bin/",
+            "sqlmap", "NIKTO", "nessus", "Masscan", "zgrab", "Nmap Scripting Engine", "nmap", "dirbuster", "gobuster", "wpscan",
+            "acunetix", "netsparker", "w3af", "\u212A", "\u017F", "ni", "to",
         ];
         var random = new Random(20261201);
         var builder = new System.Text.StringBuilder();
         foreach (var rule in AseDefaultRuleSet.AllRules)
         {
-            if (rule.Pattern is null || rule.RequiredCharacters is null)
+            if (rule.Pattern is null || (rule.RequiredCharacters is null && rule.RequiredWords is null))
             {
                 continue;
             }
 
             var matched = 0;
             var filtered = 0;
-            for (var i = 0; i < 40_000; i++)
+            for (var i = 0; i < 100_000; i++)
             {
                 builder.Clear();
                 for (var parts = random.Next(1, 7); parts > 0; parts--)

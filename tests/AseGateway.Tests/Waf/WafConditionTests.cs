@@ -107,6 +107,63 @@ public sealed class WafConditionTests
         Assert.True(Matches(request, "QueryString", null, "Contains", ["x"], negate: true));
     }
 
+    /// <summary>
+    /// Lowercase then a string operator compares an ASCII value ignoring case instead of lowercasing it: the outcome
+    /// must be what lowercasing gives, for every operator, for match values that are not lowercase (never matched),
+    /// and for values with letters outside ASCII, which are lowercased as before (the Kelvin sign becomes k).
+    /// </summary>
+    [Theory]
+    [InlineData("Mozilla/5.0 EvilBot-7/1.0", "Contains", "evilbot-7", true)]
+    [InlineData("Mozilla/5.0 EvilBot-7/1.0", "Contains", "EvilBot-7", false)]
+    [InlineData("Mozilla/5.0 EvilBot-7/1.0", "BeginsWith", "mozilla/", true)]
+    [InlineData("Mozilla/5.0 EvilBot-7/1.0", "EndsWith", "/1.0", true)]
+    [InlineData("Mozilla/5.0 EvilBot-7/1.0", "Equal", "mozilla/5.0 evilbot-7/1.0", true)]
+    [InlineData("Mozilla/5.0 EvilBot-7/1.0", "Equal", "mozilla/5.0 evilbot-7", false)]
+    [InlineData("Mozilla/5.0 EvilBot-7/1.0", "Contains", "\u00fc", false)]
+    [InlineData("\u212Ailler/2 \u00DCber", "Contains", "killer/2", true)]
+    [InlineData("\u212Ailler/2 \u00DCber", "Contains", "\u00fcber", true)]
+    [InlineData("I", "Equal", "\u0131", false)]
+    [InlineData("Scanner", "Regex", "^scanner$", true)]
+    public void Lowercase_ThenStringOperator_MatchesAsLowercasingWould(string userAgent, string op, string value, bool expected)
+    {
+        var request = Request(headers: [("User-Agent", userAgent)]);
+
+        Assert.Equal(expected, Matches(request, "RequestHeaders", "User-Agent", op, [value], ["Lowercase"]));
+        Assert.Equal(op == "Regex" ? expected : WafTransforms.Apply(userAgent, [WafTransform.Lowercase]) switch
+        {
+            var lowered when op == "Contains" => lowered.Contains(value, StringComparison.Ordinal),
+            var lowered when op == "BeginsWith" => lowered.StartsWith(value, StringComparison.Ordinal),
+            var lowered when op == "EndsWith" => lowered.EndsWith(value, StringComparison.Ordinal),
+            var lowered => lowered == value,
+        }, expected);
+    }
+
+    [Fact]
+    public void Lowercase_ThenStringOperator_LogsTheLowercasedValue()
+    {
+        var rule = CompiledCustomRule.Compile(new WafCustomRuleConfig
+        {
+            Name = "bots",
+            Priority = 1,
+            RuleType = WafRuleType.MatchRule,
+            Action = WafAction.Block,
+            MatchConditions =
+            [
+                new WafMatchConditionConfig
+                {
+                    MatchVariables = [new WafMatchVariableConfig { VariableName = "RequestHeaders", Selector = "User-Agent" }],
+                    Operator = "Contains",
+                    MatchValues = ["evilbot"],
+                    Transforms = ["Lowercase"],
+                },
+            ],
+        });
+
+        Assert.True(rule.Conditions[0].ComparesIgnoringAsciiCase);
+        Assert.Equal("mozilla/5.0 evilbot/2", rule.Match(Request(headers: [("User-Agent", "Mozilla/5.0 EvilBot/2")])));
+        Assert.Null(rule.Match(Request(headers: [("User-Agent", "Mozilla/5.0 GoodBot/2")])));
+    }
+
     [Theory]
     [InlineData("203.0.113.9", "203.0.113.0/24", true)]
     [InlineData("::ffff:203.0.113.9", "203.0.113.0/24", true)]
