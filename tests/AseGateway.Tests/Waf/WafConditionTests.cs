@@ -31,9 +31,11 @@ public sealed class WafConditionTests
         return request;
     }
 
-    private static bool Matches(WafRequest request, string variable, string? selector, string op, string[] values, string[]? transforms = null, bool negate = false)
-    {
-        var rule = CompiledCustomRule.Compile(new WafCustomRuleConfig
+    private static bool Matches(WafRequest request, string variable, string? selector, string op, string[] values, string[]? transforms = null, bool negate = false) =>
+        Rule(variable, selector, op, values, transforms, negate).Match(request) is not null;
+
+    private static CompiledCustomRule Rule(string variable, string? selector, string op, string[] values, string[]? transforms = null, bool negate = false) =>
+        CompiledCustomRule.Compile(new WafCustomRuleConfig
         {
             Name = "r",
             Priority = 1,
@@ -51,8 +53,6 @@ public sealed class WafConditionTests
                 },
             ],
         });
-        return rule.Match(request) is not null;
-    }
 
     [Theory]
     [InlineData("RemoteAddr", null, "IPMatch", "203.0.113.0/24", true)]
@@ -141,23 +141,7 @@ public sealed class WafConditionTests
     [Fact]
     public void Lowercase_ThenStringOperator_LogsTheLowercasedValue()
     {
-        var rule = CompiledCustomRule.Compile(new WafCustomRuleConfig
-        {
-            Name = "bots",
-            Priority = 1,
-            RuleType = WafRuleType.MatchRule,
-            Action = WafAction.Block,
-            MatchConditions =
-            [
-                new WafMatchConditionConfig
-                {
-                    MatchVariables = [new WafMatchVariableConfig { VariableName = "RequestHeaders", Selector = "User-Agent" }],
-                    Operator = "Contains",
-                    MatchValues = ["evilbot"],
-                    Transforms = ["Lowercase"],
-                },
-            ],
-        });
+        var rule = Rule("RequestHeaders", "User-Agent", "Contains", ["evilbot"], ["Lowercase"]);
 
         Assert.True(rule.Conditions[0].ComparesIgnoringAsciiCase);
         Assert.Equal("mozilla/5.0 evilbot/2", rule.Match(Request(headers: [("User-Agent", "Mozilla/5.0 EvilBot/2")])));
