@@ -9,17 +9,13 @@ internal static class ArrAffinity
     public const string SameSiteCookieName = "ARRAffinitySameSite";
 
     /// <summary>
-    /// The instance id the client is pinned to, or null. Without a Cookie header there is nothing to parse: the
-    /// framework's cookie feature is made only for requests that carry cookies (a load generator's never do).
+    /// The instance id the client is pinned to, or null. Read from the Cookie header in place
+    /// (<see cref="Forwarding.CookieHeader"/>): the framework's cookie collection would parse and decode every cookie
+    /// of the request to find this one.
     /// </summary>
     public static string? ReadToken(Microsoft.AspNetCore.Http.HttpRequest request)
     {
-        if (request.Headers.Cookie.Count == 0)
-        {
-            return null;
-        }
-
-        var cookies = request.Cookies;
-        return cookies[CookieName] is { Length: > 0 } token ? token : cookies[SameSiteCookieName] is { Length: > 0 } other ? other : null;
+        var cookies = request.Headers.Cookie;
+        return cookies.Count == 0 ? null : Forwarding.CookieHeader.Last(cookies, CookieName) ?? Forwarding.CookieHeader.Last(cookies, SameSiteCookieName);
     }
 }

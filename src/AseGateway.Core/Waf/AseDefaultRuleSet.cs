@@ -86,15 +86,9 @@ internal sealed partial class AseDefaultRuleSet : IManagedRuleSet
             return arg;
         }
 
-        if ((rule.Targets & Targets.Cookies) != 0 && request.HasCookies)
+        if ((rule.Targets & Targets.Cookies) != 0 && request.HasCookies && Cookies(rule, request, context) is { } cookie)
         {
-            foreach (var (name, value) in request.Cookies)
-            {
-                if (context.MayInspect(info, WafInspectedKind.CookieValue, name) && Test(rule, value) is { } matched)
-                {
-                    return new ManagedRuleMatch(info, $"REQUEST_COOKIES:{name}", matched, info.Description);
-                }
-            }
+            return cookie;
         }
 
         // The body's bytes are checked for the rule's required characters before they are decoded: a 16 KiB upload's
@@ -108,6 +102,34 @@ internal sealed partial class AseDefaultRuleSet : IManagedRuleSet
         return Header(rule, request, context, Targets.UserAgent, "User-Agent")
             ?? Header(rule, request, context, Targets.Referer, "Referer")
             ?? Header(rule, request, context, Targets.Host, "Host");
+    }
+
+    /// <summary>
+    /// Every cookie's value, read in place: the filter is asked first, on the value as sent (decoded first when it has
+    /// a percent-escape), and only a value that passes it is made a string and, with its name, checked further.
+    /// </summary>
+    private static ManagedRuleMatch? Cookies(ManagedRule rule, WafRequest request, ManagedRuleContext context)
+    {
+        foreach (var header in request.CookieHeaders)
+        {
+            var offset = 0;
+            while (header is not null && Forwarding.CookieHeader.TryNext(header, ref offset, out var name, out var raw))
+            {
+                var decoded = raw.Contains('%') ? Forwarding.CookieHeader.Decode(raw) : null;
+                if (decoded is null ? !rule.MayMatch(raw) : !rule.MayMatch(decoded))
+                {
+                    continue;
+                }
+
+                var cookieName = new string(name);
+                if (context.MayInspect(rule.Info, WafInspectedKind.CookieValue, cookieName) && Test(rule, decoded ?? new string(raw)) is { } matched)
+                {
+                    return new ManagedRuleMatch(rule.Info, $"REQUEST_COOKIES:{cookieName}", matched, rule.Info.Description);
+                }
+            }
+        }
+
+        return null;
     }
 
     private static ManagedRuleMatch? Header(ManagedRule rule, WafRequest request, ManagedRuleContext context, Targets target, string name)

@@ -122,7 +122,7 @@ internal sealed class CompiledCondition
             WafVariable.RequestUri => (true, request.Uri),
             WafVariable.RequestBody => (true, request.BodyText),
             WafVariable.QueryString when selector is null => (true, request.QueryString),
-            WafVariable.RequestCookies when selector is not null => (true, request.HasCookies ? request.Cookies[selector] : null),
+            WafVariable.RequestCookies when selector is not null => (true, request.HasCookies ? Forwarding.CookieHeader.Last(request.CookieHeaders, selector) : null),
             _ => (false, null),
         };
         return single;
@@ -223,9 +223,12 @@ internal sealed class CompiledCondition
 
                 break;
             case WafVariable.RequestCookies:
-                foreach (var (_, value) in request.Cookies)
+                foreach (var header in request.CookieHeaders)
                 {
-                    yield return value;
+                    for (var offset = 0; header is not null && Forwarding.CookieHeader.TryNext(header, ref offset, out _, out var value);)
+                    {
+                        yield return Forwarding.CookieHeader.Decode(value);
+                    }
                 }
 
                 break;

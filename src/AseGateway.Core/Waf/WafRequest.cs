@@ -2,6 +2,7 @@ using System.Net;
 using System.Text;
 using AseGateway.Forwarding;
 using Microsoft.AspNetCore.Http;
+using Microsoft.Extensions.Primitives;
 
 namespace AseGateway.Waf;
 
@@ -71,12 +72,13 @@ public sealed class WafRequest
 
     public IHeaderDictionary Headers => _request.Headers;
 
-    public IRequestCookieCollection Cookies => _request.Cookies;
-
     /// <summary>
-    /// False when the request has no Cookie header: <see cref="Cookies"/> is then empty, and rules skip it without
-    /// making the framework's cookie feature for the request.
+    /// The Cookie header's values, which rules read with <see cref="Forwarding.CookieHeader"/>: every cookie in the
+    /// order sent, values decoded.
     /// </summary>
+    public StringValues CookieHeaders => _request.Headers.Cookie;
+
+    /// <summary>False when the request has no Cookie header, and so no cookie.</summary>
     internal bool HasCookies => _request.Headers.Cookie.Count != 0;
 
     /// <summary>Query string arguments, decoded, in order (a name may repeat).</summary>
