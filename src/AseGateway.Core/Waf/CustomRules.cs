@@ -34,6 +34,12 @@ internal sealed class CompiledCondition
     /// </summary>
     public bool ComparesIgnoringAsciiCase { get; init; }
 
+    /// <summary>
+    /// With <see cref="ComparesIgnoringAsciiCase"/> and Contains: the values as one vectorised search ignoring ASCII
+    /// case (<c>string.Contains</c> ignoring case compares character by character under invariant globalization).
+    /// </summary>
+    public System.Buffers.SearchValues<string>? ContainedIgnoringAsciiCase { get; init; }
+
     /// <returns>The matching value (for the audit log), or null when the condition does not hold.</returns>
     public string? Evaluate(WafRequest request)
     {
@@ -67,7 +73,8 @@ internal sealed class CompiledCondition
 
         if (ComparesIgnoringAsciiCase && System.Text.Ascii.IsValid(raw))
         {
-            return Test(raw, StringComparison.OrdinalIgnoreCase) ? raw.ToLowerInvariant() : null;
+            var passes = ContainedIgnoringAsciiCase is { } contained ? raw.AsSpan().ContainsAny(contained) : Test(raw, StringComparison.OrdinalIgnoreCase);
+            return passes ? raw.ToLowerInvariant() : null;
         }
 
         var value = Transforms.Length == 0 ? raw : WafTransforms.Apply(raw, Transforms);
@@ -299,6 +306,9 @@ internal sealed class CompiledCustomRule
             var op = WafNames.Operators[condition.Operator!];
             var values = condition.MatchValues ?? [];
             WafTransform[] transforms = [.. (condition.Transforms ?? []).Select(t => WafNames.Transforms[t])];
+            var foldsCase = transforms is [WafTransform.Lowercase]
+                && op is WafOperator.Equal or WafOperator.Contains or WafOperator.BeginsWith or WafOperator.EndsWith
+                && values.All(v => System.Text.Ascii.IsValid(v) && !v.Any(char.IsAsciiLetterUpper));
             conditions.Add(new CompiledCondition
             {
                 Variables = [.. (condition.MatchVariables ?? []).Select(v => (WafNames.Variables[v.VariableName!], v.Selector))],
@@ -306,9 +316,10 @@ internal sealed class CompiledCustomRule
                 Negate = condition.NegationCondition ?? condition.NegationConditon ?? false,
                 Values = values,
                 Transforms = transforms,
-                ComparesIgnoringAsciiCase = transforms is [WafTransform.Lowercase]
-                    && op is WafOperator.Equal or WafOperator.Contains or WafOperator.BeginsWith or WafOperator.EndsWith
-                    && values.All(v => System.Text.Ascii.IsValid(v) && !v.Any(char.IsAsciiLetterUpper)),
+                ComparesIgnoringAsciiCase = foldsCase,
+                ContainedIgnoringAsciiCase = foldsCase && op == WafOperator.Contains && values.Length > 0 && values.All(v => v.Length > 0)
+                    ? System.Buffers.SearchValues.Create(values, StringComparison.OrdinalIgnoreCase)
+                    : null,
                 Patterns = op == WafOperator.Regex ? [.. values.Select(WafRegex.Create)] : null,
                 Ranges = op == WafOperator.IPMatch ? Nsg.NsgCompiler.Prefixes(values) : null,
                 Numbers = op is WafOperator.LessThan or WafOperator.GreaterThan or WafOperator.LessThanOrEqual or WafOperator.GreaterThanOrEqual

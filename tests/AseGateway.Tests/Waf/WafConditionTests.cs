@@ -120,6 +120,8 @@ public sealed class WafConditionTests
     [InlineData("Mozilla/5.0 EvilBot-7/1.0", "Equal", "mozilla/5.0 evilbot-7/1.0", true)]
     [InlineData("Mozilla/5.0 EvilBot-7/1.0", "Equal", "mozilla/5.0 evilbot-7", false)]
     [InlineData("Mozilla/5.0 EvilBot-7/1.0", "Contains", "\u00fc", false)]
+    [InlineData("Mozilla/5.0 EVILBOT-7/1.0", "Contains", "bot-7/", true)]
+    [InlineData("Mozilla/5.0 EvilBot-7/1.0", "Contains", "evilbot-8", false)]
     [InlineData("\u212Ailler/2 \u00DCber", "Contains", "killer/2", true)]
     [InlineData("\u212Ailler/2 \u00DCber", "Contains", "\u00fcber", true)]
     [InlineData("I", "Equal", "\u0131", false)]
@@ -144,6 +146,9 @@ public sealed class WafConditionTests
         var rule = Rule("RequestHeaders", "User-Agent", "Contains", ["evilbot"], ["Lowercase"]);
 
         Assert.True(rule.Conditions[0].ComparesIgnoringAsciiCase);
+        Assert.NotNull(rule.Conditions[0].ContainedIgnoringAsciiCase);
+        Assert.Null(Rule("RequestHeaders", "User-Agent", "Contains", ["evilbot", string.Empty], ["Lowercase"]).Conditions[0].ContainedIgnoringAsciiCase);
+        Assert.True(Rule("RequestHeaders", "User-Agent", "Contains", ["nothing", string.Empty], ["Lowercase"]).Match(Request(headers: [("User-Agent", "Mozilla/5.0")])) is not null);
         Assert.Equal("mozilla/5.0 evilbot/2", rule.Match(Request(headers: [("User-Agent", "Mozilla/5.0 EvilBot/2")])));
         Assert.Null(rule.Match(Request(headers: [("User-Agent", "Mozilla/5.0 GoodBot/2")])));
     }
