@@ -9,7 +9,8 @@ namespace AseGateway.Benchmarks;
 /// <summary>
 /// Full WAF evaluation of one request with the policy of compare.sh's ase-full target (perf/waf-policy.json: three
 /// custom rules, a rate limit, the AseDefault managed rule set): a clean GET, a form POST, a JSON POST, and the load
-/// generator's GET of perf/compare.sh (no cookies: the usual verdict, nothing found). Body parsing is included; reading from the socket is not.
+/// generator's GET of perf/compare.sh (no cookies: the usual verdict, nothing found), and a browser's page request with
+/// the 14 header fields of compare.sh's --browser-headers. Body parsing is included; reading from the socket is not.
 /// </summary>
 [MemoryDiagnoser]
 public class WafEvaluationBenchmarks
@@ -41,6 +42,14 @@ public class WafEvaluationBenchmarks
 
     [Benchmark]
     public async Task<bool> LoadGeneratorGet() => (await _engine.EvaluateAsync(_policy, "shop", BenchmarkRequests.LoadGenerator(), CancellationToken.None)).Blocked;
+
+    [Benchmark]
+    public async Task<bool> BrowserPageGet() => (await _engine.EvaluateAsync(_policy, "shop", BenchmarkRequests.BrowserPage(), CancellationToken.None)).Blocked;
+
+    /// <summary>What <see cref="BrowserPageGet"/> spends on building its request, to tell the WAF's part from it.</summary>
+    [Benchmark]
+    [System.Diagnostics.CodeAnalysis.SuppressMessage("Performance", "CA1822", Justification = "BenchmarkDotNet runs instance methods.")]
+    public object BrowserPageBuildOnly() => BenchmarkRequests.BrowserPage();
 
     [Benchmark]
     public async Task<bool> FormPost()
