@@ -32,15 +32,17 @@ internal sealed partial class AseDefaultRuleSet : IManagedRuleSet
         new(new("920270", "PROTOCOL-ENFORCEMENT", WafSeverity.Critical, "NUL character in request"), Targets.Uri | Targets.Args, Nul(), "\0"),
         // Every alternative has "..", "%2e%2e" or "%c0%ae".
         new(new("930100", "LFI", WafSeverity.Critical, "Path traversal attack (../)"), Targets.Uri | Targets.Args, Traversal(), null, ["..", "%2e%2e", "%c0%ae"]),
-        // A separator (; | & `) or "$(" before the command, or one of two paths.
+        // A separator (; | & `) or "$(" before the command, or one of two paths. A separator counts only before the
+        // first letter of a command name ("&ads=false" in a cookie is no command).
         new(new("932100", "RCE", WafSeverity.Critical, "Remote command execution: Unix command injection"), Targets.Args | Targets.Cookies | Targets.Body, CommandInjection(), ";|&`",
-            ["$(", "/etc/passwd", "/bin/sh", "/bin/bash"]),
+            ["$(", "/etc/passwd", "/bin/sh", "/bin/bash"], CommandFirstLetters),
         // A tag's "<", "javascript", an event handler's name, "document.cookie" or "alert".
         new(new("941100", "XSS", WafSeverity.Critical, "XSS attack: script tag, event handler or javascript: URI"), Targets.Uri | Targets.Args | Targets.Cookies | Targets.Referer, CrossSiteScripting(), "<",
             ["javascript", "onerror", "onload", "onclick", "onmouseover", "onfocus", "onblur", "onsubmit", "onchange", "oninput", "document.cookie", "alert"]),
-        // A quote, ";", "(" or "=", or the two words that are alternatives of letters alone.
-        new(new("942100", "SQLI", WafSeverity.Critical, "SQL injection: tautology, UNION SELECT, stacked or time-based query"), Targets.Args | Targets.Cookies, SqlInjection(), "'\"`;(=",
-            ["union", "information_schema"]),
+        // A quote, ";" or "(", or the words of the alternatives without one: "union", "information_schema", and "or"
+        // before whitespace (the tautology "or 1=1"; "=" alone, in every cookie and query, is no filter).
+        new(new("942100", "SQLI", WafSeverity.Critical, "SQL injection: tautology, UNION SELECT, stacked or time-based query"), Targets.Args | Targets.Cookies, SqlInjection(), "'\"`;(",
+            ["union", "information_schema", .. WordsBeforeWhitespace("or")]),
         // Both alternatives are anchored at a digit (\d: any Unicode decimal digit) or "[".
         new(new("920350", "PROTOCOL-ENFORCEMENT", WafSeverity.Warning, "Host header is a numeric IP address"), Targets.Host, NumericHost(), DecimalDigitsAnd('[')),
         new(new("200002", "REQUEST-BODY", WafSeverity.Critical, "Failed to parse request body"), Targets.BodyError, null, null),
@@ -209,12 +211,41 @@ internal sealed partial class AseDefaultRuleSet : IManagedRuleSet
         BodyError = 128,
     }
 
+    /// <summary>
+    /// The characters <c>\s</c> matches in ASCII: after one of <see cref="ManagedRule.RequiredCharacters"/>, the
+    /// patterns allow any run of them before what must follow (a test holds this to the regex engine's <c>\s</c>).
+    /// </summary>
+    internal const string AsciiWhitespace = " \t\n\v\f\r";
+
+    /// <summary>The first letters, in both cases, of the command names <see cref="CommandInjection"/> looks for after a separator.</summary>
+    internal const string CommandFirstLetters = "bcilnprsuwBCILNPRSUW";
+
+    private static readonly SearchValues<char> AsciiWhitespaceValues = SearchValues.Create(AsciiWhitespace);
+
+    /// <summary><paramref name="word"/> followed by each ASCII whitespace character: the words of a pattern's <c>word\s+</c>.</summary>
+    private static string[] WordsBeforeWhitespace(string word)
+    {
+        var words = new string[AsciiWhitespace.Length];
+        for (var i = 0; i < words.Length; i++)
+        {
+            words[i] = word + AsciiWhitespace[i];
+        }
+
+        return words;
+    }
+
     /// <param name="RequiredCharacters">Characters one of which every match contains, unless it contains one of <paramref name="RequiredWords"/>.</param>
     /// <param name="RequiredWords">ASCII words one of which, in any case, every match without one of <paramref name="RequiredCharacters"/> contains.</param>
-    /// <remarks>With neither, every non-empty value may match.</remarks>
-    internal sealed record ManagedRule(ManagedRuleInfo Info, Targets Targets, Regex? Pattern, string? RequiredCharacters, string[]? RequiredWords = null)
+    /// <param name="RequiredAfterCharacter">
+    /// When set, a required character counts only where the first character after it that is not ASCII whitespace is
+    /// one of these (or is not ASCII: <c>\s</c> and IgnoreCase reach beyond ASCII). For a pattern whose separator must
+    /// be followed by a name, as a command injection's is.
+    /// </param>
+    /// <remarks>With neither characters nor words, every non-empty value may match.</remarks>
+    internal sealed record ManagedRule(ManagedRuleInfo Info, Targets Targets, Regex? Pattern, string? RequiredCharacters, string[]? RequiredWords = null, string? RequiredAfterCharacter = null)
     {
         private readonly SearchValues<char>? _required = RequiredCharacters is null ? null : SearchValues.Create(RequiredCharacters);
+        private readonly SearchValues<char>? _after = RequiredAfterCharacter is null ? null : SearchValues.Create(RequiredAfterCharacter);
         private readonly SearchValues<string>? _words = RequiredWords is null ? null : SearchValues.Create(RequiredWords, StringComparison.OrdinalIgnoreCase);
         private readonly SearchValues<byte>? _requiredUtf8 = Utf8Filter(RequiredCharacters, RequiredWords);
 
@@ -230,8 +261,28 @@ internal sealed partial class AseDefaultRuleSet : IManagedRuleSet
             }
 
             return (_required is null && _words is null)
-                || (_required is not null && span.ContainsAny(_required))
+                || (_required is not null && (_after is null ? span.ContainsAny(_required) : HasRequiredCharacterBeforeFollower(span)))
                 || (_words is not null && (span.ContainsAny(_words) || !System.Text.Ascii.IsValid(span)));
+        }
+
+        private bool HasRequiredCharacterBeforeFollower(ReadOnlySpan<char> span)
+        {
+            for (var at = span.IndexOfAny(_required!); at >= 0; at = span.IndexOfAny(_required!))
+            {
+                span = span[(at + 1)..];
+                var next = span.IndexOfAnyExcept(AsciiWhitespaceValues);
+                if (next < 0)
+                {
+                    return false;
+                }
+
+                if (_after!.Contains(span[next]) || !char.IsAscii(span[next]))
+                {
+                    return true;
+                }
+            }
+
+            return false;
         }
 
         /// <summary>

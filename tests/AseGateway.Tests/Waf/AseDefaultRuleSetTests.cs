@@ -153,6 +153,8 @@ public sealed class AseDefaultRuleSetTests
             (AseDefaultRuleSet.Targets.Cookies, "3f9c2a7e5b1d4c8fa0e6b2d9c7a4f1e8"),
             (AseDefaultRuleSet.Targets.Cookies, "GA1.1.1234567890.1733222222"),
             (AseDefaultRuleSet.Targets.Cookies, "GS1.1.1733222222.3.1.1733223333.0.0.0"),
+            (AseDefaultRuleSet.Targets.Cookies, "analytics=false&ads=false"),
+            (AseDefaultRuleSet.Targets.Cookies, "dark"),
             (AseDefaultRuleSet.Targets.Uri, "/products/list/image.v2.jpg"),
             (AseDefaultRuleSet.Targets.Args, "outdoor"),
             (AseDefaultRuleSet.Targets.Args, "2"),
@@ -169,6 +171,54 @@ public sealed class AseDefaultRuleSetTests
         }
     }
 
+    /// <summary>
+    /// The filters that look past whitespace (a command after its separator, "or" before the tautology) skip the ASCII
+    /// characters in <see cref="AseDefaultRuleSet.AsciiWhitespace"/>: exactly those <c>\s</c> matches in ASCII, in
+    /// the patterns' options. One the regex took that the filter did not would let a value through unseen.
+    /// </summary>
+    [Fact]
+    public void AsciiWhitespace_IsWhatTheRegexEngineCallsWhitespace()
+    {
+        var whitespace = new System.Text.RegularExpressions.Regex(@"^\s$", System.Text.RegularExpressions.RegexOptions.IgnoreCase | System.Text.RegularExpressions.RegexOptions.CultureInvariant);
+        var expected = new System.Text.StringBuilder();
+        for (var c = '\0'; c < 128; c++)
+        {
+            if (whitespace.IsMatch(c.ToString()))
+            {
+                expected.Append(c);
+            }
+        }
+
+        Assert.Equal(expected.ToString().Order(), AseDefaultRuleSet.AsciiWhitespace.Order());
+    }
+
+    /// <summary>
+    /// Values the finer filters turn away or let through: a separator counts only before a command's first letter,
+    /// "or" only before whitespace, and a value with characters outside ASCII always goes to the pattern.
+    /// </summary>
+    [Theory]
+    [InlineData("932100", "analytics=false&ads=false", false)]
+    [InlineData("932100", "a;  \t", false)]
+    [InlineData("932100", "x; \t\nCAT /tmp/x", true)]
+    [InlineData("932100", "a|b||rm -rf", true)]
+    [InlineData("932100", "a&\u00A0id", true)]
+    [InlineData("932100", "a&\u017Fh", true)]
+    [InlineData("932100", "`whoami`", true)]
+    [InlineData("942100", "analytics=false", false)]
+    [InlineData("942100", "color=red", false)]
+    [InlineData("942100", "x OR\t1=1", true)]
+    [InlineData("942100", "x or\v1 = 1", true)]
+    [InlineData("942100", "x or\u00A01=1", true)]
+    public void FinerFilters_TurnAwayOnlyWhatCannotMatch(string ruleId, string value, bool mayMatch)
+    {
+        var rule = Array.Find(AseDefaultRuleSet.AllRules, r => r.Info.RuleId == ruleId)!;
+        Assert.Equal(mayMatch, rule.MayMatch(value));
+        if (rule.Pattern!.IsMatch(value))
+        {
+            Assert.True(mayMatch, $"rule {ruleId} matches \"{value}\": the case is wrong");
+        }
+    }
+
     [Fact]
     public void RequiredCharacters_AreInEveryMatchOfThePattern()
     {
@@ -182,6 +232,8 @@ public sealed class AseDefaultRuleSetTests
             "onsubmit", "onchange", "oninput", "on", "error", "DOCUMENT.COOKIE", "Alert", "%2E%2E", "%C0%AE", "$", "/etc", "/bin/",
             "sqlmap", "NIKTO", "nessus", "Masscan", "zgrab", "Nmap Scripting Engine", "nmap", "dirbuster", "gobuster", "wpscan",
             "acunetix", "netsparker", "w3af", "\u212A", "\u017F", "ni", "to",
+            "\t", "\n", "\v", "\f", "\r", "\u00A0", "\u2003", "\u0085", "\u001F", "OR", "Or", "or", " 1", "1=1", "=1", "1 = 1",
+            "ls", "uname", "wget", "curl", "bash", "sh", "nc", "ncat", "python3", "perl", "chmod", "rm", "Cat", "LS", "ads", "&ads=false",
         ];
         var random = new Random(20261201);
         var builder = new System.Text.StringBuilder();
