@@ -28,6 +28,9 @@ internal static class BenchmarkRequests
         return new WafRequest(context, IPAddress.Parse("192.0.2.10"), 50000, "bench") { Body = body ?? default };
     }
 
+    /// <summary>The five cookies of <see cref="BrowserPage"/> (none of them ARRAffinity).</summary>
+    public const string BrowserCookies = "session=3f9c2a7e5b1d4c8fa0e6b2d9c7a4f1e8; theme=dark; consent=analytics%3Dfalse%26ads%3Dfalse; _ga=GA1.1.1234567890.1733222222; _ga_X1Y2Z3=GS1.1.1733222222.3.1.1733223333.0.0.0";
+
     /// <summary>
     /// A page request with the 14 header fields Chrome sends (perf/gateway-config.sh's BROWSER_HEADERS, compare.sh's
     /// --browser-headers): a User-Agent, a Referer with a query, five cookies (one percent-escaped, with "=" and "&amp;"
@@ -42,7 +45,7 @@ internal static class BenchmarkRequests
         headers.AcceptLanguage = "en-US,en;q=0.9,de;q=0.8";
         headers.AcceptEncoding = "gzip, deflate, br, zstd";
         headers.Referer = "https://bench.perf.test/products/list?page=2&sort=price&category=outdoor";
-        headers.Cookie = "session=3f9c2a7e5b1d4c8fa0e6b2d9c7a4f1e8; theme=dark; consent=analytics%3Dfalse%26ads%3Dfalse; _ga=GA1.1.1234567890.1733222222; _ga_X1Y2Z3=GS1.1.1733222222.3.1.1733223333.0.0.0";
+        headers.Cookie = BrowserCookies;
         headers["sec-ch-ua"] = "\"Chromium\";v=\"131\", \"Not_A Brand\";v=\"24\"";
         headers["sec-ch-ua-mobile"] = "?0";
         headers["sec-ch-ua-platform"] = "\"Windows\"";

@@ -17,7 +17,8 @@ namespace AseGateway.Benchmarks;
 /// <summary>
 /// Picking the instance for one request, after routing: the ARRAffinity cookie stage, then the app's load-balancing
 /// policy over the available instances (what YARP's load-balancing middleware does next), each on a new request as
-/// Kestrel would give it. Also the availability recomputation (App Service's exclusion rules), which runs when an
+/// Kestrel would give it; and with the response's stage, which sets the affinity cookies on an answer to a client not
+/// pinned to the instance that gave it (a browser's five other cookies, or a pinned client's). Also the availability recomputation (App Service's exclusion rules), which runs when an
 /// instance's health changes, not per request. <c>NewRequestOnly</c> is the cost of the request object itself.
 /// </summary>
 [MemoryDiagnoser]
@@ -34,6 +35,7 @@ public class RouteAndBalanceBenchmarks
     private DestinationState[] _destinations = [];
     private IReadOnlyList<DestinationState> _available = [];
     private ArrAffinityMiddleware _affinity = null!;
+    private ArrAffinityResponseTransform _affinityCookies = null!;
     private string _pinnedCookie = string.Empty;
 
     [Params(2, 10)]
@@ -85,6 +87,7 @@ public class RouteAndBalanceBenchmarks
         _availability = new InstanceAvailabilityPolicy(_registry, TimeProvider.System);
         _available = _availability.GetAvailalableDestinations(_clusterConfig, _destinations);
         _affinity = new ArrAffinityMiddleware(PickAsync, _registry);
+        _affinityCookies = new ArrAffinityResponseTransform(_registry);
     }
 
     [Benchmark(Baseline = true)]
@@ -107,7 +110,22 @@ public class RouteAndBalanceBenchmarks
     }
 
     [Benchmark]
+    public Task<int> BrowserCookiesBalancedAndAnswered() => BalanceAndAnswerAsync(BenchmarkRequests.BrowserCookies);
+
+    [Benchmark]
+    public Task<int> AffinityCookiePinnedAndAnswered() => BalanceAndAnswerAsync(_pinnedCookie);
+
+    [Benchmark]
     public int AvailabilityRecomputed() => _availability.GetAvailalableDestinations(_clusterConfig, _destinations).Count;
+
+    /// <summary>The affinity stage and balancing, then the response's cookie stage; the Set-Cookie values it added.</summary>
+    private async Task<int> BalanceAndAnswerAsync(string cookie)
+    {
+        var context = NewRequest(cookie);
+        await _affinity.InvokeAsync(context);
+        _affinityCookies.Apply(context, context.Features.Get<GatewayRequestFeature>());
+        return context.Response.Headers.SetCookie.Count;
+    }
 
     private DefaultHttpContext NewRequest(string? cookie)
     {
