@@ -29,7 +29,7 @@ internal sealed class ArrAffinityMiddleware
             return _next(context);
         }
 
-        if (gateway.App?.ClientAffinityEnabled != true || ArrAffinity.ReadToken(context.Request) is not { } token)
+        if (gateway.App?.ClientAffinityEnabled != true || ArrAffinity.Token(context.Request, gateway) is not { } token)
         {
             return _next(context);
         }

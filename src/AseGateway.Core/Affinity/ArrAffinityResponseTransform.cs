@@ -54,7 +54,7 @@ internal sealed class ArrAffinityResponseTransform : ResponseTransform
         }
 
         var token = instance.Spec.InstanceId;
-        if (string.Equals(ArrAffinity.ReadToken(httpContext.Request), token, StringComparison.OrdinalIgnoreCase))
+        if (string.Equals(ArrAffinity.Token(httpContext.Request, gateway), token, StringComparison.OrdinalIgnoreCase))
         {
             return;
         }

@@ -67,6 +67,16 @@ internal sealed class GatewayRequestFeature
     /// </summary>
     public bool? HeadersAreSingleAscii { get; set; }
 
+    /// <summary>
+    /// The instance id of the client's ARRAffinity cookie, read once by <see cref="Affinity.ArrAffinity.Token"/>: the
+    /// affinity stage asks before balancing and the response asks again whether to set the cookie, and each read walks
+    /// every cookie of the request and allocates the value.
+    /// </summary>
+    public string? AffinityToken { get; set; }
+
+    /// <summary>Whether <see cref="AffinityToken"/> was read (null then means the client sent none).</summary>
+    public bool AffinityTokenRead { get; set; }
+
     /// <summary>Set when a gateway stage answered the request itself: its access-log sub-status (see Observability.AccessLogSubStatus).</summary>
     public int AnsweredBy { get; set; }
 

@@ -1,6 +1,10 @@
 using System.Net;
+using AseGateway.Affinity;
+using AseGateway.Forwarding;
 using AseGateway.Tests.Infrastructure;
 using AseGateway.Tests.Routing;
+using Microsoft.AspNetCore.Http;
+using Microsoft.Extensions.Primitives;
 using Xunit.Abstractions;
 
 namespace AseGateway.Tests.Affinity;
@@ -117,6 +121,53 @@ public sealed class ArrAffinityTests(ITestOutputHelper output)
         }
 
         Assert.Single(answeredBy);
+    }
+
+    [Theory]
+    [InlineData(null, null)]
+    [InlineData("theme=dark; session=3f2a9c", null)]
+    [InlineData("theme=dark; ARRAffinity=abc; session=3f2a9c", "abc")]
+    [InlineData("ARRAffinitySameSite=same; ARRAffinity=plain", "plain")] // the plain cookie wins wherever it is
+    [InlineData("ARRAffinity=plain; ARRAffinitySameSite=same", "plain")]
+    [InlineData("theme=dark; ARRAffinitySameSite=same", "same")]
+    [InlineData("ARRAffinity=first; ARRAffinity=second", "second")] // the last, as the cookie collection keeps it
+    [InlineData("ARRAffinity=first; ARRAffinity=", "first")] // an empty value is no token
+    [InlineData("ARRAffinity=; ARRAffinitySameSite=same", "same")]
+    [InlineData("arraffinity=lower", "lower")] // names ignore case
+    [InlineData("ARRAFFINITYSAMESITE=upper", "upper")]
+    [InlineData("ARRAffinityX=other; ARRAffinitySameSiteX=other; XARRAffinity=other; ARRAffin=other", null)]
+    [InlineData("ARRAffinity=a%2Bb", "a+b")] // decoded, as the cookie collection decodes it
+    [InlineData("theme=dark,ARRAffinity=comma", "comma")]
+    public void ReadToken_OneWalk_FindsWhatTwoLookupsByNameFound(string? header, string? expected)
+    {
+        var cookies = header is null ? StringValues.Empty : new StringValues(header);
+
+        Assert.Equal(expected, ArrAffinity.ReadToken(cookies));
+        var byName = CookieHeader.Last(cookies, "ARRAffinity") ?? CookieHeader.Last(cookies, "ARRAffinitySameSite");
+        Assert.Equal(byName, ArrAffinity.ReadToken(cookies));
+    }
+
+    [Fact]
+    public void ReadToken_SeveralCookieHeaders_ReadsThemAll()
+    {
+        var cookies = new StringValues(["ARRAffinitySameSite=same", "theme=dark", "ARRAffinity=plain"]);
+
+        Assert.Equal("plain", ArrAffinity.ReadToken(cookies));
+    }
+
+    [Fact]
+    public void Token_ReadOncePerRequest_ThenKeptOnTheRequestsFeature()
+    {
+        var context = new DefaultHttpContext();
+        context.Request.Headers.Cookie = "ARRAffinity=abc";
+        var gateway = new GatewayRequestFeature(null!, IPAddress.Loopback, peerIsTrustedForwarder: false, IPAddress.Loopback, 50000);
+
+        var first = ArrAffinity.Token(context.Request, gateway);
+        context.Request.Headers.Cookie = "ARRAffinity=changed";
+
+        Assert.Equal("abc", first);
+        Assert.Same(first, ArrAffinity.Token(context.Request, gateway));
+        Assert.True(gateway.AffinityTokenRead);
     }
 
     private static async Task<(string Backend, string Cookie)> FirstVisitAsync(TestGateway gateway)
