@@ -108,7 +108,8 @@ internal sealed partial class AseDefaultRuleSet : IManagedRuleSet
 
     /// <summary>
     /// Every cookie's value, read in place: the filter is asked first, on the value as sent (decoded first when it has
-    /// a percent-escape), and only a value that passes it is made a string and, with its name, checked further.
+    /// a percent-escape, once for all three cookie rules), and only a value that passes it is made a string and, with
+    /// its name, checked further.
     /// </summary>
     private static ManagedRuleMatch? Cookies(ManagedRule rule, WafRequest request, ManagedRuleContext context)
     {
@@ -117,7 +118,7 @@ internal sealed partial class AseDefaultRuleSet : IManagedRuleSet
             var offset = 0;
             while (header is not null && Forwarding.CookieHeader.TryNext(header, ref offset, out var name, out var raw))
             {
-                var decoded = raw.Contains('%') ? Forwarding.CookieHeader.Decode(raw) : null;
+                var decoded = raw.Contains('%') ? request.DecodedCookie(header, offset, raw) : null;
                 if (decoded is null ? !rule.MayMatch(raw) : !rule.MayMatch(decoded))
                 {
                     continue;

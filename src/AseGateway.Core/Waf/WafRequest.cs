@@ -19,6 +19,9 @@ public sealed class WafRequest
     private string? _bodyText;
     private string? _clientAddressText;
     private string? _decodedPath;
+    private string? _decodedCookieHeader;
+    private int _decodedCookieEnd;
+    private string? _decodedCookieValue;
 
     /// <param name="transactionId">
     /// The id findings, audit entries and hooks carry; without one, the request's trace identifier, read only when
@@ -81,6 +84,28 @@ public sealed class WafRequest
     /// <summary>False when the request has no Cookie header, and so no cookie.</summary>
     internal bool HasCookies => _request.Headers.Cookie.Count != 0;
 
+    /// <summary>
+    /// A cookie's value with its percent-escapes decoded, once however many rules read it: the cookie is told by its
+    /// header and where its segment ends there (<paramref name="end"/>, the offset <see cref="CookieHeader.TryNext"/>
+    /// moved to). The first such value is kept, in three fields of the request: a browser usually sends one escaped
+    /// cookie, if any, and room for more (an array, or inline on every request) cost about what it saved.
+    /// </summary>
+    internal string DecodedCookie(string header, int end, ReadOnlySpan<char> raw)
+    {
+        if (_decodedCookieValue is not null && _decodedCookieEnd == end && ReferenceEquals(_decodedCookieHeader, header))
+        {
+            return _decodedCookieValue;
+        }
+
+        var value = CookieHeader.Decode(raw);
+        if (_decodedCookieValue is null)
+        {
+            (_decodedCookieHeader, _decodedCookieEnd, _decodedCookieValue) = (header, end, value);
+        }
+
+        return value;
+    }
+
     /// <summary>Query string arguments, decoded, in order (a name may repeat).</summary>
     public IReadOnlyList<KeyValuePair<string, string>> QueryArgs => _queryArgs ??= _request.QueryString.HasValue ? BodyParser.ParseForm(QueryString) : NoArgs;
 
@@ -104,3 +129,4 @@ public sealed class WafRequest
 
     public string BodyText => _bodyText ??= Body.IsEmpty ? string.Empty : Encoding.UTF8.GetString(Body.Span);
 }
+

@@ -43,6 +43,7 @@ public sealed class AseDefaultRuleSetTests
     [InlineData("/?id=1%27%20OR%20%271%27=%271", null, null, "942100", "ARGS:id", "' OR '1'=")]
     [InlineData("/", "Cookie", "theme=dark; user=admin'--", "942100", "REQUEST_COOKIES:user", "'--")]
     [InlineData("/", "Cookie", "note=<script>alert(1)</script>", "941100", "REQUEST_COOKIES:note", "<script")]
+    [InlineData("/", "Cookie", "theme=dark; user=admin%27--", "942100", "REQUEST_COOKIES:user", "'--")] // the kept decoded value, by the third cookie rule
     public void Evaluate_Attack_ReportsRuleVariableAndMatchedText(string target, string? header, string? value, string ruleId, string variable, string matched)
     {
         var matches = header is null ? Evaluate(target) : Evaluate(target, "web.contoso.test", (header, value!));
@@ -50,6 +51,41 @@ public sealed class AseDefaultRuleSetTests
         var match = Assert.Single(matches, m => m.Rule.RuleId == ruleId);
         Assert.Equal(variable, match.Variable);
         Assert.Equal(matched, match.MatchedData);
+    }
+
+    [Fact]
+    public void Evaluate_PercentEscapedCookies_EachRuleFindsItsAttackInTheDecodedValue()
+    {
+        // Three cookie rules read the decoded values of one request; the first escaped value is decoded once and kept.
+        // Five harmless escaped cookies first, so that the attacks are past the kept one and decoded each time.
+        var harmless = string.Join("; ", Enumerable.Range(0, 5).Select(i => $"h{i}=a%20b%2C{i}"));
+        var matches = Evaluate("/", "web.contoso.test", ("Cookie", $"{harmless}; cmd=x%3B%20cat%20%2Fetc%2Fhosts; note=%3Cscript%3Ealert(1)%3C%2Fscript%3E; user=admin%27--"));
+
+        Assert.Equal("; cat", Assert.Single(matches, m => m.Rule.RuleId == "932100" && m.Variable == "REQUEST_COOKIES:cmd").MatchedData);
+        Assert.Equal("<script", Assert.Single(matches, m => m.Rule.RuleId == "941100" && m.Variable == "REQUEST_COOKIES:note").MatchedData);
+        Assert.Equal("'--", Assert.Single(matches, m => m.Rule.RuleId == "942100" && m.Variable == "REQUEST_COOKIES:user").MatchedData);
+        Assert.Equal(3, matches.Count);
+    }
+
+    [Fact]
+    public void DecodedCookie_FirstEscapedCookieAskedAgain_IsDecodedOnce_OthersEachTime()
+    {
+        const string header = "a=%27x; b=%3Cy";
+        var context = new DefaultHttpContext();
+        context.Request.Headers.Cookie = header;
+        var request = new WafRequest(context, IPAddress.Loopback, 50000, "tx-1");
+
+        var first = request.DecodedCookie(header, 7, "%27x");
+        var second = request.DecodedCookie(header, header.Length, "%3Cy");
+
+        Assert.Equal("'x", first);
+        Assert.Equal("<y", second);
+        Assert.Same(first, request.DecodedCookie(header, 7, "%27x"));
+        // Only the first is kept: the second is decoded again, to the same text.
+        Assert.Equal(second, request.DecodedCookie(header, header.Length, "%3Cy"));
+        Assert.NotSame(second, request.DecodedCookie(header, header.Length, "%3Cy"));
+        // Another header string with the same text is another cookie.
+        Assert.NotSame(first, request.DecodedCookie(new string(header.AsSpan()), 7, "%27x"));
     }
 
     [Theory]
