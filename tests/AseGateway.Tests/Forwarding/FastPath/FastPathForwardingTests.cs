@@ -452,9 +452,15 @@ public sealed class FastPathForwardingTests(ITestOutputHelper output)
             request.Headers.TryAddWithoutValidation("Upgrade-Insecure-Requests", "1");
             request.Headers.TryAddWithoutValidation("Accept", "text/html");
             request.Headers.TryAddWithoutValidation("Cookie", "a=1; b=2");
+            // Each reason a client's header is withheld, in another case than the usual one.
+            request.Headers.TryAddWithoutValidation("x-arr-ssl", "spoofed");
+            request.Headers.TryAddWithoutValidation("FORWARDED", "for=6.6.6.6");
+            request.Headers.TryAddWithoutValidation("x-forwarded-proto", "evil-proto");
+            request.Headers.TryAddWithoutValidation("TraceParent", ClientTraceParent);
         }
 
         var heads = new List<string>();
+        var raw = new List<string>();
         foreach (var fastPath in new[] { false, true })
         {
             await using var gateway = await TestGateway.StartAsync(Config(upstream.Url, $$"""{ "fastPath": {{(fastPath ? "true" : "false")}} }"""), output);
@@ -462,6 +468,7 @@ public sealed class FastPathForwardingTests(ITestOutputHelper output)
             {
                 await gateway.GetBodyAsync(TestConfigs.AppHost, path, Configure);
                 heads.Add(Normalize(upstream.Requests.Last()));
+                raw.Add(upstream.Requests.Last());
             }
         }
 
@@ -471,6 +478,17 @@ public sealed class FastPathForwardingTests(ITestOutputHelper output)
         Assert.DoesNotContain("6.6.6.6", heads[2], StringComparison.Ordinal);
         Assert.DoesNotContain("evil.test", heads[2], StringComparison.Ordinal);
         Assert.DoesNotContain("Keep-Alive", heads[2], StringComparison.OrdinalIgnoreCase);
+        Assert.DoesNotContain("spoofed", heads[2], StringComparison.Ordinal);
+        Assert.DoesNotContain("evil-proto", heads[2], StringComparison.Ordinal);
+        foreach (var head in raw)
+        {
+            // The gateway's own hop in the client's trace, once: the client's value is not passed on beside it.
+            var traceParents = head.Split("\r\n\r\n")[0].Split("\r\n").Where(line => line.StartsWith("traceparent:", StringComparison.OrdinalIgnoreCase)).ToList();
+            var traceParent = Assert.Single(traceParents);
+            Assert.Contains("0af7651916cd43dd8448eb211c80319c", traceParent, StringComparison.Ordinal);
+            Assert.DoesNotContain(ClientTraceParent, traceParent, StringComparison.Ordinal);
+        }
+
         Assert.Equal(longHeader > 0, heads[2].Split('\n').Contains($"X-Long: {new string('l', longHeader)}"));
     }
 
@@ -553,6 +571,8 @@ public sealed class FastPathForwardingTests(ITestOutputHelper output)
     }
 
     /// <summary>The request line and headers sorted by name (order differs between HttpClient and the fast path), trace context and port left out.</summary>
+    private const string ClientTraceParent = "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01";
+
     private static string Normalize(string request)
     {
         var lines = request.Split("\r\n\r\n")[0].Split("\r\n");
