@@ -18,8 +18,9 @@ namespace AseGateway.Benchmarks;
 /// Picking the instance for one request, after routing: the ARRAffinity cookie stage, then the app's load-balancing
 /// policy over the available instances (what YARP's load-balancing middleware does next), each on a new request as
 /// Kestrel would give it; and with the response's stage, which sets the affinity cookies on an answer to a client not
-/// pinned to the instance that gave it (a browser's five other cookies, or a pinned client's). Also the availability recomputation (App Service's exclusion rules), which runs when an
-/// instance's health changes, not per request. <c>NewRequestOnly</c> is the cost of the request object itself.
+/// pinned to the instance that gave it (a browser's five other cookies, or a pinned client's). Also the availability
+/// recomputation (App Service's exclusion rules), which runs when an instance's health changes, not per request.
+/// <c>NewRequestOnly</c> is the cost of the request object itself.
 /// </summary>
 [MemoryDiagnoser]
 public class RouteAndBalanceBenchmarks

@@ -28,40 +28,10 @@ internal static class ArrAffinity
     }
 
     /// <summary>
-    /// The value of the last non-empty ARRAffinity cookie, else of the last ARRAffinitySameSite one (names ignoring
-    /// case, as ASP.NET Core's cookie collection reads them), decoded; null when there is neither. One walk of the
-    /// Cookie header in place (<see cref="CookieHeader"/>): the framework's cookie collection would parse and decode
-    /// every cookie of the request to find this one, and a walk per name reads a browser's five cookies twice to find
-    /// none.
+    /// The value of the last non-empty ARRAffinity cookie, else of the last ARRAffinitySameSite one, decoded; null when
+    /// there is neither. Read from the Cookie header in place, in one walk for both names
+    /// (<see cref="CookieHeader.Last(StringValues, string, string?)"/>): the framework's cookie collection would parse
+    /// and decode every cookie of the request to find this one.
     /// </summary>
-    public static string? ReadToken(StringValues cookies)
-    {
-        ReadOnlySpan<char> affinity = default, sameSite = default;
-        bool foundAffinity = false, foundSameSite = false;
-        foreach (var header in cookies)
-        {
-            var offset = 0;
-            while (header is not null && CookieHeader.TryNext(header, ref offset, out var name, out var value))
-            {
-                // Both names start with "ARRAffinity": any other name is neither, at the cost of one comparison.
-                if (value.IsEmpty || !name.StartsWith(CookieName, StringComparison.OrdinalIgnoreCase))
-                {
-                    continue;
-                }
-
-                if (name.Length == CookieName.Length)
-                {
-                    affinity = value;
-                    foundAffinity = true;
-                }
-                else if (name.Equals(SameSiteCookieName, StringComparison.OrdinalIgnoreCase))
-                {
-                    sameSite = value;
-                    foundSameSite = true;
-                }
-            }
-        }
-
-        return foundAffinity ? CookieHeader.Decode(affinity) : foundSameSite ? CookieHeader.Decode(sameSite) : null;
-    }
+    public static string? ReadToken(StringValues cookies) => cookies.Count == 0 ? null : CookieHeader.Last(cookies, CookieName, SameSiteCookieName);
 }

@@ -51,10 +51,16 @@ internal static class CookieHeader
     /// The value of the last non-empty cookie named <paramref name="name"/> (ignoring case, as ASP.NET Core's cookie
     /// collection does), decoded; null when there is none.
     /// </summary>
-    public static string? Last(StringValues headers, string name)
+    public static string? Last(StringValues headers, string name) => Last(headers, name, fallbackName: null);
+
+    /// <summary>
+    /// <see cref="Last(StringValues, string)"/> for <paramref name="name"/>, else for <paramref name="fallbackName"/>,
+    /// in one walk of the header: a walk per name reads every cookie again to find what is usually not there.
+    /// </summary>
+    public static string? Last(StringValues headers, string name, string? fallbackName)
     {
-        var found = false;
-        ReadOnlySpan<char> last = default;
+        bool found = false, foundFallback = false;
+        ReadOnlySpan<char> last = default, lastFallback = default;
         foreach (var header in headers)
         {
             if (header is null)
@@ -65,14 +71,24 @@ internal static class CookieHeader
             var offset = 0;
             while (TryNext(header, ref offset, out var cookieName, out var value))
             {
-                if (!value.IsEmpty && cookieName.Equals(name, StringComparison.OrdinalIgnoreCase))
+                if (value.IsEmpty)
+                {
+                    continue;
+                }
+
+                if (cookieName.Equals(name, StringComparison.OrdinalIgnoreCase))
                 {
                     found = true;
                     last = value;
                 }
+                else if (fallbackName is not null && cookieName.Equals(fallbackName, StringComparison.OrdinalIgnoreCase))
+                {
+                    foundFallback = true;
+                    lastFallback = value;
+                }
             }
         }
 
-        return found ? Decode(last) : null;
+        return found ? Decode(last) : foundFallback ? Decode(lastFallback) : null;
     }
 }

@@ -108,8 +108,8 @@ internal sealed partial class AseDefaultRuleSet : IManagedRuleSet
 
     /// <summary>
     /// Every cookie's value, read in place: the filter is asked first, on the value as sent (decoded first when it has
-    /// a percent-escape, once for all three cookie rules), and only a value that passes it is made a string and, with
-    /// its name, checked further.
+    /// a percent-escape; the first such value once for all three cookie rules, <see cref="WafRequest.DecodedCookie"/>),
+    /// and only a value that passes it is made a string and, with its name, checked further.
     /// </summary>
     private static ManagedRuleMatch? Cookies(ManagedRule rule, WafRequest request, ManagedRuleContext context)
     {

@@ -129,4 +129,3 @@ public sealed class WafRequest
 
     public string BodyText => _bodyText ??= Body.IsEmpty ? string.Empty : Encoding.UTF8.GetString(Body.Span);
 }
-
