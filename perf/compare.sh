@@ -25,6 +25,12 @@
 #                                 so that perf can name JIT-compiled code, and perf's sampling costs the measured
 #                                 processes a little: take the profile's split, not its run's figures. E.g.
 #                                 perf/compare.sh --profile --no-scenarios --rounds 1 --only '^ase-full:h1$'
+#            --syscalls           also count, with `perf stat`, the system calls and context switches of each measured
+#                                 run's proxy processes, per request: syscalls-TARGET-PROTOCOL-rROUND.txt in the out
+#                                 folder and a line in the log. Counting tracepoints costs little, but take the
+#                                 counts, not that run's figures. E.g. how many recv/send/epoll_wait calls a request
+#                                 costs in AseGateway against nginx:
+#                                 perf/compare.sh --syscalls --no-scenarios --rounds 1 --only '^(ase-full|nginx):h1$'
 #
 # What it does: installs what is missing (wrk, nghttp2-client, hey, nginx, haproxy, gnuplot-nox, jq, curl) from Debian
 # packages; builds in Release; starts the backend (perf/AseGateway.PerfBackend: 13-byte plaintext; one process on two
@@ -52,7 +58,7 @@ export LC_ALL=C DOTNET_CLI_TELEMETRY_OPTOUT=1 DOTNET_NOLOGO=1 DOTNET_SKIP_FIRST_
 
 REPO="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 COMMAND_LINE="perf/compare.sh${*:+ $*}"
-ONLY="" REQUEST_PATH="/" POST_BYTES=0 BROWSER=0 GATEWAY_ENV="" AOT=0 HANDSHAKES=0 PROFILE=0 MODE=default ROUNDS=3 DURATION=9 WARMUP=3 WARMUP_RUNS=6 RATES="2000,5000,10000" SCALE_CYCLES=3 SCENARIOS=1 BUILD=1 OUT=""
+ONLY="" REQUEST_PATH="/" POST_BYTES=0 BROWSER=0 GATEWAY_ENV="" AOT=0 HANDSHAKES=0 PROFILE=0 SYSCALLS=0 MODE=default ROUNDS=3 DURATION=9 WARMUP=3 WARMUP_RUNS=6 RATES="2000,5000,10000" SCALE_CYCLES=3 SCENARIOS=1 BUILD=1 OUT=""
 OPEN_DURATION=10 RELOADS=100 RELOAD_LOAD_RPS=3000
 WRK_CONNECTIONS=64 WRK_THREADS=2 H2_CONNECTIONS=16 H2_STREAMS=8 H2_THREADS=2
 HOST_HEADER="bench.perf.test" API_KEY="perf-$RANDOM$RANDOM"
@@ -75,6 +81,7 @@ while [ $# -gt 0 ]; do
     --gateway-env) GATEWAY_ENV="$2"; shift ;;
     --aot) AOT=1 ;;
     --profile) PROFILE=1 ;;
+    --syscalls) SYSCALLS=1 ;;
     --handshakes) HANDSHAKES=1 ;;
     --no-build) BUILD=0 ;;
     --out) OUT="$2"; shift ;;
@@ -137,6 +144,7 @@ trap 'exit 130' INT TERM
 ensure_tools() {
   local missing=() pair tools="wrk:wrk h2load:nghttp2-client hey:hey nginx:nginx haproxy:haproxy gnuplot:gnuplot-nox jq:jq curl:curl"
   [ "$PROFILE" = 1 ] && tools="$tools perf:linux-perf python3:python3"
+  [ "$SYSCALLS" = 1 ] && tools="$tools perf:linux-perf"
   for pair in $tools; do
     command -v "${pair%%:*}" >/dev/null 2>&1 || [ -x "/usr/sbin/${pair%%:*}" ] || missing+=("${pair#*:}")
   done
@@ -213,6 +221,30 @@ cpu_ticks() {
 # us_per_request TICKS REQUESTS: CPU ticks as microseconds per request (0 when nothing was served).
 us_per_request() {
   awk -v t="$1" -v n="$2" -v hz="$CLK_TCK" 'BEGIN { printf "%.2f", (n > 0 ? t * 1e6 / hz / n : 0) }'
+}
+
+# --syscalls: what perf stat counts during a measured run. Every system call (raw_syscalls), then the ones a proxy's
+# request path makes (the calls differ: nginx writev and recv, HAProxy sendto and recvfrom, .NET sendmsg and recv;
+# recv is recvfrom in the kernel), waits and wake-ups, and the context switches they cost.
+SYSCALL_EVENTS="raw_syscalls:sys_enter,context-switches"
+for call in recvfrom recvmsg read readv sendmsg sendto write writev epoll_wait epoll_pwait epoll_ctl futex sched_yield getsockopt setsockopt accept4 close; do
+  SYSCALL_EVENTS="$SYSCALL_EVENTS,syscalls:sys_enter_$call"
+done
+
+# syscalls_per_request CSV REQUESTS: perf stat's counts (-x,) as "N system calls/req, N context switches/req", then
+# one line per event that occurred: count and count per request.
+syscalls_per_request() {
+  awk -F, -v n="$2" '
+    $3 ~ /^(raw_syscalls:|syscalls:|context-switches)/ && $1 ~ /^[0-9]+$/ {
+      name = $3; sub(/^syscalls:sys_enter_/, "", name); sub(/^raw_syscalls:sys_enter$/, "all system calls", name)
+      count[name] = $1; order[++events] = name
+    }
+    END {
+      if (!events || n <= 0) exit 1
+      printf "%.2f system calls/req, %.2f context switches/req\n", count["all system calls"] / n, count["context-switches"] / n
+      printf "%-18s %12s %10s   (%d requests)\n", "event", "count", "per req", n
+      for (i = 1; i <= events; i++) if (count[order[i]] > 0) printf "%-18s %12d %10.3f\n", order[i], count[order[i]], count[order[i]] / n
+    }' "$1"
 }
 
 # memory_kb ROOT FIELD: the sum of a /proc/PID/status field (VmRSS, VmHWM) over the process tree.
@@ -481,6 +513,12 @@ run_case() {
     timeout $((seconds + 30)) perf record -q -F 999 -g -o "$profile.data" -p "$(tree_pids "$pid" | paste -sd, -)" -- sleep "$seconds" > "$WORK/perf-record.log" 2>&1 &
     recorder=$!
   fi
+  local counts="" counter=""
+  if [ "$SYSCALLS" = 1 ] && [ "$warmup" = false ]; then
+    counts="$OUT/syscalls-$target-$protocol-r$round"
+    timeout $((seconds + 30)) perf stat -x, -e "$SYSCALL_EVENTS" -o "$counts.csv" -p "$(tree_pids "$pid" | paste -sd, -)" -- sleep "$seconds" > "$WORK/perf-stat.log" 2>&1 &
+    counter=$!
+  fi
   # The backend's CPU too: a fixture that costs more behind one proxy than behind another moves the req/s ratios
   # (it did, before the backend ran inline in one process; README "The backend").
   local backend_pid="${TARGET_PID[backend]}" backend_before backend_after
@@ -490,6 +528,10 @@ run_case() {
   if [ -n "$recorder" ]; then
     wait "$recorder" || log "perf record of $target $protocol failed: $(tail -n 1 "$WORK/perf-record.log")"
     perf script -i "$profile.data" 2>/dev/null | python3 "$REPO/perf/profile-layers.py" > "$profile.txt" || log "no profile of $target $protocol"
+  fi
+  if [ -n "$counter" ]; then
+    wait "$counter" || log "perf stat of $target $protocol failed: $(tail -n 1 "$WORK/perf-stat.log")"
+    syscalls_per_request "$counts.csv" "$(set -- $result; echo "$4")" > "$counts.txt" || log "no system call counts of $target $protocol"
   fi
   set -- $result
   local rps="$1" p50="$2" p99="$3" requests="$4" errors="$5" non2xx="$6"
@@ -505,6 +547,7 @@ run_case() {
     "$(awk -v k="$rss" 'BEGIN { print k / 1024 }')" "$(awk -v k="$hwm" 'BEGIN { print k / 1024 }')" >> "$RUNS"
   log "$( [ "$warmup" = true ] && echo "warm-up" || echo "round $round")  $(printf '%-12s %-6s' "$target" "$protocol") $(printf '%9.0f rps  p50 %6s ms  p99 %7s ms  %6s µs/req  errors %s' "$rps" "$p50" "$p99" "$cpu_us" "$((errors + non2xx))")"
   [ -z "$profile" ] || log "  profile: $profile.txt"
+  [ -z "$counts" ] || log "  system calls: $(head -n 1 "$counts.txt") ($counts.txt)"
 }
 
 # ------------------------------------------------------------------------------------------------------ scenarios
