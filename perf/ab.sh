@@ -7,6 +7,8 @@
 #            --browser-headers (a browser's 14 request header fields with every request, as compare.sh's)
 #            --a-env "K=V"  --b-env "K=V"   extra environment for the BASE (A) or HEAD (B) gateway only, e.g. to
 #                                           measure a runtime setting against the same build: perf/ab.sh HEAD HEAD --b-env ...
+#            --a-jq FILTER  --b-jq FILTER   a jq filter applied to that gateway's configuration, e.g. what a feature
+#                                           costs: perf/ab.sh HEAD HEAD --b-jq 'del(.observability)'
 #
 # Builds both in Release (BASE in a temporary git worktree), starts the backend (one process, two ports) and the two
 # gateways with the same configuration as compare.sh's ase-full (or ase-bare), all on loopback as children of this
@@ -16,9 +18,10 @@
 # the runs, divided by the requests served) and of requests per second; at the end their medians and in how many rounds
 # B was lower. Ratios, not absolute figures, are what to compare: these machines are noisy.
 set -euo pipefail
+shopt -s inherit_errexit  # a failure inside $(...) — a gateway that exited, say — ends the script too
 
 REPO="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-ROUNDS=6 SECONDS_PER_RUN=5 PROTOCOLS="h1 h2tls" FEATURES=full REQUEST_PATH="/" POST_BYTES=0 BROWSER=0 A_ENV="" B_ENV="" BASE="" HEAD=""
+ROUNDS=6 SECONDS_PER_RUN=5 PROTOCOLS="h1 h2tls" FEATURES=full REQUEST_PATH="/" POST_BYTES=0 BROWSER=0 A_ENV="" B_ENV="" A_JQ="." B_JQ="." BASE="" HEAD=""
 while [ $# -gt 0 ]; do
   case "$1" in
     --rounds) ROUNDS="$2"; shift 2 ;;
@@ -30,13 +33,15 @@ while [ $# -gt 0 ]; do
     --browser-headers) BROWSER=1; shift ;;
     --a-env) A_ENV="$2"; shift 2 ;;
     --b-env) B_ENV="$2"; shift 2 ;;
-    -h|--help) sed -n '2,18p' "$0"; exit 0 ;;
+    --a-jq) A_JQ="$2"; shift 2 ;;
+    --b-jq) B_JQ="$2"; shift 2 ;;
+    -h|--help) sed -n '2,20p' "$0"; exit 0 ;;
     -*) echo "unknown option $1" >&2; exit 2 ;;
     *) if [ -z "$BASE" ]; then BASE="$1"; elif [ -z "$HEAD" ]; then HEAD="$1"; else echo "one or two commits" >&2; exit 2; fi; shift ;;
   esac
 done
-[ -n "$BASE" ] || { sed -n '2,18p' "$0"; exit 2; }
-for tool in wrk h2load curl; do command -v "$tool" > /dev/null || { echo "$tool is missing: apt-get install -y wrk nghttp2-client curl" >&2; exit 1; }; done
+[ -n "$BASE" ] || { sed -n '2,20p' "$0"; exit 2; }
+for tool in wrk h2load curl jq; do command -v "$tool" > /dev/null || { echo "$tool is missing: apt-get install -y wrk nghttp2-client curl jq" >&2; exit 1; }; done
 
 WORK="$(mktemp -d)"
 CERT_DIR="$REPO/certs/dev" HOST_HEADER="bench.perf.test" API_KEY="ab-$RANDOM$RANDOM"
@@ -75,15 +80,16 @@ build A "$BASE"; A_DLL="$BUILT"
 build B "$HEAD"; B_DLL="$BUILT"
 dotnet build "$REPO/perf/AseGateway.PerfBackend" -c Release -nologo -v q -clp:NoSummary > "$WORK/build-backend.log" 2>&1 || { cat "$WORK/build-backend.log" >&2; exit 1; }
 
-port() { python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
 BACKEND_DLL="$REPO/perf/AseGateway.PerfBackend/bin/Release/net10.0/AseGateway.PerfBackend.dll"
-BACKEND_PORT="$(port)" BACKEND2_PORT="$(port)"
+BACKEND_PORT="$(free_port)" BACKEND2_PORT="$(free_port)"
 env $(perf_backend_env) dotnet "$BACKEND_DLL" > "$WORK/backend.log" 2>&1 & PIDS+=($!)
 
 declare -A PID URL_h1 URL_h2c URL_h2tls URL_tls
 for side in A B; do
-  http="$(port)" https="$(port)" mgmt="$(port)" h2c="$(port)"
-  gateway_config "$side" "$http" "$https" "$mgmt" "$FEATURES" "" 0 "$h2c" > "$WORK/$side.json"
+  http="$(free_port)" https="$(free_port)" mgmt="$(free_port)" h2c="$(free_port)"
+  filter="${side}_JQ"
+  gateway_config "$side" "$http" "$https" "$mgmt" "$FEATURES" "" 0 "$h2c" | jq "${!filter}" > "$WORK/$side.json" ||
+    { echo "the jq filter of $side failed: ${!filter}" >&2; exit 1; }
   dll="${side}_DLL" extra="${side}_ENV"
   env ASE_CERT_PASSWORD=dev-password ${!extra} dotnet "${!dll}" --config "$WORK/$side.json" > "$WORK/$side.log" 2>&1 & PID[$side]=$!; PIDS+=($!)
   URL_h1[$side]="http://127.0.0.1:$http/" URL_h2c[$side]="http://127.0.0.1:$h2c/" URL_h2tls[$side]="https://127.0.0.1:$https/"
@@ -92,18 +98,23 @@ done
 for side in A B; do
   for _ in $(seq 1 300); do
     [ "$(curl -s -o /dev/null -w '%{http_code}' -H "Host: $HOST_HEADER" --max-time 2 "${URL_h1[$side]}")" = 200 ] && continue 2
+    kill -0 "${PID[$side]}" 2> /dev/null || { cat "$WORK/$side.log" >&2; echo "gateway $side exited" >&2; exit 1; }
     sleep 0.1
   done
   cat "$WORK/$side.log" >&2; echo "gateway $side did not answer within 30 s" >&2; exit 1
 done
 
 CLK_TCK="$(getconf CLK_TCK)"
-ticks() { awk '{ print $14 + $15 }' "/proc/$1/stat"; }
+# ticks SIDE: the gateway's CPU so far; a gateway that has exited ends the comparison with the tail of its log.
+ticks() {
+  awk '{ print $14 + $15 }' "/proc/${PID[$1]}/stat" 2> /dev/null && return
+  echo "gateway $1 exited; the end of its log:" >&2; tail -n 30 "$WORK/$1.log" >&2; exit 1
+}
 # run SIDE PROTOCOL SECONDS: prints "REQUESTS_PER_SECOND CPU_US_PER_REQUEST"
 run() {
   local side="$1" protocol="$2" seconds="$3" before after requests rps
   local -n urls="URL_$protocol"
-  before="$(ticks "${PID[$side]}")"
+  before="$(ticks "$side")"
   if [ "$protocol" = h1 ] || [ "$protocol" = tls ]; then
     # tls: HTTP/1.1 with "Connection: close", a full handshake per request (wrk does not resume sessions).
     local close=()
@@ -114,11 +125,11 @@ run() {
     h2load -t2 -c16 -m8 -D "$seconds" "${H2LOAD_BODY[@]}" -H ":authority: $HOST_HEADER" "${HEADER_ARGS[@]}" "${urls[$side]}${REQUEST_PATH#/}" > "$WORK/run.out" 2>&1 || true
     requests="$(awk '/^requests:/ { gsub(",", ""); print $8 }' "$WORK/run.out")"; rps="$(awk '/^finished in/ { gsub(",", ""); print $4 }' "$WORK/run.out")"
   fi
-  after="$(ticks "${PID[$side]}")"
+  after="$(ticks "$side")"
   awk -v t="$((after - before))" -v n="${requests:-0}" -v r="${rps:-0}" -v hz="$CLK_TCK" 'BEGIN { printf "%.0f %.2f", r, (n > 0 ? t * 1e6 / hz / n : 0) }'
 }
 
-log "A: ${BASE}${A_ENV:+ ($A_ENV)}   B: ${HEAD:-working tree}${B_ENV:+ ($B_ENV)}   features: $FEATURES   request: $( [ "$POST_BYTES" -gt 0 ] && echo "POST ($POST_BYTES bytes)" || echo GET) $REQUEST_PATH$( [ "$BROWSER" = 1 ] && echo " with browser headers")"
+log "A: ${BASE}${A_ENV:+ ($A_ENV)}$( [ "$A_JQ" = . ] || echo " [jq $A_JQ]")   B: ${HEAD:-working tree}${B_ENV:+ ($B_ENV)}$( [ "$B_JQ" = . ] || echo " [jq $B_JQ]")   features: $FEATURES   request: $( [ "$POST_BYTES" -gt 0 ] && echo "POST ($POST_BYTES bytes)" || echo GET) $REQUEST_PATH$( [ "$BROWSER" = 1 ] && echo " with browser headers")"
 for protocol in $PROTOCOLS; do for side in A B A B; do run "$side" "$protocol" 4 > /dev/null; done; done
 for round in $(seq 1 "$ROUNDS"); do
   for protocol in $PROTOCOLS; do

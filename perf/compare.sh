@@ -160,22 +160,8 @@ ensure_tools() {
 }
 
 # ------------------------------------------------------------------------------------------------------ processes
-USED_PORTS=" "
-# Below the kernel's ephemeral range: a port that is some outgoing connection's local port cannot be bound either.
-EPHEMERAL_LOW="$(awk '{ print $1 }' /proc/sys/net/ipv4/ip_local_port_range 2>/dev/null || echo 32768)"
-free_port() {
-  local port
-  while :; do
-    port=$((10000 + RANDOM % (EPHEMERAL_LOW - 10000)))
-    case "$USED_PORTS" in *" $port "*) continue ;; esac
-    # Nobody answers on it (a connect fails at once on loopback): free enough for a child started right away.
-    if ! (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then
-      USED_PORTS="$USED_PORTS$port "
-      echo "$port"
-      return
-    fi
-  done
-}
+# gateway_config, api_key_sha256 and free_port, shared with ab.sh (ase-bare's and ase-full's configuration).
+source "$REPO/perf/gateway-config.sh"
 
 # start NAME COMMAND...: runs it in the background, output in $WORK/NAME.log; sets STARTED_PID.
 start() {
@@ -289,8 +275,6 @@ start_backends() {
   URL_h1[backend]="http://127.0.0.1:$BACKEND_PORT/"
 }
 
-# gateway_config and api_key_sha256: the gateway's configuration for ase-bare and ase-full, shared with ab.sh.
-source "$REPO/perf/gateway-config.sh"
 # --post-bytes: the body, as a file for h2load and inside a script for wrk.
 [ "$POST_BYTES" -gt 0 ] && post_body_files "$POST_BYTES"
 mapfile -d '' HEADER_ARGS < <(header_args "$BROWSER")

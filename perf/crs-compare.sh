@@ -82,15 +82,8 @@ if [ "$BUILD" = 1 ]; then
 fi
 
 # ------------------------------------------------------------------------------------------------------ processes
-free_port() {
-  local port
-  while :; do
-    port=$((20000 + RANDOM % 12000))
-    if ! (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null && ! grep -q " $port " <<< " ${PORTS_TAKEN:-} "; then
-      PORTS_TAKEN="${PORTS_TAKEN:-} $port"; echo "$port"; return
-    fi
-  done
-}
+# free_port, and the backend's environment as compare.sh runs it (inline socket completions).
+source "$REPO/perf/gateway-config.sh"
 start() { # start NAME COMMAND...: in the background, output in $WORK/NAME.log, sets STARTED_PID
   local name="$1"; shift
   "$@" > "$WORK/$name.log" 2>&1 &
@@ -111,8 +104,6 @@ cpu_ticks() { # user+system ticks of a process and its children (nginx workers);
 }
 
 BACKEND_PORT="$(free_port)"
-# The backend as compare.sh runs it (inline socket completions: see perf/gateway-config.sh).
-source "$REPO/perf/gateway-config.sh"
 start backend env $(perf_backend_env) dotnet "$REPO/perf/AseGateway.PerfBackend/bin/Release/net10.0/AseGateway.PerfBackend.dll"
 BACKEND_PID=$STARTED_PID
 wait_http "http://127.0.0.1:$BACKEND_PORT/"

@@ -1,5 +1,5 @@
-# Sourced by compare.sh and ab.sh (crs-compare.sh for the backend's environment): the gateway's configuration for the
-# targets ase-bare and ase-full, the backend's environment and the request body files.
+# Sourced by compare.sh, ab.sh and crs-compare.sh: the gateway's configuration for the targets ase-bare and ase-full,
+# the backend's environment, the request body files and free loopback ports.
 # Reads BACKEND_PORT, BACKEND2_PORT, CERT_DIR, HOST_HEADER, WORK and API_KEY from the caller.
 
 PERF_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
@@ -42,6 +42,24 @@ header_args() {
   [ "${1:-0}" = 1 ] || return 0
   local field
   for field in "${BROWSER_HEADERS[@]}"; do printf '%s\0%s\0' -H "$field"; done
+}
+
+# free_port: a loopback port nobody listens on, below the kernel's ephemeral range (a port that is some outgoing
+# connection's local port cannot be bound either), and not handed out before in this run. The ports handed out are
+# kept in a file of WORK, not a variable: each caller runs it as $(free_port), in a subshell whose variables are lost.
+free_port() {
+  local port low
+  low="$(awk '{ print $1 }' /proc/sys/net/ipv4/ip_local_port_range 2> /dev/null || echo 32768)"
+  while :; do
+    port=$((10000 + RANDOM % (low - 10000)))
+    grep -qx "$port" "$WORK/ports-taken" 2> /dev/null && continue
+    # Nobody answers on it (a connect fails at once on loopback): free enough for a child started right away.
+    if ! (exec 3<> "/dev/tcp/127.0.0.1/$port") 2> /dev/null; then
+      echo "$port" >> "$WORK/ports-taken"
+      echo "$port"
+      return
+    fi
+  done
 }
 
 api_key_sha256() { printf %s "$API_KEY" | sha256sum | cut -d' ' -f1; }
