@@ -57,7 +57,13 @@ set -euo pipefail
 export LC_ALL=C DOTNET_CLI_TELEMETRY_OPTOUT=1 DOTNET_NOLOGO=1 DOTNET_SKIP_FIRST_TIME_EXPERIENCE=1
 
 REPO="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-COMMAND_LINE="perf/compare.sh${*:+ $*}"
+# The command as a reader repeats it: --out only says where the results go.
+COMMAND_LINE="perf/compare.sh" skip_next=0
+for arg in "$@"; do
+  if [ "$skip_next" = 1 ]; then skip_next=0; continue; fi
+  if [ "$arg" = --out ]; then skip_next=1; continue; fi
+  COMMAND_LINE="$COMMAND_LINE $arg"
+done
 ONLY="" REQUEST_PATH="/" POST_BYTES=0 BROWSER=0 GATEWAY_ENV="" AOT=0 HANDSHAKES=0 PROFILE=0 SYSCALLS=0 MODE=default ROUNDS=3 DURATION=9 WARMUP=3 WARMUP_RUNS=6 RATES="2000,5000,10000" SCALE_CYCLES=3 SCENARIOS=1 BUILD=1 OUT=""
 OPEN_DURATION=10 RELOADS=100 RELOAD_LOAD_RPS=3000
 WRK_CONNECTIONS=64 WRK_THREADS=2 H2_CONNECTIONS=16 H2_STREAMS=8 H2_THREADS=2
@@ -703,7 +709,7 @@ report() {
   jq -r '
     def n: if . == null then "–" else tostring end;
     def proto: {"h1": "HTTP/1.1", "h2c": "h2c", "h2tls": "HTTP/2 + TLS", "tls": "TLS handshake + HTTP/1.1"}[.] // .;
-    "## Performance: \(.date) (\(.mode) run, commit \(.commit))",
+    "## Performance: \(.date) (\(.mode) run\(if (.command | test(" --aot( |$)")) then " with `--aot`" else "" end), commit \(.commit))",
     "",
     "Machine: \(.machine.nproc) cores (`nproc`), \(.machine.cpu), Linux \(.machine.kernel); generator, proxies and backend share it.",
     "Reproduce: `\(.command)` — \(.rounds) rounds of \(.seconds_per_run) s per case, order rotated each round, after discarded warm-up runs until CPU per request settles; \(.load); \(.request // "GET /") (the backend answers / with 13 bytes of plaintext, /bytes/N with N bytes).",
