@@ -34,7 +34,9 @@
 #
 # What it does: installs what is missing (wrk, nghttp2-client, hey, nginx, haproxy, gnuplot-nox, jq, curl) from Debian
 # packages; builds in Release; starts the backend (perf/AseGateway.PerfBackend: 13-byte plaintext; one process on two
-# ports) and every target on loopback with free ports, all as children of this script (nginx and HAProxy too, with
+# ports) and every target on loopback with free ports (among them "floor", HTTP/1.1 only: perf/AseGateway.ForwardingFloor,
+# the gateway's event loops and worker connection pool behind a minimal HTTP/1.1 front, what forwarding on them costs
+# without Kestrel's HTTP layer and the pipelines above it), all as children of this script (nginx and HAProxy too, with
 # configs in a temporary folder — never the system services); then drives every (target, protocol) case as a discarded
 # warm-up (runs of --warmup seconds until CPU per request settles, at most --warmup-runs) and then in rounds whose order
 # rotates, so that drift on a shared machine hits every target alike and ratios are paired within a round.
@@ -254,7 +256,7 @@ build() {
   [ "$BUILD" = 1 ] || return 0
   log "building in Release"
   local project
-  for project in src/AseGateway perf/AseGateway.PerfBackend perf/AseGateway.PlainYarp; do
+  for project in src/AseGateway perf/AseGateway.PerfBackend perf/AseGateway.PlainYarp perf/AseGateway.ForwardingFloor; do
     dotnet build "$REPO/$project" -c Release -nologo -v q -clp:NoSummary > "$WORK/build.log" 2>&1 || { cat "$WORK/build.log" >&2; die "build of $project failed"; }
   done
   if [ "$AOT" = 1 ]; then
@@ -268,6 +270,7 @@ case "$(uname -m)" in aarch64|arm64) AOT_RID=linux-arm64 ;; *) AOT_RID=linux-x64
 AOT_DIR="$REPO/src/AseGateway/bin/Release/net10.0/$AOT_RID/publish-aot"
 BACKEND_DLL="$REPO/perf/AseGateway.PerfBackend/bin/Release/net10.0/AseGateway.PerfBackend.dll"
 YARP_DLL="$REPO/perf/AseGateway.PlainYarp/bin/Release/net10.0/AseGateway.PlainYarp.dll"
+FLOOR_DLL="$REPO/perf/AseGateway.ForwardingFloor/bin/Release/net10.0/AseGateway.ForwardingFloor.dll"
 CERT_DIR="$REPO/certs/dev"
 
 # ------------------------------------------------------------------------------------------------------- targets
@@ -320,6 +323,16 @@ start_yarp() {
   TARGET_PID[yarp]=$STARTED_PID
   URL_h1[yarp]="http://127.0.0.1:$http/" URL_h2c[yarp]="http://127.0.0.1:$h2c/" URL_h2tls[yarp]="https://127.0.0.1:$tls/"
   wait_http "${URL_h1[yarp]}"
+}
+
+# The forwarding floor: HTTP/1.1 only, where the gateway's clear-text listeners run on the event loops.
+start_floor() {
+  local http
+  http="$(free_port)"
+  start floor env $PROFILE_ENV dotnet "$FLOOR_DLL" --backend "http://127.0.0.1:$BACKEND_PORT/" --port "$http"
+  TARGET_PID[floor]=$STARTED_PID
+  URL_h1[floor]="http://127.0.0.1:$http/"
+  wait_http "${URL_h1[floor]}"
 }
 
 # nginx the way a tuned reverse proxy is set up: upstream keep-alive, no access log, enough requests per connection
@@ -769,10 +782,11 @@ if [ "$AOT" = 1 ]; then
   start_gateway ase-full-aot full aot
 fi
 start_yarp
+start_floor
 start_nginx
 start_haproxy
 
-CASES=(backend:h1 ase-bare:h1 ase-full:h1 yarp:h1 nginx:h1 haproxy:h1
+CASES=(backend:h1 ase-bare:h1 ase-full:h1 floor:h1 yarp:h1 nginx:h1 haproxy:h1
        ase-bare:h2c ase-full:h2c yarp:h2c nginx:h2c haproxy:h2c
        ase-bare:h2tls ase-full:h2tls yarp:h2tls nginx:h2tls haproxy:h2tls)
 [ "$AOT" = 1 ] && CASES+=(ase-bare-aot:h1 ase-full-aot:h1 ase-bare-aot:h2c ase-full-aot:h2c ase-bare-aot:h2tls ase-full-aot:h2tls)
@@ -781,11 +795,14 @@ if [ "$HANDSHAKES" = 1 ]; then
   CASES+=(ase-bare:tls ase-full:tls yarp:tls nginx:tls haproxy:tls)
   [ "$AOT" = 1 ] && CASES+=(ase-bare-aot:tls ase-full-aot:tls)
 fi
-if [ -n "$ONLY" ]; then
-  selected=()
-  for case in "${CASES[@]}"; do [[ "$case" =~ $ONLY ]] && selected+=("$case"); done
-  CASES=("${selected[@]}")
-fi
+# The floor forwards no request body: with --post-bytes it sits out.
+selected=()
+for case in "${CASES[@]}"; do
+  [ -n "$ONLY" ] && ! [[ "$case" =~ $ONLY ]] && continue
+  [ "$POST_BYTES" -gt 0 ] && [ "$case" = floor:h1 ] && continue
+  selected+=("$case")
+done
+CASES=("${selected[@]}")
 [ "$SCENARIOS" = 2 ] && CASES=() ROUNDS=0
 count=${#CASES[@]}
 log "${count} cases; warm-up runs of ${WARMUP}s each until CPU per request settles (at most $WARMUP_RUNS), then $ROUNDS rounds of ${DURATION}s each"
