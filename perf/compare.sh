@@ -36,7 +36,8 @@
 # packages; builds in Release; starts the backend (perf/AseGateway.PerfBackend: 13-byte plaintext; one process on two
 # ports) and every target on loopback with free ports (among them "floor", HTTP/1.1 only: perf/AseGateway.ForwardingFloor,
 # the gateway's event loops and worker connection pool behind a minimal HTTP/1.1 front, what forwarding on them costs
-# without Kestrel's HTTP layer and the pipelines above it), all as children of this script (nginx and HAProxy too, with
+# without Kestrel's HTTP layer and the pipelines above it; "floor-context", when --only names it, the same with the
+# heads through an HttpContext, header dictionaries and a chain of middleware), all as children of this script (nginx and HAProxy too, with
 # configs in a temporary folder — never the system services); then drives every (target, protocol) case as a discarded
 # warm-up (runs of --warmup seconds until CPU per request settles, at most --warmup-runs) and then in rounds whose order
 # rotates, so that drift on a shared machine hits every target alike and ratios are paired within a round.
@@ -325,14 +326,15 @@ start_yarp() {
   wait_http "${URL_h1[yarp]}"
 }
 
-# The forwarding floor: HTTP/1.1 only, where the gateway's clear-text listeners run on the event loops.
+# start_floor NAME MODEL: the forwarding floor, HTTP/1.1 only (where the gateway's clear-text listeners run on the
+# event loops); MODEL bytes, or http-context for target floor-context (only when --only names it).
 start_floor() {
-  local http
+  local name="$1" http
   http="$(free_port)"
-  start floor env $PROFILE_ENV dotnet "$FLOOR_DLL" --backend "http://127.0.0.1:$BACKEND_PORT/" --port "$http"
-  TARGET_PID[floor]=$STARTED_PID
-  URL_h1[floor]="http://127.0.0.1:$http/"
-  wait_http "${URL_h1[floor]}"
+  start "$name" env $PROFILE_ENV dotnet "$FLOOR_DLL" --backend "http://127.0.0.1:$BACKEND_PORT/" --port "$http" --model "$2"
+  TARGET_PID[$name]=$STARTED_PID
+  URL_h1[$name]="http://127.0.0.1:$http/"
+  wait_http "${URL_h1[$name]}"
 }
 
 # nginx the way a tuned reverse proxy is set up: upstream keep-alive, no access log, enough requests per connection
@@ -782,11 +784,12 @@ if [ "$AOT" = 1 ]; then
   start_gateway ase-full-aot full aot
 fi
 start_yarp
-start_floor
+start_floor floor bytes
+[ -n "$ONLY" ] && [[ floor-context:h1 =~ $ONLY ]] && start_floor floor-context http-context
 start_nginx
 start_haproxy
 
-CASES=(backend:h1 ase-bare:h1 ase-full:h1 floor:h1 yarp:h1 nginx:h1 haproxy:h1
+CASES=(backend:h1 ase-bare:h1 ase-full:h1 floor:h1 floor-context:h1 yarp:h1 nginx:h1 haproxy:h1
        ase-bare:h2c ase-full:h2c yarp:h2c nginx:h2c haproxy:h2c
        ase-bare:h2tls ase-full:h2tls yarp:h2tls nginx:h2tls haproxy:h2tls)
 [ "$AOT" = 1 ] && CASES+=(ase-bare-aot:h1 ase-full-aot:h1 ase-bare-aot:h2c ase-full-aot:h2c ase-bare-aot:h2tls ase-full-aot:h2tls)
@@ -799,7 +802,8 @@ fi
 selected=()
 for case in "${CASES[@]}"; do
   [ -n "$ONLY" ] && ! [[ "$case" =~ $ONLY ]] && continue
-  [ "$POST_BYTES" -gt 0 ] && [ "$case" = floor:h1 ] && continue
+  [ "$POST_BYTES" -gt 0 ] && [[ "$case" == floor*:h1 ]] && continue
+  [ "$case" = floor-context:h1 ] && [ -z "${URL_h1[floor-context]:-}" ] && continue
   selected+=("$case")
 done
 CASES=("${selected[@]}")

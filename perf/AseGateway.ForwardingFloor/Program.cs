@@ -10,7 +10,9 @@ using Microsoft.AspNetCore.Server.Kestrel.Core;
 // place of Kestrel's HTTP layer, the ASP.NET Core and YARP pipelines and the gateway's stages. Its CPU per request is
 // what forwarding on these loops costs at the least; the difference to ase-bare is what the layers above cost. A
 // measuring instrument, not a server (ForwardingFloorHandler says what it leaves out).
-//   --backend http://127.0.0.1:5000/ --port 8000
+//   --backend http://127.0.0.1:5000/ --port 8000 [--model bytes|http-context]
+// --model http-context: the heads through an HttpContext and header dictionaries and a chain of middleware, as a lean
+// front that kept the gateway's stages as ASP.NET Core middleware would handle them (HttpContextHeads).
 var settings = new Dictionary<string, string>(StringComparer.Ordinal);
 for (var i = 0; i + 1 < args.Length; i += 2)
 {
@@ -20,7 +22,14 @@ for (var i = 0; i + 1 < args.Length; i += 2)
 if (!settings.TryGetValue("backend", out var backend) || !Uri.TryCreate(backend, UriKind.Absolute, out var backendUri)
     || !settings.TryGetValue("port", out var portText) || !int.TryParse(portText, out var port))
 {
-    Console.Error.WriteLine("usage: AseGateway.ForwardingFloor --backend http://127.0.0.1:5000/ --port 8000");
+    Console.Error.WriteLine("usage: AseGateway.ForwardingFloor --backend http://127.0.0.1:5000/ --port 8000 [--model bytes|http-context]");
+    return 2;
+}
+
+var model = settings.GetValueOrDefault("model", "bytes");
+if (model is not ("bytes" or "http-context"))
+{
+    Console.Error.WriteLine($"--model is bytes or http-context, not {model}");
     return 2;
 }
 
@@ -34,6 +43,7 @@ var builder = WebApplication.CreateSlimBuilder();
 builder.Logging.SetMinimumLevel(LogLevel.Warning);
 var loopEndpoints = new EventLoopEndpoints();
 EventLoopTransport.Add(builder.Services, loopEndpoints);
+builder.Services.AddSingleton(new FloorOptions(HttpContextModel: model == "http-context"));
 builder.Services.AddSingleton(services => new UpstreamPool(backendUri, TimeProvider.System, services.GetRequiredService<EventLoopGroup>()));
 builder.WebHost.ConfigureKestrel(kestrel => kestrel.Listen(IPAddress.Loopback, port, listen =>
 {
