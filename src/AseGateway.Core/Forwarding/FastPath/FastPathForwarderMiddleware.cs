@@ -186,7 +186,7 @@ internal sealed partial class FastPathForwarderMiddleware
                         var result = await connection.ReadAsync(token);
                         var buffer = result.Buffer;
                         receivedAny |= !buffer.IsEmpty;
-                        var parsed = Parse(buffer, requestIsHead, head, out var consumed);
+                        var parsed = ResponseHeadParser.TryParse(buffer, requestIsHead, head, out var consumed);
                         if (parsed == HeadParseResult.Complete)
                         {
                             bytesAfterHead = buffer.Length > consumed;
@@ -342,26 +342,6 @@ internal sealed partial class FastPathForwarderMiddleware
             pool.ReleaseSlot();
             Fail(context, ForwarderError.Request, StatusCodes.Status502BadGateway, new HttpRequestException(HttpRequestError.ConnectionError, ex.Message, ex));
             return null;
-        }
-    }
-
-    private static HeadParseResult Parse(ReadOnlySequence<byte> buffer, bool requestIsHead, ResponseHead head, out int consumed)
-    {
-        if (buffer.IsSingleSegment)
-        {
-            return ResponseHeadParser.TryParse(buffer.FirstSpan, requestIsHead, head, out consumed);
-        }
-
-        var length = (int)Math.Min(buffer.Length, ResponseHeadParser.MaxHeadBytes + 4);
-        var copy = ArrayPool<byte>.Shared.Rent(length);
-        try
-        {
-            buffer.Slice(0, length).CopyTo(copy);
-            return ResponseHeadParser.TryParse(copy.AsSpan(0, length), requestIsHead, head, out consumed);
-        }
-        finally
-        {
-            ArrayPool<byte>.Shared.Return(copy);
         }
     }
 

@@ -34,6 +34,30 @@ internal static class ResponseHeadParser
     // Which known names the forwarded response leaves out (RequestHeadWriter.HopByHop), decided once.
     private static readonly bool[] KnownHopByHop = Array.ConvertAll(KnownNames, RequestHeadWriter.HopByHop.Contains);
 
+    /// <summary>
+    /// <see cref="TryParse(ReadOnlySpan{byte}, bool, ResponseHead, out int)"/> for what a pipe read returned: in place
+    /// when it is one segment, else on a copy of at most a head's length.
+    /// </summary>
+    public static HeadParseResult TryParse(in ReadOnlySequence<byte> buffer, bool requestIsHead, ResponseHead head, out int consumed)
+    {
+        if (buffer.IsSingleSegment)
+        {
+            return TryParse(buffer.FirstSpan, requestIsHead, head, out consumed);
+        }
+
+        var length = (int)Math.Min(buffer.Length, MaxHeadBytes + 4);
+        var copy = ArrayPool<byte>.Shared.Rent(length);
+        try
+        {
+            buffer.Slice(0, length).CopyTo(copy);
+            return TryParse(copy.AsSpan(0, length), requestIsHead, head, out consumed);
+        }
+        finally
+        {
+            ArrayPool<byte>.Shared.Return(copy);
+        }
+    }
+
     /// <summary>Parses one head at the start of <paramref name="buffer"/>.</summary>
     /// <param name="requestIsHead">The request was HEAD: no body follows whatever the head says (RFC 9110 §9.3.2).</param>
     /// <param name="consumed">The head's length with its blank line, when complete.</param>
