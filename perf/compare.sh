@@ -785,13 +785,16 @@ if [ "$AOT" = 1 ]; then
 fi
 start_yarp
 start_floor floor bytes
-[ -n "$ONLY" ] && [[ floor-context:h1 =~ $ONLY ]] && start_floor floor-context http-context
+if [ -n "$ONLY" ] && [[ floor-context:h1 =~ $ONLY ]]; then
+  start_floor floor-context http-context
+fi
 start_nginx
 start_haproxy
 
-CASES=(backend:h1 ase-bare:h1 ase-full:h1 floor:h1 floor-context:h1 yarp:h1 nginx:h1 haproxy:h1
+CASES=(backend:h1 ase-bare:h1 ase-full:h1 floor:h1 yarp:h1 nginx:h1 haproxy:h1
        ase-bare:h2c ase-full:h2c yarp:h2c nginx:h2c haproxy:h2c
        ase-bare:h2tls ase-full:h2tls yarp:h2tls nginx:h2tls haproxy:h2tls)
+[ -n "${URL_h1[floor-context]:-}" ] && CASES+=(floor-context:h1)
 [ "$AOT" = 1 ] && CASES+=(ase-bare-aot:h1 ase-full-aot:h1 ase-bare-aot:h2c ase-full-aot:h2c ase-bare-aot:h2tls ase-full-aot:h2tls)
 if [ "$HANDSHAKES" = 1 ]; then
   for target in "${!URL_h2tls[@]}"; do URL_tls[$target]="${URL_h2tls[$target]}"; done
@@ -803,7 +806,6 @@ selected=()
 for case in "${CASES[@]}"; do
   [ -n "$ONLY" ] && ! [[ "$case" =~ $ONLY ]] && continue
   [ "$POST_BYTES" -gt 0 ] && [[ "$case" == floor*:h1 ]] && continue
-  [ "$case" = floor-context:h1 ] && [ -z "${URL_h1[floor-context]:-}" ] && continue
   selected+=("$case")
 done
 CASES=("${selected[@]}")

@@ -109,41 +109,80 @@ internal sealed class ForwardingFloorHandler(UpstreamPool pool, FloorOptions opt
         return !flushed.IsCompleted && !flushed.IsCanceled;
     }
 
-    /// <summary>Copies the worker's answer (a Content-Length body) to the client; false when the connection cannot go on.</summary>
+    /// <summary>
+    /// Copies the worker's answer to the client: its head once parsed, then a Content-Length body as it arrives. False
+    /// when the connection cannot go on: an answer the floor does not handle, or bytes after it.
+    /// </summary>
     private static async ValueTask<bool> CopyAnswerAsync(UpstreamConnection upstream, IHeadModel heads, PipeWriter output)
     {
         var answer = upstream.Head;
+        var reader = upstream.Reader;
+        long remaining;
         while (true)
         {
             var result = await upstream.ReadAsync(CancellationToken.None);
             var buffer = result.Buffer;
-            var span = buffer.IsSingleSegment ? buffer.FirstSpan : buffer.ToArray();
-            var parsed = ResponseHeadParser.TryParse(span, heads.RequestIsHead, answer, out var consumed);
-            if (parsed == HeadParseResult.Invalid || (parsed == HeadParseResult.Complete && (answer.IsInterim || answer.Framing is not (ResponseFraming.ContentLength or ResponseFraming.NoBody))))
+            var parsed = ResponseHeadParser.TryParse(buffer, heads.RequestIsHead, answer, out var consumed);
+            if (parsed == HeadParseResult.Complete)
+            {
+                if (answer.IsInterim || answer.Framing is not (ResponseFraming.ContentLength or ResponseFraming.NoBody))
+                {
+                    return false;
+                }
+
+                heads.WriteAnswerHead(buffer.Slice(0, consumed), answer, output);
+                remaining = answer.Framing == ResponseFraming.ContentLength ? answer.ContentLength : 0;
+                if (remaining == 0)
+                {
+                    reader.AdvanceTo(buffer.GetPosition(consumed));
+                    return answer.KeepAlive && buffer.Length == consumed;
+                }
+
+                var first = buffer.Slice(consumed, Math.Min(remaining, buffer.Length - consumed));
+                Copy(first, output);
+                remaining -= first.Length;
+                reader.AdvanceTo(first.End);
+                if (remaining == 0)
+                {
+                    return answer.KeepAlive && buffer.Length == consumed + first.Length;
+                }
+
+                break;
+            }
+
+            if (parsed == HeadParseResult.Invalid || result.IsCompleted)
             {
                 return false;
             }
 
-            var total = consumed + (answer.Framing == ResponseFraming.ContentLength ? answer.ContentLength : 0);
-            if (parsed == HeadParseResult.Complete && buffer.Length >= total)
-            {
-                var whole = buffer.Slice(0, total);
-                heads.WriteAnswerHead(whole.Slice(0, consumed), answer, output);
-                foreach (var segment in whole.Slice(consumed))
-                {
-                    output.Write(segment.Span);
-                }
+            reader.AdvanceTo(buffer.Start, buffer.End);
+        }
 
-                upstream.Reader.AdvanceTo(whole.End);
-                return answer.KeepAlive && buffer.Length == total;
+        while (true)
+        {
+            var result = await upstream.ReadAsync(CancellationToken.None);
+            var buffer = result.Buffer;
+            var body = buffer.Slice(0, Math.Min(remaining, buffer.Length));
+            Copy(body, output);
+            remaining -= body.Length;
+            reader.AdvanceTo(body.End);
+            if (remaining == 0)
+            {
+                return answer.KeepAlive && buffer.Length == body.Length;
             }
 
             if (result.IsCompleted)
             {
                 return false;
             }
+        }
+    }
 
-            upstream.Reader.AdvanceTo(buffer.Start, buffer.End);
+    private static void Copy(in ReadOnlySequence<byte> bytes, PipeWriter output)
+    {
+        foreach (var segment in bytes)
+        {
+            output.Write(segment.Span);
         }
     }
 }
@@ -155,6 +194,10 @@ internal static class HeadLimits
 {
     public const int MaxHeadBytes = 8192;
 
-    /// <summary>The head as received, less nothing, plus the two forwarding headers the floor adds.</summary>
-    public const int MaxForwardedHeadBytes = MaxHeadBytes + 1024;
+    /// <summary>
+    /// The forwarded head's room: the head as received, each field written again as <c>name: value</c> (with the
+    /// http-context model a field gains at most the one space after its colon, so at most a quarter more), and the two
+    /// forwarding fields the floor adds.
+    /// </summary>
+    public const int MaxForwardedHeadBytes = MaxHeadBytes * 2;
 }
