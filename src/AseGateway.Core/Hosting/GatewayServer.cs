@@ -86,6 +86,9 @@ public sealed partial class GatewayServer : IAsyncDisposable
 
     internal IEnumerable<T> DataPlaneServices<T>() => _dataPlane.Services.GetServices<T>();
 
+    /// <summary>The HTTP/1.1 front's counts when it serves (tests check which requests it took).</summary>
+    internal Http1Front.Http1FrontApplication? Http1FrontCounts => _dataPlane.Services.GetService<Http1Front.Http1FrontApplication>();
+
     internal Forwarding.FastPath.UpstreamPools UpstreamPools => _dataPlane.Services.GetRequiredService<Forwarding.FastPath.UpstreamPools>();
 
     internal SocketTransportOptions SocketTransport => _dataPlane.Services.GetRequiredService<IOptions<SocketTransportOptions>>().Value;
@@ -224,6 +227,7 @@ public sealed partial class GatewayServer : IAsyncDisposable
     {
         var builder = CreateBuilder(options);
         var eventLoopEndpoints = EventLoopTransport.IsEnabled(options.EventLoop) ? new EventLoopEndpoints() : null;
+        var http1Front = Http1Front.Http1FrontRegistration.IsEnabled(options.Http1Front);
         if (snapshot.Config.Observability?.Tracing is not { Enabled: true })
         {
             // Enabled, this logger makes ASP.NET Core start an activity and a log scope for every request; with
@@ -281,6 +285,10 @@ public sealed partial class GatewayServer : IAsyncDisposable
 
                         // Http2 is h2c with prior knowledge only: Kestrel cannot offer both in clear text on one port.
                         options.Protocols = listener.Protocol == ListenerProtocol.Http2 ? HttpProtocols.Http2 : HttpProtocols.Http1;
+                        if (listener.Protocol == ListenerProtocol.Http && http1Front)
+                        {
+                            options.Use(Http1Front.Http1FrontRegistration.Middleware(options.ApplicationServices, snapshot.Limits));
+                        }
                     }
                 });
             }
@@ -290,6 +298,11 @@ public sealed partial class GatewayServer : IAsyncDisposable
         if (eventLoopEndpoints is not null)
         {
             EventLoopTransport.Add(services, eventLoopEndpoints);
+        }
+
+        if (http1Front)
+        {
+            Http1Front.Http1FrontRegistration.Add(services);
         }
 
         services.AddSingleton(snapshots);

@@ -41,6 +41,13 @@ public sealed class GatewayServerOptions
     /// </summary>
     public bool? EventLoop { get; init; }
 
+    /// <summary>
+    /// Serve plain HTTP/1.1 requests on clear-text listeners with the gateway's own HTTP/1.1 front, ahead of Kestrel's
+    /// (which takes every request the front does not). Null: on when the environment variable
+    /// <c>ASEGATEWAY_HTTP1_FRONT</c> is <c>1</c>.
+    /// </summary>
+    public bool? Http1Front { get; init; }
+
     /// <summary>Reload on SIGHUP. Process-wide, so only the program (not tests) turns it on.</summary>
     public bool ReloadOnSighup { get; init; }
 }

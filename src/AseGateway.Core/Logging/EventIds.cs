@@ -75,4 +75,9 @@ internal static class EventIds
     // 860-869: the event-loop transport.
     public const int EventLoopFailed = 860;
     public const int EventLoopsServing = 861;
+
+    // 870-879: the gateway's own HTTP/1.1 front.
+    public const int Http1FrontApplicationError = 870;
+    public const int Http1FrontHandedOff = 871;
+    public const int Http1FrontTimedOut = 872;
 }

@@ -26,16 +26,16 @@ public sealed class TestGateway : IAsyncDisposable
 
     internal InstanceManager Instances => Server.Instances;
 
-    public static async Task<TestGateway> StartAsync(string json, ITestOutputHelper output, string? baseDirectory = null, TimeSpan? readyTimeout = null, IReadOnlyList<AseGateway.Waf.IWafHook>? wafHooks = null, LogCapture? capture = null, bool? eventLoop = null)
+    public static async Task<TestGateway> StartAsync(string json, ITestOutputHelper output, string? baseDirectory = null, TimeSpan? readyTimeout = null, IReadOnlyList<AseGateway.Waf.IWafHook>? wafHooks = null, LogCapture? capture = null, bool? eventLoop = null, bool? http1Front = null)
     {
         var bytes = Encoding.UTF8.GetBytes(json);
         var source = new InMemoryConfigSource(bytes, "test config", baseDirectory ?? AppContext.BaseDirectory);
         var config = source.Load(bytes);
         Assert.True(config.IsValid, string.Join(Environment.NewLine, config.Errors));
-        return await StartAsync(source, output, readyTimeout, wafHooks: wafHooks, capture: capture, eventLoop: eventLoop);
+        return await StartAsync(source, output, readyTimeout, wafHooks: wafHooks, capture: capture, eventLoop: eventLoop, http1Front: http1Front);
     }
 
-    public static async Task<TestGateway> StartAsync(ConfigSource source, ITestOutputHelper output, TimeSpan? readyTimeout = null, TimeSpan? pollInterval = null, IReadOnlyList<AseGateway.Waf.IWafHook>? wafHooks = null, LogCapture? capture = null, IReadOnlyList<AseGateway.Waf.IManagedRuleSetProvider>? managedRuleSetProviders = null, bool? eventLoop = null)
+    public static async Task<TestGateway> StartAsync(ConfigSource source, ITestOutputHelper output, TimeSpan? readyTimeout = null, TimeSpan? pollInterval = null, IReadOnlyList<AseGateway.Waf.IWafHook>? wafHooks = null, LogCapture? capture = null, IReadOnlyList<AseGateway.Waf.IManagedRuleSetProvider>? managedRuleSetProviders = null, bool? eventLoop = null, bool? http1Front = null)
     {
         var server = await GatewayServer.StartAsync(source, new GatewayServerOptions
         {
@@ -49,6 +49,7 @@ public sealed class TestGateway : IAsyncDisposable
             WafHooks = wafHooks ?? [],
             ManagedRuleSetProviders = managedRuleSetProviders ?? [],
             EventLoop = eventLoop,
+            Http1Front = http1Front,
         });
         return new TestGateway(server);
     }

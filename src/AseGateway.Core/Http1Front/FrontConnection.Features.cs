@@ -1,0 +1,387 @@
+using System.Collections;
+using System.Net;
+using System.Text;
+using Microsoft.AspNetCore.Connections;
+using Microsoft.AspNetCore.Hosting.Server.Abstractions;
+using Microsoft.AspNetCore.Http;
+using Microsoft.AspNetCore.Http.Features;
+using Microsoft.Extensions.Primitives;
+
+namespace AseGateway.Http1Front;
+
+/// <summary>
+/// The request's features, as Kestrel's HTTP/1.1 connection offers them: one object per connection that is the
+/// feature collection and most of its features, reset between requests, with the connection's own features (its
+/// items, its loop) found through it. Features an application sets live until the request ends. The strings of a
+/// head are kept by position and reused when the next request repeats them, as Kestrel reuses its header values.
+/// </summary>
+internal sealed partial class FrontConnection<TContext> : IFeatureCollection, IHostContextContainer<TContext>,
+    IHttpRequestFeature, IHttpConnectionFeature, IHttpRequestLifetimeFeature, IHttpRequestIdentifierFeature, IHttpRequestBodyDetectionFeature
+{
+    private readonly HeaderDictionary _requestHeaders = new();
+    private readonly string?[] _names = new string?[RequestHead.MaxFields];
+    private readonly string?[] _values = new string?[RequestHead.MaxFields];
+    private readonly CancellationTokenSource _aborting = new();
+    private readonly List<KeyValuePair<Type, object>> _extra = [];
+    private KeyValuePair<Type, object>[] _connectionFeatures = [];
+    private object? _requestFeature;
+    private object? _responseFeature;
+    private object? _responseBodyFeature;
+    private object? _connectionFeature;
+    private object? _lifetimeFeature;
+    private object? _identifierFeature;
+    private object? _bodyDetectionFeature;
+    private int _revision;
+    private long _requestNumber;
+    private string? _traceIdentifier;
+    private string? _cachedTarget;
+    private string _cachedPath = "/";
+    private string _cachedQuery = string.Empty;
+    private IPAddress? _remoteAddress;
+    private IPAddress? _localAddress;
+    private int _remotePort;
+    private int _localPort;
+    private bool _aborted;
+
+    public TContext? HostContext { get; set; }
+
+    /// <summary>How many requests the front served on this connection.</summary>
+    public long RequestsServed => _requestNumber;
+
+    // IHttpRequestFeature
+    public string Protocol { get; set; } = HttpProtocol.Http11;
+
+    public string Scheme { get; set; } = "http";
+
+    public string Method { get; set; } = HttpMethods.Get;
+
+    public string PathBase { get; set; } = string.Empty;
+
+    public string Path { get; set; } = "/";
+
+    public string QueryString { get; set; } = string.Empty;
+
+    public string RawTarget { get; set; } = "/";
+
+    IHeaderDictionary IHttpRequestFeature.Headers { get; set; } = null!;
+
+    public Stream Body { get; set; } = Stream.Null;
+
+    // IHttpConnectionFeature
+    public string ConnectionId
+    {
+        get => _connection.ConnectionId;
+        set => _connection.ConnectionId = value;
+    }
+
+    public IPAddress? RemoteIpAddress { get; set; }
+
+    public IPAddress? LocalIpAddress { get; set; }
+
+    public int RemotePort { get; set; }
+
+    public int LocalPort { get; set; }
+
+    // IHttpRequestLifetimeFeature
+    public CancellationToken RequestAborted { get; set; }
+
+    // IHttpRequestIdentifierFeature: Kestrel's shape, the connection's id and the request's number.
+    public string TraceIdentifier
+    {
+        get => _traceIdentifier ??= $"{_connection.ConnectionId}:{_requestNumber:X8}";
+        set => _traceIdentifier = value;
+    }
+
+    // IHttpRequestBodyDetectionFeature: the front serves bodiless requests only.
+    public bool CanHaveBody => false;
+
+    // IFeatureCollection
+    public bool IsReadOnly => false;
+
+    public int Revision => _revision;
+
+    public object? this[Type key]
+    {
+        get
+        {
+            if (TryGetSlot(key, out var slot))
+            {
+                return slot;
+            }
+
+            foreach (var (type, feature) in _extra)
+            {
+                if (type == key)
+                {
+                    return feature;
+                }
+            }
+
+            // The connection's features (its items, its loop), as they were when the front took it: a short walk by
+            // reference instead of a dictionary's hashing, for the many features a request asks for and lacks.
+            foreach (var (type, feature) in _connectionFeatures)
+            {
+                if (type == key)
+                {
+                    return feature;
+                }
+            }
+
+            return null;
+        }
+
+        set
+        {
+            _revision++;
+            if (key == typeof(IHttpRequestFeature))
+            {
+                _requestFeature = value is null or IHttpRequestFeature ? value : throw NotA(key, value);
+            }
+            else if (key == typeof(IHttpResponseFeature))
+            {
+                _responseFeature = value is null or IHttpResponseFeature ? value : throw NotA(key, value);
+            }
+            else if (key == typeof(IHttpResponseBodyFeature))
+            {
+                _responseBodyFeature = value is null or IHttpResponseBodyFeature ? value : throw NotA(key, value);
+            }
+            else if (key == typeof(IHttpConnectionFeature))
+            {
+                _connectionFeature = value is null or IHttpConnectionFeature ? value : throw NotA(key, value);
+            }
+            else if (key == typeof(IHttpRequestLifetimeFeature))
+            {
+                _lifetimeFeature = value is null or IHttpRequestLifetimeFeature ? value : throw NotA(key, value);
+            }
+            else if (key == typeof(IHttpRequestIdentifierFeature))
+            {
+                _identifierFeature = value is null or IHttpRequestIdentifierFeature ? value : throw NotA(key, value);
+            }
+            else if (key == typeof(IHttpRequestBodyDetectionFeature))
+            {
+                _bodyDetectionFeature = value is null or IHttpRequestBodyDetectionFeature ? value : throw NotA(key, value);
+            }
+            else
+            {
+                SetExtra(key, value);
+            }
+        }
+    }
+
+    /// <summary>
+    /// The fixed slots by type without a checked cast (a generic cast over interfaces is the runtime's slowest kind):
+    /// a slot only ever holds its own type, which the indexer checks when it is set.
+    /// </summary>
+    public TFeature? Get<TFeature>()
+    {
+        if (!TryGetSlot(typeof(TFeature), out var feature))
+        {
+            return (TFeature?)this[typeof(TFeature)];
+        }
+
+        return System.Runtime.CompilerServices.Unsafe.As<object?, TFeature?>(ref feature);
+    }
+
+    /// <summary>The fixed slots, each holding the feature of its type for this request (or null).</summary>
+    private bool TryGetSlot(Type key, out object? feature)
+    {
+        feature = key == typeof(IHttpRequestFeature) ? _requestFeature
+            : key == typeof(IHttpResponseFeature) ? _responseFeature
+            : key == typeof(IHttpResponseBodyFeature) ? _responseBodyFeature
+            : key == typeof(IHttpConnectionFeature) ? _connectionFeature
+            : key == typeof(IHttpRequestLifetimeFeature) ? _lifetimeFeature
+            : key == typeof(IHttpRequestIdentifierFeature) ? _identifierFeature
+            : key == typeof(IHttpRequestBodyDetectionFeature) ? _bodyDetectionFeature
+            : null;
+        return feature is not null || IsSlot(key);
+    }
+
+    private static bool IsSlot(Type key) =>
+        key == typeof(IHttpRequestFeature)
+        || key == typeof(IHttpResponseFeature)
+        || key == typeof(IHttpResponseBodyFeature)
+        || key == typeof(IHttpConnectionFeature)
+        || key == typeof(IHttpRequestLifetimeFeature)
+        || key == typeof(IHttpRequestIdentifierFeature)
+        || key == typeof(IHttpRequestBodyDetectionFeature);
+
+    public void Set<TFeature>(TFeature? instance) => this[typeof(TFeature)] = instance;
+
+    public IEnumerator<KeyValuePair<Type, object>> GetEnumerator()
+    {
+        var features = new List<KeyValuePair<Type, object>>();
+        AddIfSet(features, typeof(IHttpRequestFeature), _requestFeature);
+        AddIfSet(features, typeof(IHttpResponseFeature), _responseFeature);
+        AddIfSet(features, typeof(IHttpResponseBodyFeature), _responseBodyFeature);
+        AddIfSet(features, typeof(IHttpConnectionFeature), _connectionFeature);
+        AddIfSet(features, typeof(IHttpRequestLifetimeFeature), _lifetimeFeature);
+        AddIfSet(features, typeof(IHttpRequestIdentifierFeature), _identifierFeature);
+        AddIfSet(features, typeof(IHttpRequestBodyDetectionFeature), _bodyDetectionFeature);
+        features.AddRange(_extra);
+        foreach (var feature in _connectionFeatures)
+        {
+            if (this[feature.Key] == feature.Value)
+            {
+                features.Add(feature);
+            }
+        }
+
+        return features.GetEnumerator();
+    }
+
+    IEnumerator IEnumerable.GetEnumerator() => GetEnumerator();
+
+    public void Abort()
+    {
+        _aborted = true;
+        CancelRequest();
+        _connection.Abort(new ConnectionAbortedException("The request was aborted by the application."));
+    }
+
+    /// <summary>A slot only ever holds its own type: <see cref="Get{TFeature}"/> returns it without a checked cast.</summary>
+    private static ArgumentException NotA(Type key, object value) => new($"A {value.GetType()} is not a {key}.", nameof(value));
+
+    private static void AddIfSet(List<KeyValuePair<Type, object>> features, Type type, object? feature)
+    {
+        if (feature is not null)
+        {
+            features.Add(new(type, feature));
+        }
+    }
+
+    private void SetExtra(Type key, object? value)
+    {
+        for (var i = 0; i < _extra.Count; i++)
+        {
+            if (_extra[i].Key != key)
+            {
+                continue;
+            }
+
+            if (value is null)
+            {
+                _extra.RemoveAt(i);
+            }
+            else
+            {
+                _extra[i] = new(key, value);
+            }
+
+            return;
+        }
+
+        if (value is not null)
+        {
+            _extra.Add(new(key, value));
+        }
+    }
+
+    private void InitializeFeatures()
+    {
+        _connectionFeatures = [.. _connection.Features];
+        if (_connection.RemoteEndPoint is IPEndPoint remote)
+        {
+            _remoteAddress = remote.Address;
+            _remotePort = remote.Port;
+        }
+
+        if (_connection.LocalEndPoint is IPEndPoint local)
+        {
+            _localAddress = local.Address;
+            _localPort = local.Port;
+        }
+    }
+
+    /// <summary>The connection closed: the request in flight is aborted (the application's RequestAborted fires).</summary>
+    private void CancelRequest()
+    {
+        try
+        {
+            _aborting.Cancel();
+        }
+        catch (AggregateException)
+        {
+            // A callback of the application's threw; the request still ends.
+        }
+        catch (ObjectDisposedException)
+        {
+            // The front is done with the connection.
+        }
+    }
+
+    /// <summary>The features of a new request, from the head just parsed (<paramref name="bytes"/> holds it).</summary>
+    private void ReadRequest(ReadOnlySpan<byte> bytes)
+    {
+        _revision++;
+        _requestNumber++;
+        _traceIdentifier = null;
+        _extra.Clear();
+        _requestFeature = this;
+        _responseFeature = _response;
+        _responseBodyFeature = _response;
+        _connectionFeature = this;
+        _lifetimeFeature = this;
+        _identifierFeature = this;
+        _bodyDetectionFeature = this;
+        Protocol = HttpProtocol.Http11;
+        Scheme = "http";
+        PathBase = string.Empty;
+        Body = Stream.Null;
+        RemoteIpAddress = _remoteAddress;
+        RemotePort = _remotePort;
+        LocalIpAddress = _localAddress;
+        LocalPort = _localPort;
+        RequestAborted = _aborting.Token;
+
+        var head = _head;
+        Method = KnownMethod(bytes[..head.MethodLength]);
+        var target = bytes.Slice(head.TargetStart, head.TargetLength);
+        if (_cachedTarget is null || !Ascii.Equals(target, _cachedTarget))
+        {
+            _cachedTarget = Encoding.ASCII.GetString(target);
+            _cachedPath = head.PathLength == target.Length ? _cachedTarget : _cachedTarget[..head.PathLength];
+            _cachedQuery = head.PathLength == target.Length ? string.Empty : _cachedTarget[head.PathLength..];
+        }
+
+        RawTarget = _cachedTarget;
+        Path = _cachedPath;
+        QueryString = _cachedQuery;
+
+        var headers = _requestHeaders;
+        headers.Clear();
+        ((IHttpRequestFeature)this).Headers = headers;
+        for (var i = 0; i < head.FieldCount; i++)
+        {
+            ref readonly var field = ref head.Fields[i];
+            var name = Reuse(ref _names[i], bytes.Slice(field.NameStart, field.NameLength));
+            var value = Reuse(ref _values[i], bytes.Slice(field.ValueStart, field.ValueLength));
+            headers[name] = headers.TryGetValue(name, out var existing) ? StringValues.Concat(existing, value) : new StringValues(value);
+        }
+
+        _response.Reset(requestIsHead: ReferenceEquals(Method, HttpMethods.Head), closeRequested: head.ConnectionClose);
+    }
+
+    /// <summary>The string of the previous request's field at the same position when the bytes are the same, else a new one.</summary>
+    private static string Reuse(ref string? cached, ReadOnlySpan<byte> bytes)
+    {
+        if (cached is null || !Ascii.Equals(bytes, cached))
+        {
+            cached = Encoding.ASCII.GetString(bytes);
+        }
+
+        return cached;
+    }
+
+    private static string KnownMethod(ReadOnlySpan<byte> method) => method switch
+    {
+        _ when method.SequenceEqual("GET"u8) => HttpMethods.Get,
+        _ when method.SequenceEqual("HEAD"u8) => HttpMethods.Head,
+        _ when method.SequenceEqual("POST"u8) => HttpMethods.Post,
+        _ when method.SequenceEqual("PUT"u8) => HttpMethods.Put,
+        _ when method.SequenceEqual("DELETE"u8) => HttpMethods.Delete,
+        _ when method.SequenceEqual("OPTIONS"u8) => HttpMethods.Options,
+        _ when method.SequenceEqual("PATCH"u8) => HttpMethods.Patch,
+        _ when method.SequenceEqual("TRACE"u8) => HttpMethods.Trace,
+        _ => Encoding.ASCII.GetString(method),
+    };
+}

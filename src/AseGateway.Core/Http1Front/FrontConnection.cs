@@ -1,0 +1,280 @@
+using System.Buffers;
+using System.IO.Pipelines;
+using Microsoft.AspNetCore.Connections;
+using Microsoft.AspNetCore.Connections.Features;
+using Microsoft.AspNetCore.Hosting.Server;
+using Microsoft.Extensions.Logging;
+
+namespace AseGateway.Http1Front;
+
+/// <summary>
+/// One client connection while the front serves it: reads each request head, runs the application over the
+/// connection's own features (<c>FrontConnection.Features.cs</c>), ends the response, and goes round again. A head the
+/// front does not take stops it with the head unread, and the connection goes on in Kestrel. Kestrel's timeouts
+/// between and inside heads apply through <see cref="Http1FrontHeartbeat"/>: a connection idle for the keep-alive
+/// time, or with half a head for the request-headers time, is closed; a shutdown closes it between requests.
+/// </summary>
+internal sealed partial class FrontConnection<TContext> : IHeartbeatWatched, IDisposable
+    where TContext : notnull
+{
+    private const int Idle = 0;
+    private const int HeadPending = 1;
+    private const int Busy = 2;
+
+    private readonly ConnectionContext _connection;
+    private readonly IHttpApplication<TContext> _application;
+    private readonly FrontSettings _settings;
+    private readonly PipeReader _input;
+    private readonly RequestHead _head = new();
+    private readonly FrontResponse _response;
+    private readonly int _maxHeadBytes;
+    private int _state;
+    private long _waitingSince;
+    private int _ending;
+    private ReadResult _handOffRead;
+    private readonly Action<Exception> _onCompletedFailed;
+
+    public FrontConnection(ConnectionContext connection, IHttpApplication<TContext> application, FrontSettings settings)
+    {
+        _connection = connection;
+        _application = application;
+        _settings = settings;
+        _input = connection.Transport.Input;
+        _response = new FrontResponse(connection.Transport.Output);
+        _maxHeadBytes = settings.Limits.MaxRequestHeadersTotalSize;
+        _onCompletedFailed = exception => LogApplicationError(_settings.Logger, _connection.ConnectionId, exception);
+        InitializeFeatures();
+    }
+
+    /// <summary>Serves requests until the connection ends (false) or a request is Kestrel's (true).</summary>
+    public async Task<bool> ServeAsync()
+    {
+        _settings.Heartbeat.Add(this);
+        var closeRequested = _connection.Features.Get<IConnectionLifetimeNotificationFeature>()?.ConnectionClosedRequested ?? CancellationToken.None;
+        var onCloseRequested = closeRequested.UnsafeRegister(static state => ((FrontConnection<TContext>)state!).End(), this);
+        var onClosed = _connection.ConnectionClosed.UnsafeRegister(static state => ((FrontConnection<TContext>)state!).CancelRequest(), this);
+        try
+        {
+            return await ServeRequestsAsync();
+        }
+        finally
+        {
+            _settings.Heartbeat.Remove(this);
+            await onCloseRequested.DisposeAsync();
+            await onClosed.DisposeAsync();
+            _response.Release();
+        }
+    }
+
+    public void Dispose() => _aborting.Dispose();
+
+    /// <summary>The transport Kestrel continues on: its first read returns the unread head at once.</summary>
+    public IDuplexPipe HandOffTransport() => new KestrelTransport(new ReplayingReader(_input, _handOffRead), _connection.Transport.Output);
+
+    public void OnHeartbeat(long now)
+    {
+        if (Volatile.Read(ref _ending) != 0)
+        {
+            return;
+        }
+
+        var state = Volatile.Read(ref _state);
+        var limit = state switch
+        {
+            Idle => _settings.Limits.KeepAliveTimeout,
+            HeadPending => _settings.Limits.RequestHeadersTimeout,
+            _ => Timeout.InfiniteTimeSpan,
+        };
+        if (limit > TimeSpan.Zero && now - Volatile.Read(ref _waitingSince) > (long)limit.TotalMilliseconds)
+        {
+            LogTimedOut(_settings.Logger, _connection.ConnectionId, state == Idle ? "keep-alive" : "request headers");
+            End();
+        }
+    }
+
+    /// <summary>Ends the connection at the next request boundary; a wait for a request ends now.</summary>
+    private void End()
+    {
+        // A full fence each side (here and where the loop starts a wait): the loop either sees the end or is seen waiting.
+        Interlocked.Exchange(ref _ending, 1);
+        if (Volatile.Read(ref _state) != Busy)
+        {
+            _input.CancelPendingRead();
+        }
+    }
+
+    private async Task<bool> ServeRequestsAsync()
+    {
+        var pending = false;
+        while (true)
+        {
+            if (!pending)
+            {
+                Volatile.Write(ref _waitingSince, Environment.TickCount64);
+                Interlocked.Exchange(ref _state, Idle);
+            }
+
+            if (Volatile.Read(ref _ending) != 0)
+            {
+                return false;
+            }
+
+            ReadResult result;
+            try
+            {
+                result = await _input.ReadAsync();
+            }
+            catch (Exception ex) when (ex is IOException or ConnectionAbortedException or ConnectionResetException)
+            {
+                // Reset or aborted between requests: nothing to answer, nothing to report (Kestrel logs it at Debug).
+                return false;
+            }
+
+            var buffer = result.Buffer;
+            if (result.IsCanceled)
+            {
+                _input.AdvanceTo(buffer.Start);
+                continue;
+            }
+
+            switch (ReadHead(buffer))
+            {
+                case HeadParseResult.Complete:
+                    Volatile.Write(ref _state, Busy);
+                    pending = false;
+                    _input.AdvanceTo(buffer.GetPosition(_head.Length));
+                    if (!await ServeRequestAsync())
+                    {
+                        return false;
+                    }
+
+                    break;
+
+                case HeadParseResult.Unsupported:
+                    // The read stays open for Kestrel (ReplayingReader); Busy keeps the heartbeat and a shutdown off it.
+                    Interlocked.Exchange(ref _state, Busy);
+                    _handOffRead = result;
+                    LogHandedOff(_settings.Logger, _connection.ConnectionId);
+                    return true;
+
+                default:
+                    if (result.IsCompleted)
+                    {
+                        // The client closed inside a head, or between requests: nothing to answer.
+                        _input.AdvanceTo(buffer.End);
+                        return false;
+                    }
+
+                    if (!pending && !buffer.IsEmpty)
+                    {
+                        pending = true;
+                        Volatile.Write(ref _waitingSince, Environment.TickCount64);
+                        Interlocked.Exchange(ref _state, HeadPending);
+                    }
+
+                    _input.AdvanceTo(buffer.Start, buffer.End);
+                    break;
+            }
+        }
+    }
+
+    /// <summary>Parses the head at the buffer's start and, when it is complete, reads it into the request features.</summary>
+    private HeadParseResult ReadHead(in ReadOnlySequence<byte> buffer)
+    {
+        if (buffer.IsEmpty)
+        {
+            return HeadParseResult.Incomplete;
+        }
+
+        if (buffer.IsSingleSegment)
+        {
+            return ReadHead(buffer.FirstSpan);
+        }
+
+        // A head across the pipe's segments is read from a copy, rented for the moment (a browser's head is under a page).
+        var length = (int)Math.Min(buffer.Length, _maxHeadBytes);
+        var copy = ArrayPool<byte>.Shared.Rent(length);
+        try
+        {
+            buffer.Slice(0, length).CopyTo(copy);
+            return ReadHead(copy.AsSpan(0, length));
+        }
+        finally
+        {
+            ArrayPool<byte>.Shared.Return(copy);
+        }
+    }
+
+    private HeadParseResult ReadHead(ReadOnlySpan<byte> bytes)
+    {
+        var parsed = RequestHeadParser.TryParse(bytes, _head, _maxHeadBytes);
+        if (parsed == HeadParseResult.Complete)
+        {
+            ReadRequest(bytes);
+        }
+
+        return parsed;
+    }
+
+    /// <summary>One request through the application; true when the connection can take another.</summary>
+    private async ValueTask<bool> ServeRequestAsync()
+    {
+        var context = _application.CreateContext(this);
+        Exception? failure = null;
+        try
+        {
+            await _application.ProcessRequestAsync(context);
+        }
+        catch (Exception ex)
+        {
+            failure = ex;
+
+            // A request given up because its client went away is not the application's error (nor is it for Kestrel).
+            if (!(ex is OperationCanceledException && _aborting.IsCancellationRequested))
+            {
+                LogApplicationError(_settings.Logger, _connection.ConnectionId, ex);
+            }
+        }
+
+        bool reusable;
+        try
+        {
+            reusable = await _response.EndAsync(failure);
+        }
+        catch (Exception ex)
+        {
+            // An OnStarting callback, or the client gone while the response was flushed.
+            failure ??= ex;
+            reusable = false;
+            if (!_response.HasStarted)
+            {
+                LogApplicationError(_settings.Logger, _connection.ConnectionId, ex);
+            }
+        }
+
+        if (_response.MustAbort)
+        {
+            _connection.Abort(new ConnectionAbortedException("The response could not be completed as framed."));
+        }
+
+        await _response.FireOnCompletedAsync(_onCompletedFailed);
+        _application.DisposeContext(context, failure);
+        return reusable && !_aborted && Volatile.Read(ref _ending) == 0;
+    }
+
+    [LoggerMessage(EventId = Logging.EventIds.Http1FrontApplicationError, Level = LogLevel.Error, Message = "Connection {ConnectionId}: an unhandled exception was thrown by the application.")]
+    private static partial void LogApplicationError(ILogger logger, string connectionId, Exception exception);
+
+    [LoggerMessage(EventId = Logging.EventIds.Http1FrontHandedOff, Level = LogLevel.Debug, Message = "Connection {ConnectionId}: a request the HTTP/1.1 front does not serve; Kestrel reads it and the rest of the connection.")]
+    private static partial void LogHandedOff(ILogger logger, string connectionId);
+
+    [LoggerMessage(EventId = Logging.EventIds.Http1FrontTimedOut, Level = LogLevel.Debug, Message = "Connection {ConnectionId} closed: its {Timeout} time passed.")]
+    private static partial void LogTimedOut(ILogger logger, string connectionId, string timeout);
+
+    private sealed class KestrelTransport(PipeReader input, PipeWriter output) : IDuplexPipe
+    {
+        public PipeReader Input => input;
+
+        public PipeWriter Output => output;
+    }
+}

@@ -1,0 +1,368 @@
+namespace AseGateway.Http1Front;
+
+internal enum HeadParseResult : byte
+{
+    Complete,
+
+    /// <summary>No end of head yet, and nothing so far the front would not take.</summary>
+    Incomplete,
+
+    /// <summary>Something the front leaves to Kestrel: its rules decide, and its error answers are sent.</summary>
+    Unsupported,
+}
+
+/// <summary>Where a field's name and value lie in the head's bytes.</summary>
+internal struct FieldRange
+{
+    public int NameStart;
+    public int NameLength;
+    public int ValueStart;
+    public int ValueLength;
+}
+
+/// <summary>One request head as <see cref="RequestHeadParser"/> read it: ranges into the head's bytes. One per connection, reused.</summary>
+internal sealed class RequestHead
+{
+    /// <summary>Kestrel's default <c>MaxRequestHeaderCount</c>: a head with more fields is Kestrel's to refuse.</summary>
+    public const int MaxFields = 100;
+
+    public readonly FieldRange[] Fields = new FieldRange[MaxFields];
+
+    /// <summary>The method starts the head.</summary>
+    public int MethodLength;
+
+    public int TargetStart;
+
+    public int TargetLength;
+
+    /// <summary>The path's length within the target; the query (from its '?') is the rest.</summary>
+    public int PathLength;
+
+    public int FieldCount;
+
+    /// <summary>The request line, the fields and the empty line.</summary>
+    public int Length;
+
+    /// <summary>A <c>Connection: close</c>: the connection ends after this request's response.</summary>
+    public bool ConnectionClose;
+}
+
+/// <summary>
+/// Reads the HTTP/1.1 request heads the front serves itself: a strict subset of RFC 9112 that reads exactly as Kestrel
+/// reads it. A request line <c>METHOD SP origin-form SP HTTP/1.1</c> with an upper-case method and a target of
+/// plain characters (no percent-encoding or dot segments in the path: Kestrel decodes and normalises those); fields
+/// of token names and visible-ASCII values, CRLF line ends, one plain <c>Host</c>, no body (no Content-Length or
+/// Transfer-Encoding), no <c>Expect</c>, <c>Upgrade</c> or <c>Connection</c> options beyond keep-alive and close.
+/// Everything else is <see cref="HeadParseResult.Unsupported"/>: Kestrel reads it from the first byte, with the same
+/// limits, errors and framing rules as on a listener without the front, so what a client can smuggle or break is
+/// what Kestrel lets through, no more.
+/// </summary>
+internal static class RequestHeadParser
+{
+    /// <summary>A request line longer than this is Kestrel's (its <c>MaxRequestLineSize</c> is 8 KiB).</summary>
+    public const int MaxRequestLine = 4096;
+
+    private const byte Cr = (byte)'\r';
+    private const byte Lf = (byte)'\n';
+
+    // Bit flags of one table: which bytes may appear where.
+    private const byte PathByte = 1;
+    private const byte QueryByte = 2;
+    private const byte TokenByte = 4;
+    private const byte HostByte = 8;
+
+    private static readonly byte[] Classes = BuildClasses();
+
+    private static ReadOnlySpan<byte> HeadEnd => "\r\n\r\n"u8;
+
+    /// <summary>
+    /// Reads a head from the start of <paramref name="buffer"/> into <paramref name="head"/>.
+    /// </summary>
+    /// <param name="maxHeadBytes">Beyond this, a head not yet complete is Kestrel's to judge against its limits.</param>
+    public static HeadParseResult TryParse(ReadOnlySpan<byte> buffer, RequestHead head, int maxHeadBytes)
+    {
+        var end = buffer.IndexOf(HeadEnd);
+        if (end < 0)
+        {
+            // A bare LF ends a line for some parsers and is refused by Kestrel: refused at once, not waited on.
+            return buffer.Length >= maxHeadBytes || HasBareLineFeed(buffer) ? HeadParseResult.Unsupported : HeadParseResult.Incomplete;
+        }
+
+        var length = end + HeadEnd.Length;
+        if (length > maxHeadBytes)
+        {
+            return HeadParseResult.Unsupported;
+        }
+
+        var lineEnd = buffer.IndexOf("\r\n"u8);
+        if (lineEnd > MaxRequestLine || !TryParseRequestLine(buffer[..lineEnd], head))
+        {
+            return HeadParseResult.Unsupported;
+        }
+
+        head.FieldCount = 0;
+        head.ConnectionClose = false;
+        head.Length = length;
+        var hosts = 0;
+        var position = lineEnd + 2;
+        while (position < end + 2)
+        {
+            var line = buffer[position..];
+            lineEnd = line.IndexOf("\r\n"u8);
+            if (head.FieldCount == RequestHead.MaxFields || !TryParseField(line[..lineEnd], position, head, ref hosts))
+            {
+                return HeadParseResult.Unsupported;
+            }
+
+            position += lineEnd + 2;
+        }
+
+        return hosts == 1 ? HeadParseResult.Complete : HeadParseResult.Unsupported;
+    }
+
+    private static bool HasBareLineFeed(ReadOnlySpan<byte> buffer)
+    {
+        for (var at = buffer.IndexOf(Lf); at >= 0; at = NextLineFeed(buffer, at))
+        {
+            if (at == 0 || buffer[at - 1] != Cr)
+            {
+                return true;
+            }
+        }
+
+        return false;
+    }
+
+    private static int NextLineFeed(ReadOnlySpan<byte> buffer, int after)
+    {
+        var next = buffer[(after + 1)..].IndexOf(Lf);
+        return next < 0 ? -1 : after + 1 + next;
+    }
+
+    private static bool TryParseRequestLine(ReadOnlySpan<byte> line, RequestHead head)
+    {
+        var method = 0;
+        while (method < line.Length && line[method] is >= (byte)'A' and <= (byte)'Z')
+        {
+            method++;
+        }
+
+        // CONNECT has an authority for a target; its absence from the subset is also what the '/' below checks.
+        if (method == 0 || method > 20 || method >= line.Length || line[method] != (byte)' ')
+        {
+            return false;
+        }
+
+        var targetStart = method + 1;
+        var rest = line[targetStart..];
+        var targetLength = rest.IndexOf((byte)' ');
+        if (targetLength <= 0 || rest[0] != (byte)'/' || !rest[(targetLength + 1)..].SequenceEqual("HTTP/1.1"u8))
+        {
+            return false;
+        }
+
+        var target = rest[..targetLength];
+        var pathLength = target.IndexOf((byte)'?');
+        if (pathLength < 0)
+        {
+            pathLength = targetLength;
+        }
+
+        if (!IsPlainPath(target[..pathLength]) || !AllOfClass(target[pathLength..], QueryByte))
+        {
+            return false;
+        }
+
+        head.MethodLength = method;
+        head.TargetStart = targetStart;
+        head.TargetLength = targetLength;
+        head.PathLength = pathLength;
+        return true;
+    }
+
+    /// <summary>Plain path characters and no dot segment ("/." or "/.." ending a segment), which Kestrel would remove.</summary>
+    private static bool IsPlainPath(ReadOnlySpan<byte> path)
+    {
+        if (!AllOfClass(path, PathByte))
+        {
+            return false;
+        }
+
+        for (var slash = 0; slash < path.Length; slash++)
+        {
+            if (path[slash] != (byte)'/' || slash + 1 == path.Length || path[slash + 1] != (byte)'.')
+            {
+                continue;
+            }
+
+            var after = slash + 2;
+            if (after < path.Length && path[after] == (byte)'.')
+            {
+                after++;
+            }
+
+            if (after == path.Length || path[after] == (byte)'/')
+            {
+                return false;
+            }
+        }
+
+        return true;
+    }
+
+    private static bool TryParseField(ReadOnlySpan<byte> line, int lineStart, RequestHead head, ref int hosts)
+    {
+        var colon = line.IndexOf((byte)':');
+        if (colon <= 0 || !AllOfClass(line[..colon], TokenByte))
+        {
+            // No name, a space before the colon, or a folded continuation line: Kestrel's to refuse.
+            return false;
+        }
+
+        var valueStart = colon + 1;
+        while (valueStart < line.Length && line[valueStart] is (byte)' ' or (byte)'\t')
+        {
+            valueStart++;
+        }
+
+        var valueEnd = line.Length;
+        while (valueEnd > valueStart && line[valueEnd - 1] is (byte)' ' or (byte)'\t')
+        {
+            valueEnd--;
+        }
+
+        var name = line[..colon];
+        var value = line[valueStart..valueEnd];
+        if (!IsPlainValue(value) || !TryNoteSpecialField(name, value, head, ref hosts))
+        {
+            return false;
+        }
+
+        ref var field = ref head.Fields[head.FieldCount++];
+        field.NameStart = lineStart;
+        field.NameLength = colon;
+        field.ValueStart = lineStart + valueStart;
+        field.ValueLength = value.Length;
+        return true;
+    }
+
+    /// <summary>Visible ASCII, spaces and tabs: no control character, no obs-text (Kestrel refuses non-ASCII values).</summary>
+    private static bool IsPlainValue(ReadOnlySpan<byte> value)
+    {
+        foreach (var b in value)
+        {
+            if (b is < 0x20 and not (byte)'\t' or > 0x7E)
+            {
+                return false;
+            }
+        }
+
+        return true;
+    }
+
+    /// <summary>The fields whose presence or value changes how the request is framed or served.</summary>
+    private static bool TryNoteSpecialField(ReadOnlySpan<byte> name, ReadOnlySpan<byte> value, RequestHead head, ref int hosts)
+    {
+        switch (name.Length)
+        {
+            case 4 when System.Text.Ascii.EqualsIgnoreCase(name, "host"u8):
+                hosts++;
+                return IsPlainHost(value);
+            case 6 when System.Text.Ascii.EqualsIgnoreCase(name, "expect"u8):
+            case 7 when System.Text.Ascii.EqualsIgnoreCase(name, "upgrade"u8):
+            case 14 when System.Text.Ascii.EqualsIgnoreCase(name, "content-length"u8):
+            case 17 when System.Text.Ascii.EqualsIgnoreCase(name, "transfer-encoding"u8):
+            case 13 when System.Text.Ascii.EqualsIgnoreCase(name, "http2-settings"u8):
+                return false;
+            case 10 when System.Text.Ascii.EqualsIgnoreCase(name, "connection"u8):
+                return TryReadConnectionOptions(value, head);
+            default:
+                return true;
+        }
+    }
+
+    /// <summary>A registered name or IPv4 address with an optional port; anything else (IPv6 literals, user info) is Kestrel's.</summary>
+    private static bool IsPlainHost(ReadOnlySpan<byte> value)
+    {
+        var colon = value.IndexOf((byte)':');
+        var name = colon < 0 ? value : value[..colon];
+        if (name.IsEmpty || !AllOfClass(name, HostByte))
+        {
+            return false;
+        }
+
+        if (colon < 0)
+        {
+            return true;
+        }
+
+        var port = value[(colon + 1)..];
+        if (port.IsEmpty || port.Length > 5)
+        {
+            return false;
+        }
+
+        foreach (var b in port)
+        {
+            if (b is < (byte)'0' or > (byte)'9')
+            {
+                return false;
+            }
+        }
+
+        return true;
+    }
+
+    /// <summary>Only <c>keep-alive</c> and <c>close</c>; other options (Upgrade, TE, ...) leave the request to Kestrel.</summary>
+    private static bool TryReadConnectionOptions(ReadOnlySpan<byte> value, RequestHead head)
+    {
+        foreach (var range in value.Split((byte)','))
+        {
+            var option = value[range].Trim(" \t"u8);
+            if (System.Text.Ascii.EqualsIgnoreCase(option, "close"u8))
+            {
+                head.ConnectionClose = true;
+            }
+            else if (!System.Text.Ascii.EqualsIgnoreCase(option, "keep-alive"u8))
+            {
+                return false;
+            }
+        }
+
+        return true;
+    }
+
+    private static bool AllOfClass(ReadOnlySpan<byte> bytes, byte @class)
+    {
+        foreach (var b in bytes)
+        {
+            if ((Classes[b] & @class) == 0)
+            {
+                return false;
+            }
+        }
+
+        return true;
+    }
+
+    private static byte[] BuildClasses()
+    {
+        var classes = new byte[256];
+        for (var b = 0; b < 128; b++)
+        {
+            var c = (char)b;
+            var alphaNumeric = char.IsAsciiLetterOrDigit(c);
+            var unreserved = alphaNumeric || c is '-' or '.' or '_' or '~';
+
+            // RFC 3986 pchar without pct-encoded, and '/'.
+            var path = unreserved || c is '!' or '$' or '&' or '\'' or '(' or ')' or '*' or '+' or ',' or ';' or '=' or ':' or '@' or '/';
+            var query = path || c is '?' or '%';
+
+            // RFC 9110 tchar.
+            var token = alphaNumeric || c is '!' or '#' or '$' or '%' or '&' or '\'' or '*' or '+' or '-' or '.' or '^' or '_' or '`' or '|' or '~';
+            classes[b] = (byte)((path ? PathByte : 0) | (query ? QueryByte : 0) | (token ? TokenByte : 0) | (unreserved ? HostByte : 0));
+        }
+
+        return classes;
+    }
+}

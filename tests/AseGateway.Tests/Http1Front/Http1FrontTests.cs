@@ -1,0 +1,294 @@
+using System.Net;
+using System.Net.Sockets;
+using System.Text;
+using AseGateway.Tests.Infrastructure;
+using AseGateway.Tests.Routing;
+using Xunit.Abstractions;
+
+namespace AseGateway.Tests.Http1Front;
+
+/// <summary>
+/// The gateway's HTTP/1.1 front on a real listener, driven over raw sockets: the plain requests it serves itself, the
+/// ones it hands to Kestrel with their bytes intact (mid-connection too), and its keep-alive, close and shutdown rules.
+/// </summary>
+public sealed class Http1FrontTests(ITestOutputHelper output)
+{
+    private static readonly string Host = TestConfigs.AppHost;
+
+    [Fact]
+    public async Task PlainRequests_ServedByTheFront_OnOneKeptAliveConnection()
+    {
+        await using var backends = await Backends.StartAsync(1);
+        await using var gateway = await StartAsync(backends);
+
+        using var socket = await ConnectAsync(gateway);
+        for (var i = 0; i < 3; i++)
+        {
+            var answer = await ExchangeAsync(socket, $"GET /n{i}?q={i} HTTP/1.1\r\nHost: {Host}\r\nX-Round: {i}\r\n\r\n", responses: 1);
+            Assert.Equal([200], answer.Statuses);
+            Assert.Contains("\r\nDate: ", answer.Text, StringComparison.Ordinal);
+            Assert.EndsWith(backends.List[0].Name, answer.Text, StringComparison.Ordinal);
+        }
+
+        var last = await ExchangeAsync(socket, $"GET / HTTP/1.1\r\nHost: {Host}\r\nConnection: close\r\n\r\n", responses: 1);
+        Assert.Equal([200], last.Statuses);
+        Assert.Contains("\r\nConnection: close\r\n", last.Text, StringComparison.Ordinal);
+        Assert.True(await ClosedAsync(socket), "the connection stayed open after Connection: close");
+        await WaitForAsync(() => gateway.Server.Http1FrontCounts!.Served == 4);
+        Assert.Equal(0, gateway.Server.Http1FrontCounts!.HandedOff);
+        Assert.Equal("0", backends.List[0].ReceivedHeaders.First()["X-Round"]);
+    }
+
+    [Fact]
+    public async Task Pipelined_PlainThenBodyThenPlain_KestrelTakesOverAtTheBody_AllAnsweredInOrder()
+    {
+        await using var backends = await Backends.StartAsync(1);
+        await using var gateway = await StartAsync(backends);
+
+        using var socket = await ConnectAsync(gateway);
+        var answer = await ExchangeAsync(
+            socket,
+            $"GET /first HTTP/1.1\r\nHost: {Host}\r\n\r\n"
+            + $"POST /second HTTP/1.1\r\nHost: {Host}\r\nContent-Length: 5\r\n\r\nhello"
+            + $"GET /third HTTP/1.1\r\nHost: {Host}\r\nConnection: close\r\n\r\n",
+            responses: 3);
+
+        Assert.Equal([200, 200, 200], answer.Statuses);
+        Assert.True(await ClosedAsync(socket));
+        await WaitForAsync(() => gateway.Server.Http1FrontCounts!.HandedOff == 1);
+        Assert.Equal(1, gateway.Server.Http1FrontCounts!.Served);
+        Assert.Equal(3, backends.List[0].RequestCount);
+    }
+
+    [Theory]
+    [InlineData("GET / HTTP/1.1\nHost: {host}\n\n", "bare LF line ends")]
+    [InlineData("GET / HTTP/1.1\r\nHost: {host}\r\nX-Thing : 1\r\n\r\n", "space before a colon")]
+    [InlineData("GET / HTTP/1.1\r\nHost: {host}\r\nHost: other.test\r\n\r\n", "two Hosts")]
+    [InlineData("GET / HTTP/1.1\r\nHost: {host}\r\nX-Thing: a\u000bb\r\n\r\n", "control character in a value")]
+    public async Task Malformed_AfterAServedRequest_KestrelRefusesIt(string raw, string what)
+    {
+        await using var backends = await Backends.StartAsync(1);
+        await using var gateway = await StartAsync(backends);
+
+        using var socket = await ConnectAsync(gateway);
+        var answer = await ExchangeAsync(socket, $"GET / HTTP/1.1\r\nHost: {Host}\r\n\r\n" + raw.Replace("{host}", Host, StringComparison.Ordinal), responses: 2);
+
+        Assert.True(answer.Statuses.SequenceEqual([200, 400]), $"{what}: [{string.Join(", ", answer.Statuses)}]");
+        Assert.True(await ClosedAsync(socket), $"{what}: the connection stayed open");
+        Assert.Equal(1, backends.List[0].RequestCount);
+    }
+
+    [Fact]
+    public async Task HeadInPieces_IsServedOnceWhole()
+    {
+        await using var backends = await Backends.StartAsync(1);
+        await using var gateway = await StartAsync(backends);
+
+        using var socket = await ConnectAsync(gateway);
+        await socket.SendAsync(Encoding.ASCII.GetBytes("GET /split HTTP/1.1\r\nHo"));
+        await Task.Yield();
+        await socket.SendAsync(Encoding.ASCII.GetBytes($"st: {Host}\r\n"));
+        var answer = await ExchangeAsync(socket, "Connection: close\r\n\r\n", responses: 1);
+
+        Assert.Equal([200], answer.Statuses);
+        await WaitForAsync(() => gateway.Server.Http1FrontCounts!.Served == 1);
+        Assert.Equal(0, gateway.Server.Http1FrontCounts!.HandedOff);
+    }
+
+    [Fact]
+    public async Task Head_AnswerWithoutBody_ConnectionGoesOn()
+    {
+        await using var backends = await Backends.StartAsync(1);
+        await using var gateway = await StartAsync(backends);
+
+        using var socket = await ConnectAsync(gateway);
+        var head = await ExchangeAsync(socket, $"HEAD / HTTP/1.1\r\nHost: {Host}\r\n\r\n", responses: 1, headRequest: true);
+        var get = await ExchangeAsync(socket, $"GET / HTTP/1.1\r\nHost: {Host}\r\n\r\n", responses: 1);
+
+        Assert.Equal([200], head.Statuses);
+        Assert.EndsWith("\r\n\r\n", head.Text, StringComparison.Ordinal);
+        Assert.Equal([200], get.Statuses);
+        Assert.EndsWith(backends.List[0].Name, get.Text, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task AnswerWrittenByTheGateway_UnknownHost_IsFramedAndTheConnectionGoesOn()
+    {
+        await using var backends = await Backends.StartAsync(1);
+        await using var gateway = await StartAsync(backends);
+
+        using var socket = await ConnectAsync(gateway);
+        var unknown = await ExchangeAsync(socket, "GET / HTTP/1.1\r\nHost: nobody.test\r\n\r\n", responses: 1);
+        var known = await ExchangeAsync(socket, $"GET / HTTP/1.1\r\nHost: {Host}\r\n\r\n", responses: 1);
+
+        Assert.Equal([404], unknown.Statuses);
+        Assert.Contains("nobody.test", unknown.Text, StringComparison.Ordinal);
+        Assert.Equal([200], known.Statuses);
+    }
+
+    [Fact]
+    public async Task IdleConnection_ClosedAfterTheKeepAliveTime()
+    {
+        await using var backends = await Backends.StartAsync(1);
+        await using var gateway = await StartAsync(backends, TestConfigs.Static(backends.List).Replace(
+            "\"trustedForwarders\"", "\"limits\": { \"keepAliveTimeoutSeconds\": 1 }, \"trustedForwarders\"", StringComparison.Ordinal));
+
+        using var socket = await ConnectAsync(gateway);
+        Assert.Equal([200], (await ExchangeAsync(socket, $"GET / HTTP/1.1\r\nHost: {Host}\r\n\r\n", responses: 1)).Statuses);
+
+        Assert.True(await ClosedAsync(socket, TimeSpan.FromSeconds(10)), "an idle connection outlived its keep-alive time");
+    }
+
+    [Fact]
+    public async Task Shutdown_ClosesIdleConnections_WithoutWaitingForThem()
+    {
+        await using var backends = await Backends.StartAsync(1);
+        var gateway = await StartAsync(backends);
+        using var socket = await ConnectAsync(gateway);
+        Assert.Equal([200], (await ExchangeAsync(socket, $"GET / HTTP/1.1\r\nHost: {Host}\r\n\r\n", responses: 1)).Statuses);
+
+        // The host's shutdown timeout is 30 s: an idle connection the front kept would hold the stop that long.
+        var stop = gateway.DisposeAsync().AsTask();
+        Assert.Same(stop, await Task.WhenAny(stop, Task.Delay(TimeSpan.FromSeconds(20))));
+        Assert.True(await ClosedAsync(socket));
+    }
+
+    [Fact]
+    public async Task Off_KestrelServesEveryRequest()
+    {
+        await using var backends = await Backends.StartAsync(1);
+        await using var gateway = await TestGateway.StartAsync(TestConfigs.Static(backends.List), output, http1Front: false);
+
+        using var socket = await ConnectAsync(gateway);
+        var answer = await ExchangeAsync(socket, $"GET / HTTP/1.1\r\nHost: {Host}\r\nConnection: close\r\n\r\n", responses: 1);
+
+        Assert.Equal([200], answer.Statuses);
+        Assert.Null(gateway.Server.Http1FrontCounts);
+    }
+
+    private async Task<TestGateway> StartAsync(Backends backends, string? json = null) =>
+        await TestGateway.StartAsync(json ?? TestConfigs.Static(backends.List), output, http1Front: true);
+
+    private static async Task<Socket> ConnectAsync(TestGateway gateway)
+    {
+        var socket = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
+        await socket.ConnectAsync(IPAddress.Loopback, gateway.Url.Port);
+        return socket;
+    }
+
+    /// <summary>Sends the bytes and reads until that many complete responses (framed by Content-Length or chunks; no body for a HEAD) arrived.</summary>
+    private static async Task<Answer> ExchangeAsync(Socket socket, string raw, int responses, bool headRequest = false)
+    {
+        await socket.SendAsync(Encoding.Latin1.GetBytes(raw));
+        var received = new StringBuilder();
+        var buffer = new byte[16384];
+        using var deadline = new CancellationTokenSource(TimeSpan.FromSeconds(10));
+        while (true)
+        {
+            var statuses = Responses(received.ToString(), headRequest);
+            if (statuses is not null && statuses.Count >= responses)
+            {
+                return new Answer(statuses, received.ToString());
+            }
+
+            var read = await socket.ReceiveAsync(buffer, SocketFlags.None, deadline.Token);
+            if (read == 0)
+            {
+                return new Answer(Responses(received.ToString(), headRequest) ?? [], received.ToString());
+            }
+
+            received.Append(Encoding.Latin1.GetString(buffer, 0, read));
+        }
+    }
+
+    /// <summary>The statuses of the complete responses in the text, or null while the last one is still arriving.</summary>
+    private static List<int>? Responses(string text, bool headRequest)
+    {
+        var statuses = new List<int>();
+        var at = 0;
+        while (at < text.Length)
+        {
+            var headEnd = text.IndexOf("\r\n\r\n", at, StringComparison.Ordinal);
+            if (headEnd < 0)
+            {
+                return null;
+            }
+
+            var head = text[at..headEnd];
+            statuses.Add(int.Parse(head.AsSpan(9, 3)));
+            at = headEnd + 4;
+            var length = Field(head, "Content-Length");
+            if (headRequest)
+            {
+                // A HEAD's answer: its Content-Length describes a body that is not sent.
+            }
+            else if (Field(head, "Transfer-Encoding") is "chunked")
+            {
+                var end = text.IndexOf("\r\n0\r\n\r\n", at - 2, StringComparison.Ordinal);
+                if (end < 0)
+                {
+                    return null;
+                }
+
+                at = end + 7;
+            }
+            else if (length is not null && !headRequest)
+            {
+                if (text.Length - at < int.Parse(length))
+                {
+                    return null;
+                }
+
+                at += int.Parse(length);
+            }
+        }
+
+        return statuses;
+    }
+
+    private static string? Field(string head, string name)
+    {
+        foreach (var line in head.Split("\r\n"))
+        {
+            if (line.StartsWith(name + ":", StringComparison.OrdinalIgnoreCase))
+            {
+                return line[(name.Length + 1)..].Trim();
+            }
+        }
+
+        return null;
+    }
+
+    private static async Task<bool> ClosedAsync(Socket socket, TimeSpan? within = null)
+    {
+        using var deadline = new CancellationTokenSource(within ?? TimeSpan.FromSeconds(5));
+        var buffer = new byte[1024];
+        try
+        {
+            while (await socket.ReceiveAsync(buffer, SocketFlags.None, deadline.Token) > 0)
+            {
+            }
+
+            return true;
+        }
+        catch (SocketException)
+        {
+            return true;
+        }
+        catch (OperationCanceledException)
+        {
+            return false;
+        }
+    }
+
+    private static async Task WaitForAsync(Func<bool> condition)
+    {
+        using var deadline = new CancellationTokenSource(TimeSpan.FromSeconds(10));
+        while (!condition())
+        {
+            await Task.Delay(20, deadline.Token);
+        }
+    }
+
+    private sealed record Answer(List<int> Statuses, string Text);
+}

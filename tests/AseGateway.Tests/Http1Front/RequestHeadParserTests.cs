@@ -1,0 +1,104 @@
+using System.Text;
+using AseGateway.Http1Front;
+
+namespace AseGateway.Tests.Http1Front;
+
+/// <summary>
+/// Which heads the front serves itself and which it leaves to Kestrel: plain ones are Complete, anything Kestrel
+/// decodes, normalises, frames or refuses is Unsupported, and a head still arriving is Incomplete.
+/// </summary>
+public sealed class RequestHeadParserTests
+{
+    private const int Limit = 32 * 1024;
+
+    [Theory]
+    [InlineData("GET / HTTP/1.1\r\nHost: a.test\r\n\r\n")]
+    [InlineData("HEAD /x/y.css?v=1&w=%20 HTTP/1.1\r\nHost: a.test:8080\r\nAccept: */*\r\n\r\n")]
+    [InlineData("DELETE /items/1 HTTP/1.1\r\nHost: 10.0.0.1\r\nConnection: keep-alive\r\nX-Empty:\r\n\r\n")]
+    [InlineData("GET /a/.b/..c/ HTTP/1.1\r\nHost: a.test\r\nUser-Agent:  spaced value \t\r\n\r\n")]
+    [InlineData("PURGE /cache HTTP/1.1\r\nHost: a.test\r\nCookie: a=1; b=2\r\nCookie: c=3\r\n\r\n")]
+    [InlineData("GET / HTTP/1.1\r\nHost: a.test\r\nX-Tab: a\tb\r\n\r\n")]
+    public void Plain_IsComplete(string raw) => Assert.Equal(HeadParseResult.Complete, Parse(raw, out _));
+
+    [Theory]
+    [InlineData("GET / HTTP/1.1\nHost: a.test\n\n", "bare LF line ends")]
+    [InlineData("GET / HTTP/1.1\r\nHost: a.test\nX: 1\r\n\r\n", "a bare LF inside the head")]
+    [InlineData("GET / HTTP/1.0\r\nHost: a.test\r\n\r\n", "HTTP/1.0")]
+    [InlineData("GET  / HTTP/1.1\r\nHost: a.test\r\n\r\n", "two spaces")]
+    [InlineData("get / HTTP/1.1\r\nHost: a.test\r\n\r\n", "lower-case method")]
+    [InlineData("GET http://a.test/ HTTP/1.1\r\nHost: a.test\r\n\r\n", "absolute form")]
+    [InlineData("OPTIONS * HTTP/1.1\r\nHost: a.test\r\n\r\n", "asterisk form")]
+    [InlineData("CONNECT a.test:443 HTTP/1.1\r\nHost: a.test\r\n\r\n", "authority form")]
+    [InlineData("PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n", "HTTP/2 preface")]
+    [InlineData("GET /a%2fb HTTP/1.1\r\nHost: a.test\r\n\r\n", "percent-encoding in the path")]
+    [InlineData("GET /a/../b HTTP/1.1\r\nHost: a.test\r\n\r\n", "dot-dot segment")]
+    [InlineData("GET /a/. HTTP/1.1\r\nHost: a.test\r\n\r\n", "dot segment at the end")]
+    [InlineData("GET /a#b HTTP/1.1\r\nHost: a.test\r\n\r\n", "fragment")]
+    [InlineData("GET /\u00e9 HTTP/1.1\r\nHost: a.test\r\n\r\n", "non-ASCII target")]
+    [InlineData("GET / HTTP/1.1\r\n\r\n", "no Host")]
+    [InlineData("GET / HTTP/1.1\r\nHost: a.test\r\nHost: b.test\r\n\r\n", "two Hosts")]
+    [InlineData("GET / HTTP/1.1\r\nHost: [::1]:80\r\n\r\n", "IPv6 literal host")]
+    [InlineData("GET / HTTP/1.1\r\nHost: user@a.test\r\n\r\n", "user info in Host")]
+    [InlineData("GET / HTTP/1.1\r\nHost: a.test:\r\n\r\n", "empty port")]
+    [InlineData("GET / HTTP/1.1\r\nHost:\r\n\r\n", "empty Host")]
+    [InlineData("POST / HTTP/1.1\r\nHost: a.test\r\nContent-Length: 3\r\n\r\nabc", "Content-Length")]
+    [InlineData("GET / HTTP/1.1\r\nHost: a.test\r\nContent-Length: 0\r\n\r\n", "Content-Length 0")]
+    [InlineData("POST / HTTP/1.1\r\nHost: a.test\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n", "chunked")]
+    [InlineData("GET / HTTP/1.1\r\nHost: a.test\r\nExpect: 100-continue\r\n\r\n", "Expect")]
+    [InlineData("GET / HTTP/1.1\r\nHost: a.test\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\r\n", "upgrade")]
+    [InlineData("GET / HTTP/1.1\r\nHost: a.test\r\nConnection: keep-alive, TE\r\n\r\n", "a Connection option beyond keep-alive and close")]
+    [InlineData("GET / HTTP/1.1\r\nHost: a.test\r\nX-Thing : 1\r\n\r\n", "space before the colon")]
+    [InlineData("GET / HTTP/1.1\r\nHost: a.test\r\nX-Folded: a\r\n b\r\n\r\n", "obs-fold")]
+    [InlineData("GET / HTTP/1.1\r\nHost: a.test\r\nX-Thing(: 1\r\n\r\n", "separator in a name")]
+    [InlineData("GET / HTTP/1.1\r\nHost: a.test\r\n: 1\r\n\r\n", "empty name")]
+    [InlineData("GET / HTTP/1.1\r\nHost: a.test\r\nX: a\u000bb\r\n\r\n", "control character in a value")]
+    [InlineData("GET / HTTP/1.1\r\nHost: a.test\r\nX: a\rb\r\n\r\n", "CR in a value")]
+    [InlineData("GET / HTTP/1.1\r\nHost: a.test\r\nX: a\u007fb\r\n\r\n", "DEL in a value")]
+    [InlineData("GET / HTTP/1.1\r\nHost: a.test\r\nX: caf\u00e9\r\n\r\n", "obs-text in a value")]
+    public void NotPlain_IsUnsupported(string raw, string what) =>
+        Assert.True(Parse(raw, out _) == HeadParseResult.Unsupported, what);
+
+    [Theory]
+    [InlineData("")]
+    [InlineData("GET / HTTP/1.1\r\nHost: a.te")]
+    [InlineData("GET / HTTP/1.1\r\nHost: a.test\r\n")]
+    [InlineData("GET / HTTP/1.1\r\nHost: a.test\r\n\r")]
+    public void Partial_IsIncomplete(string raw) => Assert.Equal(HeadParseResult.Incomplete, Parse(raw, out _));
+
+    [Fact]
+    public void HeadLongerThanTheLimit_IsUnsupported_CompleteOrNot()
+    {
+        var big = "GET / HTTP/1.1\r\nHost: a.test\r\nX-Big: " + new string('a', Limit) + "\r\n\r\n";
+        Assert.Equal(HeadParseResult.Unsupported, Parse(big, out _));
+        Assert.Equal(HeadParseResult.Unsupported, Parse(big[..(Limit + 10)], out _));
+    }
+
+    [Fact]
+    public void MoreFieldsThanKestrelAllows_IsUnsupported()
+    {
+        var fields = string.Concat(Enumerable.Range(0, RequestHead.MaxFields).Select(i => $"X-{i}: {i}\r\n"));
+        Assert.Equal(HeadParseResult.Unsupported, Parse($"GET / HTTP/1.1\r\nHost: a.test\r\n{fields}\r\n", out _));
+    }
+
+    [Fact]
+    public void Complete_RangesPointAtTheParts()
+    {
+        const string raw = "GET /p/q?x=1 HTTP/1.1\r\nHost: a.test\r\nX-Two:  v 2 \r\nConnection: close\r\n\r\nGET / HTTP/1.1";
+        Assert.Equal(HeadParseResult.Complete, Parse(raw, out var head));
+        Assert.Equal(3, head.MethodLength);
+        Assert.Equal("/p/q?x=1", raw.Substring(head.TargetStart, head.TargetLength));
+        Assert.Equal("/p/q", raw.Substring(head.TargetStart, head.PathLength));
+        Assert.Equal(raw.IndexOf("\r\n\r\n", StringComparison.Ordinal) + 4, head.Length);
+        Assert.Equal(3, head.FieldCount);
+        var two = head.Fields[1];
+        Assert.Equal("X-Two", raw.Substring(two.NameStart, two.NameLength));
+        Assert.Equal("v 2", raw.Substring(two.ValueStart, two.ValueLength));
+        Assert.True(head.ConnectionClose);
+    }
+
+    private static HeadParseResult Parse(string raw, out RequestHead head)
+    {
+        head = new RequestHead();
+        return RequestHeadParser.TryParse(Encoding.Latin1.GetBytes(raw), head, Limit);
+    }
+}
