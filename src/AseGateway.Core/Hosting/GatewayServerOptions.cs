@@ -43,8 +43,8 @@ public sealed class GatewayServerOptions
 
     /// <summary>
     /// Serve plain HTTP/1.1 requests on clear-text listeners with the gateway's own HTTP/1.1 front, ahead of Kestrel's
-    /// (which takes every request the front does not). Null: on when the environment variable
-    /// <c>ASEGATEWAY_HTTP1_FRONT</c> is <c>1</c>.
+    /// (which takes every request the front does not). Null: on, unless the environment variable
+    /// <c>ASEGATEWAY_HTTP1_FRONT</c> is <c>0</c>.
     /// </summary>
     public bool? Http1Front { get; init; }
 

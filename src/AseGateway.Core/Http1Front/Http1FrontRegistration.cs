@@ -18,8 +18,8 @@ internal static class Http1FrontRegistration
 {
     public const string EnvironmentVariable = "ASEGATEWAY_HTTP1_FRONT";
 
-    /// <summary>As the caller asks; else on when the environment variable is 1.</summary>
-    public static bool IsEnabled(bool? requested) => requested ?? Environment.GetEnvironmentVariable(EnvironmentVariable) == "1";
+    /// <summary>As the caller asks; else on, unless the environment variable is 0.</summary>
+    public static bool IsEnabled(bool? requested) => requested ?? Environment.GetEnvironmentVariable(EnvironmentVariable) != "0";
 
     /// <summary>Wraps the registered server so that the application it is started with is also the front's.</summary>
     public static void Add(IServiceCollection services)
