@@ -1,3 +1,5 @@
+using AseGateway.Forwarding.FastPath;
+
 namespace AseGateway.Http1Front;
 
 internal enum HeadParseResult : byte
@@ -68,8 +70,7 @@ internal static class RequestHeadParser
     // Bit flags of one table: which bytes may appear where.
     private const byte PathByte = 1;
     private const byte QueryByte = 2;
-    private const byte TokenByte = 4;
-    private const byte HostByte = 8;
+    private const byte HostByte = 4;
 
     private static readonly byte[] Classes = BuildClasses();
 
@@ -213,7 +214,7 @@ internal static class RequestHeadParser
     private static bool TryParseField(ReadOnlySpan<byte> line, int lineStart, RequestHead head, ref int hosts)
     {
         var colon = line.IndexOf((byte)':');
-        if (colon <= 0 || !AllOfClass(line[..colon], TokenByte))
+        if (colon <= 0 || line[..colon].ContainsAnyExcept(ResponseHeadParser.TokenBytes))
         {
             // No name, a space before the colon, or a folded continuation line: Kestrel's to refuse.
             return false;
@@ -233,7 +234,8 @@ internal static class RequestHeadParser
 
         var name = line[..colon];
         var value = line[valueStart..valueEnd];
-        if (!IsPlainValue(value) || !TryNoteSpecialField(name, value, head, ref hosts))
+        // Visible ASCII, spaces and tabs: no control character, no obs-text (Kestrel refuses non-ASCII values).
+        if (value.ContainsAnyExcept(ResponseHeadParser.ValueBytes) || !TryNoteSpecialField(name, value, head, ref hosts))
         {
             return false;
         }
@@ -243,20 +245,6 @@ internal static class RequestHeadParser
         field.NameLength = colon;
         field.ValueStart = lineStart + valueStart;
         field.ValueLength = value.Length;
-        return true;
-    }
-
-    /// <summary>Visible ASCII, spaces and tabs: no control character, no obs-text (Kestrel refuses non-ASCII values).</summary>
-    private static bool IsPlainValue(ReadOnlySpan<byte> value)
-    {
-        foreach (var b in value)
-        {
-            if (b is < 0x20 and not (byte)'\t' or > 0x7E)
-            {
-                return false;
-            }
-        }
-
         return true;
     }
 
@@ -357,10 +345,7 @@ internal static class RequestHeadParser
             // RFC 3986 pchar without pct-encoded, and '/'.
             var path = unreserved || c is '!' or '$' or '&' or '\'' or '(' or ')' or '*' or '+' or ',' or ';' or '=' or ':' or '@' or '/';
             var query = path || c is '?' or '%';
-
-            // RFC 9110 tchar.
-            var token = alphaNumeric || c is '!' or '#' or '$' or '%' or '&' or '\'' or '*' or '+' or '-' or '.' or '^' or '_' or '`' or '|' or '~';
-            classes[b] = (byte)((path ? PathByte : 0) | (query ? QueryByte : 0) | (token ? TokenByte : 0) | (unreserved ? HostByte : 0));
+            classes[b] = (byte)((path ? PathByte : 0) | (query ? QueryByte : 0) | (unreserved ? HostByte : 0));
         }
 
         return classes;

@@ -16,11 +16,11 @@ internal static class ResponseHeadParser
     /// <summary>The whole head, status line to blank line; HttpClient's default MaxResponseHeadersLength (64 KB).</summary>
     public const int MaxHeadBytes = 64 * 1024;
 
-    // tchar (RFC 9110 §5.6.2).
-    private static readonly SearchValues<byte> TokenBytes = SearchValues.Create("!#$%&'*+-.^_`|~0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"u8);
+    // tchar (RFC 9110 §5.6.2); the request parser of the HTTP/1.1 front reads names with it too.
+    internal static readonly SearchValues<byte> TokenBytes = SearchValues.Create("!#$%&'*+-.^_`|~0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"u8);
 
     // field-vchar and SP/HTAB without obs-text: Kestrel refuses non-ASCII response header values anyway.
-    private static readonly SearchValues<byte> ValueBytes = SearchValues.Create(BuildValueBytes());
+    internal static readonly SearchValues<byte> ValueBytes = SearchValues.Create(BuildValueBytes());
 
     // Common names as Kestrel and HttpClient spell them: no string is allocated for these.
     private static readonly string[] KnownNames =
