@@ -1,12 +1,13 @@
 #!/usr/bin/env python3
 """Where a proxy's CPU goes, from `perf script` output (perf record -g of its process).
 
-    perf script -i perf.data | python3 perf/profile-layers.py [--top N]
+    perf script -i perf.data | python3 perf/profile-layers.py [--top N] [--layer NAME]
 
 Each sample is put in one layer: the kernel's when it was taken in the kernel, else the innermost frame of its stack
 that belongs to a known layer (the gateway's feature folders, then the frameworks under them). A sample in the
 runtime's native code (locks, allocation, GC) thus counts for the managed layer that called it. Samples with no known
-frame are named by their leaf's library. Percentages are of all the process's samples, as the README quotes them.
+frame are named by their leaf's library. With --layer, the leaf functions listed are only those of that layer's
+samples (e.g. --layer "fast path": what the fast path's samples ran, its own code or what it called). Percentages are of all the process's samples, as the README quotes them.
 .NET code is named only when the process ran with DOTNET_PerfMapEnabled=1 and DOTNET_EnableWriteXorExecute=0 (perf
 reads JIT-compiled names from /tmp/perf-PID.map for anonymous memory only); a Native AOT binary needs neither, and
 its names (dots written as underscores) are matched with the underscores read as dots.
@@ -27,6 +28,7 @@ LAYERS = [
     ("access log, tracing", "AseGateway.Observability."),
     ("NSG", "AseGateway.Nsg."),
     ("routing by exact host", "AseGateway.Routing."),
+    ("HTTP/1.1 front", "AseGateway.Http1Front."),
     ("other gateway stages", "AseGateway."),
     ("OpenTelemetry", "OpenTelemetry."),
     ("YARP", "Yarp.ReverseProxy."),
@@ -81,6 +83,7 @@ def leaf_name(frame):
 
 def main():
     top = int(sys.argv[sys.argv.index("--top") + 1]) if "--top" in sys.argv else 25
+    only = sys.argv[sys.argv.index("--layer") + 1] if "--layer" in sys.argv else None
     layers = collections.Counter()
     leaves = collections.Counter()
     total = 0
@@ -93,7 +96,7 @@ def main():
         total += 1
         layer = layer_of(stack)
         layers[layer] += 1
-        if layer != "kernel":
+        if layer != "kernel" and (only is None or layer == only):
             leaves[leaf_name(stack[0])] += 1
 
     for line in sys.stdin:
@@ -113,7 +116,8 @@ def main():
     for name, count in layers.most_common():
         print(f"{name:<52} {100 * count / total:6.2f}")
     print()
-    print(f"top {top} user-space leaf functions                      % of samples")
+    title = f"top {top} user-space leaf functions" + (f" of {only}" if only else "")
+    print(f"{title:<52} % of samples")
     for name, count in leaves.most_common(top):
         print(f"{name[:120]:<52} {100 * count / total:6.2f}")
 

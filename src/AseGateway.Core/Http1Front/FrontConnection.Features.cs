@@ -2,7 +2,6 @@ using System.Collections;
 using System.Net;
 using System.Text;
 using Microsoft.AspNetCore.Connections;
-using Microsoft.AspNetCore.Hosting.Server.Abstractions;
 using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Http.Features;
 using Microsoft.Extensions.Primitives;
@@ -15,7 +14,7 @@ namespace AseGateway.Http1Front;
 /// items, its loop) found through it. Features an application sets live until the request ends. The strings of a
 /// head are kept by position and reused when the next request repeats them, as Kestrel reuses its header values.
 /// </summary>
-internal sealed partial class FrontConnection<TContext> : IFeatureCollection, IHostContextContainer<TContext>,
+internal abstract partial class FrontConnection : IFeatureCollection,
     IHttpRequestFeature, IHttpConnectionFeature, IHttpRequestLifetimeFeature, IHttpRequestIdentifierFeature, IHttpRequestBodyDetectionFeature
 {
     private readonly HeaderDictionary _requestHeaders = new();
@@ -42,8 +41,6 @@ internal sealed partial class FrontConnection<TContext> : IFeatureCollection, IH
     private int _remotePort;
     private int _localPort;
     private bool _aborted;
-
-    public TContext? HostContext { get; set; }
 
     /// <summary>How many requests the front served on this connection.</summary>
     public long RequestsServed => _requestNumber;

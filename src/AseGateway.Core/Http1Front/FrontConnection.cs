@@ -3,6 +3,7 @@ using System.IO.Pipelines;
 using Microsoft.AspNetCore.Connections;
 using Microsoft.AspNetCore.Connections.Features;
 using Microsoft.AspNetCore.Hosting.Server;
+using Microsoft.AspNetCore.Hosting.Server.Abstractions;
 using Microsoft.Extensions.Logging;
 
 namespace AseGateway.Http1Front;
@@ -14,15 +15,20 @@ namespace AseGateway.Http1Front;
 /// between and inside heads apply through <see cref="Http1FrontHeartbeat"/>: a connection idle for the keep-alive
 /// time, or with half a head for the request-headers time, is closed; a shutdown closes it between requests.
 /// </summary>
-internal sealed partial class FrontConnection<TContext> : IHeartbeatWatched, IDisposable
-    where TContext : notnull
+/// <remarks>
+/// Not generic over the application's context type: the application is three calls of the subclass
+/// (<see cref="FrontConnection{TContext}"/>). Async methods of a generic class instantiated over a reference type run
+/// as shared code, and each await looked its state machine's box type up in the runtime (about 1% of the process's
+/// samples, in libcoreclr under the front's loop). The request is served inside the connection's loop for the same
+/// reason: a method of its own was a state machine boxed for every request, as each suspends on the worker's answer.
+/// </remarks>
+internal abstract partial class FrontConnection : IHeartbeatWatched, IDisposable
 {
     private const int Idle = 0;
     private const int HeadPending = 1;
     private const int Busy = 2;
 
     private readonly ConnectionContext _connection;
-    private readonly IHttpApplication<TContext> _application;
     private readonly FrontSettings _settings;
     private readonly PipeReader _input;
     private readonly RequestHead _head = new();
@@ -34,10 +40,9 @@ internal sealed partial class FrontConnection<TContext> : IHeartbeatWatched, IDi
     private ReadResult _handOffRead;
     private readonly Action<Exception> _onCompletedFailed;
 
-    public FrontConnection(ConnectionContext connection, IHttpApplication<TContext> application, FrontSettings settings)
+    protected FrontConnection(ConnectionContext connection, FrontSettings settings)
     {
         _connection = connection;
-        _application = application;
         _settings = settings;
         _input = connection.Transport.Input;
         _response = new FrontResponse(connection.Transport.Output);
@@ -51,8 +56,8 @@ internal sealed partial class FrontConnection<TContext> : IHeartbeatWatched, IDi
     {
         _settings.Heartbeat.Add(this);
         var closeRequested = _connection.Features.Get<IConnectionLifetimeNotificationFeature>()?.ConnectionClosedRequested ?? CancellationToken.None;
-        var onCloseRequested = closeRequested.UnsafeRegister(static state => ((FrontConnection<TContext>)state!).End(), this);
-        var onClosed = _connection.ConnectionClosed.UnsafeRegister(static state => ((FrontConnection<TContext>)state!).CancelRequest(), this);
+        var onCloseRequested = closeRequested.UnsafeRegister(static state => ((FrontConnection)state!).End(), this);
+        var onClosed = _connection.ConnectionClosed.UnsafeRegister(static state => ((FrontConnection)state!).CancelRequest(), this);
         try
         {
             return await ServeRequestsAsync();
@@ -67,6 +72,13 @@ internal sealed partial class FrontConnection<TContext> : IHeartbeatWatched, IDi
     }
 
     public void Dispose() => _aborting.Dispose();
+
+    /// <summary>The application's context for the request just read (hosting's, reused through the subclass).</summary>
+    protected abstract void CreateContext();
+
+    protected abstract Task ProcessRequestAsync();
+
+    protected abstract void DisposeContext(Exception? failure);
 
     /// <summary>The transport Kestrel continues on: its first read returns the unread head at once.</summary>
     public IDuplexPipe HandOffTransport() => new KestrelTransport(new ReplayingReader(_input, _handOffRead), _connection.Transport.Output);
@@ -143,7 +155,41 @@ internal sealed partial class FrontConnection<TContext> : IHeartbeatWatched, IDi
                     Volatile.Write(ref _state, Busy);
                     pending = false;
                     _input.AdvanceTo(buffer.GetPosition(_head.Length));
-                    if (!await ServeRequestAsync())
+
+                    // The request, through the application; then its response is ended and its callbacks run.
+                    CreateContext();
+                    Exception? failure = null;
+                    try
+                    {
+                        await ProcessRequestAsync();
+                    }
+                    catch (Exception ex)
+                    {
+                        failure = ex;
+                        OnApplicationFailed(ex);
+                    }
+
+                    bool reusable;
+                    try
+                    {
+                        reusable = await _response.EndAsync(failure);
+                    }
+                    catch (Exception ex)
+                    {
+                        // An OnStarting callback, or the client gone while the response was flushed.
+                        failure ??= ex;
+                        reusable = false;
+                        OnEndFailed(ex);
+                    }
+
+                    if (_response.MustAbort)
+                    {
+                        _connection.Abort(new ConnectionAbortedException("The response could not be completed as framed."));
+                    }
+
+                    await _response.FireOnCompletedAsync(_onCompletedFailed);
+                    DisposeContext(failure);
+                    if (!reusable || _aborted || Volatile.Read(ref _ending) != 0)
                     {
                         return false;
                     }
@@ -216,50 +262,21 @@ internal sealed partial class FrontConnection<TContext> : IHeartbeatWatched, IDi
         return parsed;
     }
 
-    /// <summary>One request through the application; true when the connection can take another.</summary>
-    private async ValueTask<bool> ServeRequestAsync()
+    private void OnApplicationFailed(Exception exception)
     {
-        var context = _application.CreateContext(this);
-        Exception? failure = null;
-        try
+        // A request given up because its client went away is not the application's error (nor is it for Kestrel).
+        if (!(exception is OperationCanceledException && _aborting.IsCancellationRequested))
         {
-            await _application.ProcessRequestAsync(context);
+            LogApplicationError(_settings.Logger, _connection.ConnectionId, exception);
         }
-        catch (Exception ex)
-        {
-            failure = ex;
+    }
 
-            // A request given up because its client went away is not the application's error (nor is it for Kestrel).
-            if (!(ex is OperationCanceledException && _aborting.IsCancellationRequested))
-            {
-                LogApplicationError(_settings.Logger, _connection.ConnectionId, ex);
-            }
-        }
-
-        bool reusable;
-        try
+    private void OnEndFailed(Exception exception)
+    {
+        if (!_response.HasStarted)
         {
-            reusable = await _response.EndAsync(failure);
+            LogApplicationError(_settings.Logger, _connection.ConnectionId, exception);
         }
-        catch (Exception ex)
-        {
-            // An OnStarting callback, or the client gone while the response was flushed.
-            failure ??= ex;
-            reusable = false;
-            if (!_response.HasStarted)
-            {
-                LogApplicationError(_settings.Logger, _connection.ConnectionId, ex);
-            }
-        }
-
-        if (_response.MustAbort)
-        {
-            _connection.Abort(new ConnectionAbortedException("The response could not be completed as framed."));
-        }
-
-        await _response.FireOnCompletedAsync(_onCompletedFailed);
-        _application.DisposeContext(context, failure);
-        return reusable && !_aborted && Volatile.Read(ref _ending) == 0;
     }
 
     [LoggerMessage(EventId = Logging.EventIds.Http1FrontApplicationError, Level = LogLevel.Error, Message = "Connection {ConnectionId}: an unhandled exception was thrown by the application.")]
@@ -276,5 +293,26 @@ internal sealed partial class FrontConnection<TContext> : IHeartbeatWatched, IDi
         public PipeReader Input => input;
 
         public PipeWriter Output => output;
+    }
+}
+
+/// <summary>A connection of the front with the application's context type: hosting reuses its context through it.</summary>
+internal sealed class FrontConnection<TContext>(ConnectionContext connection, IHttpApplication<TContext> application, FrontSettings settings)
+    : FrontConnection(connection, settings), IHostContextContainer<TContext>
+    where TContext : notnull
+{
+    private TContext? _context;
+
+    public TContext? HostContext { get; set; }
+
+    protected override void CreateContext() => _context = application.CreateContext(this);
+
+    protected override Task ProcessRequestAsync() => application.ProcessRequestAsync(_context!);
+
+    protected override void DisposeContext(Exception? failure)
+    {
+        var context = _context!;
+        _context = default;
+        application.DisposeContext(context, failure);
     }
 }

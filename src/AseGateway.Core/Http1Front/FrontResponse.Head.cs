@@ -1,5 +1,6 @@
 using System.Buffers.Text;
 using Microsoft.AspNetCore.Http;
+using Microsoft.Extensions.Primitives;
 using Microsoft.Net.Http.Headers;
 
 namespace AseGateway.Http1Front;
@@ -26,15 +27,19 @@ internal sealed partial class FrontResponse
         AppendText(ReasonFor(status, ReasonPhrase), isValue: true);
         Append("\r\n"u8);
         var hasDate = false;
-        foreach (var (name, values) in headers)
+        if (headers is HeaderDictionary own)
         {
-            hasDate |= string.Equals(name, HeaderNames.Date, StringComparison.OrdinalIgnoreCase);
-            foreach (var value in values)
+            // Its struct enumerator: through IHeaderDictionary the enumerator is boxed, for every response.
+            foreach (var (name, values) in own)
             {
-                AppendText(name, isValue: false);
-                Append(": "u8);
-                AppendText(value ?? string.Empty, isValue: true);
-                Append("\r\n"u8);
+                hasDate |= AppendField(name, values);
+            }
+        }
+        else
+        {
+            foreach (var (name, values) in headers)
+            {
+                hasDate |= AppendField(name, values);
             }
         }
 
@@ -49,6 +54,20 @@ internal sealed partial class FrontResponse
         }
 
         Append("\r\n"u8);
+    }
+
+    /// <summary>A line for each of the field's values; true when it is the Date field.</summary>
+    private bool AppendField(string name, StringValues values)
+    {
+        foreach (var value in values)
+        {
+            AppendText(name, isValue: false);
+            Append(": "u8);
+            AppendText(value ?? string.Empty, isValue: true);
+            Append("\r\n"u8);
+        }
+
+        return string.Equals(name, HeaderNames.Date, StringComparison.OrdinalIgnoreCase);
     }
 
     private void Append(ReadOnlySpan<byte> bytes)
