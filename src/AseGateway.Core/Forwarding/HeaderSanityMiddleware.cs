@@ -34,7 +34,15 @@ internal sealed partial class HeaderSanityMiddleware
 
     public Task InvokeAsync(HttpContext context)
     {
-        if (FindRefused(context.Request.Headers, out var singleAscii) is { } refused)
+        var headers = context.Request.Headers;
+        bool singleAscii;
+        if (headers is Http1Front.FrontHeaders { OnlyParsedFields: true } parsed)
+        {
+            // The gateway's HTTP/1.1 front parsed these with the same token and value sets and refused what this pass
+            // would refuse: nothing to walk again.
+            singleAscii = !parsed.AnyFieldRepeated;
+        }
+        else if (FindRefused(headers, out singleAscii) is { } refused)
         {
             return Refuse(context, refused);
         }

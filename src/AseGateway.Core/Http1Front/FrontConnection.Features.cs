@@ -5,6 +5,7 @@ using Microsoft.AspNetCore.Connections;
 using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Http.Features;
 using Microsoft.Extensions.Primitives;
+using Microsoft.Net.Http.Headers;
 
 namespace AseGateway.Http1Front;
 
@@ -17,7 +18,7 @@ namespace AseGateway.Http1Front;
 internal abstract partial class FrontConnection : IFeatureCollection,
     IHttpRequestFeature, IHttpConnectionFeature, IHttpRequestLifetimeFeature, IHttpRequestIdentifierFeature, IHttpRequestBodyDetectionFeature
 {
-    private readonly HeaderDictionary _requestHeaders = new();
+    private readonly FrontHeaders _requestHeaders = new();
     private readonly string?[] _names = new string?[RequestHead.MaxFields];
     private readonly string?[] _values = new string?[RequestHead.MaxFields];
     private readonly CancellationTokenSource _aborting = new();
@@ -345,14 +346,14 @@ internal abstract partial class FrontConnection : IFeatureCollection,
         QueryString = _cachedQuery;
 
         var headers = _requestHeaders;
-        headers.Clear();
+        headers.ClearForParsedHead();
         ((IHttpRequestFeature)this).Headers = headers;
         for (var i = 0; i < head.FieldCount; i++)
         {
             ref readonly var field = ref head.Fields[i];
-            var name = Reuse(ref _names[i], bytes.Slice(field.NameStart, field.NameLength));
+            var name = ReuseName(ref _names[i], bytes.Slice(field.NameStart, field.NameLength));
             var value = Reuse(ref _values[i], bytes.Slice(field.ValueStart, field.ValueLength));
-            headers[name] = headers.TryGetValue(name, out var existing) ? StringValues.Concat(existing, value) : new StringValues(value);
+            headers.AppendField(name, value);
         }
 
         _response.Reset(requestIsHead: ReferenceEquals(Method, HttpMethods.Head), closeRequested: head.ConnectionClose);
@@ -368,6 +369,39 @@ internal abstract partial class FrontConnection : IFeatureCollection,
 
         return cached;
     }
+
+    /// <summary>
+    /// <see cref="Reuse"/> for a name, and a name the stages ask for by <see cref="HeaderNames"/>' constant is that
+    /// constant, spelled as Kestrel spells the names it knows whatever their case in the request: found by reference.
+    /// </summary>
+    private static string ReuseName(ref string? cached, ReadOnlySpan<byte> bytes)
+    {
+        if (cached is not null && Ascii.Equals(bytes, cached))
+        {
+            return cached;
+        }
+
+        foreach (var known in KnownRequestNames)
+        {
+            if (known.Length == bytes.Length && Ascii.EqualsIgnoreCase(bytes, known))
+            {
+                return cached = known;
+            }
+        }
+
+        return cached = Encoding.ASCII.GetString(bytes);
+    }
+
+    private static readonly string[] KnownRequestNames =
+    [
+        HeaderNames.Host, HeaderNames.UserAgent, HeaderNames.Accept, HeaderNames.AcceptEncoding, HeaderNames.AcceptLanguage,
+        HeaderNames.Connection, HeaderNames.ContentLength, HeaderNames.ContentType, HeaderNames.Cookie, HeaderNames.CacheControl,
+        HeaderNames.Referer, HeaderNames.Origin, HeaderNames.Authorization, HeaderNames.Upgrade, HeaderNames.Expect,
+        HeaderNames.TransferEncoding, HeaderNames.TE, HeaderNames.Pragma, HeaderNames.IfNoneMatch, HeaderNames.IfModifiedSince,
+        HeaderNames.Range, Forwarding.AppServiceHeaders.ForwardedFor, Forwarding.AppServiceHeaders.ForwardedProto, Forwarding.AppServiceHeaders.ForwardedHost,
+        HeaderNames.UpgradeInsecureRequests, HeaderNames.KeepAlive, HeaderNames.ProxyAuthorization, HeaderNames.TraceParent,
+        HeaderNames.TraceState, HeaderNames.Baggage, HeaderNames.RequestId, HeaderNames.DNT,
+    ];
 
     private static string KnownMethod(ReadOnlySpan<byte> method) => method switch
     {

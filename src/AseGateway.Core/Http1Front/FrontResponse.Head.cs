@@ -27,7 +27,7 @@ internal sealed partial class FrontResponse
         AppendText(ReasonFor(status, ReasonPhrase), isValue: true);
         Append("\r\n"u8);
         var hasDate = false;
-        if (headers is HeaderDictionary own)
+        if (headers is FrontHeaders own)
         {
             // Its struct enumerator: through IHeaderDictionary the enumerator is boxed, for every response.
             foreach (var (name, values) in own)

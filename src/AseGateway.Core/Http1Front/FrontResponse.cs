@@ -20,7 +20,7 @@ internal sealed partial class FrontResponse : PipeWriter, IHttpResponseFeature, 
     private const int MinimumScratch = 4096;
 
     private readonly PipeWriter _output;
-    private readonly HeaderDictionary _headers = new();
+    private readonly FrontHeaders _headers = new();
     private IHeaderDictionary _currentHeaders;
     private Stream? _stream;
     private Stream? _bodyOverride;
