@@ -5,6 +5,7 @@
 #   options: --rounds N (6)  --seconds S (5)  --protocols "h1 h2tls" (also h2c; tls: a TLS handshake per request)  --features full|bare (full)
 #            --path PATH (/; the backend answers /bytes/N with N bytes)  --post-bytes N (POST an N-byte body)
 #            --browser-headers (a browser's 14 request header fields with every request, as compare.sh's)
+#            --aot                 both gateways published as Native AOT (as compare.sh's ase-full-aot) instead of the JIT build
 #            --a-env "K=V"  --b-env "K=V"   extra environment for the BASE (A) or HEAD (B) gateway only, e.g. to
 #                                           measure a runtime setting against the same build: perf/ab.sh HEAD HEAD --b-env ...
 #            --a-jq FILTER  --b-jq FILTER   a jq filter applied to that gateway's configuration, e.g. what a feature
@@ -21,7 +22,7 @@ set -euo pipefail
 shopt -s inherit_errexit  # a failure inside $(...) — a gateway that exited, say — ends the script too
 
 REPO="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-ROUNDS=6 SECONDS_PER_RUN=5 PROTOCOLS="h1 h2tls" FEATURES=full REQUEST_PATH="/" POST_BYTES=0 BROWSER=0 A_ENV="" B_ENV="" A_JQ="." B_JQ="." BASE="" HEAD=""
+ROUNDS=6 SECONDS_PER_RUN=5 PROTOCOLS="h1 h2tls" FEATURES=full REQUEST_PATH="/" POST_BYTES=0 BROWSER=0 AOT=0 A_ENV="" B_ENV="" A_JQ="." B_JQ="." BASE="" HEAD=""
 while [ $# -gt 0 ]; do
   case "$1" in
     --rounds) ROUNDS="$2"; shift 2 ;;
@@ -31,6 +32,7 @@ while [ $# -gt 0 ]; do
     --path) REQUEST_PATH="$2"; shift 2 ;;
     --post-bytes) POST_BYTES="$2"; shift 2 ;;
     --browser-headers) BROWSER=1; shift ;;
+    --aot) AOT=1; shift ;;
     --a-env) A_ENV="$2"; shift 2 ;;
     --b-env) B_ENV="$2"; shift 2 ;;
     --a-jq) A_JQ="$2"; shift 2 ;;
@@ -62,7 +64,8 @@ if [ "$POST_BYTES" -gt 0 ]; then
   WRK_BODY=(-s "$WORK/post.lua") H2LOAD_BODY=(-d "$WORK/body.bin")
 fi
 
-# build NAME COMMIT: sets BUILT to the gateway's dll, from a worktree of COMMIT (or the working tree when empty).
+# build NAME COMMIT: sets BUILT to the gateway's command, from a worktree of COMMIT (or the working tree when empty):
+# "dotnet <dll>", or with --aot the native binary.
 build() {
   local tree="$REPO"
   if [ -n "$2" ]; then
@@ -70,14 +73,28 @@ build() {
     git -C "$REPO" worktree add --detach "$tree" "$2" > /dev/null 2>&1 || { echo "no such commit: $2" >&2; exit 1; }
     WORKTREES+=("$tree")
   fi
+  if [ "$AOT" = 1 ]; then
+    log "publishing $1 (${2:-working tree}) as Native AOT"
+    local rid=linux-x64; case "$(uname -m)" in aarch64|arm64) rid=linux-arm64 ;; esac
+    # Straight into WORK: a publish of the working tree during the runs cannot change what is measured.
+    dotnet publish "$tree/src/AseGateway" -c Release -r "$rid" -p:PublishAot=true -o "$WORK/bin-$1" -nologo -v q -clp:NoSummary > "$WORK/build-$1.log" 2>&1 ||
+      { cat "$WORK/build-$1.log" >&2; exit 1; }
+    BUILT="$WORK/bin-$1/AseGateway"
+    return
+  fi
   log "building $1 (${2:-working tree}) in Release"
   dotnet build "$tree/src/AseGateway" -c Release -nologo -v q -clp:NoSummary > "$WORK/build-$1.log" 2>&1 || { cat "$WORK/build-$1.log" >&2; exit 1; }
   # Copied out, so that a build of the working tree during the runs cannot change what is measured.
   cp -r "$tree/src/AseGateway/bin/Release/net10.0" "$WORK/bin-$1"
-  BUILT="$WORK/bin-$1/AseGateway.dll"
+  BUILT="dotnet $WORK/bin-$1/AseGateway.dll"
 }
-build A "$BASE"; A_DLL="$BUILT"
-build B "$HEAD"; B_DLL="$BUILT"
+build A "$BASE"; A_CMD="$BUILT"
+# The same commit twice (e.g. HEAD HEAD with --b-env): built once.
+if [ -n "$HEAD" ] && [ "$(git -C "$REPO" rev-parse "$HEAD^{commit}" 2> /dev/null)" = "$(git -C "$REPO" rev-parse "$BASE^{commit}" 2> /dev/null)" ]; then
+  B_CMD="$A_CMD"
+else
+  build B "$HEAD"; B_CMD="$BUILT"
+fi
 dotnet build "$REPO/perf/AseGateway.PerfBackend" -c Release -nologo -v q -clp:NoSummary > "$WORK/build-backend.log" 2>&1 || { cat "$WORK/build-backend.log" >&2; exit 1; }
 
 BACKEND_DLL="$REPO/perf/AseGateway.PerfBackend/bin/Release/net10.0/AseGateway.PerfBackend.dll"
@@ -90,8 +107,9 @@ for side in A B; do
   filter="${side}_JQ"
   gateway_config "$side" "$http" "$https" "$mgmt" "$FEATURES" "" 0 "$h2c" | jq "${!filter}" > "$WORK/$side.json" ||
     { echo "the jq filter of $side failed: ${!filter}" >&2; exit 1; }
-  dll="${side}_DLL" extra="${side}_ENV"
-  env ASE_CERT_PASSWORD=dev-password ${!extra} dotnet "${!dll}" --config "$WORK/$side.json" > "$WORK/$side.log" 2>&1 & PID[$side]=$!; PIDS+=($!)
+  cmd="${side}_CMD" extra="${side}_ENV"
+  # shellcheck disable=SC2086 # the command is "dotnet <dll>" or one binary, paths without spaces (mktemp's)
+  env ASE_CERT_PASSWORD=dev-password ${!extra} ${!cmd} --config "$WORK/$side.json" > "$WORK/$side.log" 2>&1 & PID[$side]=$!; PIDS+=($!)
   URL_h1[$side]="http://127.0.0.1:$http/" URL_h2c[$side]="http://127.0.0.1:$h2c/" URL_h2tls[$side]="https://127.0.0.1:$https/"
   URL_tls[$side]="${URL_h2tls[$side]}"
 done
@@ -129,7 +147,7 @@ run() {
   awk -v t="$((after - before))" -v n="${requests:-0}" -v r="${rps:-0}" -v hz="$CLK_TCK" 'BEGIN { printf "%.0f %.2f", r, (n > 0 ? t * 1e6 / hz / n : 0) }'
 }
 
-log "A: ${BASE}${A_ENV:+ ($A_ENV)}$( [ "$A_JQ" = . ] || echo " [jq $A_JQ]")   B: ${HEAD:-working tree}${B_ENV:+ ($B_ENV)}$( [ "$B_JQ" = . ] || echo " [jq $B_JQ]")   features: $FEATURES   request: $( [ "$POST_BYTES" -gt 0 ] && echo "POST ($POST_BYTES bytes)" || echo GET) $REQUEST_PATH$( [ "$BROWSER" = 1 ] && echo " with browser headers")"
+log "A: ${BASE}${A_ENV:+ ($A_ENV)}$( [ "$A_JQ" = . ] || echo " [jq $A_JQ]")   B: ${HEAD:-working tree}${B_ENV:+ ($B_ENV)}$( [ "$B_JQ" = . ] || echo " [jq $B_JQ]")   features: $FEATURES   request: $( [ "$POST_BYTES" -gt 0 ] && echo "POST ($POST_BYTES bytes)" || echo GET) $REQUEST_PATH$( [ "$BROWSER" = 1 ] && echo " with browser headers")$( [ "$AOT" = 1 ] && echo "   build: Native AOT")"
 for protocol in $PROTOCOLS; do for side in A B A B; do run "$side" "$protocol" 4 > /dev/null; done; done
 for round in $(seq 1 "$ROUNDS"); do
   for protocol in $PROTOCOLS; do
