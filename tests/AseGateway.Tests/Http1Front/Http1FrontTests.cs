@@ -40,6 +40,41 @@ public sealed class Http1FrontTests(ITestOutputHelper output)
     }
 
     [Fact]
+    public async Task RepeatedName_AfterHeadsOfOtherShapes_IsOneFieldWithBothValues_AsTheWafReadsIt()
+    {
+        await using var backends = await Backends.StartAsync(1);
+        const string BlockEvilBot = """
+            "wafPolicies": [ { "name": "p", "policySettings": { "mode": "Prevention" }, "customRules": [
+              { "name": "blockEvilBot", "priority": 1, "ruleType": "MatchRule", "action": "Block",
+                "matchConditions": [ { "matchVariables": [ { "variableName": "RequestHeaders", "selector": "User-Agent" } ],
+                  "operator": "Contains", "matchValues": [ "evilbot" ], "transforms": [ "Lowercase" ] } ] } ] } ],
+            "defaultWafPolicy": "p", "workerPools":
+            """;
+        await using var gateway = await StartAsync(backends, TestConfigs.Static(backends.List).Replace("\"workerPools\":", BlockEvilBot));
+
+        // The front keeps the strings of a connection's earlier heads by position and reuses them; whatever the shape of
+        // the heads before, a repeated name is one field with both values where the stages look it up (a second
+        // User-Agent kept as a field of its own, behind the first one a lookup finds, would pass the WAF unseen).
+        using var socket = await ConnectAsync(gateway);
+        (string Head, int Status)[] exchanges =
+        [
+            ($"GET /a HTTP/1.1\r\nHost: {Host}\r\nX-A: 1\r\nX-B: 1\r\nUser-Agent: ok\r\n\r\n", 200),
+            ($"GET /b HTTP/1.1\r\nUser-Agent: ok\r\nHost: {Host}\r\n\r\n", 200),
+            ($"GET /c HTTP/1.1\r\nUser-Agent: ok\r\nHost: {Host}\r\nX-B: 2\r\nUser-Agent: EvilBot\r\n\r\n", 403),
+            ($"GET /d HTTP/1.1\r\nUser-Agent: ok\r\nHost: {Host}\r\nX-B: 2\r\nUser-Agent: EvilBot\r\n\r\n", 403),
+            ($"GET /e HTTP/1.1\r\nUser-Agent: ok\r\nHost: {Host}\r\nX-B: 2\r\nX-C: 3\r\nConnection: close\r\n\r\n", 200),
+        ];
+        foreach (var (head, status) in exchanges)
+        {
+            Assert.Equal([status], (await ExchangeAsync(socket, head, responses: 1)).Statuses);
+        }
+
+        // The front counts a connection's requests when it ends: the last head closes it.
+        await WaitForAsync(() => gateway.Server.Http1FrontCounts!.Served == exchanges.Length);
+        Assert.Equal(3, backends.List[0].RequestCount);
+    }
+
+    [Fact]
     public async Task Pipelined_PlainThenBodyThenPlain_KestrelTakesOverAtTheBody_AllAnsweredInOrder()
     {
         await using var backends = await Backends.StartAsync(1);
