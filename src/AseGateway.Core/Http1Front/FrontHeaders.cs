@@ -10,10 +10,10 @@ namespace AseGateway.Http1Front;
 /// found by a walk that compares lengths, then references, then letters without case. A head has a handful of fields
 /// (wrk sends one, a browser about fifteen), and for so few a walk beats hashing every name the stages ask for into a
 /// <see cref="Dictionary{TKey, TValue}"/>, which <see cref="HeaderDictionary"/> does, and enumerates and copies with no
-/// boxed enumerator. It behaves as <see cref="HeaderDictionary"/> does wherever an application can tell (an empty
-/// value removes the field, a missing one reads as empty, read-only once the response started), and as its dictionary
-/// does while being enumerated: a field may be removed, not added. Removed fields leave a hole, filled when the arrays
-/// are full, so that removing the current field in a <c>foreach</c> skips none.
+/// boxed enumerator. It behaves as <see cref="HeaderDictionary"/> does wherever an application can tell (setting no
+/// value removes the field, an empty string is a value, a missing one reads as empty, read-only once the response
+/// started), and as its dictionary does while being enumerated: a field may be removed, not added. Removed fields
+/// leave a hole, filled when the arrays are full, so that removing the current field in a <c>foreach</c> skips none.
 /// </summary>
 internal sealed class FrontHeaders : IHeaderDictionary
 {
