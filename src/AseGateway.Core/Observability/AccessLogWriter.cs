@@ -1,6 +1,6 @@
 using System.Buffers;
+using System.Collections.Concurrent;
 using System.Text.Json;
-using System.Threading.Channels;
 using AseGateway.Configuration;
 using Microsoft.Extensions.Logging;
 
@@ -26,7 +26,9 @@ internal sealed partial class AccessLogWriter : IAsyncDisposable
     private static readonly TimeSpan BatchWindow = TimeSpan.FromMilliseconds(50);
     private static readonly long DropWarningIntervalMs = 60_000;
 
-    private readonly Channel<AccessLogEntry> _queue = Channel.CreateUnbounded<AccessLogEntry>(new UnboundedChannelOptions { SingleReader = true });
+    // A lock-free queue, not a channel: a channel's write takes its lock on every request (for readers waiting on it),
+    // and this writer never waits on the queue, only on _wake.
+    private readonly ConcurrentQueue<AccessLogEntry> _queue = new();
     private readonly ArrayBufferWriter<byte> _buffer = new(FlushThresholdBytes * 2);
     private readonly ArrayBufferWriter<byte> _line = new(1024);
     private readonly Utf8JsonWriter _json;
@@ -43,6 +45,9 @@ internal sealed partial class AccessLogWriter : IAsyncDisposable
 
     // 1 while the writer waits with nothing queued: the next enqueue wakes it (only that one; the rest gather).
     private int _idle;
+
+    // 1 once disposal began: entries are dropped from then on, and the writer ends when the queue is empty.
+    private int _completing;
 
     private AccessLogModel _settings = AccessLogModel.Disabled;
     private FileStream? _file;
@@ -75,13 +80,14 @@ internal sealed partial class AccessLogWriter : IAsyncDisposable
     /// <summary>The hot path: never blocks, never formats.</summary>
     public void Enqueue(in AccessLogEntry entry)
     {
-        if (Interlocked.Increment(ref _queued) > entry.Settings.QueueCapacity || !_queue.Writer.TryWrite(entry))
+        if (Interlocked.Increment(ref _queued) > entry.Settings.QueueCapacity || Volatile.Read(ref _completing) != 0)
         {
             Interlocked.Decrement(ref _queued);
             CountDropped(1);
             return;
         }
 
+        _queue.Enqueue(entry);
         WakeIfIdle();
     }
 
@@ -91,16 +97,16 @@ internal sealed partial class AccessLogWriter : IAsyncDisposable
     /// </summary>
     public void Apply(AccessLogModel settings)
     {
-        if (!ReferenceEquals(settings, Volatile.Read(ref _settings)))
+        if (!ReferenceEquals(settings, Volatile.Read(ref _settings)) && Volatile.Read(ref _completing) == 0)
         {
-            _queue.Writer.TryWrite(new AccessLogEntry { Settings = settings, IsSettingsChange = true, Method = string.Empty });
+            _queue.Enqueue(new AccessLogEntry { Settings = settings, IsSettingsChange = true, Method = string.Empty });
             WakeIfIdle();
         }
     }
 
     public async ValueTask DisposeAsync()
     {
-        _queue.Writer.TryComplete();
+        Interlocked.Exchange(ref _completing, 1);
         _wake.Set();
 
         // Bounded: a file system that hangs must not hang shutdown.
@@ -108,8 +114,9 @@ internal sealed partial class AccessLogWriter : IAsyncDisposable
     }
 
     /// <summary>
-    /// The queue write before and the exchange here are both full fences, as are the writer's exchange and its look at
-    /// the queue: one of the two sides always sees the other, so an entry never waits for a writer that went to sleep.
+    /// The queue write before (a compare-exchange of the queue's tail) and the exchange here are both full fences, as are
+    /// the writer's exchange and its look at the queue (which sees a tail moved past an entry not yet published, and
+    /// waits for it): one of the two sides always sees the other, so an entry never waits for a writer that went to sleep.
     /// </summary>
     private void WakeIfIdle()
     {
@@ -121,14 +128,13 @@ internal sealed partial class AccessLogWriter : IAsyncDisposable
 
     private void WriteLoop()
     {
-        var reader = _queue.Reader;
         try
         {
             while (true)
             {
                 _wake.Reset();
-                var wrote = TryWriteBatch(reader);
-                if (reader.Completion.IsCompleted)
+                var wrote = TryWriteBatch();
+                if (Volatile.Read(ref _completing) != 0 && _queue.IsEmpty)
                 {
                     return;
                 }
@@ -142,7 +148,7 @@ internal sealed partial class AccessLogWriter : IAsyncDisposable
                 }
 
                 Interlocked.Exchange(ref _idle, 1);
-                if (!reader.TryPeek(out _) && !reader.Completion.IsCompleted)
+                if (_queue.IsEmpty && Volatile.Read(ref _completing) == 0)
                 {
                     _wake.Wait();
                 }
@@ -152,6 +158,16 @@ internal sealed partial class AccessLogWriter : IAsyncDisposable
         }
         finally
         {
+            // An entry that raced disposal past its check is dropped, and counted, as one after it is.
+            while (_queue.TryDequeue(out var late))
+            {
+                if (!late.IsSettingsChange)
+                {
+                    Interlocked.Decrement(ref _queued);
+                    CountDropped(1);
+                }
+            }
+
             try
             {
                 Close();
@@ -167,13 +183,13 @@ internal sealed partial class AccessLogWriter : IAsyncDisposable
     }
 
     /// <summary>Writes what is queued; false when there was nothing. A failure of the writer itself loses the batch, not the log.</summary>
-    private bool TryWriteBatch(ChannelReader<AccessLogEntry> reader)
+    private bool TryWriteBatch()
     {
         var batch = 0;
         var any = false;
         try
         {
-            while (reader.TryRead(out var entry))
+            while (_queue.TryDequeue(out var entry))
             {
                 any = true;
                 if (entry.IsSettingsChange)
