@@ -18,7 +18,7 @@ namespace AseGateway.Metrics;
 /// </remarks>
 internal sealed class DurationHistogram
 {
-    private readonly int _id = RecentSeries<Series>.NewTable();
+    private readonly int _id = RecentSeries.NewTable();
     private readonly ConcurrentDictionary<SeriesKey, Series> _series = new();
     private readonly long[] _boundTicks;
 
@@ -101,7 +101,7 @@ internal sealed class DurationHistogram
     }
 
     private Series Find(string first, string? second, string? third) =>
-        RecentSeries<Series>.Find(_id, first, second, third, 0, varying: second ?? first, (Table: this, Key: new SeriesKey(first, second, third)), static state => state.Table.Lookup(state.Key));
+        RecentSeries.Find(_id, first, second, third, 0, varying: second ?? first, (Table: this, Key: new SeriesKey(first, second, third)), static state => state.Table.Lookup(state.Key));
 
     private Series Lookup(SeriesKey key) =>
         _series.TryGetValue(key, out var series) ? series : _series.GetOrAdd(key, static (_, buckets) => new Series(buckets), _boundTicks.Length + 1);

@@ -18,12 +18,12 @@ internal sealed class RequestCounts
     private static readonly string[] StatusClasses = ["1xx", "2xx", "3xx", "4xx", "5xx"];
 
     private readonly ConcurrentDictionary<RequestKey, StrongBox<long>> _counts = new();
-    private readonly int _id = RecentSeries<StrongBox<long>>.NewTable();
+    private readonly int _id = RecentSeries.NewTable();
 
     public void Count(string app, string instance, int statusCode, string protocol)
     {
         var statusClass = StatusClass(statusCode);
-        var cell = RecentSeries<StrongBox<long>>.Find(
+        var cell = RecentSeries.Find(
             _id, app, instance, protocol, statusClass, varying: instance, (Table: this, Key: new RequestKey(app, instance, statusClass, protocol)), static state => state.Table.Cell(state.Key));
         Interlocked.Increment(ref cell.Value);
     }

@@ -17,7 +17,7 @@ public sealed class RecentSeriesTests
     [InlineData(true, 200)]
     public void TwoInstancesInTurn_GetTheirOwnSeries_LookedUpOnceEachUnlessTheyShareASlot(bool sameSlot, int expectedLookups)
     {
-        var table = RecentSeries<Series>.NewTable();
+        var table = RecentSeries.NewTable();
         var first = "web/plan/0";
         var second = WithSlot(table, slotLike: first, same: sameSlot);
         var lookups = new Lookups();
@@ -34,7 +34,7 @@ public sealed class RecentSeriesTests
     [Fact]
     public void EqualText_InAnotherString_GoesToTheTable()
     {
-        var table = RecentSeries<Series>.NewTable();
+        var table = RecentSeries.NewTable();
         var lookups = new Lookups();
         var instance = "web/plan/0";
 
@@ -50,12 +50,12 @@ public sealed class RecentSeriesTests
     [Fact]
     public void TwoTables_WithTheSameLabels_DoNotShareASeries()
     {
-        var one = RecentSeries<Series>.NewTable();
-        var other = RecentSeries<Series>.NewTable();
+        var one = RecentSeries.NewTable();
+        var other = RecentSeries.NewTable();
         var lookups = new Lookups();
 
-        var fromOne = RecentSeries<Series>.Find(one, "web", "web/plan/0", null, 0, "web/plan/0", ("one", lookups), static state => state.lookups.Make(state.Item1));
-        var fromOther = RecentSeries<Series>.Find(other, "web", "web/plan/0", null, 0, "web/plan/0", ("other", lookups), static state => state.lookups.Make(state.Item1));
+        var fromOne = RecentSeries.Find(one, "web", "web/plan/0", null, 0, "web/plan/0", ("one", lookups), static state => state.lookups.Make(state.Item1));
+        var fromOther = RecentSeries.Find(other, "web", "web/plan/0", null, 0, "web/plan/0", ("other", lookups), static state => state.lookups.Make(state.Item1));
 
         Assert.Equal("one", fromOne.Key);
         Assert.Equal("other", fromOther.Key);
@@ -64,28 +64,28 @@ public sealed class RecentSeriesTests
     [Fact]
     public void OtherNumberOrThirdLabel_IsAnotherSeries()
     {
-        var table = RecentSeries<Series>.NewTable();
+        var table = RecentSeries.NewTable();
         var lookups = new Lookups();
         const string Instance = "web/plan/0";
 
-        var ok = RecentSeries<Series>.Find(table, "web", Instance, "HTTP/1.1", 1, Instance, ("2xx", lookups), static state => state.lookups.Make(state.Item1));
-        var notFound = RecentSeries<Series>.Find(table, "web", Instance, "HTTP/1.1", 3, Instance, ("4xx", lookups), static state => state.lookups.Make(state.Item1));
-        var http2 = RecentSeries<Series>.Find(table, "web", Instance, "HTTP/2", 1, Instance, ("h2", lookups), static state => state.lookups.Make(state.Item1));
+        var ok = RecentSeries.Find(table, "web", Instance, "HTTP/1.1", 1, Instance, ("2xx", lookups), static state => state.lookups.Make(state.Item1));
+        var notFound = RecentSeries.Find(table, "web", Instance, "HTTP/1.1", 3, Instance, ("4xx", lookups), static state => state.lookups.Make(state.Item1));
+        var http2 = RecentSeries.Find(table, "web", Instance, "HTTP/2", 1, Instance, ("h2", lookups), static state => state.lookups.Make(state.Item1));
 
         Assert.Equal(["2xx", "4xx", "h2"], [ok.Key, notFound.Key, http2.Key]);
     }
 
     private static Series Find(int table, string app, string instance, Lookups lookups) =>
-        RecentSeries<Series>.Find(table, app, instance, null, 0, instance, (Key: $"{app}|{instance}", Lookups: lookups), static state => state.Lookups.Make(state.Key));
+        RecentSeries.Find(table, app, instance, null, 0, instance, (Key: $"{app}|{instance}", Lookups: lookups), static state => state.Lookups.Make(state.Key));
 
     /// <summary>An instance name whose slot is (or is not) that of <paramref name="slotLike"/>.</summary>
     private static string WithSlot(int table, string slotLike, bool same)
     {
-        var slot = RecentSeries<Series>.SlotOf(table, slotLike, 0);
+        var slot = RecentSeries.SlotOf(table, slotLike, 0);
         for (var i = 1; i < 10_000; i++)
         {
             var candidate = $"web/plan/{i}";
-            if (RecentSeries<Series>.SlotOf(table, candidate, 0) == slot == same)
+            if (RecentSeries.SlotOf(table, candidate, 0) == slot == same)
             {
                 return candidate;
             }
