@@ -19,6 +19,14 @@ internal static class FeatureLookup
     public static T? Find<T>(this IFeatureCollection features)
         where T : class => (T?)features[typeof(T)];
 
+    /// <summary>
+    /// <see cref="HttpContext.RequestAborted"/> read through the collection's indexer: HttpContext reads a feature the
+    /// first time in each request through the generic <c>Get&lt;T&gt;</c>, which in Native AOT is a hashed lookup of
+    /// the method's target (with the connection's port in the access log, 0.4-0.7% of the gateway's samples there).
+    /// </summary>
+    public static CancellationToken Aborted(this HttpContext context) =>
+        context.Features.Find<IHttpRequestLifetimeFeature>()?.RequestAborted ?? CancellationToken.None;
+
     /// <summary>YARP's per-request proxy state, as <c>GetReverseProxyFeature()</c> finds it (and the same error without it).</summary>
     public static IReverseProxyFeature ReverseProxyFeature(this HttpContext context) =>
         context.Features.Find<IReverseProxyFeature>() ?? throw new InvalidOperationException("ReverseProxyFeature unspecified.");

@@ -1,5 +1,6 @@
 using AseGateway.Model;
 using Microsoft.AspNetCore.Http;
+using Microsoft.AspNetCore.Http.Features;
 
 namespace AseGateway.Forwarding;
 
@@ -21,11 +22,12 @@ internal sealed class GatewayRequestMiddleware
     public Task InvokeAsync(HttpContext context)
     {
         var snapshot = _snapshots.Current;
-        var connection = context.Connection;
-        var peer = connection.RemoteIpAddress is { } remote ? NetworkParsing.Normalize(remote) : null;
+        // Through the indexer, not HttpContext.Connection: see FeatureLookup.Aborted.
+        var connection = context.Features.Find<IHttpConnectionFeature>();
+        var peer = connection?.RemoteIpAddress is { } remote ? NetworkParsing.Normalize(remote) : null;
         var trusted = snapshot.TrustedForwarders.Contains(peer);
         var client = peer;
-        int? clientPort = connection.RemotePort;
+        int? clientPort = connection?.RemotePort ?? 0;
         if (trusted && context.Request.Headers.TryGetValue(AppServiceHeaders.ForwardedFor, out var forwardedFor)
             && ForwardedForParser.FindClient(forwardedFor, snapshot.TrustedForwarders) is { } forwardedClient)
         {

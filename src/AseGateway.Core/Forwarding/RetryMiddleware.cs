@@ -165,7 +165,7 @@ internal sealed partial class RetryMiddleware : IAttemptFinisher
     private static bool FailedBeforeAnyResponse(HttpContext context, GatewayRequestFeature gateway) =>
         gateway.ForwarderError(context) is { Error: ForwarderError.Request }
         && !context.Response.HasStarted
-        && !context.RequestAborted.IsCancellationRequested;
+        && !context.Aborted().IsCancellationRequested;
 
     private static List<DestinationState> Without(IReadOnlyList<DestinationState> destinations, DestinationState failed)
     {

@@ -41,7 +41,10 @@ internal readonly struct AccessLogRecording
     }
 }
 
-/// <summary>One request's access-log entry, read from the finished context.</summary>
+/// <summary>
+/// One request's access-log entry, read from the finished context; the connection's features through the collection's
+/// indexer, not <see cref="HttpContext.Connection"/> (see <see cref="FeatureLookup.Aborted"/>).
+/// </summary>
 internal static class AccessLogCapture
 {
     /// <param name="receivedBytes">cs-bytes: the request body's length (Content-Length, or what was read of a chunked body).</param>
@@ -61,7 +64,7 @@ internal static class AccessLogCapture
             Method = request.Method,
             UriStem = request.PathBase.HasValue ? request.PathBase.Add(request.Path).Value : request.Path.Value,
             UriQuery = request.QueryString.Value,
-            ServerPort = context.Connection.LocalPort,
+            ServerPort = context.Features.Find<IHttpConnectionFeature>()?.LocalPort ?? 0,
             ClientAddress = gateway is not null ? gateway.ClientAddress : context.Connection.RemoteIpAddress is { } peer ? NetworkParsing.Normalize(peer) : null,
             UserAgent = headers.UserAgent.ToString(),
             Cookie = settings.IncludeCookies ? headers.Cookie.ToString() : null,
@@ -79,7 +82,7 @@ internal static class AccessLogCapture
     /// <summary>Which stage answered: the gateway's own refusals, the forwarder's failures, or the worker (0).</summary>
     private static (int SubStatus, int Win32Status) Classify(HttpContext context, GatewayRequestFeature? gateway)
     {
-        var aborted = context.RequestAborted.IsCancellationRequested ? AccessLogSubStatus.Win32ClientDisconnected : 0;
+        var aborted = context.Aborted().IsCancellationRequested ? AccessLogSubStatus.Win32ClientDisconnected : 0;
         if (gateway is null)
         {
             // A context the gateway's request stage never saw (the data plane's stages all run after it).

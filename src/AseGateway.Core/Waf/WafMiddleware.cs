@@ -52,7 +52,7 @@ internal sealed partial class WafMiddleware
             return InspectWithBodyAsync(context, gateway, app, policy, request);
         }
 
-        var evaluation = _engine.EvaluateAsync(policy, app.Name, request, context.RequestAborted);
+        var evaluation = _engine.EvaluateAsync(policy, app.Name, request, context.Aborted());
         return evaluation.IsCompletedSuccessfully
             ? Apply(context, gateway, app, policy, request, evaluation.Result)
             : ApplyAsync(context, gateway, app, policy, request, evaluation);
@@ -94,7 +94,7 @@ internal sealed partial class WafMiddleware
                 return;
             }
 
-            await ApplyAsync(context, gateway, app, policy, request, _engine.EvaluateAsync(policy, app.Name, request, context.RequestAborted));
+            await ApplyAsync(context, gateway, app, policy, request, _engine.EvaluateAsync(policy, app.Name, request, context.Aborted()));
         }
         finally
         {
@@ -218,7 +218,7 @@ internal sealed partial class WafMiddleware
         try
         {
             int read;
-            while (filled < part && (read = await body.ReadAsync(pooled.AsMemory(filled, part - filled), context.RequestAborted)) > 0)
+            while (filled < part && (read = await body.ReadAsync(pooled.AsMemory(filled, part - filled), context.Aborted())) > 0)
             {
                 filled += read;
             }
@@ -265,7 +265,7 @@ internal sealed partial class WafMiddleware
             // Straight into the inspected array while it has room; past it, through a scratch buffer.
             int read;
             while (total <= readLimit
-                && (read = await http.Body.ReadAsync(kept < policy.InspectLimitBytes ? inspected.AsMemory(kept, policy.InspectLimitBytes - kept) : buffer, context.RequestAborted)) > 0)
+                && (read = await http.Body.ReadAsync(kept < policy.InspectLimitBytes ? inspected.AsMemory(kept, policy.InspectLimitBytes - kept) : buffer, context.Aborted())) > 0)
             {
                 if (kept < policy.InspectLimitBytes)
                 {

@@ -146,7 +146,7 @@ internal sealed partial class FastPathForwarderMiddleware
                 var receivedAny = false;
                 var token = connection.Cancellation.Token;
                 connection.BeginExchange();
-                var registration = context.RequestAborted.UnsafeRegister(static state => ((UpstreamConnection)state!).Cancel(), connection);
+                var registration = context.Aborted().UnsafeRegister(static state => ((UpstreamConnection)state!).Cancel(), connection);
                 try
                 {
                     if (bodyLength > 0)
@@ -324,7 +324,7 @@ internal sealed partial class FastPathForwarderMiddleware
 
     private async ValueTask<UpstreamConnection?> ConnectAsync(HttpContext context, UpstreamPool pool, EventLoop? near)
     {
-        using var timeout = CancellationTokenSource.CreateLinkedTokenSource(context.RequestAborted);
+        using var timeout = CancellationTokenSource.CreateLinkedTokenSource(context.Aborted());
         timeout.CancelAfter(FastPathSettings.ActivityTimeout);
         try
         {
@@ -762,7 +762,7 @@ internal sealed partial class FastPathForwarderMiddleware
 
     private void FailCanceledBeforeResponse(HttpContext context, OperationCanceledException exception)
     {
-        if (context.RequestAborted.IsCancellationRequested)
+        if (context.Aborted().IsCancellationRequested)
         {
             Fail(context, ForwarderError.RequestCanceled, StatusCodes.Status400BadRequest, exception);
         }
