@@ -49,6 +49,10 @@ internal sealed partial class AccessLogWriter : IAsyncDisposable
     // 1 once disposal began: entries are dropped from then on, and the writer ends when the queue is empty.
     private int _completing;
 
+    // 1 once the writer ended: an entry that raced disposal past its check and is queued after the writer's last look
+    // is dropped (and counted) by the enqueue itself.
+    private int _ended;
+
     private AccessLogModel _settings = AccessLogModel.Disabled;
     private FileStream? _file;
     private long _fileBytes;
@@ -89,6 +93,13 @@ internal sealed partial class AccessLogWriter : IAsyncDisposable
 
         _queue.Enqueue(entry);
         WakeIfIdle();
+
+        // The enqueue (its tail's compare-exchange) and the writer's exchange of _ended are both full fences: either
+        // the writer's last drain sees this entry or this read sees the writer gone. Either way it is written or counted.
+        if (Volatile.Read(ref _ended) != 0)
+        {
+            DropLate();
+        }
     }
 
     /// <summary>
@@ -159,14 +170,8 @@ internal sealed partial class AccessLogWriter : IAsyncDisposable
         finally
         {
             // An entry that raced disposal past its check is dropped, and counted, as one after it is.
-            while (_queue.TryDequeue(out var late))
-            {
-                if (!late.IsSettingsChange)
-                {
-                    Interlocked.Decrement(ref _queued);
-                    CountDropped(1);
-                }
-            }
+            Interlocked.Exchange(ref _ended, 1);
+            DropLate();
 
             try
             {
@@ -179,6 +184,19 @@ internal sealed partial class AccessLogWriter : IAsyncDisposable
             }
 
             _stopped.TrySetResult();
+        }
+    }
+
+    /// <summary>Drops, and counts, what is queued once the writer ended (several threads may drain at once; each entry goes once).</summary>
+    private void DropLate()
+    {
+        while (_queue.TryDequeue(out var late))
+        {
+            if (!late.IsSettingsChange)
+            {
+                Interlocked.Decrement(ref _queued);
+                CountDropped(1);
+            }
         }
     }
 
