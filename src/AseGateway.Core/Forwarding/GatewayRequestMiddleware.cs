@@ -22,7 +22,7 @@ internal sealed class GatewayRequestMiddleware
     public Task InvokeAsync(HttpContext context)
     {
         var snapshot = _snapshots.Current;
-        // Through the indexer, not HttpContext.Connection: see FeatureLookup.Aborted.
+        // Through the indexer, not HttpContext.Connection: see FeatureLookup.
         var connection = context.Features.Find<IHttpConnectionFeature>();
         var peer = connection?.RemoteIpAddress is { } remote ? NetworkParsing.Normalize(remote) : null;
         var trusted = snapshot.TrustedForwarders.Contains(peer);

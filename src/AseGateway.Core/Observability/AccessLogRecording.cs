@@ -42,8 +42,8 @@ internal readonly struct AccessLogRecording
 }
 
 /// <summary>
-/// One request's access-log entry, read from the finished context; the connection's features through the collection's
-/// indexer, not <see cref="HttpContext.Connection"/> (see <see cref="FeatureLookup.Aborted"/>).
+/// One request's access-log entry, read from the finished context; the connection's feature through the collection's
+/// indexer, not <see cref="HttpContext.Connection"/> (see <see cref="FeatureLookup"/>).
 /// </summary>
 internal static class AccessLogCapture
 {
@@ -54,6 +54,7 @@ internal static class AccessLogCapture
         var response = context.Response;
         var headers = request.Headers;
         var gateway = context.Features.Find<GatewayRequestFeature>();
+        var connection = context.Features.Find<IHttpConnectionFeature>();
         var (subStatus, win32) = Classify(context, gateway);
 
         return new AccessLogEntry
@@ -64,8 +65,8 @@ internal static class AccessLogCapture
             Method = request.Method,
             UriStem = request.PathBase.HasValue ? request.PathBase.Add(request.Path).Value : request.Path.Value,
             UriQuery = request.QueryString.Value,
-            ServerPort = context.Features.Find<IHttpConnectionFeature>()?.LocalPort ?? 0,
-            ClientAddress = gateway is not null ? gateway.ClientAddress : context.Connection.RemoteIpAddress is { } peer ? NetworkParsing.Normalize(peer) : null,
+            ServerPort = connection?.LocalPort ?? 0,
+            ClientAddress = gateway is not null ? gateway.ClientAddress : connection?.RemoteIpAddress is { } peer ? NetworkParsing.Normalize(peer) : null,
             UserAgent = headers.UserAgent.ToString(),
             Cookie = settings.IncludeCookies ? headers.Cookie.ToString() : null,
             Referer = headers.Referer.ToString(),
