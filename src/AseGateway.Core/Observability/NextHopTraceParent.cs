@@ -46,15 +46,32 @@ internal static class NextHopTraceParent
         else
         {
             random[15] |= (byte)(random[..16].ContainsAnyExcept((byte)0) ? 0 : 1);
-            Convert.TryToHexStringLower(random[..16], destination.Slice(3, 32), out _);
+            WriteHex(random[..16], destination.Slice(3, 32));
         }
 
         destination[35] = '-';
-        Convert.TryToHexStringLower(parentId, destination.Slice(36, 16), out _);
+        WriteHex(parentId, destination.Slice(36, 16));
         destination[52] = '-';
         var sampled = valid && (HexValue(incoming[54]) & 1) == 1;
         destination[53] = '0';
         destination[54] = sampled ? '1' : '0';
+    }
+
+    /// <summary>
+    /// Lowercase hex, two characters a byte, from a table. <see cref="Convert.TryToHexStringLower(ReadOnlySpan{byte}, Span{char}, out int)"/>
+    /// vectorises with byte shuffles, which a Native AOT build made for the baseline x64 instruction set cannot count
+    /// on: its fallback took 0.55% of that build's samples over HTTP/1.1 for these 24 bytes a request.
+    /// </summary>
+    internal static void WriteHex(ReadOnlySpan<byte> bytes, Span<char> destination)
+    {
+        const string Digits = "0123456789abcdef";
+        destination = destination[..(bytes.Length * 2)];
+        for (var i = 0; i < bytes.Length; i++)
+        {
+            var value = bytes[i];
+            destination[2 * i] = Digits[value >> 4];
+            destination[(2 * i) + 1] = Digits[value & 0xF];
+        }
     }
 
     /// <summary>

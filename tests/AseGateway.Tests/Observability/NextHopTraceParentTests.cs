@@ -55,4 +55,19 @@ public sealed class NextHopTraceParentTests
         Assert.Matches("^00-[0-9a-f]{32}-[0-9a-f]{16}-00$", next);
         Assert.NotEqual(TraceId, next[3..35]);
     }
+
+    [Fact]
+    public void EveryByte_IsWrittenAsItsTwoLowercaseHexDigits()
+    {
+        var bytes = new byte[256];
+        for (var i = 0; i < bytes.Length; i++)
+        {
+            bytes[i] = (byte)i;
+        }
+
+        var written = new char[512];
+        NextHopTraceParent.WriteHex(bytes, written);
+
+        Assert.Equal(Convert.ToHexStringLower(bytes), new string(written));
+    }
 }
