@@ -27,7 +27,7 @@ public sealed class Http1FrontTests(ITestOutputHelper output)
             var answer = await ExchangeAsync(socket, $"GET /n{i}?q={i} HTTP/1.1\r\nHost: {Host}\r\nX-Round: {i}\r\n\r\n", responses: 1);
             Assert.Equal([200], answer.Statuses);
             Assert.Contains("\r\nDate: ", answer.Text, StringComparison.Ordinal);
-            Assert.EndsWith(backends.List[0].Name, answer.Text, StringComparison.Ordinal);
+            Assert.Equal(backends.List[0].Name, answer.Body);
         }
 
         var last = await ExchangeAsync(socket, $"GET / HTTP/1.1\r\nHost: {Host}\r\nConnection: close\r\n\r\n", responses: 1);
@@ -143,7 +143,7 @@ public sealed class Http1FrontTests(ITestOutputHelper output)
         Assert.Equal([200], head.Statuses);
         Assert.EndsWith("\r\n\r\n", head.Text, StringComparison.Ordinal);
         Assert.Equal([200], get.Statuses);
-        Assert.EndsWith(backends.List[0].Name, get.Text, StringComparison.Ordinal);
+        Assert.Equal(backends.List[0].Name, get.Body);
     }
 
     [Fact]
@@ -325,5 +325,38 @@ public sealed class Http1FrontTests(ITestOutputHelper output)
         }
     }
 
-    private sealed record Answer(List<int> Statuses, string Text);
+    private sealed record Answer(List<int> Statuses, string Text)
+    {
+        /// <summary>
+        /// The body of the one response in the text, whichever framing the front chose: a body that was all there when
+        /// the application ended goes out with its length, one the worker's chunks streamed goes out in chunks.
+        /// </summary>
+        public string Body
+        {
+            get
+            {
+                var headEnd = Text.IndexOf("\r\n\r\n", StringComparison.Ordinal);
+                var body = Text[(headEnd + 4)..];
+                if (Field(Text[..headEnd], "Transfer-Encoding") is not "chunked")
+                {
+                    return body;
+                }
+
+                var decoded = new StringBuilder();
+                var at = 0;
+                while (true)
+                {
+                    var sizeEnd = body.IndexOf("\r\n", at, StringComparison.Ordinal);
+                    var size = Convert.ToInt32(body[at..sizeEnd], 16);
+                    if (size == 0)
+                    {
+                        return decoded.ToString();
+                    }
+
+                    decoded.Append(body, sizeEnd + 2, size);
+                    at = sizeEnd + 2 + size + 2;
+                }
+            }
+        }
+    }
 }
