@@ -5,11 +5,12 @@
 #   options: --rounds N (6)  --seconds S (5)  --protocols "h1 h2tls" (also h2c; tls: a TLS handshake per request)  --features full|bare (full)
 #            --path PATH (/; the backend answers /bytes/N with N bytes)  --post-bytes N (POST an N-byte body)
 #            --browser-headers (a browser's 14 request header fields with every request, as compare.sh's)
+#            --access-log          ase-full's configuration with its W3C access log to a file (compare.sh's --access-log)
 #            --aot                 both gateways published as Native AOT (as compare.sh's ase-full-aot) instead of the JIT build
 #            --a-env "K=V"  --b-env "K=V"   extra environment for the BASE (A) or HEAD (B) gateway only, e.g. to
 #                                           measure a runtime setting against the same build: perf/ab.sh HEAD HEAD --b-env ...
 #            --a-jq FILTER  --b-jq FILTER   a jq filter applied to that gateway's configuration, e.g. what a feature
-#                                           costs: perf/ab.sh HEAD HEAD --b-jq 'del(.observability)'
+#                                           costs: perf/ab.sh HEAD HEAD --access-log --b-jq 'del(.observability)'
 #
 # Builds both in Release (BASE in a temporary git worktree), starts the backend (one process, two ports) and the two
 # gateways with the same configuration as compare.sh's ase-full (or ase-bare), all on loopback as children of this
@@ -22,7 +23,7 @@ set -euo pipefail
 shopt -s inherit_errexit  # a failure inside $(...) — a gateway that exited, say — ends the script too
 
 REPO="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-ROUNDS=6 SECONDS_PER_RUN=5 PROTOCOLS="h1 h2tls" FEATURES=full REQUEST_PATH="/" POST_BYTES=0 BROWSER=0 AOT=0 A_ENV="" B_ENV="" A_JQ="." B_JQ="." BASE="" HEAD=""
+ROUNDS=6 SECONDS_PER_RUN=5 PROTOCOLS="h1 h2tls" FEATURES=full REQUEST_PATH="/" POST_BYTES=0 BROWSER=0 ACCESS_LOG=0 AOT=0 A_ENV="" B_ENV="" A_JQ="." B_JQ="." BASE="" HEAD=""
 while [ $# -gt 0 ]; do
   case "$1" in
     --rounds) ROUNDS="$2"; shift 2 ;;
@@ -32,17 +33,18 @@ while [ $# -gt 0 ]; do
     --path) REQUEST_PATH="$2"; shift 2 ;;
     --post-bytes) POST_BYTES="$2"; shift 2 ;;
     --browser-headers) BROWSER=1; shift ;;
+    --access-log) ACCESS_LOG=1; shift ;;
     --aot) AOT=1; shift ;;
     --a-env) A_ENV="$2"; shift 2 ;;
     --b-env) B_ENV="$2"; shift 2 ;;
     --a-jq) A_JQ="$2"; shift 2 ;;
     --b-jq) B_JQ="$2"; shift 2 ;;
-    -h|--help) sed -n '2,20p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,21p' "$0"; exit 0 ;;
     -*) echo "unknown option $1" >&2; exit 2 ;;
     *) if [ -z "$BASE" ]; then BASE="$1"; elif [ -z "$HEAD" ]; then HEAD="$1"; else echo "one or two commits" >&2; exit 2; fi; shift ;;
   esac
 done
-[ -n "$BASE" ] || { sed -n '2,20p' "$0"; exit 2; }
+[ -n "$BASE" ] || { sed -n '2,21p' "$0"; exit 2; }
 for tool in wrk h2load curl jq; do command -v "$tool" > /dev/null || { echo "$tool is missing: apt-get install -y wrk nghttp2-client curl jq" >&2; exit 1; }; done
 
 WORK="$(mktemp -d)"

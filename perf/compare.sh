@@ -11,6 +11,8 @@
 #            --post-bytes N       POST an N-byte body instead of GET (wrk and h2load); with --path, to that path
 #            --browser-headers    send the 14 header fields (860 bytes) Chrome sends with a page request, cookies
 #                                 among them, with every request (wrk and h2load): BROWSER_HEADERS in gateway-config.sh
+#            --access-log         ase-full (and ase-full-aot) also write a W3C access log to a file; nginx and HAProxy
+#                                 still log nothing, so the comparison is no longer of equal configurations
 #            --gateway-env "K=V"  extra environment for the AseGateway processes only (e.g. DOTNET_gcServer=1), to
 #                                 measure a runtime setting before putting it in the csproj
 #            --handshakes         also HTTP/1.1 over TLS with a new connection per request (wrk, "Connection: close",
@@ -67,7 +69,7 @@ for arg in "$@"; do
   if [ "$arg" = --out ]; then skip_next=1; continue; fi
   COMMAND_LINE="$COMMAND_LINE $arg"
 done
-ONLY="" REQUEST_PATH="/" POST_BYTES=0 BROWSER=0 GATEWAY_ENV="" AOT=0 HANDSHAKES=0 PROFILE=0 SYSCALLS=0 MODE=default ROUNDS=3 DURATION=9 WARMUP=3 WARMUP_RUNS=6 RATES="2000,5000,10000" SCALE_CYCLES=3 SCENARIOS=1 BUILD=1 OUT=""
+ONLY="" REQUEST_PATH="/" POST_BYTES=0 BROWSER=0 ACCESS_LOG=0 GATEWAY_ENV="" AOT=0 HANDSHAKES=0 PROFILE=0 SYSCALLS=0 MODE=default ROUNDS=3 DURATION=9 WARMUP=3 WARMUP_RUNS=6 RATES="2000,5000,10000" SCALE_CYCLES=3 SCENARIOS=1 BUILD=1 OUT=""
 OPEN_DURATION=10 RELOADS=100 RELOAD_LOAD_RPS=3000
 WRK_CONNECTIONS=64 WRK_THREADS=2 H2_CONNECTIONS=16 H2_STREAMS=8 H2_THREADS=2
 HOST_HEADER="bench.perf.test" API_KEY="perf-$RANDOM$RANDOM"
@@ -87,6 +89,7 @@ while [ $# -gt 0 ]; do
     --path) REQUEST_PATH="$2"; shift ;;
     --post-bytes) POST_BYTES="$2"; shift ;;
     --browser-headers) BROWSER=1 ;;
+    --access-log) ACCESS_LOG=1 ;;
     --gateway-env) GATEWAY_ENV="$2"; shift ;;
     --aot) AOT=1 ;;
     --profile) PROFILE=1 ;;

@@ -1,6 +1,6 @@
 # Sourced by compare.sh, ab.sh and crs-compare.sh: the gateway's configuration for the targets ase-bare and ase-full,
 # the backend's environment, the request body files and free loopback ports.
-# Reads BACKEND_PORT, BACKEND2_PORT, CERT_DIR, HOST_HEADER, WORK and API_KEY from the caller.
+# Reads BACKEND_PORT, BACKEND2_PORT, CERT_DIR, HOST_HEADER, WORK, API_KEY and ACCESS_LOG (0 or 1) from the caller.
 
 PERF_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 
@@ -99,10 +99,12 @@ gateway_config() {
     fi
     waf="\"wafPolicies\": [ $(sed -e "s/evilbot-MARK/evilbot-$mark/" -e "s/\"mode\": \"Prevention\" }/\"mode\": \"Prevention\"$limits }/" "$PERF_DIR/waf-policy.json") ],"
   fi
-  if [ "$features" = full ]; then
-    # The access log is part of the full feature set (W3C lines to a file in the work folder): the compare shows
-    # what logging every request costs, next to the bare gateway that logs nothing. Not named *.log, so that the
-    # clean-up does not copy its tens of MB into the results with the process logs.
+  if [ "$features" = full ] && [ "${ACCESS_LOG:-0}" = 1 ]; then
+    # The issue's full feature set is NSG rules, access restrictions, a WAF policy and two instances with affinity and
+    # health checks, against nginx and HAProxy that log nothing: an equal configuration logs nothing either. With
+    # --access-log (ACCESS_LOG=1) ase-full also writes W3C lines to a file in the work folder, what every request's
+    # log line costs. Not named *.log, so that the clean-up does not copy its tens of MB into the results with the
+    # process logs.
     observability="\"observability\": { \"accessLog\": { \"enabled\": true, \"format\": \"W3C\", \"path\": \"$WORK/$1-access.w3c\", \"maxFileSizeInMb\": 50, \"retainedFiles\": 2 } },"
   fi
   # h2c (HTTP/2 prior knowledge, its own port as in plain YARP): tells HTTP/2's cost from TLS's.
