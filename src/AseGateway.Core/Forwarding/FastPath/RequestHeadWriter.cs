@@ -34,6 +34,12 @@ internal static class RequestHeadWriter
 
     private static readonly FrozenSet<string> ForwarderOwned = FrozenSet.Create(StringComparer.OrdinalIgnoreCase, [.. AppServiceHeaders.ForwarderOwned, AppServiceHeaders.ForwardedProto]);
 
+    /// <summary>Every name <see cref="WriteHead"/> may drop or note; any other client field is copied as it is.</summary>
+    private static readonly string[] SpecialNames =
+        [.. HopByHop, HeaderNames.Host, .. FrontEndOwned, .. ForwarderOwned, NextHopTraceParent.HeaderName, HeaderNames.ContentLength];
+
+    private static readonly HeaderNameFilter Special = new(SpecialNames);
+
     // Path characters YARP leaves unescaped; query characters Uri leaves as they are. Anything else takes the slow,
     // exact road through RequestUtilities.MakeDestinationAddress and Uri.PathAndQuery.
     private static readonly SearchValues<char> PlainPath = SearchValues.Create("!$&'()*+,-./0123456789:;=@ABCDEFGHIJKLMNOPQRSTUVWXYZ_abcdefghijklmnopqrstuvwxyz~");
@@ -166,18 +172,26 @@ internal static class RequestHeadWriter
 
         var trusted = gateway.PeerIsTrustedForwarder;
         var sawContentLength = false;
+        var special = propagator?.Filter ?? Special;
         using (var fields = RequestFields.Of(request.Headers))
         {
             foreach (var (name, values) in fields.Span)
             {
-                if (name.Length == 0 || name[0] == ':' || HopByHop.Contains(name) || string.Equals(name, HeaderNames.Host, StringComparison.OrdinalIgnoreCase)
-                    || FrontEndOwned.Contains(name) || (!trusted && ForwarderOwned.Contains(name))
-                    || (propagator is not null ? propagator.Names.Contains(name) : string.Equals(name, NextHopTraceParent.HeaderName, StringComparison.OrdinalIgnoreCase)))
+                if (name.Length == 0 || name[0] == ':')
                 {
                     continue;
                 }
 
-                sawContentLength |= string.Equals(name, HeaderNames.ContentLength, StringComparison.OrdinalIgnoreCase);
+                if (special.MayContain(name))
+                {
+                    if (IsDropped(name, trusted, propagator))
+                    {
+                        continue;
+                    }
+
+                    sawContentLength |= string.Equals(name, HeaderNames.ContentLength, StringComparison.OrdinalIgnoreCase);
+                }
+
                 head.Field(name, values[0]!);
             }
         }
@@ -226,6 +240,15 @@ internal static class RequestHeadWriter
 
         return RequestUtilities.MakeDestinationAddress("http://fastpath/", request.Path, request.QueryString).PathAndQuery;
     }
+
+    /// <summary>
+    /// A client field YARP would not forward (hop-by-hop), Host (written first), one the front end owns or, from an
+    /// untrusted peer, one only a trusted forwarder may set, and the trace context the gateway writes itself.
+    /// </summary>
+    private static bool IsDropped(string name, bool trusted, PropagatorFields? propagator) =>
+        HopByHop.Contains(name) || string.Equals(name, HeaderNames.Host, StringComparison.OrdinalIgnoreCase)
+        || FrontEndOwned.Contains(name) || (!trusted && ForwarderOwned.Contains(name))
+        || (propagator is not null ? propagator.Names.Contains(name) : string.Equals(name, NextHopTraceParent.HeaderName, StringComparison.OrdinalIgnoreCase));
 
     private static void WriteAppServiceHeaders(ref HeadBuffer head, HttpContext context, GatewayRequestFeature gateway, bool trusted)
     {
@@ -312,15 +335,18 @@ internal static class RequestHeadWriter
         var cached = _propagator;
         if (cached is null || !ReferenceEquals(cached.Propagator, current))
         {
-            cached = new PropagatorFields(current, FrozenSet.Create(StringComparer.OrdinalIgnoreCase, [.. current.Fields]));
+            cached = new PropagatorFields(current, FrozenSet.Create(StringComparer.OrdinalIgnoreCase, [.. current.Fields]), new HeaderNameFilter([.. SpecialNames, .. current.Fields]));
             _propagator = cached;
         }
 
         return cached;
     }
 
-    /// <summary>The propagator and the header names it owns: YARP removes a client's copies before injecting its own.</summary>
-    private sealed record PropagatorFields(DistributedContextPropagator Propagator, FrozenSet<string> Names);
+    /// <summary>
+    /// The propagator and the header names it owns (YARP removes a client's copies before injecting its own), with the
+    /// filter of those names and <see cref="SpecialNames"/>.
+    /// </summary>
+    private sealed record PropagatorFields(DistributedContextPropagator Propagator, FrozenSet<string> Names, HeaderNameFilter Filter);
 
     /// <summary>
     /// Where a head is written: one span, tracking the length and whether it overflowed (then the rest is skipped), or
@@ -341,12 +367,41 @@ internal static class RequestHeadWriter
 
         public bool Overflowed { get; private set; }
 
+        /// <summary>
+        /// "name: value\r\n". Into a span, with one check for room and the four separator bytes stored directly: a
+        /// head has about twenty fields, and each of its pieces cost a transcoding call of its own.
+        /// </summary>
         public void Field(string name, scoped ReadOnlySpan<char> value)
         {
-            Ascii(name);
-            Ascii(": ");
-            Ascii(value);
-            Ascii("\r\n");
+            if (Writer is not null || Overflowed)
+            {
+                Ascii(name);
+                Ascii(": ");
+                Ascii(value);
+                Ascii("\r\n");
+                return;
+            }
+
+            var room = _span[Length..];
+            var valueAt = name.Length + 2;
+            var end = valueAt + value.Length;
+            if (room.Length < end + 2)
+            {
+                Overflowed = true;
+                return;
+            }
+
+            if (System.Text.Ascii.FromUtf16(name, room, out _) != OperationStatus.Done
+                || System.Text.Ascii.FromUtf16(value, room[valueAt..], out _) != OperationStatus.Done)
+            {
+                throw NonAscii();
+            }
+
+            room[name.Length] = (byte)':';
+            room[name.Length + 1] = (byte)' ';
+            room[end] = (byte)'\r';
+            room[end + 1] = (byte)'\n';
+            Length += end + 2;
         }
 
         public void Ascii(scoped ReadOnlySpan<char> text)
