@@ -164,6 +164,9 @@ internal sealed class FrontHeaders : IHeaderDictionary
         }
     }
 
+    /// <summary>A field of a parsed head whose name the caller knows no field before it has (<see cref="AppendField"/>).</summary>
+    public void AppendDistinctField(string name, string value) => Append(name, value);
+
     public void Add(string key, StringValues value)
     {
         ArgumentNullException.ThrowIfNull(key);
@@ -254,7 +257,7 @@ internal sealed class FrontHeaders : IHeaderDictionary
             // Most lookups are by HeaderNames' constants, which the front's parser and the fast path's response-head
             // parser hand out for the names they know: the same reference, found without comparing a letter.
             if (names[i] is { } name && name.Length == key.Length
-                && (ReferenceEquals(name, key) || string.Equals(name, key, StringComparison.OrdinalIgnoreCase)))
+                && (ReferenceEquals(name, key) || (MayBeSame(name, key) && string.Equals(name, key, StringComparison.OrdinalIgnoreCase))))
             {
                 return i;
             }
@@ -262,6 +265,15 @@ internal sealed class FrontHeaders : IHeaderDictionary
 
         return -1;
     }
+
+    /// <summary>
+    /// False when two names of one length surely differ by their first character: most lookups are for a field the
+    /// head does not have (Content-Length, Upgrade, Expect), and a browser's four Sec-Fetch-* fields share the length
+    /// of Content-Length. ASCII characters equal but for case differ only in 0x20; a non-ASCII one goes to the full
+    /// comparison, whose case rules relate a few of them to ASCII letters.
+    /// </summary>
+    private static bool MayBeSame(string name, string key) =>
+        key.Length == 0 || (name[0] | 0x20) == (key[0] | 0x20) || name[0] > 0x7F || key[0] > 0x7F;
 
     private void Append(string name, StringValues value)
     {

@@ -15,6 +15,9 @@ public sealed class FrontHeadersTests
     [
         HeaderNames.Host, "host", "HOST", HeaderNames.ContentLength, "content-length", "Accept", "X-A", "x-a", "X-B",
         "X-Long-Name-Of-A-Field", "Cookie", "X-C", "X-D", "X-E", "X-F", "X-G", "X-H", "X-I", "X-J", "X-K",
+        // The length of Content-Length, other first letters; first letters the quick test folds alike ("[" and "{"
+        // differ in 0x20 as cases do); a dotless i, which ordinal case rules take for an I.
+        "Sec-Fetch-Dest", "sEC-fETCH-dEST", "[x]", "{x}", "If-Match", "\u0131f-Match",
     ];
 
     private static readonly StringValues[] ValuesToSet =

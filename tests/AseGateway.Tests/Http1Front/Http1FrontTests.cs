@@ -62,6 +62,13 @@ public sealed class Http1FrontTests(ITestOutputHelper output)
             ($"GET /b HTTP/1.1\r\nUser-Agent: ok\r\nHost: {Host}\r\n\r\n", 200),
             ($"GET /c HTTP/1.1\r\nUser-Agent: ok\r\nHost: {Host}\r\nX-B: 2\r\nUser-Agent: EvilBot\r\n\r\n", 403),
             ($"GET /d HTTP/1.1\r\nUser-Agent: ok\r\nHost: {Host}\r\nX-B: 2\r\nUser-Agent: EvilBot\r\n\r\n", 403),
+            // The names of the head before, all distinct, are taken as distinct again: a repeat after them still counts.
+            ($"GET /f HTTP/1.1\r\nHost: {Host}\r\nUser-Agent: ok\r\nX-B: 1\r\n\r\n", 200),
+            ($"GET /g HTTP/1.1\r\nHost: {Host}\r\nUser-Agent: ok\r\nX-B: 1\r\n\r\n", 200),
+            ($"GET /h HTTP/1.1\r\nHost: {Host}\r\nUser-Agent: ok\r\nX-B: 1\r\nUser-Agent: EvilBot\r\n\r\n", 403),
+            ($"GET /i HTTP/1.1\r\nHost: {Host}\r\nUser-Agent: ok\r\nX-B: 1\r\n\r\n", 200),
+            ($"GET /j HTTP/1.1\r\nHost: {Host}\r\nUser-Agent: ok\r\nX-B: 1\r\n\r\n", 200),
+            ($"GET /k HTTP/1.1\r\nHost: {Host}\r\nUser-Agent: ok\r\nuser-agent: EvilBot\r\n\r\n", 403),
             ($"GET /e HTTP/1.1\r\nUser-Agent: ok\r\nHost: {Host}\r\nX-B: 2\r\nX-C: 3\r\nConnection: close\r\n\r\n", 200),
         ];
         foreach (var (head, status) in exchanges)
@@ -71,7 +78,7 @@ public sealed class Http1FrontTests(ITestOutputHelper output)
 
         // The front counts a connection's requests when it ends: the last head closes it.
         await WaitForAsync(() => gateway.Server.Http1FrontCounts!.Served == exchanges.Length);
-        Assert.Equal(3, backends.List[0].RequestCount);
+        Assert.Equal(7, backends.List[0].RequestCount);
     }
 
     [Fact]
