@@ -56,16 +56,57 @@ internal sealed partial class AseDefaultRuleSet : IManagedRuleSet
 
     public void Evaluate(WafRequest request, ManagedRuleContext context)
     {
-        foreach (var rule in AllRules)
+        var rules = AllRules;
+        var cookieSuspects = request.HasCookies ? CookieSuspects(request, context) : 0;
+        for (var i = 0; i < rules.Length; i++)
         {
-            if (context.IsEnabled(rule.Info) && Find(rule, request, context) is { } match)
+            var rule = rules[i];
+            if (context.IsEnabled(rule.Info) && Find(rule, request, context, cookiesMayMatch: (cookieSuspects & (1 << i)) != 0) is { } match)
             {
                 context.Report(match);
             }
         }
     }
 
-    private static ManagedRuleMatch? Find(ManagedRule rule, WafRequest request, ManagedRuleContext context)
+    /// <summary>
+    /// The enabled cookie rules (bit <c>i</c> for <c>AllRules[i]</c>) whose filter some cookie's value passes, from one
+    /// walk of the Cookie header for all of them: three rules read every cookie, and walking a browser's five cookies
+    /// once per rule (finding each ';' and '=', looking for '%') was 1% of the gateway's CPU with its headers. Only a
+    /// rule with its bit set walks the cookies again, to name the cookie and run its pattern (<see cref="Cookies"/>).
+    /// </summary>
+    private static int CookieSuspects(WafRequest request, ManagedRuleContext context)
+    {
+        var rules = AllRules;
+        var candidates = 0;
+        for (var i = 0; i < rules.Length; i++)
+        {
+            if ((rules[i].Targets & Targets.Cookies) != 0 && context.IsEnabled(rules[i].Info))
+            {
+                candidates |= 1 << i;
+            }
+        }
+
+        var suspects = 0;
+        foreach (var header in request.CookieHeaders)
+        {
+            var offset = 0;
+            while (suspects != candidates && header is not null && Forwarding.CookieHeader.TryNext(header, ref offset, out _, out var raw))
+            {
+                ReadOnlySpan<char> value = raw.Contains('%') ? request.DecodedCookie(header, offset, raw) : raw;
+                for (var i = 0; i < rules.Length; i++)
+                {
+                    if ((candidates & ~suspects & (1 << i)) != 0 && rules[i].MayMatch(value))
+                    {
+                        suspects |= 1 << i;
+                    }
+                }
+            }
+        }
+
+        return suspects;
+    }
+
+    private static ManagedRuleMatch? Find(ManagedRule rule, WafRequest request, ManagedRuleContext context, bool cookiesMayMatch)
     {
         var info = rule.Info;
         if ((rule.Targets & Targets.BodyError) != 0)
@@ -88,7 +129,7 @@ internal sealed partial class AseDefaultRuleSet : IManagedRuleSet
             return arg;
         }
 
-        if ((rule.Targets & Targets.Cookies) != 0 && request.HasCookies && Cookies(rule, request, context) is { } cookie)
+        if ((rule.Targets & Targets.Cookies) != 0 && cookiesMayMatch && Cookies(rule, request, context) is { } cookie)
         {
             return cookie;
         }

@@ -68,6 +68,17 @@ public sealed class AseDefaultRuleSetTests
     }
 
     [Fact]
+    public void Rules_FitTheBitsOfTheOneCookieWalk() => Assert.InRange(AseDefaultRuleSet.AllRules.Length, 1, 31);
+
+    [Fact]
+    public void Evaluate_AnAttackInTheSecondCookieHeader_IsFound_AsInTheFirst()
+    {
+        // HTTP/2 clients may send each cookie as a field of its own: the walk goes on into the next value.
+        var match = Assert.Single(Evaluate("/", "web.contoso.test", ("Cookie", "theme=dark; lang=en"), ("Cookie", "note=<script>alert(1)</script>")));
+        Assert.Equal(("941100", "REQUEST_COOKIES:note"), (match.Rule.RuleId, match.Variable));
+    }
+
+    [Fact]
     public void DecodedCookie_FirstEscapedCookieAskedAgain_IsDecodedOnce_OthersEachTime()
     {
         const string header = "a=%27x; b=%3Cy";
