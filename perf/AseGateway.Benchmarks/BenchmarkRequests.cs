@@ -36,7 +36,10 @@ internal static class BenchmarkRequests
     /// --browser-headers): a User-Agent, a Referer with a query, five cookies (one percent-escaped, with "=" and "&amp;"
     /// once decoded), client hints.
     /// </summary>
-    public static WafRequest BrowserPage()
+    public static WafRequest BrowserPage() => new(BrowserPageContext(), IPAddress.Loopback, 50000, "bench");
+
+    /// <summary>The request of <see cref="BrowserPage"/>, as the stages after the WAF see it.</summary>
+    public static DefaultHttpContext BrowserPageContext()
     {
         var context = GetRoot("HTTP/1.1");
         var headers = context.Request.Headers;
@@ -54,7 +57,7 @@ internal static class BenchmarkRequests
         headers["Sec-Fetch-Site"] = "same-origin";
         headers["Sec-Fetch-User"] = "?1";
         headers.UpgradeInsecureRequests = "1";
-        return new WafRequest(context, IPAddress.Loopback, 50000, "bench");
+        return context;
     }
 
     /// <summary>What h2load sends in perf/compare.sh: GET / over HTTP/2, its own User-Agent, no cookies.</summary>
@@ -66,7 +69,7 @@ internal static class BenchmarkRequests
     }
 
     /// <summary>GET / of compare.sh's app, bench.perf.test, with no header fields yet.</summary>
-    private static DefaultHttpContext GetRoot(string protocol)
+    public static DefaultHttpContext GetRoot(string protocol)
     {
         var context = new DefaultHttpContext();
         context.Request.Method = "GET";
