@@ -10,7 +10,7 @@ namespace AseGateway.Benchmarks;
 
 /// <summary>
 /// The head the fast path writes for a worker (<see cref="RequestHeadWriter.Write"/>): the request line, every client
-/// field it forwards and the App Service headers, into a pipe whose bytes are dropped after each head. A page request
+/// field it forwards and the App Service headers, into a writer that drops the bytes after each head. A page request
 /// with a browser's 14 fields (compare.sh's --browser-headers) and the bare GET of wrk and h2load.
 /// </summary>
 [MemoryDiagnoser]

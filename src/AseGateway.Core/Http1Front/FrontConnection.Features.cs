@@ -359,11 +359,9 @@ internal abstract partial class FrontConnection : IFeatureCollection,
         for (var i = 0; i < head.FieldCount; i++)
         {
             ref readonly var field = ref head.Fields[i];
-            var nameBytes = bytes.Slice(field.NameStart, field.NameLength);
-            var sameName = i < distinctSoFar && Ascii.Equals(nameBytes, _names[i]!);
-            var name = sameName ? _names[i]! : ReuseName(ref _names[i], nameBytes);
+            var name = ReuseName(ref _names[i], bytes.Slice(field.NameStart, field.NameLength), out var sameName);
             var value = Reuse(ref _values[i], bytes.Slice(field.ValueStart, field.ValueLength));
-            if (sameName)
+            if (sameName && i < distinctSoFar)
             {
                 headers.AppendDistinctField(name, value);
             }
@@ -393,12 +391,14 @@ internal abstract partial class FrontConnection : IFeatureCollection,
     /// <summary>
     /// <see cref="Reuse"/> for a name, and a name the stages ask for by <see cref="HeaderNames"/>' constant is that
     /// constant, spelled as Kestrel spells the names it knows whatever their case in the request: found by reference.
+    /// <paramref name="sameName"/> tells that the bytes are the previous head's name at this position, byte for byte.
     /// </summary>
-    private static string ReuseName(ref string? cached, ReadOnlySpan<byte> bytes)
+    private static string ReuseName(ref string? cached, ReadOnlySpan<byte> bytes, out bool sameName)
     {
-        if (cached is not null && Ascii.Equals(bytes, cached))
+        sameName = cached is not null && Ascii.Equals(bytes, cached);
+        if (sameName)
         {
-            return cached;
+            return cached!;
         }
 
         foreach (var known in KnownRequestNames)
