@@ -528,7 +528,7 @@ run_case() {
     counter=$!
   fi
   # The backend's CPU too: a fixture that costs more behind one proxy than behind another moves the req/s ratios
-  # (it did, before the backend ran inline in one process; README "The backend").
+  # (it did, before the backend ran inline in one process; docs/performance-log.md "The backend").
   local backend_pid="${TARGET_PID[backend]}" backend_before backend_after
   before="$(cpu_ticks "$pid")"; backend_before="$(cpu_ticks "$backend_pid")"
   result="$(load "$protocol" "$url" "$seconds" "$WORK/run-$target-$protocol.out")"

@@ -7,7 +7,7 @@ PERF_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 # perf_backend_env: the environment of the one backend process every target forwards to. It serves BACKEND_PORT and
 # BACKEND2_PORT when set (ase-full's two worker instances) with inline socket completions. Two processes sharing the 2 cores,
 # or one whose thread pool wakes and spins for each request, cost the machine more per request with some proxies in
-# front than with others; see perf/AseGateway.PerfBackend/Program.cs and README "Performance".
+# front than with others; see perf/AseGateway.PerfBackend/Program.cs and docs/performance-log.md "The backend".
 perf_backend_env() { echo "DOTNET_SYSTEM_NET_SOCKETS_INLINE_COMPLETIONS=1 PORT=$BACKEND_PORT${BACKEND2_PORT:+,$BACKEND2_PORT}"; }
 
 # post_body_files BYTES: WORK/body.bin (BYTES of "a", h2load's -d) and WORK/post.lua (wrk's -s: a POST of that body),

@@ -7,7 +7,7 @@ Each sample is put in one layer: the kernel's when it was taken in the kernel, e
 that belongs to a known layer (the gateway's feature folders, then the frameworks under them). A sample in the
 runtime's native code (locks, allocation, GC) thus counts for the managed layer that called it. Samples with no known
 frame are named by their leaf's library. With --layer, the leaf functions listed are only those of that layer's
-samples (e.g. --layer "fast path": what the fast path's samples ran, its own code or what it called). Percentages are of all the process's samples, as the README quotes them.
+samples (e.g. --layer "fast path": what the fast path's samples ran, its own code or what it called). Percentages are of all the process's samples, as the README and docs/performance-log.md quote them.
 .NET code is named only when the process ran with DOTNET_PerfMapEnabled=1 and DOTNET_EnableWriteXorExecute=0 (perf
 reads JIT-compiled names from /tmp/perf-PID.map for anonymous memory only); a Native AOT binary needs neither, and
 its names (dots written as underscores) are matched with the underscores read as dots.

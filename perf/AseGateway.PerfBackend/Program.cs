@@ -12,7 +12,7 @@ using System.Text;
 // With DOTNET_SYSTEM_NET_SOCKETS_INLINE_COMPLETIONS=1 (as compare.sh and ab.sh start it) Kestrel runs each request on
 // the socket engine's thread that received it, as TechEmpower's plaintext runs do: no hop to the thread pool, whose
 // workers, woken and then spinning for more work, cost this fixture more per request the less its requests arrive in
-// batches. That made the fixture's cost depend on the proxy in front of it; see README "Performance".
+// batches. That made the fixture's cost depend on the proxy in front of it; see docs/performance-log.md "The backend".
 var builder = WebApplication.CreateSlimBuilder(args);
 builder.Logging.ClearProviders();
 builder.WebHost.ConfigureKestrel(kestrel => kestrel.AddServerHeader = false);

@@ -6,7 +6,7 @@ namespace AseGateway.Management;
 
 /// <summary>
 /// Source-generated metadata for every type the management API reads or writes, so that it needs no reflection (and
-/// the gateway can be published as Native AOT, README "Native AOT"). The management host's JSON options resolve
+/// the gateway can be published as Native AOT, docs/performance-log.md "Native AOT"). The management host's JSON options resolve
 /// types from this context only (<see cref="Hosting.GatewayServer"/>), in the JIT build too: a handler that returns
 /// a type missing here fails its tests instead of failing only in the AOT build.
 /// </summary>

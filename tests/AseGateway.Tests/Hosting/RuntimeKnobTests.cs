@@ -10,7 +10,7 @@ public sealed class RuntimeKnobTests
     /// <summary>
     /// The JIT runtime reads a <c>RuntimeHostConfigurationOption</c> number in any base (<c>0x600000</c> works), a
     /// Native AOT binary reads the copy embedded in it as decimal only: <c>0x600000</c> parses as 0, "not set", and the
-    /// setting is silently off in the AOT build (README "Native AOT": the 6 MB gen-0 cap was lost that way).
+    /// setting is silently off in the AOT build (docs/performance-log.md "Native AOT": the 6 MB gen-0 cap was lost that way).
     /// </summary>
     [Fact]
     public void RuntimeHostConfigurationOptions_GatewayProject_AreDecimalNumbersOrBooleans()
