@@ -351,11 +351,42 @@ internal abstract partial class FrontConnection : IFeatureCollection,
         var headers = _requestHeaders;
         headers.ClearForParsedHead();
         ((IHttpRequestFeature)this).Headers = headers;
-        // A kept-alive client repeats its names in the same order. While this head's names are the previous head's,
-        // byte for byte, and those were distinct, a name cannot repeat one before it: it is added without the walk
-        // over the fields before it that a repeat needs (with a browser's fifteen fields, about a hundred length
-        // checks and a few letter comparisons for names of one length, such as the four Sec-Fetch-* ones).
         var distinctSoFar = _distinctNames;
+        if (head.FieldsRepeated)
+        {
+            // The previous head's field lines, byte for byte: its strings, without comparing them again (ReuseName
+            // would find each name the same, or the same known constant, and Reuse each value the same).
+            for (var i = 0; i < head.FieldCount; i++)
+            {
+                if (i < distinctSoFar)
+                {
+                    headers.AppendDistinctField(_names[i]!, _values[i]!);
+                }
+                else
+                {
+                    headers.AppendField(_names[i]!, _values[i]!);
+                }
+            }
+        }
+        else
+        {
+            AppendParsedFields(bytes, head, headers, distinctSoFar);
+        }
+
+        _distinctNames = headers.AnyFieldRepeated ? 0 : head.FieldCount;
+
+        _response.Reset(requestIsHead: ReferenceEquals(Method, HttpMethods.Head), closeRequested: head.ConnectionClose);
+    }
+
+    /// <summary>
+    /// The head's fields, each string the previous head's at its position when the bytes are the same. A kept-alive
+    /// client repeats its names in the same order. While this head's names are the previous head's, byte for byte, and
+    /// those were distinct, a name cannot repeat one before it: it is added without the walk over the fields before it
+    /// that a repeat needs (with a browser's fifteen fields, about a hundred length checks and a few letter comparisons
+    /// for names of one length, such as the four Sec-Fetch-* ones).
+    /// </summary>
+    private void AppendParsedFields(ReadOnlySpan<byte> bytes, RequestHead head, FrontHeaders headers, int distinctSoFar)
+    {
         for (var i = 0; i < head.FieldCount; i++)
         {
             ref readonly var field = ref head.Fields[i];
@@ -371,10 +402,6 @@ internal abstract partial class FrontConnection : IFeatureCollection,
                 headers.AppendField(name, value);
             }
         }
-
-        _distinctNames = headers.AnyFieldRepeated ? 0 : head.FieldCount;
-
-        _response.Reset(requestIsHead: ReferenceEquals(Method, HttpMethods.Head), closeRequested: head.ConnectionClose);
     }
 
     /// <summary>The string of the previous request's field at the same position when the bytes are the same, else a new one.</summary>

@@ -47,6 +47,75 @@ internal sealed class RequestHead
 
     /// <summary>A <c>Connection: close</c>: the connection ends after this request's response.</summary>
     public bool ConnectionClose;
+
+    /// <summary>
+    /// This head's fields are the previous head's, byte for byte: <see cref="Fields"/>, <see cref="FieldCount"/> and
+    /// <see cref="ConnectionClose"/> are the previous head's (its ranges moved with the request line), and so are the
+    /// strings the front made of them.
+    /// </summary>
+    public bool FieldsRepeated;
+
+    /// <summary>
+    /// A kept-alive client sends the same fields with every request (a browser's are about 1 KB, a load generator's
+    /// never change). Identical bytes parse to identical fields, so the last head's field lines are kept to be
+    /// compared with the next head's instead of parsed again; a longer block than this is parsed every time, so that an
+    /// idle connection holds at most this much.
+    /// </summary>
+    public const int MaxRepeatedFieldBytes = 4096;
+
+    private byte[] _fieldBytes = [];
+    private int _fieldBytesLength = -1;
+    private int _fieldsStart;
+
+    /// <summary>
+    /// True, with <see cref="FieldsRepeated"/> set and the ranges moved to <paramref name="fieldsStart"/>, when
+    /// <paramref name="fields"/> (the field lines and the empty line) are the last complete head's.
+    /// </summary>
+    public bool TryRepeatFields(ReadOnlySpan<byte> fields, int fieldsStart)
+    {
+        if (fields.Length != _fieldBytesLength || !fields.SequenceEqual(_fieldBytes.AsSpan(0, _fieldBytesLength)))
+        {
+            // Parsed afresh: until that parse completes, the ranges are no longer the kept block's.
+            _fieldBytesLength = -1;
+            FieldsRepeated = false;
+            return false;
+        }
+
+        var shift = fieldsStart - _fieldsStart;
+        if (shift != 0)
+        {
+            for (var i = 0; i < FieldCount; i++)
+            {
+                ref var field = ref Fields[i];
+                field.NameStart += shift;
+                field.ValueStart += shift;
+            }
+
+            _fieldsStart = fieldsStart;
+        }
+
+        FieldsRepeated = true;
+        return true;
+    }
+
+    /// <summary>Keeps the field lines of a head just parsed whole, for <see cref="TryRepeatFields"/>.</summary>
+    public void KeepFields(ReadOnlySpan<byte> fields, int fieldsStart)
+    {
+        if (fields.Length > MaxRepeatedFieldBytes)
+        {
+            return;
+        }
+
+        if (_fieldBytes.Length < fields.Length)
+        {
+            // Grown once or twice per connection, to the size of its client's heads.
+            _fieldBytes = new byte[Math.Min(MaxRepeatedFieldBytes, Math.Max(fields.Length, 2 * _fieldBytes.Length))];
+        }
+
+        fields.CopyTo(_fieldBytes);
+        _fieldBytesLength = fields.Length;
+        _fieldsStart = fieldsStart;
+    }
 }
 
 /// <summary>
@@ -101,11 +170,18 @@ internal static class RequestHeadParser
             return HeadParseResult.Unsupported;
         }
 
+        head.Length = length;
+        var fieldsStart = lineEnd + 2;
+        var fields = buffer[fieldsStart..length];
+        if (head.TryRepeatFields(fields, fieldsStart))
+        {
+            return HeadParseResult.Complete;
+        }
+
         head.FieldCount = 0;
         head.ConnectionClose = false;
-        head.Length = length;
         var hosts = 0;
-        var position = lineEnd + 2;
+        var position = fieldsStart;
         while (position < end + 2)
         {
             var line = buffer[position..];
@@ -118,7 +194,13 @@ internal static class RequestHeadParser
             position += lineEnd + 2;
         }
 
-        return hosts == 1 ? HeadParseResult.Complete : HeadParseResult.Unsupported;
+        if (hosts != 1)
+        {
+            return HeadParseResult.Unsupported;
+        }
+
+        head.KeepFields(fields, fieldsStart);
+        return HeadParseResult.Complete;
     }
 
     private static bool HasBareLineFeed(ReadOnlySpan<byte> buffer)

@@ -82,6 +82,44 @@ public sealed class Http1FrontTests(ITestOutputHelper output)
     }
 
     [Fact]
+    public async Task SameFields_UnderOtherRequestLines_EachRequestForwardedWithItsOwnTargetAndTheFields()
+    {
+        await using var backends = await Backends.StartAsync(1);
+        await using var gateway = await StartAsync(backends);
+
+        // A kept-alive client's usual heads: the same field lines under changing request lines, whose fields the front
+        // takes from the head before instead of parsing them again; then one value changes, and the next head
+        // repeats the changed one.
+        using var socket = await ConnectAsync(gateway);
+        var fields = $"Host: {Host}\r\nUser-Agent: Mozilla/5.0 (X11)\r\nAccept-Language: en-US,en;q=0.9\r\nCookie: session=abc; theme=dark\r\n";
+        (string Line, string Cookie)[] requests =
+        [
+            ("GET / HTTP/1.1", "session=abc; theme=dark"),
+            ("GET /products/list?page=2&sort=price HTTP/1.1", "session=abc; theme=dark"),
+            ("GET /a HTTP/1.1", "session=abc; theme=dark"),
+            ("GET /b HTTP/1.1", "session=xyz; theme=dark"),
+            ("GET /c?d=1 HTTP/1.1", "session=xyz; theme=dark"),
+        ];
+        foreach (var (line, cookie) in requests)
+        {
+            var head = $"{line}\r\n{fields.Replace("session=abc; theme=dark", cookie, StringComparison.Ordinal)}\r\n";
+            Assert.Equal([200], (await ExchangeAsync(socket, head, responses: 1)).Statuses);
+        }
+
+        var received = backends.List[0].ReceivedHeaders.ToArray();
+        Assert.Equal(requests.Length, received.Length);
+        for (var i = 0; i < requests.Length; i++)
+        {
+            Assert.Equal(requests[i].Line.Split(' ')[1], received[i]["X-Original-URL"]);
+            Assert.Equal(requests[i].Cookie, received[i]["Cookie"]);
+            Assert.Equal("Mozilla/5.0 (X11)", received[i]["User-Agent"]);
+            Assert.Equal("en-US,en;q=0.9", received[i]["Accept-Language"]);
+        }
+
+        Assert.Equal(0, gateway.Server.Http1FrontCounts!.HandedOff);
+    }
+
+    [Fact]
     public async Task Pipelined_PlainThenBodyThenPlain_KestrelTakesOverAtTheBody_AllAnsweredInOrder()
     {
         await using var backends = await Backends.StartAsync(1);

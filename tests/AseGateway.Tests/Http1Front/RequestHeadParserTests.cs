@@ -96,6 +96,77 @@ public sealed class RequestHeadParserTests
         Assert.True(head.ConnectionClose);
     }
 
+    [Fact]
+    public void RepeatedFields_AfterOtherRequestLines_AreTheSameFieldsWhereTheyNowLie()
+    {
+        const string Fields = "Host: a.test\r\nUser-Agent:  ua/1 \r\nCookie: a=1; b=2\r\nConnection: close\r\n\r\n";
+        var head = new RequestHead();
+        Assert.Equal(HeadParseResult.Complete, Parse(head, "GET / HTTP/1.1\r\n" + Fields));
+        Assert.False(head.FieldsRepeated);
+
+        // Longer, then shorter request lines: the ranges move with them.
+        foreach (var line in new[] { "HEAD /a/much/longer/path?with=query HTTP/1.1\r\n", "GET /b HTTP/1.1\r\n" })
+        {
+            var raw = line + Fields;
+            Assert.Equal(HeadParseResult.Complete, Parse(head, raw));
+            Assert.True(head.FieldsRepeated, line);
+            Assert.Equal(raw.Length, head.Length);
+            Assert.True(head.ConnectionClose);
+            Assert.Equal(["Host=a.test", "User-Agent=ua/1", "Cookie=a=1; b=2", "Connection=close"], FieldsOf(raw, head));
+        }
+    }
+
+    [Fact]
+    public void FieldsThatDifferInOneByte_AreParsedAfresh()
+    {
+        var head = new RequestHead();
+        Assert.Equal(HeadParseResult.Complete, Parse(head, "GET / HTTP/1.1\r\nHost: a.test\r\nX-V: 1\r\nConnection: close\r\n\r\n"));
+
+        const string Other = "GET / HTTP/1.1\r\nHost: a.test\r\nX-V: 2\r\nConnection: close\r\n\r\n";
+        Assert.Equal(HeadParseResult.Complete, Parse(head, Other));
+        Assert.False(head.FieldsRepeated);
+        Assert.Equal(["Host=a.test", "X-V=2", "Connection=close"], FieldsOf(Other, head));
+
+        const string NoClose = "GET / HTTP/1.1\r\nHost: a.test\r\nX-V: 2\r\n\r\n";
+        Assert.Equal(HeadParseResult.Complete, Parse(head, NoClose));
+        Assert.False(head.FieldsRepeated);
+        Assert.False(head.ConnectionClose);
+        Assert.Equal(["Host=a.test", "X-V=2"], FieldsOf(NoClose, head));
+    }
+
+    [Fact]
+    public void AfterAHeadLeftToKestrel_TheFieldsAreParsedAfresh()
+    {
+        const string Plain = "GET / HTTP/1.1\r\nHost: a.test\r\nX-V: 1\r\n\r\n";
+        var head = new RequestHead();
+        Assert.Equal(HeadParseResult.Complete, Parse(head, Plain));
+
+        // Its parse stopped at Expect, with the ranges half rewritten: the block kept before is no longer theirs.
+        Assert.Equal(HeadParseResult.Unsupported, Parse(head, "GET / HTTP/1.1\r\nHost: a.test\r\nExpect: 100-continue\r\n\r\n"));
+
+        Assert.Equal(HeadParseResult.Complete, Parse(head, Plain));
+        Assert.False(head.FieldsRepeated);
+        Assert.Equal(["Host=a.test", "X-V=1"], FieldsOf(Plain, head));
+    }
+
+    [Fact]
+    public void FieldsLongerThanWhatIsKept_AreParsedEveryTime()
+    {
+        var raw = "GET / HTTP/1.1\r\nHost: a.test\r\nX-Big: " + new string('a', RequestHead.MaxRepeatedFieldBytes) + "\r\n\r\n";
+        var head = new RequestHead();
+        for (var i = 0; i < 2; i++)
+        {
+            Assert.Equal(HeadParseResult.Complete, Parse(head, raw));
+            Assert.False(head.FieldsRepeated);
+            Assert.Equal(2, head.FieldCount);
+        }
+    }
+
+    private static HeadParseResult Parse(RequestHead head, string raw) => RequestHeadParser.TryParse(Encoding.Latin1.GetBytes(raw), head, Limit);
+
+    private static string[] FieldsOf(string raw, RequestHead head) =>
+        [.. head.Fields.Take(head.FieldCount).Select(f => $"{raw.AsSpan(f.NameStart, f.NameLength)}={raw.AsSpan(f.ValueStart, f.ValueLength)}")];
+
     private static HeadParseResult Parse(string raw, out RequestHead head)
     {
         head = new RequestHead();
