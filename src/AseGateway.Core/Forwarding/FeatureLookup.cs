@@ -20,7 +20,7 @@ internal static class FeatureLookup
     /// <summary>The feature of type <typeparamref name="T"/>, or null; the same answer as <c>Get&lt;T&gt;()</c>.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static T? Find<T>(this IFeatureCollection features)
-        where T : class => (T?)features[typeof(T)];
+        where T : class => (T?)features[FeatureKey<T>.Type];
 
     /// <summary><see cref="HttpContext.RequestAborted"/> through the indexer: the same token, none without the feature.</summary>
     public static CancellationToken Aborted(this HttpContext context) =>
@@ -29,4 +29,14 @@ internal static class FeatureLookup
     /// <summary>YARP's per-request proxy state, as <c>GetReverseProxyFeature()</c> finds it (and the same error without it).</summary>
     public static IReverseProxyFeature ReverseProxyFeature(this HttpContext context) =>
         context.Features.Find<IReverseProxyFeature>() ?? throw new InvalidOperationException("ReverseProxyFeature unspecified.");
+}
+
+/// <summary>
+/// <c>typeof(T)</c> kept in a static field. Native AOT makes a <c>typeof</c> in code a call that materialises the type
+/// object from its method table (a load and a test of the type's writable data) at every lookup; a static readonly
+/// field the compiler preinitialises is read as a constant instead. The JIT folds both to the same constant.
+/// </summary>
+internal static class FeatureKey<T>
+{
+    public static readonly Type Type = typeof(T);
 }

@@ -101,6 +101,8 @@ internal abstract partial class FrontConnection : IFeatureCollection,
 
     public int Revision => _revision;
 
+    // Keys are compared by reference: a runtime type is one object per type, so for the keys typeof gives this is
+    // Type's own ==, which Native AOT calls (it does not inline it) for each compare of the chains below.
     public object? this[Type key]
     {
         get
@@ -112,7 +114,7 @@ internal abstract partial class FrontConnection : IFeatureCollection,
 
             foreach (var (type, feature) in _extra)
             {
-                if (type == key)
+                if (ReferenceEquals(type, key))
                 {
                     return feature;
                 }
@@ -122,7 +124,7 @@ internal abstract partial class FrontConnection : IFeatureCollection,
             // reference instead of a dictionary's hashing, for the many features a request asks for and lacks.
             foreach (var (type, feature) in _connectionFeatures)
             {
-                if (type == key)
+                if (ReferenceEquals(type, key))
                 {
                     return feature;
                 }
@@ -134,31 +136,31 @@ internal abstract partial class FrontConnection : IFeatureCollection,
         set
         {
             _revision++;
-            if (key == typeof(IHttpRequestFeature))
+            if (ReferenceEquals(key, Slots.Request))
             {
                 _requestFeature = value is null or IHttpRequestFeature ? value : throw NotA(key, value);
             }
-            else if (key == typeof(IHttpResponseFeature))
+            else if (ReferenceEquals(key, Slots.Response))
             {
                 _responseFeature = value is null or IHttpResponseFeature ? value : throw NotA(key, value);
             }
-            else if (key == typeof(IHttpResponseBodyFeature))
+            else if (ReferenceEquals(key, Slots.ResponseBody))
             {
                 _responseBodyFeature = value is null or IHttpResponseBodyFeature ? value : throw NotA(key, value);
             }
-            else if (key == typeof(IHttpConnectionFeature))
+            else if (ReferenceEquals(key, Slots.Connection))
             {
                 _connectionFeature = value is null or IHttpConnectionFeature ? value : throw NotA(key, value);
             }
-            else if (key == typeof(IHttpRequestLifetimeFeature))
+            else if (ReferenceEquals(key, Slots.Lifetime))
             {
                 _lifetimeFeature = value is null or IHttpRequestLifetimeFeature ? value : throw NotA(key, value);
             }
-            else if (key == typeof(IHttpRequestIdentifierFeature))
+            else if (ReferenceEquals(key, Slots.Identifier))
             {
                 _identifierFeature = value is null or IHttpRequestIdentifierFeature ? value : throw NotA(key, value);
             }
-            else if (key == typeof(IHttpRequestBodyDetectionFeature))
+            else if (ReferenceEquals(key, Slots.BodyDetection))
             {
                 _bodyDetectionFeature = value is null or IHttpRequestBodyDetectionFeature ? value : throw NotA(key, value);
             }
@@ -186,25 +188,25 @@ internal abstract partial class FrontConnection : IFeatureCollection,
     /// <summary>The fixed slots, each holding the feature of its type for this request (or null).</summary>
     private bool TryGetSlot(Type key, out object? feature)
     {
-        feature = key == typeof(IHttpRequestFeature) ? _requestFeature
-            : key == typeof(IHttpResponseFeature) ? _responseFeature
-            : key == typeof(IHttpResponseBodyFeature) ? _responseBodyFeature
-            : key == typeof(IHttpConnectionFeature) ? _connectionFeature
-            : key == typeof(IHttpRequestLifetimeFeature) ? _lifetimeFeature
-            : key == typeof(IHttpRequestIdentifierFeature) ? _identifierFeature
-            : key == typeof(IHttpRequestBodyDetectionFeature) ? _bodyDetectionFeature
+        feature = ReferenceEquals(key, Slots.Request) ? _requestFeature
+            : ReferenceEquals(key, Slots.Response) ? _responseFeature
+            : ReferenceEquals(key, Slots.ResponseBody) ? _responseBodyFeature
+            : ReferenceEquals(key, Slots.Connection) ? _connectionFeature
+            : ReferenceEquals(key, Slots.Lifetime) ? _lifetimeFeature
+            : ReferenceEquals(key, Slots.Identifier) ? _identifierFeature
+            : ReferenceEquals(key, Slots.BodyDetection) ? _bodyDetectionFeature
             : null;
         return feature is not null || IsSlot(key);
     }
 
     private static bool IsSlot(Type key) =>
-        key == typeof(IHttpRequestFeature)
-        || key == typeof(IHttpResponseFeature)
-        || key == typeof(IHttpResponseBodyFeature)
-        || key == typeof(IHttpConnectionFeature)
-        || key == typeof(IHttpRequestLifetimeFeature)
-        || key == typeof(IHttpRequestIdentifierFeature)
-        || key == typeof(IHttpRequestBodyDetectionFeature);
+        ReferenceEquals(key, Slots.Request)
+        || ReferenceEquals(key, Slots.Response)
+        || ReferenceEquals(key, Slots.ResponseBody)
+        || ReferenceEquals(key, Slots.Connection)
+        || ReferenceEquals(key, Slots.Lifetime)
+        || ReferenceEquals(key, Slots.Identifier)
+        || ReferenceEquals(key, Slots.BodyDetection);
 
     public void Set<TFeature>(TFeature? instance) => this[typeof(TFeature)] = instance;
 
@@ -239,6 +241,21 @@ internal abstract partial class FrontConnection : IFeatureCollection,
         _connection.Abort(new ConnectionAbortedException("The request was aborted by the application."));
     }
 
+    /// <summary>
+    /// The slots' keys, read as constants: Native AOT compiles a typeof in code to a call that finds the type object
+    /// through its method table, once per compare.
+    /// </summary>
+    private static class Slots
+    {
+        public static readonly Type Request = typeof(IHttpRequestFeature);
+        public static readonly Type Response = typeof(IHttpResponseFeature);
+        public static readonly Type ResponseBody = typeof(IHttpResponseBodyFeature);
+        public static readonly Type Connection = typeof(IHttpConnectionFeature);
+        public static readonly Type Lifetime = typeof(IHttpRequestLifetimeFeature);
+        public static readonly Type Identifier = typeof(IHttpRequestIdentifierFeature);
+        public static readonly Type BodyDetection = typeof(IHttpRequestBodyDetectionFeature);
+    }
+
     /// <summary>A slot only ever holds its own type: <see cref="Get{TFeature}"/> returns it without a checked cast.</summary>
     private static ArgumentException NotA(Type key, object value) => new($"A {value.GetType()} is not a {key}.", nameof(value));
 
@@ -254,7 +271,7 @@ internal abstract partial class FrontConnection : IFeatureCollection,
     {
         for (var i = 0; i < _extra.Count; i++)
         {
-            if (_extra[i].Key != key)
+            if (!ReferenceEquals(_extra[i].Key, key))
             {
                 continue;
             }
