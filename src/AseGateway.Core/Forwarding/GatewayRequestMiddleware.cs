@@ -22,21 +22,22 @@ internal sealed class GatewayRequestMiddleware
     public Task InvokeAsync(HttpContext context)
     {
         var snapshot = _snapshots.Current;
-        // Through the indexer, not HttpContext.Connection: see FeatureLookup.
+        // Through the indexer, not HttpContext.Connection or HttpContext.Request: see FeatureLookup.
         var connection = context.Features.Find<IHttpConnectionFeature>();
         var peer = connection?.RemoteIpAddress is { } remote ? NetworkParsing.Normalize(remote) : null;
         var trusted = snapshot.TrustedForwarders.Contains(peer);
         var client = peer;
         int? clientPort = connection?.RemotePort ?? 0;
-        if (trusted && context.Request.Headers.TryGetValue(AppServiceHeaders.ForwardedFor, out var forwardedFor)
+        var headers = context.Features.Find<IHttpRequestFeature>()!.Headers;
+        if (trusted && headers.TryGetValue(AppServiceHeaders.ForwardedFor, out var forwardedFor)
             && ForwardedForParser.FindClient(forwardedFor, snapshot.TrustedForwarders) is { } forwardedClient)
         {
             client = forwardedClient;
             clientPort = null;
         }
 
-        context.Features[typeof(GatewayRequestFeature)] = new GatewayRequestFeature(snapshot, peer, trusted, client, clientPort);
-        RangeLimit.Apply(context.Request.Headers, snapshot.Limits.MaxRanges);
+        context.Features[FeatureKey<GatewayRequestFeature>.Type] = new GatewayRequestFeature(snapshot, peer, trusted, client, clientPort);
+        RangeLimit.Apply(headers, snapshot.Limits.MaxRanges);
         return _next(context);
     }
 }

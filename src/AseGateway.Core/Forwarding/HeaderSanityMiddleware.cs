@@ -1,6 +1,7 @@
 using System.Buffers;
 using System.Text;
 using Microsoft.AspNetCore.Http;
+using Microsoft.AspNetCore.Http.Features;
 using Microsoft.Extensions.Logging;
 
 namespace AseGateway.Forwarding;
@@ -34,7 +35,8 @@ internal sealed partial class HeaderSanityMiddleware
 
     public Task InvokeAsync(HttpContext context)
     {
-        var headers = context.Request.Headers;
+        // Through the indexer, not HttpContext.Request: see FeatureLookup.
+        var headers = context.Features.Find<IHttpRequestFeature>()!.Headers;
         bool singleAscii;
         if (headers is Http1Front.FrontHeaders { OnlyParsedFields: true } parsed)
         {

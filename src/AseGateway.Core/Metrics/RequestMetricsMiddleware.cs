@@ -2,6 +2,7 @@ using System.Diagnostics;
 using AseGateway.Forwarding;
 using AseGateway.Observability;
 using Microsoft.AspNetCore.Http;
+using Microsoft.AspNetCore.Http.Features;
 using Yarp.ReverseProxy.Forwarder;
 
 namespace AseGateway.Metrics;
@@ -41,7 +42,8 @@ internal sealed class RequestMetricsMiddleware
         {
             gateway.RequestStarted = Stopwatch.GetTimestamp();
             gateway.AccessLog = AccessLogRecording.Start(context, gateway.Snapshot.AccessLog);
-            context.Response.OnCompleted(_complete, context);
+            // The response feature through the indexer, not HttpContext.Response: see FeatureLookup.
+            context.Features.Find<IHttpResponseFeature>()!.OnCompleted(_complete, context);
         }
 
         return _next(context);

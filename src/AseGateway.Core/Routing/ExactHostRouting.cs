@@ -1,5 +1,7 @@
 using System.Collections.Frozen;
+using AseGateway.Forwarding;
 using Microsoft.AspNetCore.Http;
+using Microsoft.AspNetCore.Http.Features;
 using Microsoft.AspNetCore.Routing;
 using Microsoft.Extensions.Primitives;
 using Yarp.ReverseProxy.Model;
@@ -29,13 +31,33 @@ internal sealed class ExactHostRoutingMiddleware
 
     public Task InvokeAsync(HttpContext context)
     {
-        if (_endpoints.Find(context.Request.Host) is { RequestDelegate: { } proxy } endpoint && context.GetEndpoint() is null)
+        // HttpRequest.Host's answer, and below what GetEndpoint() and SetEndpoint() would read and set, through the
+        // indexer: they ask for their feature with IFeatureCollection.Get<T>, a generic virtual call (see FeatureLookup).
+        var host = HostString.FromUriComponent(context.Features.Find<IHttpRequestFeature>()!.Headers.Host.ToString());
+        if (_endpoints.Find(host) is not { RequestDelegate: { } proxy } endpoint)
         {
-            context.SetEndpoint(endpoint);
-            return proxy(context);
+            return _next(context);
         }
 
-        return _next(context);
+        var feature = context.Features.Find<IEndpointFeature>();
+        if (feature?.Endpoint is not null)
+        {
+            return _next(context);
+        }
+
+        if (feature is null)
+        {
+            context.Features[FeatureKey<IEndpointFeature>.Type] = feature = new EndpointFeature();
+        }
+
+        feature.Endpoint = endpoint;
+        return proxy(context);
+    }
+
+    /// <summary>The feature SetEndpoint() adds to a collection that has none (its own is private).</summary>
+    private sealed class EndpointFeature : IEndpointFeature
+    {
+        public Endpoint? Endpoint { get; set; }
     }
 }
 

@@ -570,11 +570,13 @@ internal sealed partial class FastPathForwarderMiddleware
     /// <summary>Status, reason phrase and headers as YARP's transformer copies them, then the affinity cookie.</summary>
     private void ApplyHead(HttpContext context, GatewayRequestFeature gateway, ResponseHead head)
     {
-        var response = context.Response;
+        // The response feature itself, as HttpResponse's StatusCode and Headers reach it, through the indexer: the
+        // HttpResponse asks for it with the generic Get<T> (see FeatureLookup) each time the features change.
+        var response = context.Features.Find<IHttpResponseFeature>()!;
         response.StatusCode = head.StatusCode;
         if (head.ReasonPhrase is not null && !HttpProtocol.IsHttp2(context.Request.Protocol) && !HttpProtocol.IsHttp3(context.Request.Protocol))
         {
-            context.Features.Find<IHttpResponseFeature>()!.ReasonPhrase = head.ReasonPhrase;
+            response.ReasonPhrase = head.ReasonPhrase;
         }
 
         var headers = response.Headers;
