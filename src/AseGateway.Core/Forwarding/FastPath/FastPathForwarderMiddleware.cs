@@ -181,6 +181,8 @@ internal sealed partial class FastPathForwarderMiddleware
                     var requestIsHead = HttpMethods.IsHead(context.Request.Method);
                     var interim = 0;
                     var bytesAfterHead = false;
+                    ReadOnlySequence<byte> wholeBody = default;
+                    var leftover = false;
                     while (true)
                     {
                         var result = await connection.ReadAsync(token);
@@ -190,6 +192,15 @@ internal sealed partial class FastPathForwarderMiddleware
                         if (parsed == HeadParseResult.Complete)
                         {
                             bytesAfterHead = buffer.Length > consumed;
+                            if (!head.IsInterim && head.Framing == ResponseFraming.ContentLength && head.ContentLength > 0 && buffer.Length - consumed >= head.ContentLength)
+                            {
+                                // The whole body came with the head (a small answer's common case): it is copied from
+                                // this read below, and the reader not advanced until then.
+                                wholeBody = buffer.Slice(consumed, head.ContentLength);
+                                leftover = buffer.Length - consumed > head.ContentLength;
+                                break;
+                            }
+
                             reader.AdvanceTo(buffer.GetPosition(consumed));
                             if (head.IsInterim && ++interim <= MaxInterimResponses)
                             {
@@ -239,9 +250,18 @@ internal sealed partial class FastPathForwarderMiddleware
                     }
 
                     ApplyHead(context, gateway, head);
-                    // "Content-Length: 0" has nothing to copy: reading for it would wait on an idle keep-alive connection.
-                    var bodyless = head.Framing == ResponseFraming.NoBody || (head.Framing == ResponseFraming.ContentLength && head.ContentLength == 0);
-                    var reusable = bodyless ? !bytesAfterHead : await CopyResponseBodyAsync(context, connection, head);
+                    bool reusable;
+                    if (!wholeBody.IsEmpty)
+                    {
+                        reusable = await WriteWholeBodyAsync(context, connection, wholeBody, leftover);
+                    }
+                    else
+                    {
+                        // "Content-Length: 0" has nothing to copy: reading for it would wait on an idle keep-alive connection.
+                        var bodyless = head.Framing == ResponseFraming.NoBody || (head.Framing == ResponseFraming.ContentLength && head.ContentLength == 0);
+                        reusable = bodyless ? !bytesAfterHead : await CopyResponseBodyAsync(context, connection, head);
+                    }
+
                     outcome = reusable && head.KeepAlive ? Outcome.Reuse : Outcome.Close;
                     return;
                 }
@@ -603,6 +623,30 @@ internal sealed partial class FastPathForwarderMiddleware
         }
 
         _affinity.Apply(context, gateway);
+    }
+
+    /// <summary>
+    /// Copies a body that arrived whole with its head from the read that brought both, then releases that read: no
+    /// second read of the connection, no copying loop. True when nothing followed the body and the connection can be
+    /// reused. Flushes only a response already started, as <see cref="CopyResponseBodyAsync"/> does at its end.
+    /// </summary>
+    private ValueTask<bool> WriteWholeBodyAsync(HttpContext context, UpstreamConnection connection, in ReadOnlySequence<byte> body, bool leftover)
+    {
+        var output = context.Response.BodyWriter;
+        output.Write(body);
+        connection.Reader.AdvanceTo(body.End);
+        if (!context.Response.HasStarted)
+        {
+            return new ValueTask<bool>(!leftover);
+        }
+
+        return leftover ? FlushThenCloseAsync(context, output) : TryFlushAsync(context, output, wrote: true);
+    }
+
+    private async ValueTask<bool> FlushThenCloseAsync(HttpContext context, PipeWriter output)
+    {
+        await TryFlushAsync(context, output, wrote: true);
+        return false;
     }
 
     /// <summary>Streams the body to the client; true when the connection ended exactly at the body's end and can be reused.</summary>

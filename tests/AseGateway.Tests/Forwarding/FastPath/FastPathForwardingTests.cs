@@ -239,6 +239,22 @@ public sealed class FastPathForwardingTests(ITestOutputHelper output)
     }
 
     [Fact]
+    public async Task BytesAfterTheBody_InTheSameSend_RetireTheConnection_TheNextRequestGetsItsOwnAnswer()
+    {
+        // The body arrives whole with its head, and a second response nobody asked for right behind it: the client
+        // gets exactly its body, and the connection is not pooled with the stray answer in it.
+        await using var upstream = RawUpstream.Start(request => request.Contains("/first", StringComparison.Ordinal)
+            ? RawReply.Text("HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nokHTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nstale")
+            : RawReply.Text("HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nfresh"));
+        await using var gateway = await TestGateway.StartAsync(Config(upstream.Url), output);
+
+        Assert.Equal("ok", await gateway.GetBodyAsync(TestConfigs.AppHost, "/first"));
+        Assert.Equal("fresh", await gateway.GetBodyAsync(TestConfigs.AppHost, "/second"));
+        Assert.Equal("fresh", await gateway.GetBodyAsync(TestConfigs.AppHost, "/third"));
+        Assert.Equal(2, upstream.Connections);
+    }
+
+    [Fact]
     public async Task BytesSentWhileIdle_RetireTheConnection_TheNextRequestGetsItsOwnAnswer()
     {
         // A worker out of step writes a response nobody asked for on the pooled connection: taken for the next
