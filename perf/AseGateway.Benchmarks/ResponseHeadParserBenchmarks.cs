@@ -6,8 +6,9 @@ using BenchmarkDotNet.Attributes;
 namespace AseGateway.Benchmarks;
 
 /// <summary>
-/// The fast path's per-response parsing: a Kestrel worker's typical head (the perf backend's), a larger head with
-/// cookies and caching fields, and a chunked body with an extension and a trailer decoded into a reused buffer.
+/// The fast path's per-response parsing: a Kestrel worker's typical head (the perf backend's) as it repeats on a
+/// kept-alive connection within a second and as it changes (its Date, every other call), a larger head with cookies
+/// and caching fields, and a chunked body with an extension and a trailer decoded into a reused buffer.
 /// </summary>
 [MemoryDiagnoser]
 public class ResponseHeadParserBenchmarks
@@ -16,6 +17,8 @@ public class ResponseHeadParserBenchmarks
     private readonly ChunkedDecoder _chunked = new();
     private readonly ArrayBufferWriter<byte> _output = new(4096);
     private byte[] _small = [];
+    private byte[] _smallNextSecond = [];
+    private bool _odd;
     private byte[] _large = [];
     private ReadOnlySequence<byte> _chunkedBody;
 
@@ -23,6 +26,7 @@ public class ResponseHeadParserBenchmarks
     public void Setup()
     {
         _small = Encoding.ASCII.GetBytes("HTTP/1.1 200 OK\r\nContent-Length: 13\r\nContent-Type: text/plain\r\nDate: Mon, 30 Nov 2026 03:00:00 GMT\r\nServer: Kestrel\r\n\r\n");
+        _smallNextSecond = Encoding.ASCII.GetBytes("HTTP/1.1 200 OK\r\nContent-Length: 13\r\nContent-Type: text/plain\r\nDate: Mon, 30 Nov 2026 03:00:01 GMT\r\nServer: Kestrel\r\n\r\n");
         _large = Encoding.ASCII.GetBytes(
             "HTTP/1.1 200 OK\r\nContent-Type: application/json; charset=utf-8\r\nDate: Mon, 30 Nov 2026 03:00:00 GMT\r\nServer: Kestrel\r\n"
             + "Transfer-Encoding: chunked\r\nCache-Control: private, max-age=0\r\nVary: Accept-Encoding\r\nETag: \"0x8DCF1A2B3C4D5E6\"\r\n"
@@ -36,6 +40,14 @@ public class ResponseHeadParserBenchmarks
     public int ParseSmallHead()
     {
         ResponseHeadParser.TryParse(_small, requestIsHead: false, _head, out var consumed);
+        return consumed;
+    }
+
+    [Benchmark]
+    public int ParseChangingSmallHead()
+    {
+        _odd = !_odd;
+        ResponseHeadParser.TryParse(_odd ? _small : _smallNextSecond, requestIsHead: false, _head, out var consumed);
         return consumed;
     }
 

@@ -63,8 +63,7 @@ internal sealed class RequestHead
     /// </summary>
     public const int MaxRepeatedFieldBytes = 4096;
 
-    private byte[] _fieldBytes = [];
-    private int _fieldBytesLength = -1;
+    private readonly Forwarding.RepeatedBlock _fieldLines = new(MaxRepeatedFieldBytes);
     private int _fieldsStart;
 
     /// <summary>
@@ -73,10 +72,9 @@ internal sealed class RequestHead
     /// </summary>
     public bool TryRepeatFields(ReadOnlySpan<byte> fields, int fieldsStart)
     {
-        if (fields.Length != _fieldBytesLength || !fields.SequenceEqual(_fieldBytes.AsSpan(0, _fieldBytesLength)))
+        if (!_fieldLines.Matches(fields))
         {
             // Parsed afresh: until that parse completes, the ranges are no longer the kept block's.
-            _fieldBytesLength = -1;
             FieldsRepeated = false;
             return false;
         }
@@ -101,19 +99,7 @@ internal sealed class RequestHead
     /// <summary>Keeps the field lines of a head just parsed whole, for <see cref="TryRepeatFields"/>.</summary>
     public void KeepFields(ReadOnlySpan<byte> fields, int fieldsStart)
     {
-        if (fields.Length > MaxRepeatedFieldBytes)
-        {
-            return;
-        }
-
-        if (_fieldBytes.Length < fields.Length)
-        {
-            // Grown once or twice per connection, to the size of its client's heads.
-            _fieldBytes = new byte[Math.Min(MaxRepeatedFieldBytes, Math.Max(fields.Length, 2 * _fieldBytes.Length))];
-        }
-
-        fields.CopyTo(_fieldBytes);
-        _fieldBytesLength = fields.Length;
+        _fieldLines.Keep(fields);
         _fieldsStart = fieldsStart;
     }
 }

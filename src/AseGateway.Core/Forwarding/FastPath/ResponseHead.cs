@@ -46,6 +46,11 @@ internal sealed class ResponseHead
     /// <summary>Why the head was refused (for the log); null when it was not.</summary>
     public string? Error { get; set; }
 
+    /// <summary>A worker's heads repeat within a second (its Date changes once a second): up to this long, the last is kept.</summary>
+    public const int MaxRepeatedHeadBytes = 1024;
+
+    private readonly RepeatedBlock _lastHead = new(MaxRepeatedHeadBytes);
+
     private List<KeyValuePair<string, string>> _previous = new(16);
 
     /// <summary>Every field in arrival order, hop-by-hop ones included (the copy to Kestrel filters them).</summary>
@@ -80,6 +85,16 @@ internal sealed class ResponseHead
         (_previous, Fields) = (Fields, _previous);
         Fields.Clear();
     }
+
+    /// <summary>
+    /// True when <paramref name="block"/> (the status line and the field lines) is the last head parsed whole, byte for
+    /// byte: what that parse found still stands (status, fields and their strings, Content-Length, Connection: close),
+    /// and only the framing, which depends on the request too, is decided again.
+    /// </summary>
+    public bool TryRepeat(ReadOnlySpan<byte> block) => _lastHead.Matches(block);
+
+    /// <summary>Keeps a head just parsed whole for <see cref="TryRepeat"/>.</summary>
+    public void Keep(ReadOnlySpan<byte> block) => _lastHead.Keep(block);
 
     /// <summary>The field value as a string: the previous response's string for this field when its bytes are equal.</summary>
     public string ValueString(string name, ReadOnlySpan<byte> value)

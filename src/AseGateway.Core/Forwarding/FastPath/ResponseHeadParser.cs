@@ -80,8 +80,14 @@ internal static class ResponseHeadParser
             return Invalid(head, "a response head over 64 KB");
         }
 
-        head.Reset();
         var block = buffer[..(end + 2)];
+        if (head.TryRepeat(block))
+        {
+            consumed = end + 4;
+            return DecideFraming(head, requestIsHead) ? HeadParseResult.Complete : HeadParseResult.Invalid;
+        }
+
+        head.Reset();
         var lineEnd = block.IndexOf("\r\n"u8);
         if (!ParseStatusLine(block[..lineEnd], head))
         {
@@ -122,6 +128,7 @@ internal static class ResponseHeadParser
             return HeadParseResult.Invalid;
         }
 
+        head.Keep(block);
         consumed = end + 4;
         return HeadParseResult.Complete;
     }

@@ -38,6 +38,62 @@ public sealed class ResponseParsingTests
         Assert.Equal(0b10UL, head.PlainFields);
     }
 
+    [Fact]
+    public void TryParse_RepeatedHead_IsTheSameParse_WithTheFramingDecidedAgain()
+    {
+        var head = new ResponseHead();
+        var raw = Encoding.ASCII.GetBytes("HTTP/1.1 201 Made\r\nContent-Length: 2\r\nServer: w\r\nConnection: close\r\n\r\nok");
+        Assert.Equal(HeadParseResult.Complete, ResponseHeadParser.TryParse(raw, requestIsHead: false, head, out var first));
+        var fields = head.Fields.ToArray();
+
+        // The same bytes again (a worker's next answer in the same second): the same status, reason, fields, their
+        // very strings, length and close; the framing follows this request (HEAD has no body).
+        Assert.Equal(HeadParseResult.Complete, ResponseHeadParser.TryParse(raw, requestIsHead: true, head, out var again));
+        Assert.Equal(first, again);
+        Assert.Equal((201, "Made", 2L, false), (head.StatusCode, head.ReasonPhrase, head.ContentLength, head.KeepAlive));
+        Assert.Equal(ResponseFraming.NoBody, head.Framing);
+        Assert.Equal(fields, head.Fields);
+        Assert.Same(fields[1].Value, head.Fields[1].Value);
+        Assert.Equal(HeadParseResult.Complete, ResponseHeadParser.TryParse(raw, requestIsHead: false, head, out _));
+        Assert.Equal(ResponseFraming.ContentLength, head.Framing);
+
+        // One byte apart: parsed afresh.
+        var longer = Encoding.ASCII.GetBytes("HTTP/1.1 201 Made\r\nContent-Length: 3\r\nServer: w\r\nConnection: close\r\n\r\nok!");
+        Assert.Equal(HeadParseResult.Complete, ResponseHeadParser.TryParse(longer, requestIsHead: false, head, out _));
+        Assert.Equal(3, head.ContentLength);
+        Assert.Equal(new KeyValuePair<string, string>("Content-Length", "3"), head.Fields[0]);
+    }
+
+    [Fact]
+    public void TryParse_AfterAnInvalidHead_TheKeptHeadIsParsedAfresh()
+    {
+        // The invalid head left the parse state half-written: the block kept before it must not stand for it any more.
+        var head = new ResponseHead();
+        var good = Encoding.ASCII.GetBytes("HTTP/1.1 200 OK\r\nContent-Length: 2\r\nX-A: 1\r\n\r\n");
+        Assert.Equal(HeadParseResult.Complete, ResponseHeadParser.TryParse(good, requestIsHead: false, head, out _));
+        Assert.Equal(HeadParseResult.Invalid, ResponseHeadParser.TryParse("HTTP/1.1 200 OK\r\nContent-Length: 9\r\nContent-Length: 8\r\n\r\n"u8, requestIsHead: false, head, out _));
+
+        Assert.Equal(HeadParseResult.Complete, ResponseHeadParser.TryParse(good, requestIsHead: false, head, out _));
+        Assert.Null(head.Error);
+        Assert.Equal(2, head.ContentLength);
+        Assert.Equal([new("Content-Length", "2"), new("X-A", "1")], head.Fields);
+    }
+
+    [Fact]
+    public void TryParse_HeadLongerThanTheKeptSize_IsParsedEveryTime()
+    {
+        var head = new ResponseHead();
+        var cookie = new string('c', ResponseHead.MaxRepeatedHeadBytes);
+        var first = Encoding.ASCII.GetBytes($"HTTP/1.1 200 OK\r\nContent-Length: 0\r\nSet-Cookie: {cookie}\r\n\r\n");
+        Assert.Equal(HeadParseResult.Complete, ResponseHeadParser.TryParse(first, requestIsHead: false, head, out _));
+        Assert.Equal(HeadParseResult.Complete, ResponseHeadParser.TryParse(first, requestIsHead: false, head, out _));
+        Assert.Equal(cookie, head.Fields[1].Value);
+
+        var other = Encoding.ASCII.GetBytes("HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\n\r\n");
+        Assert.Equal(HeadParseResult.Complete, ResponseHeadParser.TryParse(other, requestIsHead: false, head, out _));
+        Assert.Equal((404, 1), (head.StatusCode, head.Fields.Count));
+    }
+
     [Theory]
     [InlineData("HTTP/1.1 204 No Content\r\nContent-Length: 0\r\n\r\n", false)]
     [InlineData("HTTP/1.1 304 Not Modified\r\nContent-Length: 500\r\n\r\n", false)]
