@@ -243,15 +243,11 @@ public sealed class FastPathForwardingTests(ITestOutputHelper output)
     {
         // The body arrives whole with its head, and a second response nobody asked for right behind it: the client
         // gets exactly its body, and the connection is not pooled with the stray answer in it.
-        await using var upstream = RawUpstream.Start(request => request.Contains("/first", StringComparison.Ordinal)
-            ? RawReply.Text("HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nokHTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nstale")
-            : RawReply.Text("HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nfresh"));
+        await using var upstream = FirstThenFresh(RawReply.Text("HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nokHTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nstale"));
         await using var gateway = await TestGateway.StartAsync(Config(upstream.Url), output);
 
         Assert.Equal("ok", await gateway.GetBodyAsync(TestConfigs.AppHost, "/first"));
-        Assert.Equal("fresh", await gateway.GetBodyAsync(TestConfigs.AppHost, "/second"));
-        Assert.Equal("fresh", await gateway.GetBodyAsync(TestConfigs.AppHost, "/third"));
-        Assert.Equal(2, upstream.Connections);
+        await AssertLaterAnswersAreFreshOnOneNewConnection(gateway, upstream);
     }
 
     [Fact]
@@ -260,9 +256,7 @@ public sealed class FastPathForwardingTests(ITestOutputHelper output)
         // A worker out of step writes a response nobody asked for on the pooled connection: taken for the next
         // request's answer it would desynchronise every exchange after it.
         var stale = new UnsolicitedBytes("HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nstale");
-        await using var upstream = RawUpstream.Start(request => request.Contains("/first", StringComparison.Ordinal)
-            ? RawReply.Text(Ok) with { Unsolicited = stale }
-            : RawReply.Text("HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nfresh"));
+        await using var upstream = FirstThenFresh(RawReply.Text(Ok) with { Unsolicited = stale });
         await using var gateway = await TestGateway.StartAsync(Config(upstream.Url), output);
 
         Assert.Equal("ok", await gateway.GetBodyAsync(TestConfigs.AppHost, "/first"));
@@ -270,6 +264,17 @@ public sealed class FastPathForwardingTests(ITestOutputHelper output)
         // Loopback delivers at once; the wait lets the gateway's pending read see the bytes on a busy machine.
         await Task.Delay(TimeSpan.FromMilliseconds(500));
 
+        await AssertLaterAnswersAreFreshOnOneNewConnection(gateway, upstream);
+    }
+
+    /// <summary>A worker that answers the request for /first with <paramref name="first"/>, and every other with "fresh".</summary>
+    private static RawUpstream FirstThenFresh(RawReply first) => RawUpstream.Start(request => request.Contains("/first", StringComparison.Ordinal)
+        ? first
+        : RawReply.Text("HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nfresh"));
+
+    /// <summary>After a first exchange that left its connection unusable: the next requests get their own answers, on one new connection.</summary>
+    private static async Task AssertLaterAnswersAreFreshOnOneNewConnection(TestGateway gateway, RawUpstream upstream)
+    {
         Assert.Equal("fresh", await gateway.GetBodyAsync(TestConfigs.AppHost, "/second"));
         Assert.Equal("fresh", await gateway.GetBodyAsync(TestConfigs.AppHost, "/third"));
         Assert.Equal(2, upstream.Connections);
