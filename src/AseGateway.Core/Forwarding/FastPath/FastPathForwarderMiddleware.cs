@@ -181,8 +181,8 @@ internal sealed partial class FastPathForwarderMiddleware
                     var requestIsHead = HttpMethods.IsHead(context.Request.Method);
                     var interim = 0;
                     var bytesAfterHead = false;
-                    ReadOnlySequence<byte> wholeBody = default;
-                    var leftover = false;
+                    // The read's bytes after the head, when they hold the whole body.
+                    ReadOnlySequence<byte> afterHead = default;
                     while (true)
                     {
                         var result = await connection.ReadAsync(token);
@@ -196,8 +196,7 @@ internal sealed partial class FastPathForwarderMiddleware
                             {
                                 // The whole body came with the head (a small answer's common case): it is copied from
                                 // this read below, and the reader not advanced until then.
-                                wholeBody = buffer.Slice(consumed, head.ContentLength);
-                                leftover = buffer.Length - consumed > head.ContentLength;
+                                afterHead = buffer.Slice(consumed);
                                 break;
                             }
 
@@ -251,9 +250,9 @@ internal sealed partial class FastPathForwarderMiddleware
 
                     ApplyHead(context, gateway, head);
                     bool reusable;
-                    if (!wholeBody.IsEmpty)
+                    if (!afterHead.IsEmpty)
                     {
-                        reusable = await WriteWholeBodyAsync(context, connection, wholeBody, leftover);
+                        reusable = await WriteWholeBodyAsync(context, connection, afterHead, head.ContentLength);
                     }
                     else
                     {
@@ -626,12 +625,15 @@ internal sealed partial class FastPathForwarderMiddleware
     }
 
     /// <summary>
-    /// Copies a body that arrived whole with its head from the read that brought both, then releases that read: no
-    /// second read of the connection, no copying loop. True when nothing followed the body and the connection can be
-    /// reused. Flushes only a response already started, as <see cref="CopyResponseBodyAsync"/> does at its end.
+    /// Copies a body of <paramref name="length"/> bytes that arrived whole with its head, from the bytes after the head
+    /// in the read that brought both, then releases that read: no second read of the connection, no copying loop. True
+    /// when nothing followed the body and the connection can be reused. Flushes only a response already started, as
+    /// <see cref="CopyResponseBodyAsync"/> does at its end.
     /// </summary>
-    private ValueTask<bool> WriteWholeBodyAsync(HttpContext context, UpstreamConnection connection, in ReadOnlySequence<byte> body, bool leftover)
+    private ValueTask<bool> WriteWholeBodyAsync(HttpContext context, UpstreamConnection connection, in ReadOnlySequence<byte> afterHead, long length)
     {
+        var body = afterHead.Slice(0, length);
+        var leftover = afterHead.Length > length;
         var output = context.Response.BodyWriter;
         output.Write(body);
         connection.Reader.AdvanceTo(body.End);
