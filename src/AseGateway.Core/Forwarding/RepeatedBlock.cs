@@ -25,6 +25,9 @@ internal sealed class RepeatedBlock(int maxBytes)
         return false;
     }
 
+    /// <summary>Forgets the kept block: what it was parsed into was not used, so a repeat of it has nothing to reuse.</summary>
+    public void Forget() => _length = -1;
+
     /// <summary>Keeps the block of a head just parsed whole (unless it is longer than the bound).</summary>
     public void Keep(ReadOnlySpan<byte> block)
     {

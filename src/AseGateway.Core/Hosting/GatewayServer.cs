@@ -441,7 +441,7 @@ public sealed partial class GatewayServer : IAsyncDisposable
     /// <summary>Edge-proxy limits: bounded headers, bodies, idle time and slow clients (Envoy's edge best practices).</summary>
     private static void ApplyLimits(KestrelServerOptions kestrel, LimitsModel limits)
     {
-        var grace = TimeSpan.FromSeconds(5);
+        var grace = LimitsModel.DataRateGracePeriod;
         kestrel.Limits.MaxConcurrentConnections = limits.MaxConcurrentConnections;
         kestrel.Limits.MaxConcurrentUpgradedConnections = limits.MaxConcurrentConnections;
         kestrel.Limits.RequestHeadersTimeout = limits.RequestHeadersTimeout;

@@ -1,4 +1,5 @@
 using System.Collections;
+using System.IO.Pipelines;
 using System.Net;
 using System.Text;
 using Microsoft.AspNetCore.Connections;
@@ -16,12 +17,14 @@ namespace AseGateway.Http1Front;
 /// head are kept by position and reused when the next request repeats them, as Kestrel reuses its header values.
 /// </summary>
 internal abstract partial class FrontConnection : IFeatureCollection,
-    IHttpRequestFeature, IHttpConnectionFeature, IHttpRequestLifetimeFeature, IHttpRequestIdentifierFeature, IHttpRequestBodyDetectionFeature
+    IHttpRequestFeature, IHttpConnectionFeature, IHttpRequestLifetimeFeature, IHttpRequestIdentifierFeature, IHttpRequestBodyDetectionFeature,
+    IRequestBodyPipeFeature
 {
     private readonly FrontHeaders _requestHeaders = new();
     private readonly string?[] _names = new string?[RequestHead.MaxFields];
     private readonly string?[] _values = new string?[RequestHead.MaxFields];
     private readonly CancellationTokenSource _aborting = new();
+    private readonly FrontRequestBody _body = new();
     private readonly List<KeyValuePair<Type, object>> _extra = [];
     private KeyValuePair<Type, object>[] _connectionFeatures = [];
     private object? _requestFeature;
@@ -31,6 +34,7 @@ internal abstract partial class FrontConnection : IFeatureCollection,
     private object? _lifetimeFeature;
     private object? _identifierFeature;
     private object? _bodyDetectionFeature;
+    private object? _bodyPipeFeature;
     private int _revision;
 
     /// <summary>How many leading names of the previous head are known distinct: all of them when none repeated.</summary>
@@ -45,6 +49,11 @@ internal abstract partial class FrontConnection : IFeatureCollection,
     private int _remotePort;
     private int _localPort;
     private bool _aborted;
+    private int _bodyLength;
+
+    /// <summary>A stream the application put in place of the body, and the pipe <c>BodyReader</c> made over it.</summary>
+    private Stream? _replacedBody;
+    private PipeReader? _replacedBodyReader;
 
     /// <summary>How many requests the front served on this connection.</summary>
     public long RequestsServed => _requestNumber;
@@ -93,8 +102,29 @@ internal abstract partial class FrontConnection : IFeatureCollection,
         set => _traceIdentifier = value;
     }
 
-    // IHttpRequestBodyDetectionFeature: the front serves bodiless requests only.
-    public bool CanHaveBody => false;
+    // IHttpRequestBodyDetectionFeature: as Kestrel, a Content-Length of 0 is no body.
+    public bool CanHaveBody => _bodyLength > 0;
+
+    // IRequestBodyPipeFeature: the body read whole (FrontRequestBody); as in Kestrel, a stream the application put
+    // in place of Body is what BodyReader reads from then.
+    PipeReader IRequestBodyPipeFeature.Reader
+    {
+        get
+        {
+            if (ReferenceEquals(Body, _body.Stream))
+            {
+                return _body;
+            }
+
+            if (!ReferenceEquals(Body, _replacedBody))
+            {
+                _replacedBody = Body;
+                _replacedBodyReader = PipeReader.Create(Body, new StreamPipeReaderOptions(leaveOpen: true));
+            }
+
+            return _replacedBodyReader!;
+        }
+    }
 
     // IFeatureCollection
     public bool IsReadOnly => false;
@@ -164,6 +194,10 @@ internal abstract partial class FrontConnection : IFeatureCollection,
             {
                 _bodyDetectionFeature = value is null or IHttpRequestBodyDetectionFeature ? value : throw NotA(key, value);
             }
+            else if (ReferenceEquals(key, Slots.BodyPipe))
+            {
+                _bodyPipeFeature = value is null or IRequestBodyPipeFeature ? value : throw NotA(key, value);
+            }
             else
             {
                 SetExtra(key, value);
@@ -195,6 +229,7 @@ internal abstract partial class FrontConnection : IFeatureCollection,
             : ReferenceEquals(key, Slots.Lifetime) ? _lifetimeFeature
             : ReferenceEquals(key, Slots.Identifier) ? _identifierFeature
             : ReferenceEquals(key, Slots.BodyDetection) ? _bodyDetectionFeature
+            : ReferenceEquals(key, Slots.BodyPipe) ? _bodyPipeFeature
             : null;
         return feature is not null || IsSlot(key);
     }
@@ -206,7 +241,8 @@ internal abstract partial class FrontConnection : IFeatureCollection,
         || ReferenceEquals(key, Slots.Connection)
         || ReferenceEquals(key, Slots.Lifetime)
         || ReferenceEquals(key, Slots.Identifier)
-        || ReferenceEquals(key, Slots.BodyDetection);
+        || ReferenceEquals(key, Slots.BodyDetection)
+        || ReferenceEquals(key, Slots.BodyPipe);
 
     public void Set<TFeature>(TFeature? instance) => this[typeof(TFeature)] = instance;
 
@@ -220,6 +256,7 @@ internal abstract partial class FrontConnection : IFeatureCollection,
         AddIfSet(features, typeof(IHttpRequestLifetimeFeature), _lifetimeFeature);
         AddIfSet(features, typeof(IHttpRequestIdentifierFeature), _identifierFeature);
         AddIfSet(features, typeof(IHttpRequestBodyDetectionFeature), _bodyDetectionFeature);
+        AddIfSet(features, typeof(IRequestBodyPipeFeature), _bodyPipeFeature);
         features.AddRange(_extra);
         foreach (var feature in _connectionFeatures)
         {
@@ -254,6 +291,7 @@ internal abstract partial class FrontConnection : IFeatureCollection,
         public static readonly Type Lifetime = typeof(IHttpRequestLifetimeFeature);
         public static readonly Type Identifier = typeof(IHttpRequestIdentifierFeature);
         public static readonly Type BodyDetection = typeof(IHttpRequestBodyDetectionFeature);
+        public static readonly Type BodyPipe = typeof(IRequestBodyPipeFeature);
     }
 
     /// <summary>A slot only ever holds its own type: <see cref="Get{TFeature}"/> returns it without a checked cast.</summary>
@@ -327,8 +365,11 @@ internal abstract partial class FrontConnection : IFeatureCollection,
         }
     }
 
-    /// <summary>The features of a new request, from the head just parsed (<paramref name="bytes"/> holds it).</summary>
-    private void ReadRequest(ReadOnlySpan<byte> bytes)
+    /// <summary>
+    /// The features of a new request, from the head just parsed (<paramref name="bytes"/> holds it) and the body that
+    /// followed it (empty without one), whose bytes stay lent to the request until <see cref="EndRequestBody"/>.
+    /// </summary>
+    private void ReadRequest(ReadOnlySpan<byte> bytes, in System.Buffers.ReadOnlySequence<byte> body)
     {
         _revision++;
         _requestNumber++;
@@ -341,10 +382,13 @@ internal abstract partial class FrontConnection : IFeatureCollection,
         _lifetimeFeature = this;
         _identifierFeature = this;
         _bodyDetectionFeature = this;
+        _bodyPipeFeature = this;
+        _bodyLength = (int)body.Length;
+        _body.Reset(body);
         Protocol = HttpProtocol.Http11;
         Scheme = "http";
         PathBase = string.Empty;
-        Body = Stream.Null;
+        Body = _body.Stream;
         RemoteIpAddress = _remoteAddress;
         RemotePort = _remotePort;
         LocalIpAddress = _localAddress;
@@ -393,6 +437,16 @@ internal abstract partial class FrontConnection : IFeatureCollection,
         _distinctNames = headers.AnyFieldRepeated ? 0 : head.FieldCount;
 
         _response.Reset(requestIsHead: ReferenceEquals(Method, HttpMethods.Head), closeRequested: head.ConnectionClose);
+    }
+
+    /// <summary>The request ended: its body's bytes go back to the connection, read or not.</summary>
+    private void EndRequestBody()
+    {
+        _body.Clear();
+        _bodyLength = 0;
+        _replacedBodyReader?.Complete();
+        _replacedBody = null;
+        _replacedBodyReader = null;
     }
 
     /// <summary>

@@ -9,11 +9,12 @@ using Microsoft.Extensions.Logging;
 namespace AseGateway.Http1Front;
 
 /// <summary>
-/// One client connection while the front serves it: reads each request head, runs the application over the
-/// connection's own features (<c>FrontConnection.Features.cs</c>), ends the response, and goes round again. A head the
-/// front does not take stops it with the head unread, and the connection goes on in Kestrel. Kestrel's timeouts
-/// between and inside heads apply through <see cref="Http1FrontHeartbeat"/>: a connection idle for the keep-alive
-/// time, or with half a head for the request-headers time, is closed; a shutdown closes it between requests.
+/// One client connection while the front serves it: reads each request head and the body its Content-Length frames,
+/// runs the application over the connection's own features (<c>FrontConnection.Features.cs</c>), ends the response,
+/// and goes round again. A head the front does not take stops it with the head unread, and the connection goes on in
+/// Kestrel. Kestrel's timeouts apply through <see cref="Http1FrontHeartbeat"/>: a connection idle for the keep-alive
+/// time, with half a head for the request-headers time, or with a body arriving slower than the minimum data rate
+/// after its grace period, is closed; a shutdown closes it between requests.
 /// </summary>
 /// <remarks>
 /// Not generic over the application's context type: the application is three calls of the subclass
@@ -28,6 +29,8 @@ internal abstract partial class FrontConnection : IHeartbeatWatched, IDisposable
     private const int HeadPending = 1;
     private const int Busy = 2;
 
+    private static readonly long GraceMilliseconds = (long)Model.LimitsModel.DataRateGracePeriod.TotalMilliseconds;
+
     private readonly ConnectionContext _connection;
     private readonly FrontSettings _settings;
     private readonly PipeReader _input;
@@ -37,6 +40,10 @@ internal abstract partial class FrontConnection : IHeartbeatWatched, IDisposable
     private int _state;
     private long _waitingSince;
     private int _ending;
+
+    /// <summary>When the head of a request whose body is still arriving was complete (0: none), and how much came since.</summary>
+    private long _bodyWaitSince;
+    private long _bodyReceived;
     private ReadResult _handOffRead;
     private readonly Action<Exception> _onCompletedFailed;
 
@@ -91,6 +98,17 @@ internal abstract partial class FrontConnection : IHeartbeatWatched, IDisposable
         }
 
         var state = Volatile.Read(ref _state);
+        if (state == HeadPending && Volatile.Read(ref _bodyWaitSince) is var since and not 0)
+        {
+            if (BodyTooSlow(now - since, Volatile.Read(ref _bodyReceived)))
+            {
+                LogTimedOut(_settings.Logger, _connection.ConnectionId, "request body");
+                End();
+            }
+
+            return;
+        }
+
         var limit = state switch
         {
             Idle => _settings.Limits.KeepAliveTimeout,
@@ -102,6 +120,16 @@ internal abstract partial class FrontConnection : IHeartbeatWatched, IDisposable
             LogTimedOut(_settings.Logger, _connection.ConnectionId, state == Idle ? "keep-alive" : "request headers");
             End();
         }
+    }
+
+    /// <summary>
+    /// Kestrel's rule for a body, once its head is complete: after the grace period, the bytes received must keep up
+    /// with the minimum rate (none when it is off). The head's own time no longer applies, as in Kestrel.
+    /// </summary>
+    private bool BodyTooSlow(long waitedMilliseconds, long received)
+    {
+        var rate = _settings.Limits.MinRequestBodyBytesPerSecond;
+        return rate > 0 && waitedMilliseconds > GraceMilliseconds && received < rate * waitedMilliseconds / 1000;
     }
 
     /// <summary>Ends the connection at the next request boundary; a wait for a request ends now.</summary>
@@ -154,7 +182,15 @@ internal abstract partial class FrontConnection : IHeartbeatWatched, IDisposable
                 case HeadParseResult.Complete:
                     Volatile.Write(ref _state, Busy);
                     pending = false;
-                    _input.AdvanceTo(buffer.GetPosition(_head.Length));
+                    Volatile.Write(ref _bodyWaitSince, 0);
+
+                    // A body stays in the pipe, lent to the request (FrontRequestBody), until the application is done.
+                    var requestEnd = buffer.GetPosition(_head.Length + _head.ContentLength);
+                    var bodyLent = _head.ContentLength > 0;
+                    if (!bodyLent)
+                    {
+                        _input.AdvanceTo(requestEnd);
+                    }
 
                     // The request, through the application; then its response is ended and its callbacks run.
                     CreateContext();
@@ -167,6 +203,13 @@ internal abstract partial class FrontConnection : IHeartbeatWatched, IDisposable
                     {
                         failure = ex;
                         OnApplicationFailed(ex);
+                    }
+
+                    // Read or not, the body is passed: the next head starts right after it.
+                    EndRequestBody();
+                    if (bodyLent)
+                    {
+                        _input.AdvanceTo(requestEnd);
                     }
 
                     bool reusable;
@@ -224,7 +267,10 @@ internal abstract partial class FrontConnection : IHeartbeatWatched, IDisposable
         }
     }
 
-    /// <summary>Parses the head at the buffer's start and, when it is complete, reads it into the request features.</summary>
+    /// <summary>
+    /// Parses the head at the buffer's start and, when it and its body are complete, reads them into the request
+    /// features. A head whose body is still arriving is Incomplete, its wait timed by the body's rule.
+    /// </summary>
     private HeadParseResult ReadHead(in ReadOnlySequence<byte> buffer)
     {
         if (buffer.IsEmpty)
@@ -232,9 +278,11 @@ internal abstract partial class FrontConnection : IHeartbeatWatched, IDisposable
             return HeadParseResult.Incomplete;
         }
 
-        if (buffer.IsSingleSegment)
+        // Most heads end in the pipe's first segment, whatever body follows them.
+        var parsed = ReadHead(buffer.FirstSpan, buffer, out var headEnded);
+        if (parsed != HeadParseResult.Incomplete || headEnded || buffer.IsSingleSegment)
         {
-            return ReadHead(buffer.FirstSpan);
+            return parsed;
         }
 
         // A head across the pipe's segments is read from a copy, rented for the moment (a browser's head is under a page).
@@ -243,7 +291,7 @@ internal abstract partial class FrontConnection : IHeartbeatWatched, IDisposable
         try
         {
             buffer.Slice(0, length).CopyTo(copy);
-            return ReadHead(copy.AsSpan(0, length));
+            return ReadHead(copy.AsSpan(0, length), buffer, out _);
         }
         finally
         {
@@ -251,15 +299,33 @@ internal abstract partial class FrontConnection : IHeartbeatWatched, IDisposable
         }
     }
 
-    private HeadParseResult ReadHead(ReadOnlySpan<byte> bytes)
+    /// <param name="bytes">The head's bytes, from the buffer or a copy of its start.</param>
+    /// <param name="buffer">All that has arrived: the head and what follows it.</param>
+    /// <param name="headEnded">The head is complete (its body may not be).</param>
+    private HeadParseResult ReadHead(ReadOnlySpan<byte> bytes, in ReadOnlySequence<byte> buffer, out bool headEnded)
     {
         var parsed = RequestHeadParser.TryParse(bytes, _head, _maxHeadBytes);
-        if (parsed == HeadParseResult.Complete)
+        headEnded = parsed == HeadParseResult.Complete;
+        if (!headEnded)
         {
-            ReadRequest(bytes);
+            return parsed;
         }
 
-        return parsed;
+        var received = buffer.Length - _head.Length;
+        if (received < _head.ContentLength)
+        {
+            if (Volatile.Read(ref _bodyWaitSince) == 0)
+            {
+                Volatile.Write(ref _bodyWaitSince, Environment.TickCount64);
+            }
+
+            Volatile.Write(ref _bodyReceived, received);
+            _head.ForgetFields();
+            return HeadParseResult.Incomplete;
+        }
+
+        ReadRequest(bytes, buffer.Slice(_head.Length, _head.ContentLength));
+        return HeadParseResult.Complete;
     }
 
     private void OnApplicationFailed(Exception exception)

@@ -12,7 +12,8 @@ namespace AseGateway.Http1Front;
 /// application pipeline, the same <see cref="IHttpApplication{TContext}"/> Kestrel runs (hosting's diagnostics and
 /// metrics included), and hands the connection to Kestrel, bytes unread, at the first request it does not serve.
 /// Kestrel's HTTP/1.1 layer was about 2 µs of a request's 30 on two cores (stop 40's profiles); the front's heads
-/// cost less because they carry less: no body, no upgrade, no decoding.
+/// cost less because they carry less: no upgrade, no decoding, and a body only when a Content-Length frames it and it
+/// is small enough to be read whole before the request starts (<see cref="RequestHead.MaxBody"/>).
 /// </summary>
 internal static class Http1FrontRegistration
 {

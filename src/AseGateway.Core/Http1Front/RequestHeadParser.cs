@@ -49,8 +49,22 @@ internal sealed class RequestHead
     public bool ConnectionClose;
 
     /// <summary>
-    /// This head's fields are the previous head's, byte for byte: <see cref="Fields"/>, <see cref="FieldCount"/> and
-    /// <see cref="ConnectionClose"/> are the previous head's (its ranges moved with the request line), and so are the
+    /// The body's length from the head's one <c>Content-Length</c> (0 without it), at most <see cref="MaxBody"/>. The
+    /// front serves the request once the whole body has arrived behind its head (<see cref="FrontConnection"/>).
+    /// </summary>
+    public int ContentLength;
+
+    /// <summary>
+    /// The largest body the front takes: read whole before the request starts, as nginx keeps a body of up to its
+    /// <c>client_body_buffer_size</c> in memory; a larger one is Kestrel's to stream. Far below the transport's input
+    /// buffer (1 MiB, where it stops reading), so head and body always fit in it, and below the smallest
+    /// <c>maxRequestBodySizeInMb</c> (1), so no body the front takes is one Kestrel would refuse as too large.
+    /// </summary>
+    public const int MaxBody = 64 * 1024;
+
+    /// <summary>
+    /// This head's fields are the previous head's, byte for byte: <see cref="Fields"/>, <see cref="FieldCount"/>,
+    /// <see cref="ConnectionClose"/> and <see cref="ContentLength"/> are the previous head's (its ranges moved with the request line), and so are the
     /// strings the front made of them.
     /// </summary>
     public bool FieldsRepeated;
@@ -96,6 +110,16 @@ internal sealed class RequestHead
         return true;
     }
 
+    /// <summary>
+    /// The head just parsed is not served yet (its body is still arriving): the strings of its fields are not made, so
+    /// when it is parsed again with its body, it must be parsed whole rather than reuse the strings of the head before.
+    /// </summary>
+    public void ForgetFields()
+    {
+        _fieldLines.Forget();
+        FieldsRepeated = false;
+    }
+
     /// <summary>Keeps the field lines of a head just parsed whole, for <see cref="TryRepeatFields"/>.</summary>
     public void KeepFields(ReadOnlySpan<byte> fields, int fieldsStart)
     {
@@ -108,8 +132,9 @@ internal sealed class RequestHead
 /// Reads the HTTP/1.1 request heads the front serves itself: a strict subset of RFC 9112 that reads exactly as Kestrel
 /// reads it. A request line <c>METHOD SP origin-form SP HTTP/1.1</c> with an upper-case method and a target of
 /// plain characters (no percent-encoding or dot segments in the path: Kestrel decodes and normalises those); fields
-/// of token names and visible-ASCII values, CRLF line ends, one plain <c>Host</c>, no body (no Content-Length or
-/// Transfer-Encoding), no <c>Expect</c>, <c>Upgrade</c> or <c>Connection</c> options beyond keep-alive and close.
+/// of token names and visible-ASCII values, CRLF line ends, one plain <c>Host</c>, no body or one framed by a single
+/// <c>Content-Length</c> of plain digits up to <see cref="RequestHead.MaxBody"/> (no Transfer-Encoding), no
+/// <c>Expect</c>, <c>Upgrade</c> or <c>Connection</c> options beyond keep-alive and close.
 /// Everything else is <see cref="HeadParseResult.Unsupported"/>: Kestrel reads it from the first byte, with the same
 /// limits, errors and framing rules as on a listener without the front, so what a client can smuggle or break is
 /// what Kestrel lets through, no more.
@@ -166,13 +191,14 @@ internal static class RequestHeadParser
 
         head.FieldCount = 0;
         head.ConnectionClose = false;
-        var hosts = 0;
+        head.ContentLength = 0;
+        var framing = default(FramingFields);
         var position = fieldsStart;
         while (position < end + 2)
         {
             var line = buffer[position..];
             lineEnd = line.IndexOf("\r\n"u8);
-            if (head.FieldCount == RequestHead.MaxFields || !TryParseField(line[..lineEnd], position, head, ref hosts))
+            if (head.FieldCount == RequestHead.MaxFields || !TryParseField(line[..lineEnd], position, head, ref framing))
             {
                 return HeadParseResult.Unsupported;
             }
@@ -180,7 +206,7 @@ internal static class RequestHeadParser
             position += lineEnd + 2;
         }
 
-        if (hosts != 1)
+        if (framing.Hosts != 1)
         {
             return HeadParseResult.Unsupported;
         }
@@ -279,7 +305,7 @@ internal static class RequestHeadParser
         return true;
     }
 
-    private static bool TryParseField(ReadOnlySpan<byte> line, int lineStart, RequestHead head, ref int hosts)
+    private static bool TryParseField(ReadOnlySpan<byte> line, int lineStart, RequestHead head, ref FramingFields framing)
     {
         var colon = line.IndexOf((byte)':');
         if (colon <= 0 || line[..colon].ContainsAnyExcept(ResponseHeadParser.TokenBytes))
@@ -303,7 +329,7 @@ internal static class RequestHeadParser
         var name = line[..colon];
         var value = line[valueStart..valueEnd];
         // Visible ASCII, spaces and tabs: no control character, no obs-text (Kestrel refuses non-ASCII values).
-        if (value.ContainsAnyExcept(ResponseHeadParser.ValueBytes) || !TryNoteSpecialField(name, value, head, ref hosts))
+        if (value.ContainsAnyExcept(ResponseHeadParser.ValueBytes) || !TryNoteSpecialField(name, value, head, ref framing))
         {
             return false;
         }
@@ -317,16 +343,18 @@ internal static class RequestHeadParser
     }
 
     /// <summary>The fields whose presence or value changes how the request is framed or served.</summary>
-    private static bool TryNoteSpecialField(ReadOnlySpan<byte> name, ReadOnlySpan<byte> value, RequestHead head, ref int hosts)
+    private static bool TryNoteSpecialField(ReadOnlySpan<byte> name, ReadOnlySpan<byte> value, RequestHead head, ref FramingFields framing)
     {
         switch (name.Length)
         {
             case 4 when System.Text.Ascii.EqualsIgnoreCase(name, "host"u8):
-                hosts++;
+                framing.Hosts++;
                 return IsPlainHost(value);
+            case 14 when System.Text.Ascii.EqualsIgnoreCase(name, "content-length"u8):
+                // A second one, even equal, is Kestrel's to refuse: where two parsers may disagree, a request is smuggled.
+                return ++framing.ContentLengths == 1 && TryReadContentLength(value, head);
             case 6 when System.Text.Ascii.EqualsIgnoreCase(name, "expect"u8):
             case 7 when System.Text.Ascii.EqualsIgnoreCase(name, "upgrade"u8):
-            case 14 when System.Text.Ascii.EqualsIgnoreCase(name, "content-length"u8):
             case 17 when System.Text.Ascii.EqualsIgnoreCase(name, "transfer-encoding"u8):
             case 13 when System.Text.Ascii.EqualsIgnoreCase(name, "http2-settings"u8):
                 return false;
@@ -335,6 +363,44 @@ internal static class RequestHeadParser
             default:
                 return true;
         }
+    }
+
+    /// <summary>
+    /// Plain digits (RFC 9110 §8.6: no sign, no spaces inside, no list), at most <see cref="RequestHead.MaxBody"/>;
+    /// a larger body, or any other spelling, is Kestrel's.
+    /// </summary>
+    private static bool TryReadContentLength(ReadOnlySpan<byte> value, RequestHead head)
+    {
+        if (value.IsEmpty || value.Length > 7)
+        {
+            return false;
+        }
+
+        var length = 0;
+        foreach (var b in value)
+        {
+            if (b is < (byte)'0' or > (byte)'9')
+            {
+                return false;
+            }
+
+            length = (length * 10) + (b - '0');
+        }
+
+        if (length > RequestHead.MaxBody)
+        {
+            return false;
+        }
+
+        head.ContentLength = length;
+        return true;
+    }
+
+    /// <summary>How many of the fields that frame the request the head had so far.</summary>
+    private struct FramingFields
+    {
+        public int Hosts;
+        public int ContentLengths;
     }
 
     /// <summary>A registered name or IPv4 address with an optional port; anything else (IPv6 literals, user info) is Kestrel's.</summary>

@@ -67,6 +67,9 @@ internal sealed record LimitsModel(
     int ClientSendBufferSize,
     int MaxRanges)
 {
+    /// <summary>How long a client may send or take data below the minimum rates before they apply (Kestrel's default).</summary>
+    public static readonly TimeSpan DataRateGracePeriod = TimeSpan.FromSeconds(5);
+
     public static LimitsModel From(LimitsConfig? config) => new(
         config?.MaxConcurrentConnections ?? 10_000,
         config?.MaxConnectionsPerClient ?? 200,

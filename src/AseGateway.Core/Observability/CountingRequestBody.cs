@@ -8,27 +8,13 @@ namespace AseGateway.Observability;
 /// Counts a chunked request body as it is read (cs-bytes), for requests without Content-Length; a sized body is
 /// logged by its Content-Length and never wrapped. Reads pass straight through.
 /// </summary>
-internal sealed class CountingRequestBody : Stream
+internal sealed class CountingRequestBody : ReadOnlyStream
 {
     private readonly Stream _inner;
 
     private CountingRequestBody(Stream inner) => _inner = inner;
 
     public long Bytes { get; private set; }
-
-    public override bool CanRead => true;
-
-    public override bool CanSeek => false;
-
-    public override bool CanWrite => false;
-
-    public override long Length => throw new NotSupportedException();
-
-    public override long Position
-    {
-        get => throw new NotSupportedException();
-        set => throw new NotSupportedException();
-    }
 
     public static CountingRequestBody? AttachIfUnsized(HttpContext context)
     {
@@ -52,16 +38,6 @@ internal sealed class CountingRequestBody : Stream
 
     public override async ValueTask<int> ReadAsync(Memory<byte> buffer, CancellationToken cancellationToken = default) =>
         Count(await _inner.ReadAsync(buffer, cancellationToken));
-
-    public override void Flush()
-    {
-    }
-
-    public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
-
-    public override void SetLength(long value) => throw new NotSupportedException();
-
-    public override void Write(byte[] buffer, int offset, int count) => throw new NotSupportedException();
 
     private int Count(int read)
     {

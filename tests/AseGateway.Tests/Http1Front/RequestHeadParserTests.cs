@@ -18,6 +18,8 @@ public sealed class RequestHeadParserTests
     [InlineData("GET /a/.b/..c/ HTTP/1.1\r\nHost: a.test\r\nUser-Agent:  spaced value \t\r\n\r\n")]
     [InlineData("PURGE /cache HTTP/1.1\r\nHost: a.test\r\nCookie: a=1; b=2\r\nCookie: c=3\r\n\r\n")]
     [InlineData("GET / HTTP/1.1\r\nHost: a.test\r\nX-Tab: a\tb\r\n\r\n")]
+    [InlineData("POST / HTTP/1.1\r\nHost: a.test\r\nContent-Length: 3\r\n\r\nabc")]
+    [InlineData("GET / HTTP/1.1\r\nHost: a.test\r\ncontent-length: 0\r\n\r\n")]
     public void Plain_IsComplete(string raw) => Assert.Equal(HeadParseResult.Complete, Parse(raw, out _));
 
     [Theory]
@@ -41,8 +43,17 @@ public sealed class RequestHeadParserTests
     [InlineData("GET / HTTP/1.1\r\nHost: user@a.test\r\n\r\n", "user info in Host")]
     [InlineData("GET / HTTP/1.1\r\nHost: a.test:\r\n\r\n", "empty port")]
     [InlineData("GET / HTTP/1.1\r\nHost:\r\n\r\n", "empty Host")]
-    [InlineData("POST / HTTP/1.1\r\nHost: a.test\r\nContent-Length: 3\r\n\r\nabc", "Content-Length")]
-    [InlineData("GET / HTTP/1.1\r\nHost: a.test\r\nContent-Length: 0\r\n\r\n", "Content-Length 0")]
+    [InlineData("POST / HTTP/1.1\r\nHost: a.test\r\nContent-Length: 3\r\nContent-Length: 3\r\n\r\nabc", "two equal Content-Lengths")]
+    [InlineData("POST / HTTP/1.1\r\nHost: a.test\r\nContent-Length: 3\r\nContent-Length: 4\r\n\r\nabcd", "two Content-Lengths")]
+    [InlineData("POST / HTTP/1.1\r\nHost: a.test\r\nContent-Length: 3, 3\r\n\r\nabc", "a Content-Length list")]
+    [InlineData("POST / HTTP/1.1\r\nHost: a.test\r\nContent-Length: +3\r\n\r\nabc", "a signed Content-Length")]
+    [InlineData("POST / HTTP/1.1\r\nHost: a.test\r\nContent-Length: -1\r\n\r\n", "a negative Content-Length")]
+    [InlineData("POST / HTTP/1.1\r\nHost: a.test\r\nContent-Length: 1 2\r\n\r\nabcdefghijkl", "a space inside the Content-Length")]
+    [InlineData("POST / HTTP/1.1\r\nHost: a.test\r\nContent-Length: 0x3\r\n\r\nabc", "a hexadecimal Content-Length")]
+    [InlineData("POST / HTTP/1.1\r\nHost: a.test\r\nContent-Length:\r\n\r\n", "an empty Content-Length")]
+    [InlineData("POST / HTTP/1.1\r\nHost: a.test\r\nContent-Length: 65537\r\n\r\n", "a body larger than the front takes")]
+    [InlineData("POST / HTTP/1.1\r\nHost: a.test\r\nContent-Length: 99999999999999999999\r\n\r\n", "a Content-Length past any integer")]
+    [InlineData("POST / HTTP/1.1\r\nHost: a.test\r\nContent-Length: 5\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n", "Content-Length and Transfer-Encoding")]
     [InlineData("POST / HTTP/1.1\r\nHost: a.test\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n", "chunked")]
     [InlineData("GET / HTTP/1.1\r\nHost: a.test\r\nExpect: 100-continue\r\n\r\n", "Expect")]
     [InlineData("GET / HTTP/1.1\r\nHost: a.test\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\r\n", "upgrade")]
@@ -57,6 +68,33 @@ public sealed class RequestHeadParserTests
     [InlineData("GET / HTTP/1.1\r\nHost: a.test\r\nX: caf\u00e9\r\n\r\n", "obs-text in a value")]
     public void NotPlain_IsUnsupported(string raw, string what) =>
         Assert.True(Parse(raw, out _) == HeadParseResult.Unsupported, what);
+
+    [Theory]
+    [InlineData("GET / HTTP/1.1\r\nHost: a.test\r\n\r\n", 0)]
+    [InlineData("GET / HTTP/1.1\r\nHost: a.test\r\nContent-Length: 0\r\n\r\n", 0)]
+    [InlineData("POST / HTTP/1.1\r\nHost: a.test\r\nContent-Length: 0012\r\n\r\n", 12)]
+    [InlineData("POST / HTTP/1.1\r\nHost: a.test\r\nCONTENT-LENGTH:  65536 \r\n\r\n", 65536)]
+    public void ContentLength_IsTheBodysLength_TheBodyNeedNotHaveArrived(string raw, int length)
+    {
+        Assert.Equal(HeadParseResult.Complete, Parse(raw, out var head));
+        Assert.Equal(length, head.ContentLength);
+        Assert.Equal(raw.Length, head.Length);
+    }
+
+    [Fact]
+    public void RepeatedFields_KeepTheirContentLength_AFreshParseWithoutOneHasNone()
+    {
+        var head = new RequestHead();
+        const string Fields = "Host: a.test\r\nContent-Length: 7\r\n\r\n";
+        Assert.Equal(HeadParseResult.Complete, Parse(head, "POST /a HTTP/1.1\r\n" + Fields));
+        Assert.Equal(HeadParseResult.Complete, Parse(head, "PUT /other HTTP/1.1\r\n" + Fields));
+        Assert.True(head.FieldsRepeated);
+        Assert.Equal(7, head.ContentLength);
+
+        Assert.Equal(HeadParseResult.Complete, Parse(head, "GET / HTTP/1.1\r\nHost: a.test\r\n\r\n"));
+        Assert.False(head.FieldsRepeated);
+        Assert.Equal(0, head.ContentLength);
+    }
 
     [Theory]
     [InlineData("")]

@@ -1,0 +1,193 @@
+using System.Net.Sockets;
+using System.Security.Cryptography;
+using System.Text;
+using AseGateway.Http1Front;
+using AseGateway.Tests.Infrastructure;
+using Xunit.Abstractions;
+using static AseGateway.Tests.Http1Front.FrontWire;
+
+namespace AseGateway.Tests.Http1Front;
+
+/// <summary>
+/// Request bodies on the HTTP/1.1 front, over raw sockets: a Content-Length body up to <see cref="RequestHead.MaxBody"/>
+/// is read whole and served by the front, with the bytes after it left for the next request; a larger or chunked one
+/// is Kestrel's; a body that stops arriving is timed by Kestrel's minimum data rate. The worker answers each request
+/// with the SHA-256 of the body it received.
+/// </summary>
+public sealed class Http1FrontBodyTests(ITestOutputHelper output) : IAsyncLifetime
+{
+    private static readonly string Host = TestConfigs.AppHost;
+    private TestBackend _worker = null!;
+
+    public async Task InitializeAsync() => _worker = await TestBackend.StartAsync("hashing", hashBodies: true);
+
+    public async Task DisposeAsync() => await _worker.DisposeAsync();
+
+    [Fact]
+    public async Task ContentLengthBodies_ServedByTheFront_EachForwardedWhole_OnOneConnection()
+    {
+        await using var gateway = await StartAsync();
+        using var socket = await ConnectAsync(gateway);
+        var sixteenKiB = Body(16 * 1024, seed: 1);
+        var largest = Body(RequestHead.MaxBody, seed: 2);
+
+        foreach (var body in new[] { "hello", sixteenKiB, string.Empty, largest, "{\"a\":1}" })
+        {
+            var answer = await ExchangeAsync(socket, Post(body), responses: 1);
+            Assert.Equal([200], answer.Statuses);
+            Assert.Equal(Sha256(body), answer.Body);
+        }
+
+        await AssertAllServedByTheFrontAsync(gateway, socket, 5);
+    }
+
+    [Fact]
+    public async Task Pipelined_BodyThatLooksLikeARequest_ThenAPlainRequest_ExactlyTwoForwarded()
+    {
+        await using var gateway = await StartAsync();
+        using var socket = await ConnectAsync(gateway);
+        // The body is a request's bytes: only its Content-Length says where it ends, and nothing after it is read early.
+        var inner = $"GET /smuggled HTTP/1.1\r\nHost: {Host}\r\n\r\n";
+
+        var answer = await ExchangeAsync(socket, Post(inner) + $"GET /after HTTP/1.1\r\nHost: {Host}\r\nConnection: close\r\n\r\n", responses: 2);
+
+        Assert.Equal([200, 200], answer.Statuses);
+        Assert.Contains(Sha256(inner), answer.Text, StringComparison.Ordinal);
+        Assert.Contains(Sha256(string.Empty), answer.Text, StringComparison.Ordinal);
+        Assert.True(await ClosedAsync(socket));
+        Assert.Equal(2, _worker.RequestCount);
+        await WaitForAsync(() => gateway.Server.Http1FrontCounts!.Served == 2);
+    }
+
+    [Fact]
+    public async Task BodyInPieces_IsServedOnceWhole()
+    {
+        await using var gateway = await StartAsync();
+        using var socket = await ConnectAsync(gateway);
+        var body = Body(20_000, seed: 3);
+
+        var answer = await SendInPiecesAsync(socket, Post(body), bodyCuts: [100, 9000], TimeSpan.FromMilliseconds(100));
+
+        Assert.Equal([200], answer.Statuses);
+        Assert.Equal(Sha256(body), answer.Body);
+        Assert.Equal(1, _worker.RequestCount);
+        await AssertAllServedByTheFrontAsync(gateway, socket, 1);
+    }
+
+    [Fact]
+    public async Task BodyLargerThanTheFrontTakes_KestrelServesItAndTheRestOfTheConnection()
+    {
+        await using var gateway = await StartAsync();
+        using var socket = await ConnectAsync(gateway);
+        var first = await ExchangeAsync(socket, Post("small"), responses: 1);
+        var body = Body(RequestHead.MaxBody + 1, seed: 4);
+
+        var large = await ExchangeAsync(socket, Post(body), responses: 1);
+        var after = await ExchangeAsync(socket, Post("after"), responses: 1);
+
+        Assert.Equal(Sha256("small"), first.Body);
+        Assert.Equal([200], large.Statuses);
+        Assert.Equal(Sha256(body), large.Body);
+        Assert.Equal(Sha256("after"), after.Body);
+        await WaitForAsync(() => gateway.Server.Http1FrontCounts!.HandedOff == 1);
+    }
+
+    [Fact]
+    public async Task UnreadBody_OfAnAnswerTheGatewayWrites_IsSkipped_TheConnectionGoesOn()
+    {
+        await using var gateway = await StartAsync();
+        using var socket = await ConnectAsync(gateway);
+        // The unknown host's 404 reads no body; the bytes that would parse as a request must be passed over whole.
+        var inner = $"GET /inner HTTP/1.1\r\nHost: {Host}\r\n\r\n";
+
+        var unknown = await ExchangeAsync(socket, $"POST / HTTP/1.1\r\nHost: nobody.test\r\nContent-Length: {inner.Length}\r\n\r\n{inner}", responses: 1);
+        var known = await ExchangeAsync(socket, Post("next"), responses: 1);
+
+        Assert.Equal([404], unknown.Statuses);
+        Assert.Equal([200], known.Statuses);
+        Assert.Equal(Sha256("next"), known.Body);
+        Assert.Equal(1, _worker.RequestCount);
+    }
+
+    [Fact]
+    public async Task StalledBody_ConnectionClosedOnceBelowTheMinimumRate_AfterTheGracePeriod_NothingForwarded()
+    {
+        // A head timeout of 60 s, which a complete head is no longer under: the body's rate closes the connection.
+        await using var gateway = await StartAsync(headTimeoutSeconds: 60);
+        using var socket = await ConnectAsync(gateway);
+        var started = DateTime.UtcNow;
+
+        // 10 bytes of 1,000, then nothing: under the default 240 bytes a second once the 5 s grace period is over.
+        await socket.SendAsync(Encoding.ASCII.GetBytes($"POST / HTTP/1.1\r\nHost: {Host}\r\nContent-Length: 1000\r\n\r\n0123456789"));
+
+        Assert.True(await ClosedAsync(socket, TimeSpan.FromSeconds(15)), "a stalled body kept its connection open");
+        Assert.True(DateTime.UtcNow - started >= TimeSpan.FromSeconds(4.5), "closed before the grace period was over");
+        Assert.Equal(0, _worker.RequestCount);
+    }
+
+    [Fact]
+    public async Task SlowBody_AboveTheMinimumRate_OutlastsTheHeadTimeout_AndIsServed()
+    {
+        // A head timeout of 1 s: a body arriving over about 2 s, well above 240 bytes a second, is not cut by it.
+        await using var gateway = await StartAsync(headTimeoutSeconds: 1);
+        using var socket = await ConnectAsync(gateway);
+        var body = Body(4000, seed: 5);
+
+        var answer = await SendInPiecesAsync(socket, Post(body), bodyCuts: [0, 1000, 2000, 3000], TimeSpan.FromMilliseconds(500));
+
+        Assert.Equal([200], answer.Statuses);
+        Assert.Equal(Sha256(body), answer.Body);
+    }
+
+    private async Task<TestGateway> StartAsync(int? headTimeoutSeconds = null)
+    {
+        var json = TestConfigs.Static([_worker]);
+        if (headTimeoutSeconds is { } seconds)
+        {
+            json = json.Replace("\"trustedForwarders\"", $"\"limits\": {{ \"requestHeadersTimeoutSeconds\": {seconds} }}, \"trustedForwarders\"", StringComparison.Ordinal);
+        }
+
+        return await TestGateway.StartAsync(json, output, http1Front: true);
+    }
+
+    /// <summary>Closes the connection, after which the front counts what it served on it: these requests, none handed off.</summary>
+    private static async Task AssertAllServedByTheFrontAsync(TestGateway gateway, Socket socket, int served)
+    {
+        socket.Close();
+        await WaitForAsync(() => gateway.Server.Http1FrontCounts!.Served == served);
+        Assert.Equal(0, gateway.Server.Http1FrontCounts!.HandedOff);
+    }
+
+    /// <summary>Sends the request cut at these offsets into its body, pausing after each piece, then reads its answer.</summary>
+    private static async Task<Answer> SendInPiecesAsync(Socket socket, string request, int[] bodyCuts, TimeSpan pause)
+    {
+        var bodyStart = request.IndexOf("\r\n\r\n", StringComparison.Ordinal) + 4;
+        var sent = 0;
+        foreach (var cut in bodyCuts)
+        {
+            await socket.SendAsync(Encoding.ASCII.GetBytes(request[sent..(bodyStart + cut)]));
+            sent = bodyStart + cut;
+            await Task.Delay(pause);
+        }
+
+        return await ExchangeAsync(socket, request[sent..], responses: 1);
+    }
+
+    private static string Post(string body) =>
+        $"POST /upload HTTP/1.1\r\nHost: {Host}\r\nContent-Type: application/octet-stream\r\nContent-Length: {body.Length}\r\n\r\n{body}";
+
+    /// <summary>Printable bytes that differ from one body to the next (the WAF reads them as text).</summary>
+    private static string Body(int length, int seed)
+    {
+        var random = new Random(seed);
+        var chars = new char[length];
+        for (var i = 0; i < length; i++)
+        {
+            chars[i] = (char)random.Next('a', 'z' + 1);
+        }
+
+        return new string(chars);
+    }
+
+    private static string Sha256(string body) => Convert.ToHexStringLower(SHA256.HashData(Encoding.ASCII.GetBytes(body)));
+}
