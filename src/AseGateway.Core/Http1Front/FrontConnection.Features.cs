@@ -24,7 +24,7 @@ internal abstract partial class FrontConnection : IFeatureCollection,
     private readonly string?[] _names = new string?[RequestHead.MaxFields];
     private readonly string?[] _values = new string?[RequestHead.MaxFields];
     private readonly CancellationTokenSource _aborting = new();
-    private readonly FrontRequestBody _body = new();
+    private readonly FrontRequestBody _body;
     private readonly List<KeyValuePair<Type, object>> _extra = [];
     private KeyValuePair<Type, object>[] _connectionFeatures = [];
     private object? _requestFeature;
@@ -366,10 +366,10 @@ internal abstract partial class FrontConnection : IFeatureCollection,
     }
 
     /// <summary>
-    /// The features of a new request, from the head just parsed (<paramref name="bytes"/> holds it) and the body that
-    /// followed it (empty without one), whose bytes stay lent to the request until <see cref="EndRequestBody"/>.
+    /// The features of a new request, from the head just parsed (<paramref name="bytes"/> holds it), with a body of
+    /// <paramref name="bodyLength"/> bytes already in the input after it, read from there until <see cref="EndRequestBody"/>.
     /// </summary>
-    private void ReadRequest(ReadOnlySpan<byte> bytes, in System.Buffers.ReadOnlySequence<byte> body)
+    private void ReadRequest(ReadOnlySpan<byte> bytes, int bodyLength)
     {
         _revision++;
         _requestNumber++;
@@ -383,8 +383,8 @@ internal abstract partial class FrontConnection : IFeatureCollection,
         _identifierFeature = this;
         _bodyDetectionFeature = this;
         _bodyPipeFeature = this;
-        _bodyLength = (int)body.Length;
-        _body.Reset(body);
+        _bodyLength = bodyLength;
+        _body.Reset(bodyLength);
         Protocol = HttpProtocol.Http11;
         Scheme = "http";
         PathBase = string.Empty;
@@ -439,10 +439,10 @@ internal abstract partial class FrontConnection : IFeatureCollection,
         _response.Reset(requestIsHead: ReferenceEquals(Method, HttpMethods.Head), closeRequested: head.ConnectionClose);
     }
 
-    /// <summary>The request ended: its body's bytes go back to the connection, read or not.</summary>
+    /// <summary>The request ended: what it left of its body is passed over, so that the input is at the next head.</summary>
     private void EndRequestBody()
     {
-        _body.Clear();
+        _body.Skip();
         _bodyLength = 0;
         _replacedBodyReader?.Complete();
         _replacedBody = null;

@@ -52,6 +52,7 @@ internal abstract partial class FrontConnection : IHeartbeatWatched, IDisposable
         _connection = connection;
         _settings = settings;
         _input = connection.Transport.Input;
+        _body = new FrontRequestBody(_input);
         _response = new FrontResponse(connection.Transport.Output);
         _maxHeadBytes = settings.Limits.MaxRequestHeadersTotalSize;
         _onCompletedFailed = exception => LogApplicationError(_settings.Logger, _connection.ConnectionId, exception);
@@ -184,13 +185,8 @@ internal abstract partial class FrontConnection : IHeartbeatWatched, IDisposable
                     pending = false;
                     Volatile.Write(ref _bodyWaitSince, 0);
 
-                    // A body stays in the pipe, lent to the request (FrontRequestBody), until the application is done.
-                    var requestEnd = buffer.GetPosition(_head.Length + _head.ContentLength);
-                    var bodyLent = _head.ContentLength > 0;
-                    if (!bodyLent)
-                    {
-                        _input.AdvanceTo(requestEnd);
-                    }
+                    // A body is read from the input after the head, where it waits whole (FrontRequestBody).
+                    _input.AdvanceTo(buffer.GetPosition(_head.Length));
 
                     // The request, through the application; then its response is ended and its callbacks run.
                     CreateContext();
@@ -207,10 +203,6 @@ internal abstract partial class FrontConnection : IHeartbeatWatched, IDisposable
 
                     // Read or not, the body is passed: the next head starts right after it.
                     EndRequestBody();
-                    if (bodyLent)
-                    {
-                        _input.AdvanceTo(requestEnd);
-                    }
 
                     bool reusable;
                     try
@@ -278,6 +270,13 @@ internal abstract partial class FrontConnection : IHeartbeatWatched, IDisposable
             return HeadParseResult.Incomplete;
         }
 
+        // A head already read, whose body is still arriving: not parsed again until all of it is here.
+        if (Volatile.Read(ref _bodyWaitSince) != 0 && buffer.Length < _head.Length + _head.ContentLength)
+        {
+            Volatile.Write(ref _bodyReceived, buffer.Length - _head.Length);
+            return HeadParseResult.Incomplete;
+        }
+
         // Most heads end in the pipe's first segment, whatever body follows them.
         var parsed = ReadHead(buffer.FirstSpan, buffer, out var headEnded);
         if (parsed != HeadParseResult.Incomplete || headEnded || buffer.IsSingleSegment)
@@ -324,7 +323,7 @@ internal abstract partial class FrontConnection : IHeartbeatWatched, IDisposable
             return HeadParseResult.Incomplete;
         }
 
-        ReadRequest(bytes, buffer.Slice(_head.Length, _head.ContentLength));
+        ReadRequest(bytes, _head.ContentLength);
         return HeadParseResult.Complete;
     }
 

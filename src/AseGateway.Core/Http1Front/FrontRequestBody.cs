@@ -4,67 +4,111 @@ using System.IO.Pipelines;
 namespace AseGateway.Http1Front;
 
 /// <summary>
-/// A request body the front read whole before the request started (<see cref="RequestHead.MaxBody"/>), as the
-/// request's <c>BodyReader</c> and, through <see cref="Stream"/>, its <c>Body</c>: the connection's own buffers,
-/// lent for the request and given back when it ends (<see cref="Clear"/>), so a read never waits and copies nothing
-/// it does not hand out. One per connection, reset for each request; a request without a body reads it empty.
+/// A request body the front waited for whole behind its head (<see cref="RequestHead.MaxBody"/>), as the request's
+/// <c>BodyReader</c> and, through <see cref="Stream"/>, its <c>Body</c>: a window of <see cref="Reset"/>'s length
+/// onto the connection's input, read where it lies. Every read completes at once, since the bytes are there, and what
+/// the application consumes leaves the connection's pipe then, as it does through Kestrel's body: a body held until the
+/// request ended kept a receive buffer per waiting request out of the pools, and fresh ones were allocated under load.
+/// One per connection, reset for each request; a request without a body reads it empty.
 /// </summary>
-internal sealed class FrontRequestBody : PipeReader
+internal sealed class FrontRequestBody(PipeReader input) : PipeReader
 {
-    private ReadOnlySequence<byte> _unread;
+    private long _remaining;
     private bool _cancelPending;
 
-    public FrontRequestBody() => Stream = new BodyStream(this);
+    /// <summary>The last window handed out, to count what the reader consumed of it.</summary>
+    private ReadOnlySequence<byte> _window;
+
+    private Stream? _stream;
 
     /// <summary>The body as a stream over the same bytes (what the WAF and YARP read).</summary>
-    public Stream Stream { get; }
+    public Stream Stream => _stream ??= new BodyStream(this);
 
-    /// <summary>Lends the body's bytes for the request now starting.</summary>
-    public void Reset(in ReadOnlySequence<byte> body)
+    /// <summary>The next <paramref name="length"/> bytes of the input, all of them there already, are the body.</summary>
+    public void Reset(long length)
     {
-        _unread = body;
+        _remaining = length;
         _cancelPending = false;
+        _window = default;
     }
 
-    /// <summary>The request ended: its bytes go back to the connection; a late read finds nothing.</summary>
-    public void Clear() => Reset(ReadOnlySequence<byte>.Empty);
+    /// <summary>The request ended: what the application left unread is passed over, so the next head follows.</summary>
+    public void Skip()
+    {
+        if (_remaining > 0 && input.TryRead(out var result))
+        {
+            input.AdvanceTo(result.Buffer.GetPosition(Math.Min(_remaining, result.Buffer.Length)));
+        }
+
+        Reset(0);
+    }
 
     public override bool TryRead(out ReadResult result)
     {
-        result = Result();
+        result = Read();
         return true;
     }
 
     public override ValueTask<ReadResult> ReadAsync(CancellationToken cancellationToken = default)
     {
         cancellationToken.ThrowIfCancellationRequested();
-        return new ValueTask<ReadResult>(Result());
+        return new ValueTask<ReadResult>(Read());
     }
 
-    public override void AdvanceTo(SequencePosition consumed) => _unread = _unread.Slice(consumed);
+    public override void AdvanceTo(SequencePosition consumed) => AdvanceTo(consumed, consumed);
 
-    public override void AdvanceTo(SequencePosition consumed, SequencePosition examined) => AdvanceTo(consumed);
+    public override void AdvanceTo(SequencePosition consumed, SequencePosition examined)
+    {
+        if (_window.IsEmpty)
+        {
+            return;
+        }
+
+        _remaining -= _window.Slice(0, consumed).Length;
+        _window = default;
+        input.AdvanceTo(consumed, examined);
+    }
 
     public override void CancelPendingRead() => _cancelPending = true;
 
-    /// <summary>The reader is the connection's: completing it only ends this request's reading.</summary>
-    public override void Complete(Exception? exception = null) => Clear();
-
-    /// <summary>Everything still unread, and always completed: the whole body is here.</summary>
-    private ReadResult Result()
+    /// <summary>The input is the connection's: completing the body only ends this request's reading of it.</summary>
+    public override void Complete(Exception? exception = null)
     {
-        var canceled = _cancelPending;
-        _cancelPending = false;
-        return new ReadResult(_unread, canceled, isCompleted: true);
     }
 
-    /// <summary>Copies from the lent bytes; synchronous reads too, since none waits.</summary>
+    /// <summary>The rest of the body, and always completed: the whole of it is in the input.</summary>
+    private ReadResult Read()
+    {
+        if (_cancelPending)
+        {
+            _cancelPending = false;
+            return new ReadResult(default, isCanceled: true, isCompleted: false);
+        }
+
+        if (_remaining == 0 || !input.TryRead(out var result))
+        {
+            return new ReadResult(default, isCanceled: false, isCompleted: true);
+        }
+
+        var buffer = result.Buffer;
+        _window = buffer.Length > _remaining ? buffer.Slice(0, _remaining) : buffer;
+        return new ReadResult(_window, isCanceled: false, isCompleted: true);
+    }
+
+    /// <summary>Copies from the input; synchronous reads too, since none waits.</summary>
     private int Read(Span<byte> destination)
     {
-        var count = (int)Math.Min(destination.Length, _unread.Length);
-        var part = _unread.Slice(0, count);
+        var window = Read().Buffer;
+        if (window.IsEmpty)
+        {
+            return 0;
+        }
+
+        // The count before the input moves on: the segments a sequence measures itself by go back to the pipe then.
+        var count = (int)Math.Min(destination.Length, window.Length);
+        var part = window.Slice(0, count);
         part.CopyTo(destination);
-        _unread = _unread.Slice(part.End);
+        AdvanceTo(part.End);
         return count;
     }
 
