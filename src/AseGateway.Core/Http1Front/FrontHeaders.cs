@@ -27,6 +27,13 @@ internal sealed class FrontHeaders : IHeaderDictionary
     /// <summary>Changes when a field is added or all are cleared: an enumeration under way then throws, as a dictionary's.</summary>
     private int _version;
 
+    /// <summary>
+    /// <see cref="ContentLength"/> as last read, until a field changes: the stages of one request with a body ask for it
+    /// several times (the WAF, the retry rule, the fast path), and each asking found and parsed the field again.
+    /// </summary>
+    private long? _contentLength;
+    private bool _contentLengthRead;
+
     public bool IsReadOnly { get; set; }
 
     /// <summary>
@@ -65,6 +72,7 @@ internal sealed class FrontHeaders : IHeaderDictionary
             if (index >= 0)
             {
                 _values[index] = value;
+                _contentLengthRead = false;
             }
             else
             {
@@ -88,14 +96,13 @@ internal sealed class FrontHeaders : IHeaderDictionary
     {
         get
         {
-            var index = IndexOf(HeaderNames.ContentLength);
-            if (index < 0 || _values[index] is not { Count: 1 } values || string.IsNullOrEmpty(values[0])
-                || !HeaderUtilities.TryParseNonNegativeInt64(new StringSegment(values[0]).Trim(), out var length))
+            if (!_contentLengthRead)
             {
-                return null;
+                _contentLength = ReadContentLength();
+                _contentLengthRead = true;
             }
 
-            return length;
+            return _contentLength;
         }
         set
         {
@@ -156,6 +163,7 @@ internal sealed class FrontHeaders : IHeaderDictionary
         if (index >= 0)
         {
             _values[index] = StringValues.Concat(_values[index], value);
+            _contentLengthRead = false;
             AnyFieldRepeated = true;
         }
         else
@@ -190,6 +198,7 @@ internal sealed class FrontHeaders : IHeaderDictionary
         _end = 0;
         _count = 0;
         _version++;
+        _contentLengthRead = false;
         OnlyParsedFields = false;
     }
 
@@ -272,6 +281,18 @@ internal sealed class FrontHeaders : IHeaderDictionary
     /// of Content-Length. ASCII characters equal but for case differ only in 0x20; a non-ASCII one goes to the full
     /// comparison, whose case rules relate a few of them to ASCII letters.
     /// </summary>
+    private long? ReadContentLength()
+    {
+        var index = IndexOf(HeaderNames.ContentLength);
+        if (index < 0 || _values[index] is not { Count: 1 } values || string.IsNullOrEmpty(values[0])
+            || !HeaderUtilities.TryParseNonNegativeInt64(new StringSegment(values[0]).Trim(), out var length))
+        {
+            return null;
+        }
+
+        return length;
+    }
+
     private static bool MayBeSame(string name, string key) =>
         key.Length == 0 || (name[0] | 0x20) == (key[0] | 0x20) || name[0] > 0x7F || key[0] > 0x7F;
 
@@ -287,6 +308,7 @@ internal sealed class FrontHeaders : IHeaderDictionary
         _end++;
         _count++;
         _version++;
+        _contentLengthRead = false;
     }
 
     /// <summary>Fills the holes removals left, or when there are none, doubles the arrays.</summary>
@@ -325,6 +347,7 @@ internal sealed class FrontHeaders : IHeaderDictionary
         _names[index] = null;
         _values[index] = default;
         _count--;
+        _contentLengthRead = false;
         if (index == _end - 1)
         {
             _end--;
