@@ -49,7 +49,6 @@ internal abstract partial class FrontConnection : IFeatureCollection,
     private int _remotePort;
     private int _localPort;
     private bool _aborted;
-    private int _bodyLength;
 
     /// <summary>A stream the application put in place of the body, and the pipe <c>BodyReader</c> made over it.</summary>
     private Stream? _replacedBody;
@@ -102,8 +101,9 @@ internal abstract partial class FrontConnection : IFeatureCollection,
         set => _traceIdentifier = value;
     }
 
-    // IHttpRequestBodyDetectionFeature: as Kestrel, a Content-Length of 0 is no body.
-    public bool CanHaveBody => _bodyLength > 0;
+    // IHttpRequestBodyDetectionFeature: as Kestrel, a Content-Length of 0 is no body. The head is the request's until
+    // it ends: the next is parsed only then.
+    public bool CanHaveBody => _head.ContentLength > 0;
 
     // IRequestBodyPipeFeature: the body read whole (FrontRequestBody); as in Kestrel, a stream the application put
     // in place of Body is what BodyReader reads from then.
@@ -366,10 +366,10 @@ internal abstract partial class FrontConnection : IFeatureCollection,
     }
 
     /// <summary>
-    /// The features of a new request, from the head just parsed (<paramref name="bytes"/> holds it), with a body of
-    /// <paramref name="bodyLength"/> bytes already in the input after it, read from there until <see cref="EndRequestBody"/>.
+    /// The features of a new request, from the head just parsed (<paramref name="bytes"/> holds it), with the body its
+    /// Content-Length frames already in the input after it, read from there until <see cref="EndRequestBody"/>.
     /// </summary>
-    private void ReadRequest(ReadOnlySpan<byte> bytes, int bodyLength)
+    private void ReadRequest(ReadOnlySpan<byte> bytes)
     {
         _revision++;
         _requestNumber++;
@@ -383,8 +383,7 @@ internal abstract partial class FrontConnection : IFeatureCollection,
         _identifierFeature = this;
         _bodyDetectionFeature = this;
         _bodyPipeFeature = this;
-        _bodyLength = bodyLength;
-        _body.Reset(bodyLength);
+        _body.Reset(_head.ContentLength);
         Protocol = HttpProtocol.Http11;
         Scheme = "http";
         PathBase = string.Empty;
@@ -443,7 +442,6 @@ internal abstract partial class FrontConnection : IFeatureCollection,
     private void EndRequestBody()
     {
         _body.Skip();
-        _bodyLength = 0;
         _replacedBodyReader?.Complete();
         _replacedBody = null;
         _replacedBodyReader = null;

@@ -323,7 +323,7 @@ internal abstract partial class FrontConnection : IHeartbeatWatched, IDisposable
             return HeadParseResult.Incomplete;
         }
 
-        ReadRequest(bytes, _head.ContentLength);
+        ReadRequest(bytes);
         return HeadParseResult.Complete;
     }
 

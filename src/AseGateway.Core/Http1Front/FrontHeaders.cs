@@ -275,12 +275,7 @@ internal sealed class FrontHeaders : IHeaderDictionary
         return -1;
     }
 
-    /// <summary>
-    /// False when two names of one length surely differ by their first character: most lookups are for a field the
-    /// head does not have (Content-Length, Upgrade, Expect), and a browser's four Sec-Fetch-* fields share the length
-    /// of Content-Length. ASCII characters equal but for case differ only in 0x20; a non-ASCII one goes to the full
-    /// comparison, whose case rules relate a few of them to ASCII letters.
-    /// </summary>
+    /// <summary>The one Content-Length value as a number, as <c>HeaderDictionary</c> reads it; null when there is none or it is not one.</summary>
     private long? ReadContentLength()
     {
         var index = IndexOf(HeaderNames.ContentLength);
@@ -293,6 +288,12 @@ internal sealed class FrontHeaders : IHeaderDictionary
         return length;
     }
 
+    /// <summary>
+    /// False when two names of one length surely differ by their first character: most lookups are for a field the
+    /// head does not have (Content-Length, Upgrade, Expect), and a browser's four Sec-Fetch-* fields share the length
+    /// of Content-Length. ASCII characters equal but for case differ only in 0x20; a non-ASCII one goes to the full
+    /// comparison, whose case rules relate a few of them to ASCII letters.
+    /// </summary>
     private static bool MayBeSame(string name, string key) =>
         key.Length == 0 || (name[0] | 0x20) == (key[0] | 0x20) || name[0] > 0x7F || key[0] > 0x7F;
 

@@ -1,3 +1,4 @@
+using System.Buffers.Text;
 using AseGateway.Forwarding.FastPath;
 
 namespace AseGateway.Http1Front;
@@ -64,8 +65,8 @@ internal sealed class RequestHead
 
     /// <summary>
     /// This head's fields are the previous head's, byte for byte: <see cref="Fields"/>, <see cref="FieldCount"/>,
-    /// <see cref="ConnectionClose"/> and <see cref="ContentLength"/> are the previous head's (its ranges moved with the request line), and so are the
-    /// strings the front made of them.
+    /// <see cref="ConnectionClose"/> and <see cref="ContentLength"/> are the previous head's (its ranges moved with the
+    /// request line), and so are the strings the front made of them.
     /// </summary>
     public bool FieldsRepeated;
 
@@ -371,23 +372,8 @@ internal static class RequestHeadParser
     /// </summary>
     private static bool TryReadContentLength(ReadOnlySpan<byte> value, RequestHead head)
     {
-        if (value.IsEmpty || value.Length > 7)
-        {
-            return false;
-        }
-
-        var length = 0;
-        foreach (var b in value)
-        {
-            if (b is < (byte)'0' or > (byte)'9')
-            {
-                return false;
-            }
-
-            length = (length * 10) + (b - '0');
-        }
-
-        if (length > RequestHead.MaxBody)
+        if (value.IsEmpty || value.Length > 7 || value.ContainsAnyExceptInRange((byte)'0', (byte)'9')
+            || !Utf8Parser.TryParse(value, out int length, out _) || length > RequestHead.MaxBody)
         {
             return false;
         }
@@ -419,20 +405,7 @@ internal static class RequestHeadParser
         }
 
         var port = value[(colon + 1)..];
-        if (port.IsEmpty || port.Length > 5)
-        {
-            return false;
-        }
-
-        foreach (var b in port)
-        {
-            if (b is < (byte)'0' or > (byte)'9')
-            {
-                return false;
-            }
-        }
-
-        return true;
+        return !port.IsEmpty && port.Length <= 5 && !port.ContainsAnyExceptInRange((byte)'0', (byte)'9');
     }
 
     /// <summary>Only <c>keep-alive</c> and <c>close</c>; other options (Upgrade, TE, ...) leave the request to Kestrel.</summary>
