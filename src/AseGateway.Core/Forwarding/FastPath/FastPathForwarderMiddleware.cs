@@ -1,5 +1,6 @@
 using System.Buffers;
 using System.IO.Pipelines;
+using System.Runtime.CompilerServices;
 using AseGateway.Affinity;
 using AseGateway.Networking;
 using AseGateway.Networking.EventLoop;
@@ -77,7 +78,7 @@ internal sealed partial class FastPathForwarderMiddleware
         }
 
         gateway.BeginAttempt(onFastPath: true);
-        return ForwardAsync(context, gateway, proxy, destination, pool, connection, settings, near);
+        return ForwardAsync(context, gateway, proxy, destination, pool, connection, settings, near).AsTask();
     }
 
     private Task ForwardWithYarp(HttpContext context, GatewayRequestFeature gateway)
@@ -107,7 +108,8 @@ internal sealed partial class FastPathForwarderMiddleware
     /// everything else is done, unless the forwarding itself threw.
     /// </remarks>
     /// <param name="near">The loop of the request's client (<see cref="NearLoop"/>): where new connections go.</param>
-    private async Task ForwardAsync(HttpContext context, GatewayRequestFeature gateway, IReverseProxyFeature proxy, DestinationState destination, UpstreamPool pool, UpstreamConnection? connection, FastPathSettings settings, EventLoop? near)
+    [AsyncMethodBuilder(typeof(ThreadPooledValueTaskBuilder))]
+    private async ValueTask ForwardAsync(HttpContext context, GatewayRequestFeature gateway, IReverseProxyFeature proxy, DestinationState destination, UpstreamPool pool, UpstreamConnection? connection, FastPathSettings settings, EventLoop? near)
     {
         proxy.ProxiedDestination = destination;
         DestinationConcurrency.Increment(destination);
