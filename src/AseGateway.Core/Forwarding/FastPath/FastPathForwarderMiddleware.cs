@@ -30,6 +30,9 @@ internal sealed partial class FastPathForwarderMiddleware
     /// <summary>Attempts when reused connections fail before any response byte (the worker closed them while idle).</summary>
     private const int MaxAttempts = 3;
 
+    /// <summary>The body length of a request whose body has none: it is sent chunked, as it arrives.</summary>
+    private const long UnknownLength = -1;
+
     /// <summary>A request body kept by the WAF goes to the worker in sends of about this much (its connection's limit).</summary>
     private const int RequestBodyFlushBytes = 64 * 1024;
 
@@ -117,7 +120,8 @@ internal sealed partial class FastPathForwarderMiddleware
         var threw = false;
         try
         {
-            var bodyLength = context.Features.Find<IHttpRequestBodyDetectionFeature>()!.CanHaveBody ? context.Request.ContentLength ?? 0 : 0;
+            // A body without a length (chunked, HTTP/2 without Content-Length) is UnknownLength: sent on chunked.
+            var bodyLength = context.Features.Find<IHttpRequestBodyDetectionFeature>()!.CanHaveBody ? context.Request.ContentLength ?? UnknownLength : 0;
             var outcome = Outcome.Close;
             for (var attempt = 1; ; attempt++)
             {
@@ -151,7 +155,15 @@ internal sealed partial class FastPathForwarderMiddleware
                 var registration = context.Aborted().UnsafeRegister(static state => ((UpstreamConnection)state!).Cancel(), connection);
                 try
                 {
-                    if (bodyLength > 0)
+                    if (bodyLength == UnknownLength)
+                    {
+                        // Through the body pipe: Kestrel's own reader, or one over the stream a stage put in its place.
+                        if (!await CopyRequestBodyAsync(context, gateway, context.Request.BodyReader, connection, UnknownLength, headSent: false, token))
+                        {
+                            return;
+                        }
+                    }
+                    else if (bodyLength > 0)
                     {
                         // The head goes with the body's first part.
                         if (!await CopyRequestBodyAsync(context, gateway, connection, bodyLength, token))
@@ -398,11 +410,13 @@ internal sealed partial class FastPathForwarderMiddleware
     /// 16 KiB upload that came in one burst is one read and one send, with the head), not a fixed-size slice of it,
     /// which cost a send per slice. Each read is sent from the client connection's buffers where the worker's socket
     /// takes it (<see cref="SendBodyPart"/>), and only what it did not take is copied and flushed.
+    /// A body of <see cref="UnknownLength"/> is sent chunked (<see cref="SendChunk"/>), until the client's body ends.
     /// </summary>
     private async ValueTask<bool> CopyRequestBodyAsync(HttpContext context, GatewayRequestFeature gateway, PipeReader body, UpstreamConnection connection, long length, bool headSent, CancellationToken token)
     {
         var remaining = length;
-        while (remaining > 0)
+        var chunked = length == UnknownLength;
+        while (chunked || remaining > 0)
         {
             ReadResult result;
             try
@@ -416,6 +430,29 @@ internal sealed partial class FastPathForwarderMiddleware
             }
 
             var buffer = result.Buffer;
+            if (chunked)
+            {
+                var sentChunk = SendChunk(context, gateway, connection.Writer, headSent, buffer, last: result.IsCompleted);
+                headSent = true;
+                body.AdvanceTo(buffer.End);
+                if (!sentChunk || !await TryFlushRequestBodyAsync(context, connection.Writer, token))
+                {
+                    return false;
+                }
+
+                if (result.IsCompleted)
+                {
+                    return true;
+                }
+
+                if (result.IsCanceled)
+                {
+                    throw new OperationCanceledException("Reading the request body was canceled.");
+                }
+
+                continue;
+            }
+
             if (buffer.Length > remaining)
             {
                 buffer = buffer.Slice(0, remaining);
@@ -445,6 +482,39 @@ internal sealed partial class FastPathForwarderMiddleware
             {
                 return false;
             }
+        }
+
+        return true;
+    }
+
+    /// <summary>
+    /// One read of a body of unknown length as a chunk (the head before it, when it has not gone yet; the last chunk
+    /// after it, when the body ended), into the connection's writer: the client's chunk sizes, extensions and trailers
+    /// are not passed on, as HttpClient does not pass them for YARP either. False when the head could not be written.
+    /// </summary>
+    private bool SendChunk(HttpContext context, GatewayRequestFeature gateway, PipeWriter writer, bool headSent, in ReadOnlySequence<byte> part, bool last)
+    {
+        if (!headSent)
+        {
+            try
+            {
+                RequestHeadWriter.Write(writer, context, gateway, hasBody: true);
+            }
+            catch (InvalidOperationException ex)
+            {
+                Fail(context, ForwarderError.RequestCreation, StatusCodes.Status502BadGateway, ex);
+                return false;
+            }
+        }
+
+        if (!part.IsEmpty)
+        {
+            ChunkedEncoder.WriteChunk(writer, part);
+        }
+
+        if (last)
+        {
+            ChunkedEncoder.WriteLastChunk(writer);
         }
 
         return true;

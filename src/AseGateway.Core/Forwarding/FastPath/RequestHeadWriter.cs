@@ -9,6 +9,7 @@ using AseGateway.Networking;
 using AseGateway.Observability;
 using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Http.Features;
+using Microsoft.Extensions.Primitives;
 using Microsoft.Net.Http.Headers;
 using Yarp.ReverseProxy.Forwarder;
 
@@ -49,8 +50,9 @@ internal static class RequestHeadWriter
 
     /// <summary>
     /// Everything the fast path cannot forward exactly as YARP would goes to YARP: other protocols than HTTP/1.x and
-    /// HTTP/2, CONNECT and upgrades, Expect, bodies without a Content-Length (chunked, HTTP/2 without one), a header
-    /// sent more than once or with non-ASCII text, TE from HTTP/2 clients, and a missing Host.
+    /// HTTP/2, CONNECT and upgrades, Expect, a Transfer-Encoding other than a plain <c>chunked</c> or beside a
+    /// Content-Length, a header sent more than once or with non-ASCII text, TE from HTTP/2 clients, and a missing Host.
+    /// A body without a Content-Length (chunked, or HTTP/2 without one) goes on chunked, as HttpClient sends it for YARP.
     /// </summary>
     public static bool IsEligible(HttpContext context, GatewayRequestFeature gateway)
     {
@@ -63,18 +65,26 @@ internal static class RequestHeadWriter
 
         var headers = request.Headers;
         if (headers.Host.Count != 1 || string.IsNullOrEmpty(headers.Host[0]) || headers.ContainsKey(HeaderNames.Upgrade) || headers.ContainsKey(HeaderNames.Expect)
-            || headers.ContainsKey(HeaderNames.TransferEncoding) || (HttpProtocol.IsHttp2(protocol) && headers.ContainsKey(HeaderNames.TE)))
+            || (HttpProtocol.IsHttp2(protocol) && headers.ContainsKey(HeaderNames.TE)))
         {
             return false;
         }
 
-        if (context.Features.Find<IHttpRequestBodyDetectionFeature>() is not { } detection || (detection.CanHaveBody && request.ContentLength is null))
+        if (context.Features.Find<IHttpRequestBodyDetectionFeature>() is null || !IsPlainChunkedOrAbsent(headers.TransferEncoding, request.ContentLength))
         {
             return false;
         }
 
         return gateway.HeadersAreSingleAscii ?? AllSingleAscii(headers);
     }
+
+    /// <summary>
+    /// No Transfer-Encoding, or Kestrel's decoded <c>chunked</c> alone, without a Content-Length beside it: another
+    /// coding (<c>gzip, chunked</c>) would be lost on the way, and two framings are where smuggling starts.
+    /// </summary>
+    private static bool IsPlainChunkedOrAbsent(StringValues transferEncoding, long? contentLength) =>
+        transferEncoding.Count == 0
+        || (transferEncoding.Count == 1 && contentLength is null && string.Equals(transferEncoding[0]?.Trim(), "chunked", StringComparison.OrdinalIgnoreCase));
 
     private static bool AllSingleAscii(IHeaderDictionary headers)
     {
@@ -218,10 +228,15 @@ internal static class RequestHeadWriter
             });
         }
 
-        // HttpClient sends "Content-Length: 0" for a method that should carry a body and has none (POST, PUT, ...).
+        // HttpClient sends "Content-Length: 0" for a method that should carry a body and has none (POST, PUT, ...), and
+        // a body of unknown length chunked.
         if (!hasBody && !sawContentLength && MustHaveBody(request.Method))
         {
             head.Ascii("Content-Length: 0\r\n");
+        }
+        else if (hasBody && !sawContentLength)
+        {
+            head.Ascii("Transfer-Encoding: chunked\r\n");
         }
 
         head.Ascii("\r\n");

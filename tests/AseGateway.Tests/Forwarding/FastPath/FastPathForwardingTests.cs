@@ -4,6 +4,7 @@ using System.Net;
 using System.Net.Sockets;
 using System.Text;
 using AseGateway.Forwarding.FastPath;
+using AseGateway.Tests.Http1Front;
 using AseGateway.Tests.Infrastructure;
 using Xunit.Abstractions;
 using Yarp.ReverseProxy.Model;
@@ -325,7 +326,7 @@ public sealed class FastPathForwardingTests(ITestOutputHelper output)
     }
 
     [Fact]
-    public async Task ChunkedRequestBody_AndUpgrade_GoThroughYarp_ContentLengthBody_IsForwarded()
+    public async Task ChunkedRequestBody_IsForwardedChunked_OnThePooledConnection_ContentLengthBody_AsItIs()
     {
         await using var upstream = RawUpstream.Start(_ => RawReply.Text(Ok));
         await using var gateway = await TestGateway.StartAsync(Config(upstream.Url), output);
@@ -339,22 +340,98 @@ public sealed class FastPathForwardingTests(ITestOutputHelper output)
             Assert.Equal(HttpStatusCode.OK, response.StatusCode);
         }
 
-        using (var response = await gateway.GetAsync(TestConfigs.AppHost, "/chunked-body", request =>
+        var large = new string('x', 100_000);
+        foreach (var body in new[] { "name=value", large, string.Empty })
         {
-            request.Method = HttpMethod.Post;
-            request.Content = new StreamContent(new MemoryStream(Encoding.ASCII.GetBytes("name=value")));
-            request.Headers.TransferEncodingChunked = true;
-        }))
-        {
+            using var response = await gateway.GetAsync(TestConfigs.AppHost, "/chunked-body", request =>
+            {
+                request.Method = HttpMethod.Post;
+                request.Content = new StreamContent(new MemoryStream(Encoding.ASCII.GetBytes(body)));
+                request.Headers.TransferEncodingChunked = true;
+            });
             Assert.Equal(HttpStatusCode.OK, response.StatusCode);
         }
 
         var requests = upstream.Requests.ToArray();
+        Assert.Equal(4, requests.Length);
         Assert.EndsWith("\r\n\r\nname=value", requests[0], StringComparison.Ordinal);
         Assert.Contains("Content-Length: 10\r\n", requests[0], StringComparison.Ordinal);
+        string[] expected = ["name=value", large, string.Empty];
+        for (var i = 1; i < 4; i++)
+        {
+            var (head, body) = Split(requests[i]);
+            Assert.Contains("Transfer-Encoding: chunked\r\n", head, StringComparison.Ordinal);
+            Assert.DoesNotContain("Content-Length", head, StringComparison.OrdinalIgnoreCase);
+            Assert.Equal(expected[i - 1], RawUpstream.DecodeChunked(body));
+        }
 
-        // Only YARP sends a chunked body on: the fast path refused it before sending anything.
-        Assert.Contains("Transfer-Encoding: chunked", requests[1], StringComparison.OrdinalIgnoreCase);
+        // All on the fast path's one pooled connection: YARP's HttpClient would have opened its own.
+        Assert.Equal(1, upstream.Connections);
+    }
+
+    [Fact]
+    public async Task ChunkedRequest_FromTheWire_GoesOnWithoutItsExtensionsAndTrailers()
+    {
+        await using var upstream = RawUpstream.Start(_ => RawReply.Text(Ok));
+        await using var gateway = await TestGateway.StartAsync(Config(upstream.Url), output);
+        using var socket = await FrontWire.ConnectAsync(gateway);
+
+        var answer = await FrontWire.ExchangeAsync(socket,
+            $"POST /wire HTTP/1.1\r\nHost: {TestConfigs.AppHost}\r\nTransfer-Encoding: chunked\r\n\r\n"
+            + "5;name=value\r\nhello\r\n7\r\n, world\r\n0\r\nX-Checksum: abc\r\n\r\n"
+            + $"GET /after HTTP/1.1\r\nHost: {TestConfigs.AppHost}\r\n\r\n", responses: 2);
+
+        Assert.Equal([200, 200], answer.Statuses);
+        var requests = upstream.Requests.ToArray();
+        var (head, body) = Split(requests[0]);
+        Assert.Equal("hello, world", RawUpstream.DecodeChunked(body));
+        Assert.DoesNotContain("name=value", body, StringComparison.Ordinal);
+        Assert.DoesNotContain("X-Checksum", body, StringComparison.Ordinal);
+        Assert.DoesNotContain("X-Checksum", head, StringComparison.Ordinal);
+        Assert.StartsWith("GET /after ", requests[1], StringComparison.Ordinal);
+        Assert.Equal(1, upstream.Connections);
+    }
+
+    [Fact]
+    public async Task TransferCodingBesideChunked_GoesThroughYarp()
+    {
+        await using var upstream = RawUpstream.Start(_ => RawReply.Text(Ok));
+        await using var gateway = await TestGateway.StartAsync(Config(upstream.Url), output);
+        Assert.Equal("ok", await gateway.GetBodyAsync(TestConfigs.AppHost, "/first"));
+        using var socket = await FrontWire.ConnectAsync(gateway);
+
+        var answer = await FrontWire.ExchangeAsync(socket,
+            $"POST /coded HTTP/1.1\r\nHost: {TestConfigs.AppHost}\r\nTransfer-Encoding: gzip, chunked\r\n\r\n5\r\nhello\r\n0\r\n\r\n", responses: 1);
+
+        Assert.Equal([200], answer.Statuses);
+        // The fast path's connection had the first request; YARP's HttpClient opened its own for this one.
+        Assert.Equal(2, upstream.Connections);
+    }
+
+    [Fact]
+    public async Task ChunkedBody_BrokenByTheClient_Is400_AndTheHalfSentConnectionIsNotUsedAgain()
+    {
+        await using var upstream = RawUpstream.Start(_ => RawReply.Text(Ok));
+        await using var gateway = await TestGateway.StartAsync(Config(upstream.Url), output);
+        using (var socket = await FrontWire.ConnectAsync(gateway))
+        {
+            // The first chunk goes on to the worker before the second one's size turns out not to be hex.
+            await socket.SendAsync(Encoding.ASCII.GetBytes($"POST /broken HTTP/1.1\r\nHost: {TestConfigs.AppHost}\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n"));
+            await Task.Delay(200);
+            var answer = await FrontWire.ExchangeAsync(socket, "zz\r\nmore\r\n0\r\n\r\n", responses: 1);
+            Assert.Equal([400], answer.Statuses);
+        }
+
+        // Had the worker's connection gone back to the pool, this request would follow an unfinished body on it.
+        Assert.Equal("ok", await gateway.GetBodyAsync(TestConfigs.AppHost, "/next"));
+        var request = Assert.Single(upstream.Requests);
+        Assert.StartsWith("GET /next ", request, StringComparison.Ordinal);
+    }
+
+    private static (string Head, string Body) Split(string request)
+    {
+        var end = request.IndexOf("\r\n\r\n", StringComparison.Ordinal);
+        return (request[..(end + 2)], request[(end + 4)..]);
     }
 
     [Fact]
@@ -396,9 +473,11 @@ public sealed class FastPathForwardingTests(ITestOutputHelper output)
     }
 
     [Theory]
-    [InlineData("h1")]
-    [InlineData("h2c")]
-    public async Task UploadToAWorkerThatIsNotReadingYet_WaitsForRoom_AndArrivesWhole(string protocol)
+    [InlineData("h1", true)]
+    [InlineData("h2c", true)]
+    [InlineData("h1", false)] // chunked
+    [InlineData("h2c", false)] // no Content-Length: chunked to the worker
+    public async Task UploadToAWorkerThatIsNotReadingYet_WaitsForRoom_AndArrivesWhole(string protocol, bool sized)
     {
         // The body is sent from the client connection's buffers while the worker's socket takes it. The worker reads
         // nothing until released, so the socket fills: part of a read goes, the rest is copied and waits in the
@@ -411,7 +490,7 @@ public sealed class FastPathForwardingTests(ITestOutputHelper output)
         {
             Version = protocol == "h1" ? HttpVersion.Version11 : HttpVersion.Version20,
             VersionPolicy = HttpVersionPolicy.RequestVersionExact,
-            Content = new ByteArrayContent(body),
+            Content = sized ? new ByteArrayContent(body) : new UnsizedContent(body),
         };
         request.Headers.Host = TestConfigs.AppHost;
         using var client = new HttpClient { Timeout = TimeSpan.FromSeconds(60) };
@@ -593,6 +672,24 @@ public sealed class FastPathForwardingTests(ITestOutputHelper output)
 
     /// <summary>The request line and headers sorted by name (order differs between HttpClient and the fast path), trace context and port left out.</summary>
     private const string ClientTraceParent = "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01";
+
+    /// <summary>A body HttpClient cannot know the length of: chunked over HTTP/1.1, without Content-Length over HTTP/2.</summary>
+    private sealed class UnsizedContent(byte[] body) : HttpContent
+    {
+        protected override async Task SerializeToStreamAsync(Stream stream, TransportContext? context)
+        {
+            for (var at = 0; at < body.Length; at += 100_000)
+            {
+                await stream.WriteAsync(body.AsMemory(at, Math.Min(100_000, body.Length - at)));
+            }
+        }
+
+        protected override bool TryComputeLength(out long length)
+        {
+            length = 0;
+            return false;
+        }
+    }
 
     private static string Normalize(string request)
     {

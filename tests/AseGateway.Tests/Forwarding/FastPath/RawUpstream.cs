@@ -6,7 +6,7 @@ using System.Text;
 namespace AseGateway.Tests.Forwarding.FastPath;
 
 /// <summary>
-/// A worker written on a raw socket on 127.0.0.1: it reads HTTP/1.1 requests (head plus a Content-Length body) and
+/// A worker written on a raw socket on 127.0.0.1: it reads HTTP/1.1 requests (head plus a Content-Length or chunked body) and
 /// writes back exactly the bytes a script returns, so tests can send what no real server would — obs-folds,
 /// conflicting lengths, bad chunk sizes, truncated bodies — and count the connections the gateway opens.
 /// </summary>
@@ -138,8 +138,8 @@ internal sealed class RawUpstream : IAsyncDisposable
             var end = text.IndexOf("\r\n\r\n", StringComparison.Ordinal);
             if (end >= 0)
             {
-                var length = ContentLength(text[..end]);
-                if (text.Length >= end + 4 + length)
+                var length = IsChunked(text[..end]) ? ChunkedLength(text, end + 4) : ContentLength(text[..end]);
+                if (length >= 0 && text.Length >= end + 4 + length)
                 {
                     var request = text[..(end + 4 + length)];
                     var rest = pending.GetBuffer().AsSpan(request.Length, (int)pending.Length - request.Length).ToArray();
@@ -156,6 +156,63 @@ internal sealed class RawUpstream : IAsyncDisposable
             }
 
             pending.Write(buffer, 0, read);
+        }
+    }
+
+    private static bool IsChunked(string head) =>
+        head.Split("\r\n").Any(line => line.StartsWith("Transfer-Encoding:", StringComparison.OrdinalIgnoreCase) && line.Contains("chunked", StringComparison.OrdinalIgnoreCase));
+
+    /// <summary>The length of a whole chunked body starting at <paramref name="start"/>, or -1 while it is not all there.</summary>
+    private static int ChunkedLength(string text, int start)
+    {
+        var position = start;
+        while (true)
+        {
+            var lineEnd = text.IndexOf("\r\n", position, StringComparison.Ordinal);
+            if (lineEnd < 0)
+            {
+                return -1;
+            }
+
+            var size = Convert.ToInt32(text[position..lineEnd].Split(';')[0].Trim(), 16);
+            position = lineEnd + 2;
+            if (size == 0)
+            {
+                // Trailer fields, then the empty line.
+                var trailersEnd = text.IndexOf("\r\n", position, StringComparison.Ordinal);
+                while (trailersEnd > position)
+                {
+                    position = trailersEnd + 2;
+                    trailersEnd = text.IndexOf("\r\n", position, StringComparison.Ordinal);
+                }
+
+                return trailersEnd < 0 ? -1 : trailersEnd + 2 - start;
+            }
+
+            position += size + 2;
+            if (position > text.Length)
+            {
+                return -1;
+            }
+        }
+    }
+
+    /// <summary>The data of a chunked body as <see cref="ChunkedLength"/> delimits it.</summary>
+    public static string DecodeChunked(string body)
+    {
+        var decoded = new StringBuilder();
+        var position = 0;
+        while (true)
+        {
+            var lineEnd = body.IndexOf("\r\n", position, StringComparison.Ordinal);
+            var size = Convert.ToInt32(body[position..lineEnd].Split(';')[0].Trim(), 16);
+            if (size == 0)
+            {
+                return decoded.ToString();
+            }
+
+            decoded.Append(body, lineEnd + 2, size);
+            position = lineEnd + 2 + size + 2;
         }
     }
 
