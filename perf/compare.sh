@@ -9,6 +9,8 @@
 #            --path PATH          the path every throughput case requests (default /): the backend answers /bytes/N
 #                                 with N bytes, e.g. --path /bytes/16384 for a 16 KiB response
 #            --post-bytes N       POST an N-byte body instead of GET (wrk and h2load); with --path, to that path
+#            --chunked            with --post-bytes, wrk sends that body as one chunk without Content-Length (as
+#                                 PostAsJsonAsync does); h2load's requests keep their length
 #            --browser-headers    send the 14 header fields (860 bytes) Chrome sends with a page request, cookies
 #                                 among them, with every request (wrk and h2load): BROWSER_HEADERS in gateway-config.sh
 #            --access-log         ase-full (and ase-full-aot) also write a W3C access log to a file; nginx and HAProxy
@@ -69,7 +71,7 @@ for arg in "$@"; do
   if [ "$arg" = --out ]; then skip_next=1; continue; fi
   COMMAND_LINE="$COMMAND_LINE $arg"
 done
-ONLY="" REQUEST_PATH="/" POST_BYTES=0 BROWSER=0 ACCESS_LOG=0 GATEWAY_ENV="" AOT=0 HANDSHAKES=0 PROFILE=0 SYSCALLS=0 MODE=default ROUNDS=3 DURATION=9 WARMUP=3 WARMUP_RUNS=6 RATES="2000,5000,10000" SCALE_CYCLES=3 SCENARIOS=1 BUILD=1 OUT=""
+ONLY="" REQUEST_PATH="/" POST_BYTES=0 CHUNKED=0 BROWSER=0 ACCESS_LOG=0 GATEWAY_ENV="" AOT=0 HANDSHAKES=0 PROFILE=0 SYSCALLS=0 MODE=default ROUNDS=3 DURATION=9 WARMUP=3 WARMUP_RUNS=6 RATES="2000,5000,10000" SCALE_CYCLES=3 SCENARIOS=1 BUILD=1 OUT=""
 OPEN_DURATION=10 RELOADS=100 RELOAD_LOAD_RPS=3000
 WRK_CONNECTIONS=64 WRK_THREADS=2 H2_CONNECTIONS=16 H2_STREAMS=8 H2_THREADS=2
 HOST_HEADER="bench.perf.test" API_KEY="perf-$RANDOM$RANDOM"
@@ -88,6 +90,7 @@ while [ $# -gt 0 ]; do
     --only) ONLY="$2"; shift ;;
     --path) REQUEST_PATH="$2"; shift ;;
     --post-bytes) POST_BYTES="$2"; shift ;;
+    --chunked) CHUNKED=1 ;;
     --browser-headers) BROWSER=1 ;;
     --access-log) ACCESS_LOG=1 ;;
     --gateway-env) GATEWAY_ENV="$2"; shift ;;
@@ -128,7 +131,7 @@ RUNS="$OUT/runs.jsonl"
 rm -f "$OUT"/scenario-*.json "$OUT/open-model.jsonl"
 CLK_TCK="$(getconf CLK_TCK)"
 REQUEST_LINE="GET $REQUEST_PATH"
-[ "$POST_BYTES" -gt 0 ] && REQUEST_LINE="POST $REQUEST_PATH with a $POST_BYTES-byte body"
+[ "$POST_BYTES" -gt 0 ] && REQUEST_LINE="POST $REQUEST_PATH with a $POST_BYTES-byte body$( [ "$CHUNKED" = 1 ] && echo " (chunked over HTTP/1.1)")"
 [ "$BROWSER" = 1 ] && REQUEST_LINE="$REQUEST_LINE with a browser's 14 request header fields (860 bytes)"
 STARTED_PIDS=()
 SCENARIO_FAILURES=0
@@ -289,7 +292,7 @@ start_backends() {
 }
 
 # --post-bytes: the body, as a file for h2load and inside a script for wrk.
-[ "$POST_BYTES" -gt 0 ] && post_body_files "$POST_BYTES"
+[ "$POST_BYTES" -gt 0 ] && post_body_files "$POST_BYTES" "$CHUNKED"
 mapfile -d '' HEADER_ARGS < <(header_args "$BROWSER")
 
 # Every load generator connects from 127.0.0.1: the per-client connection cap (200 by default, an edge defence that
