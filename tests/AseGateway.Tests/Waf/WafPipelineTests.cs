@@ -293,7 +293,9 @@ public sealed class WafPipelineTests(ITestOutputHelper output)
     {
         await using var inspector = await Inspector.StartAsync();
         await using var backends = await Backends.StartAsync(1);
-        var hooks = $$"""[ { "name": "corp-inspector", "url": "{{inspector.Url}}inspect", "timeoutMs": 300, "onError": "{{onError}}" } ]""";
+        // 1 s against the inspector's 5 s on /slow-inspection: 300 ms ran out on a loaded machine before the inspector
+        // had read the call, which then never reached it.
+        var hooks = $$"""[ { "name": "corp-inspector", "url": "{{inspector.Url}}inspect", "timeoutMs": 1000, "onError": "{{onError}}" } ]""";
         await using var gateway = await TestGateway.StartAsync(WithPolicy(TestConfigs.Static(backends.List), Policy(customRules: string.Empty, hooks: hooks)), output);
 
         using var response = await gateway.GetAsync(TestConfigs.AppHost, path);
