@@ -101,9 +101,9 @@ internal abstract partial class FrontConnection : IFeatureCollection,
         set => _traceIdentifier = value;
     }
 
-    // IHttpRequestBodyDetectionFeature: as Kestrel, a Content-Length of 0 is no body. The head is the request's until
-    // it ends: the next is parsed only then.
-    public bool CanHaveBody => _head.ContentLength > 0;
+    // IHttpRequestBodyDetectionFeature: as Kestrel, a Content-Length of 0 is no body, and a chunked one may be one. The
+    // head is the request's until it ends: the next is parsed only then.
+    public bool CanHaveBody => _head.ContentLength > 0 || _head.Chunked;
 
     // IRequestBodyPipeFeature: the body read whole (FrontRequestBody); as in Kestrel, a stream the application put
     // in place of Body is what BodyReader reads from then.
@@ -383,7 +383,12 @@ internal abstract partial class FrontConnection : IFeatureCollection,
         _identifierFeature = this;
         _bodyDetectionFeature = this;
         _bodyPipeFeature = this;
-        _body.Reset(_head.ContentLength);
+        // A chunked body was copied out of its framing as its head was read (FrontConnection.ReadHead).
+        if (!_head.Chunked)
+        {
+            _body.Reset(_head.ContentLength);
+        }
+
         Protocol = HttpProtocol.Http11;
         Scheme = "http";
         PathBase = string.Empty;

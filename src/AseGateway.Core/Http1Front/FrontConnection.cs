@@ -311,20 +311,37 @@ internal abstract partial class FrontConnection : IHeartbeatWatched, IDisposable
         }
 
         var received = buffer.Length - _head.Length;
-        if (received < _head.ContentLength)
+        if (_head.Chunked)
         {
-            if (Volatile.Read(ref _bodyWaitSince) == 0)
+            var framed = buffer.Slice(_head.Length);
+            var body = ChunkedBodyScanner.Scan(framed, out var wireLength, out var dataLength);
+            if (body != HeadParseResult.Complete)
             {
-                Volatile.Write(ref _bodyWaitSince, Environment.TickCount64);
+                return body == HeadParseResult.Incomplete ? WaitForBody(received) : body;
             }
 
-            Volatile.Write(ref _bodyReceived, received);
-            _head.ForgetFields();
-            return HeadParseResult.Incomplete;
+            _body.ResetChunked(framed.Slice(0, wireLength), dataLength);
+        }
+        else if (received < _head.ContentLength)
+        {
+            return WaitForBody(received);
         }
 
         ReadRequest(bytes);
         return HeadParseResult.Complete;
+    }
+
+    /// <summary>The head is complete and its body is still arriving: the wait is timed by the body's rule.</summary>
+    private HeadParseResult WaitForBody(long received)
+    {
+        if (Volatile.Read(ref _bodyWaitSince) == 0)
+        {
+            Volatile.Write(ref _bodyWaitSince, Environment.TickCount64);
+        }
+
+        Volatile.Write(ref _bodyReceived, received);
+        _head.ForgetFields();
+        return HeadParseResult.Incomplete;
     }
 
     private void OnApplicationFailed(Exception exception)

@@ -9,12 +9,23 @@ namespace AseGateway.Http1Front;
 /// onto the connection's input, read where it lies. Every read completes at once, since the bytes are there, and what
 /// the application consumes leaves the connection's pipe then, as it does through Kestrel's body: a body held until the
 /// request ended kept a receive buffer per waiting request out of the pools, and fresh ones were allocated under load.
-/// One per connection, reset for each request; a request without a body reads it empty.
+/// One per connection, reset for each request; a request without a body reads it empty. A chunked body
+/// (<see cref="ResetChunked"/>) is the exception: its data is copied out of its framing into a pooled array, the window
+/// is onto that array, and the framed bytes stay in the input until the request ends.
 /// </summary>
 internal sealed class FrontRequestBody(PipeReader input) : PipeReader
 {
     private long _remaining;
     private bool _cancelPending;
+
+    /// <summary>A chunked body's data, from the shared pool, while the request reads it; null otherwise.</summary>
+    private byte[]? _decoded;
+
+    /// <summary>Where the unread part of <see cref="_decoded"/> starts.</summary>
+    private int _decodedOffset;
+
+    /// <summary>The chunked body's bytes in the input, framing included, passed over when the request ends.</summary>
+    private long _framedLength;
 
     /// <summary>The last window handed out, to count what the reader consumed of it.</summary>
     private ReadOnlySequence<byte> _window;
@@ -27,20 +38,46 @@ internal sealed class FrontRequestBody(PipeReader input) : PipeReader
     /// <summary>The next <paramref name="length"/> bytes of the input, all of them there already, are the body.</summary>
     public void Reset(long length)
     {
+        ReturnDecoded();
         _remaining = length;
         _cancelPending = false;
         _window = default;
     }
 
+    /// <summary>
+    /// A chunked body that <see cref="ChunkedBodyScanner.Scan"/> found complete with <paramref name="dataLength"/> bytes
+    /// of data, as <paramref name="framed"/> in the input (read while its head is): the data is copied out now, and the
+    /// framed bytes are passed over when the request ends (<see cref="Skip"/>).
+    /// </summary>
+    public void ResetChunked(in ReadOnlySequence<byte> framed, int dataLength)
+    {
+        Reset(0);
+        _decoded = ArrayPool<byte>.Shared.Rent(Math.Max(dataLength, 1));
+        ChunkedBodyScanner.CopyData(framed, _decoded);
+        _decodedOffset = 0;
+        _framedLength = framed.Length;
+        _remaining = dataLength;
+    }
+
     /// <summary>The request ended: what the application left unread is passed over, so the next head follows.</summary>
     public void Skip()
     {
-        if (_remaining > 0 && input.TryRead(out var result))
+        var unread = _decoded is null ? _remaining : _framedLength;
+        if (unread > 0 && input.TryRead(out var result))
         {
-            input.AdvanceTo(result.Buffer.GetPosition(Math.Min(_remaining, result.Buffer.Length)));
+            input.AdvanceTo(result.Buffer.GetPosition(Math.Min(unread, result.Buffer.Length)));
         }
 
         Reset(0);
+    }
+
+    private void ReturnDecoded()
+    {
+        if (_decoded is { } decoded)
+        {
+            _decoded = null;
+            ArrayPool<byte>.Shared.Return(decoded);
+        }
     }
 
     public override bool TryRead(out ReadResult result)
@@ -64,8 +101,15 @@ internal sealed class FrontRequestBody(PipeReader input) : PipeReader
             return;
         }
 
-        _remaining -= _window.Slice(0, consumed).Length;
+        var length = _window.Slice(0, consumed).Length;
+        _remaining -= length;
         _window = default;
+        if (_decoded is not null)
+        {
+            _decodedOffset += (int)length;
+            return;
+        }
+
         input.AdvanceTo(consumed, examined);
     }
 
@@ -83,6 +127,12 @@ internal sealed class FrontRequestBody(PipeReader input) : PipeReader
         {
             _cancelPending = false;
             return new ReadResult(default, isCanceled: true, isCompleted: false);
+        }
+
+        if (_decoded is not null)
+        {
+            _window = new ReadOnlySequence<byte>(_decoded, _decodedOffset, (int)_remaining);
+            return new ReadResult(_window, isCanceled: false, isCompleted: true);
         }
 
         if (_remaining == 0 || !input.TryRead(out var result))

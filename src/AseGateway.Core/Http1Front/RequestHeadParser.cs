@@ -56,6 +56,13 @@ internal sealed class RequestHead
     public int ContentLength;
 
     /// <summary>
+    /// The body is framed by <c>Transfer-Encoding: chunked</c> alone (no Content-Length beside it); the connection
+    /// reads it whole (<see cref="ChunkedBodyScanner"/>) before the request starts. Like <see cref="ContentLength"/>,
+    /// the previous head's when the fields were repeated.
+    /// </summary>
+    public bool Chunked;
+
+    /// <summary>
     /// The largest body the front takes: read whole before the request starts, as nginx keeps a body of up to its
     /// <c>client_body_buffer_size</c> in memory; a larger one is Kestrel's to stream. Far below the transport's input
     /// buffer (1 MiB, where it stops reading), so head and body always fit in it, and below the smallest
@@ -134,7 +141,8 @@ internal sealed class RequestHead
 /// reads it. A request line <c>METHOD SP origin-form SP HTTP/1.1</c> with an upper-case method and a target of
 /// plain characters (no percent-encoding or dot segments in the path: Kestrel decodes and normalises those); fields
 /// of token names and visible-ASCII values, CRLF line ends, one plain <c>Host</c>, no body or one framed by a single
-/// <c>Content-Length</c> of plain digits up to <see cref="RequestHead.MaxBody"/> (no Transfer-Encoding), no
+/// <c>Content-Length</c> of plain digits up to <see cref="RequestHead.MaxBody"/> or by <c>Transfer-Encoding: chunked</c>
+/// alone (its chunks read by <see cref="ChunkedBodyScanner"/>), no
 /// <c>Expect</c>, <c>Upgrade</c> or <c>Connection</c> options beyond keep-alive and close.
 /// Everything else is <see cref="HeadParseResult.Unsupported"/>: Kestrel reads it from the first byte, with the same
 /// limits, errors and framing rules as on a listener without the front, so what a client can smuggle or break is
@@ -166,8 +174,11 @@ internal static class RequestHeadParser
         var end = buffer.IndexOf(HeadEnd);
         if (end < 0)
         {
-            // A bare LF ends a line for some parsers and is refused by Kestrel: refused at once, not waited on.
-            return buffer.Length >= maxHeadBytes || HasBareLineFeed(buffer) ? HeadParseResult.Unsupported : HeadParseResult.Incomplete;
+            // A bare LF or CR ends a line for some parsers, and Kestrel refuses it, as it refuses a bad line, as soon as
+            // the line is there: handed over at once, not waited on until the head times out.
+            return buffer.Length >= maxHeadBytes || HasBareLineEnd(buffer) || HasRefusedLine(buffer, head)
+                ? HeadParseResult.Unsupported
+                : HeadParseResult.Incomplete;
         }
 
         var length = end + HeadEnd.Length;
@@ -193,6 +204,7 @@ internal static class RequestHeadParser
         head.FieldCount = 0;
         head.ConnectionClose = false;
         head.ContentLength = 0;
+        head.Chunked = false;
         var framing = default(FramingFields);
         var position = fieldsStart;
         while (position < end + 2)
@@ -207,7 +219,8 @@ internal static class RequestHeadParser
             position += lineEnd + 2;
         }
 
-        if (framing.Hosts != 1)
+        // Both framings at once is where two parsers may disagree about where the body ends: Kestrel's to refuse.
+        if (framing.Hosts != 1 || (head.Chunked && framing.ContentLengths != 0))
         {
             return HeadParseResult.Unsupported;
         }
@@ -216,23 +229,59 @@ internal static class RequestHeadParser
         return HeadParseResult.Complete;
     }
 
-    private static bool HasBareLineFeed(ReadOnlySpan<byte> buffer)
+    /// <summary>
+    /// An LF without a CR before it, or a CR followed by anything but an LF (a CR at the very end may yet be followed by
+    /// one): lines some parsers end there, and Kestrel refuses at once.
+    /// </summary>
+    private static bool HasBareLineEnd(ReadOnlySpan<byte> buffer)
     {
-        for (var at = buffer.IndexOf(Lf); at >= 0; at = NextLineFeed(buffer, at))
+        var at = buffer.IndexOfAny(Cr, Lf);
+        while (at >= 0)
         {
-            if (at == 0 || buffer[at - 1] != Cr)
+            var bare = buffer[at] == Lf
+                ? at == 0 || buffer[at - 1] != Cr
+                : at + 1 < buffer.Length && buffer[at + 1] != Lf;
+            if (bare)
+            {
+                return true;
+            }
+
+            var next = buffer[(at + 1)..].IndexOfAny(Cr, Lf);
+            at = next < 0 ? -1 : at + 1 + next;
+        }
+
+        return false;
+    }
+
+    /// <summary>
+    /// A complete line of a head still arriving that the full parse would not take: a request line it does not read,
+    /// or a field line without a token name and a colon, or with a value of other than visible ASCII, spaces and tabs.
+    /// Checked without touching the head's fields, which may still be the last head's (<see cref="RequestHead.TryRepeatFields"/>).
+    /// </summary>
+    private static bool HasRefusedLine(ReadOnlySpan<byte> buffer, RequestHead head)
+    {
+        var lineEnd = buffer.IndexOf("\r\n"u8);
+        if (lineEnd < 0)
+        {
+            return false;
+        }
+
+        if (lineEnd > MaxRequestLine || !TryParseRequestLine(buffer[..lineEnd], head))
+        {
+            return true;
+        }
+
+        for (var rest = buffer[(lineEnd + 2)..]; (lineEnd = rest.IndexOf("\r\n"u8)) >= 0; rest = rest[(lineEnd + 2)..])
+        {
+            var line = rest[..lineEnd];
+            var colon = line.IndexOf((byte)':');
+            if (colon <= 0 || line[..colon].ContainsAnyExcept(ResponseHeadParser.TokenBytes) || line[(colon + 1)..].ContainsAnyExcept(ResponseHeadParser.ValueBytes))
             {
                 return true;
             }
         }
 
         return false;
-    }
-
-    private static int NextLineFeed(ReadOnlySpan<byte> buffer, int after)
-    {
-        var next = buffer[(after + 1)..].IndexOf(Lf);
-        return next < 0 ? -1 : after + 1 + next;
     }
 
     private static bool TryParseRequestLine(ReadOnlySpan<byte> line, RequestHead head)
@@ -354,9 +403,12 @@ internal static class RequestHeadParser
             case 14 when System.Text.Ascii.EqualsIgnoreCase(name, "content-length"u8):
                 // A second one, even equal, is Kestrel's to refuse: where two parsers may disagree, a request is smuggled.
                 return ++framing.ContentLengths == 1 && TryReadContentLength(value, head);
+            case 17 when System.Text.Ascii.EqualsIgnoreCase(name, "transfer-encoding"u8):
+                // "chunked" alone, once; a list, another coding or a second field is Kestrel's.
+                head.Chunked = ++framing.TransferEncodings == 1 && System.Text.Ascii.EqualsIgnoreCase(value, "chunked"u8);
+                return head.Chunked;
             case 6 when System.Text.Ascii.EqualsIgnoreCase(name, "expect"u8):
             case 7 when System.Text.Ascii.EqualsIgnoreCase(name, "upgrade"u8):
-            case 17 when System.Text.Ascii.EqualsIgnoreCase(name, "transfer-encoding"u8):
             case 13 when System.Text.Ascii.EqualsIgnoreCase(name, "http2-settings"u8):
                 return false;
             case 10 when System.Text.Ascii.EqualsIgnoreCase(name, "connection"u8):
@@ -387,6 +439,7 @@ internal static class RequestHeadParser
     {
         public int Hosts;
         public int ContentLengths;
+        public int TransferEncodings;
     }
 
     /// <summary>A registered name or IPv4 address with an optional port; anything else (IPv6 literals, user info) is Kestrel's.</summary>

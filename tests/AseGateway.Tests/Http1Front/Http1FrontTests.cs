@@ -130,7 +130,7 @@ public sealed class Http1FrontTests(ITestOutputHelper output)
         var answer = await ExchangeAsync(
             socket,
             $"GET /first HTTP/1.1\r\nHost: {Host}\r\n\r\n"
-            + $"POST /second HTTP/1.1\r\nHost: {Host}\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\n\r\n"
+            + $"POST /second HTTP/1.1\r\nHost: {Host}\r\nTransfer-Encoding: chunked\r\n\r\n5;ext=1\r\nhello\r\n0\r\n\r\n"
             + $"GET /third HTTP/1.1\r\nHost: {Host}\r\nConnection: close\r\n\r\n",
             responses: 3);
 
@@ -146,6 +146,7 @@ public sealed class Http1FrontTests(ITestOutputHelper output)
     [InlineData("GET / HTTP/1.1\r\nHost: {host}\r\nX-Thing : 1\r\n\r\n", "space before a colon")]
     [InlineData("GET / HTTP/1.1\r\nHost: {host}\r\nHost: other.test\r\n\r\n", "two Hosts")]
     [InlineData("GET / HTTP/1.1\r\nHost: {host}\r\nX-Thing: a\u000bb\r\n\r\n", "control character in a value")]
+    [InlineData("GET / HTTP/1.1\r\nHost: {host}\r\nX-Thing: a\r\r\n", "a bare CR, the head not yet ended")] // refused at once, not timed out
     public async Task Malformed_AfterAServedRequest_KestrelRefusesIt(string raw, string what)
     {
         await using var backends = await Backends.StartAsync(1);

@@ -54,7 +54,9 @@ public sealed class RequestHeadParserTests
     [InlineData("POST / HTTP/1.1\r\nHost: a.test\r\nContent-Length: 65537\r\n\r\n", "a body larger than the front takes")]
     [InlineData("POST / HTTP/1.1\r\nHost: a.test\r\nContent-Length: 99999999999999999999\r\n\r\n", "a Content-Length past any integer")]
     [InlineData("POST / HTTP/1.1\r\nHost: a.test\r\nContent-Length: 5\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n", "Content-Length and Transfer-Encoding")]
-    [InlineData("POST / HTTP/1.1\r\nHost: a.test\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n", "chunked")]
+    [InlineData("POST / HTTP/1.1\r\nHost: a.test\r\nTransfer-Encoding: chunked\r\nContent-Length: 5\r\n\r\n0\r\n\r\n", "Transfer-Encoding and Content-Length")]
+    [InlineData("POST / HTTP/1.1\r\nHost: a.test\r\nTransfer-Encoding: gzip, chunked\r\n\r\n0\r\n\r\n", "another coding")]
+    [InlineData("POST / HTTP/1.1\r\nHost: a.test\r\nTransfer-Encoding: chunked\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n", "two Transfer-Encodings")]
     [InlineData("GET / HTTP/1.1\r\nHost: a.test\r\nExpect: 100-continue\r\n\r\n", "Expect")]
     [InlineData("GET / HTTP/1.1\r\nHost: a.test\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\r\n", "upgrade")]
     [InlineData("GET / HTTP/1.1\r\nHost: a.test\r\nConnection: keep-alive, TE\r\n\r\n", "a Connection option beyond keep-alive and close")]
@@ -66,6 +68,11 @@ public sealed class RequestHeadParserTests
     [InlineData("GET / HTTP/1.1\r\nHost: a.test\r\nX: a\rb\r\n\r\n", "CR in a value")]
     [InlineData("GET / HTTP/1.1\r\nHost: a.test\r\nX: a\u007fb\r\n\r\n", "DEL in a value")]
     [InlineData("GET / HTTP/1.1\r\nHost: a.test\r\nX: caf\u00e9\r\n\r\n", "obs-text in a value")]
+    [InlineData("GET / HTTP/1.1\r\nHost: a.test\r\nX: a\r\r\n", "a bare CR in a head not yet ended")]
+    [InlineData("GET / HTTP/1.1\r\nHost: a.test\nX: a", "a bare LF in a head not yet ended")]
+    [InlineData("GET / HTTP/1.1\r\nHost: a.test\r\n:a\r\n", "a field without a name, the head not yet ended")]
+    [InlineData("GET / HTTP/1.1\r\nHost: a.test\r\nX: a\u0001\r\nY: ", "a control character, the head not yet ended")]
+    [InlineData("get / HTTP/1.1\r\nHost: a.te", "a request line not read, the head not yet ended")]
     public void NotPlain_IsUnsupported(string raw, string what) =>
         Assert.True(Parse(raw, out _) == HeadParseResult.Unsupported, what);
 
@@ -79,6 +86,30 @@ public sealed class RequestHeadParserTests
         Assert.Equal(HeadParseResult.Complete, Parse(raw, out var head));
         Assert.Equal(length, head.ContentLength);
         Assert.Equal(raw.Length, head.Length);
+    }
+
+    [Theory]
+    [InlineData("POST / HTTP/1.1\r\nHost: a.test\r\nTransfer-Encoding: chunked\r\n\r\n")]
+    [InlineData("POST / HTTP/1.1\r\nHost: a.test\r\ntransfer-encoding:  Chunked \r\n\r\n")]
+    public void ChunkedAlone_IsTheFronts_WithoutALength(string raw)
+    {
+        Assert.Equal(HeadParseResult.Complete, Parse(raw, out var head));
+        Assert.True(head.Chunked);
+        Assert.Equal(0, head.ContentLength);
+    }
+
+    [Fact]
+    public void RepeatedFields_KeepChunked_AFreshParseWithoutItIsNotChunked()
+    {
+        var head = new RequestHead();
+        const string Fields = "Host: a.test\r\nTransfer-Encoding: chunked\r\n\r\n";
+        Assert.Equal(HeadParseResult.Complete, Parse(head, "POST /a HTTP/1.1\r\n" + Fields));
+        Assert.Equal(HeadParseResult.Complete, Parse(head, "PUT /other HTTP/1.1\r\n" + Fields));
+        Assert.True(head.FieldsRepeated);
+        Assert.True(head.Chunked);
+
+        Assert.Equal(HeadParseResult.Complete, Parse(head, "POST / HTTP/1.1\r\nHost: a.test\r\nContent-Length: 3\r\n\r\n"));
+        Assert.False(head.Chunked);
     }
 
     [Fact]

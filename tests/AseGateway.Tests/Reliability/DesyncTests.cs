@@ -1,6 +1,8 @@
+using System.Globalization;
 using System.Net;
 using System.Net.Sockets;
 using System.Text;
+using System.Text.RegularExpressions;
 using AseGateway.Tests.Infrastructure;
 using AseGateway.Tests.Routing;
 using Xunit.Abstractions;
@@ -11,7 +13,7 @@ namespace AseGateway.Tests.Reliability;
 /// Request smuggling and desync: raw request vectors replayed through the gateway, one connection each, to a
 /// worker that records what it receives.
 /// </summary>
-public sealed class DesyncTests(ITestOutputHelper output)
+public sealed partial class DesyncTests(ITestOutputHelper output)
 {
     private static readonly SemaphoreSlim Parallelism = new(16);
 
@@ -79,6 +81,34 @@ public sealed class DesyncTests(ITestOutputHelper output)
         Assert.DoesNotContain(backends.List[0].ReceivedHeaders, h => h.TryGetValue("Transfer-Encoding", out var te) && !string.Equals(te, "chunked", StringComparison.OrdinalIgnoreCase));
     }
 
+    [Theory]
+    [InlineData("smuggler-te-gadgets")]
+    [InlineData("kestrel-parsing-data")]
+    public async Task DesyncCorpus_TheFrontAnswersEachVector_AsKestrelAloneDoes(string corpus)
+    {
+        // The front serves what it reads as plain (chunked bodies among it) and hands the rest to Kestrel from the first
+        // byte: replayed through a gateway with the front and one without, every vector gets the same answers, and the
+        // workers behind them receive as many requests.
+        await using var frontWorker = await Backends.StartAsync(1);
+        await using var kestrelWorker = await Backends.StartAsync(1);
+        await using var withFront = await TestGateway.StartAsync(Fast(TestConfigs.Static(frontWorker.List)), output, http1Front: true);
+        await using var kestrelAlone = await TestGateway.StartAsync(Fast(TestConfigs.Static(kestrelWorker.List)), output, http1Front: false);
+        var files = Directory.GetFiles(SharedCorpora.Path("reliability-corpora", "http1-desync", corpus), "*.bin");
+
+        var results = await Task.WhenAll(files.Select(async file =>
+        {
+            var raw = Retarget(await File.ReadAllBytesAsync(file));
+            var answers = await Task.WhenAll(ReplayAsync(withFront.Url, raw), ReplayAsync(kestrelAlone.Url, raw));
+            return (File: Path.GetFileName(file), Front: answers[0], Kestrel: answers[1]);
+        }));
+
+        var differ = results.Where(r => !r.Front.Statuses.SequenceEqual(r.Kestrel.Statuses) || r.Front.TimedOut != r.Kestrel.TimedOut)
+            .Select(r => $"{r.File}: front [{string.Join(",", r.Front.Statuses)}], Kestrel alone [{string.Join(",", r.Kestrel.Statuses)}]").ToList();
+        Assert.True(files.Length > 200, $"only {files.Length} vectors found");
+        Assert.True(differ.Count == 0, string.Join(Environment.NewLine, differ));
+        Assert.Equal(kestrelWorker.List[0].RequestCount, frontWorker.List[0].RequestCount);
+    }
+
     /// <summary>Replays every vector of one desync corpus through a gateway in front of <paramref name="backends"/>, one connection each.</summary>
     private async Task<(string[] Files, (string File, ReplayResult Result)[] Results)> ReplayCorpusAsync(string corpus, Backends backends)
     {
@@ -135,15 +165,9 @@ public sealed class DesyncTests(ITestOutputHelper output)
                 closed = true;
             }
 
+            // Status lines wherever they start: a body framed by its length has no line end before the next answer.
             var text = Encoding.Latin1.GetString(received.ToArray());
-            var statuses = new List<int>();
-            foreach (var line in text.Split("\r\n"))
-            {
-                if (line.StartsWith("HTTP/1.", StringComparison.Ordinal) && line.Length >= 12 && int.TryParse(line.AsSpan(9, 3), out var status))
-                {
-                    statuses.Add(status);
-                }
-            }
+            var statuses = StatusLine().Matches(text).Select(match => int.Parse(match.Groups[1].ValueSpan, CultureInfo.InvariantCulture)).ToList();
 
             // A connection still open after an answer is keep-alive doing its job; only silence is a hang.
             return new ReplayResult(statuses, closed, timedOut && statuses.Count == 0);
@@ -153,6 +177,9 @@ public sealed class DesyncTests(ITestOutputHelper output)
             Parallelism.Release();
         }
     }
+
+    [GeneratedRegex(@"HTTP/1\.[01] ([0-9]{3}) ")]
+    private static partial Regex StatusLine();
 
     private sealed record ReplayResult(List<int> Statuses, bool Closed, bool TimedOut);
 }
