@@ -42,6 +42,9 @@ internal sealed class InspectedRequestBody : Stream
     /// <summary>The server's body pipe the rest of the body comes from, after <see cref="Unread"/>; null when there is no rest.</summary>
     public PipeReader? RestReader { get; }
 
+    /// <summary>More of the body may follow the array's bytes, from the server's body.</summary>
+    public bool HasRest => _rest is not null;
+
     /// <summary>Marks <paramref name="count"/> bytes of <see cref="Unread"/> as read.</summary>
     public void Consume(int count)
     {

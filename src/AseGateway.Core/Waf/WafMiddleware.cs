@@ -58,6 +58,9 @@ internal sealed partial class WafMiddleware
             : ApplyAsync(context, gateway, app, policy, request, evaluation);
     }
 
+    /// <summary>The length of a body without a Content-Length (chunked), for <see cref="ReadInspectedPartAsync"/>.</summary>
+    private const long UnknownLength = -1;
+
     private async Task InspectWithBodyAsync(HttpContext context, GatewayRequestFeature gateway, AppModel app, WafPolicyModel policy, WafRequest request)
     {
         var http = context.Request;
@@ -68,9 +71,10 @@ internal sealed partial class WafMiddleware
         }
 
         // A body of known length has its first part, up to the inspection limit (all of it, when it fits), read into
-        // one pooled array that the proxy sends on before the rest. A body of unknown length is buffered for the proxy
-        // (read whole when the policy enforces a size limit), and the part the rules see goes into a pooled array
-        // (128 KB by default: a new one per request would be a large-object allocation). Either array is the pool's
+        // one pooled array that the proxy sends on before the rest. So has a body of unknown length (chunked) that ends
+        // within the limit, as an API's JSON does. A longer one is buffered for the proxy from its first byte (read
+        // whole when the policy enforces a size limit), and the part the rules see goes into a second pooled array
+        // (128 KB by default: a new one per request would be a large-object allocation). The arrays are the pool's
         // again once this stage ends, which is after the proxy is done.
         InspectedRequestBody? known = null;
         byte[]? inspected = null;
@@ -84,8 +88,18 @@ internal sealed partial class WafMiddleware
             }
             else
             {
-                inspected = InspectionBuffers.Rent(policy.InspectLimitBytes);
-                refusal = await ReadBodyAsync(context, policy, request, inspected);
+                known = await ReadInspectedPartAsync(context, UnknownLength, policy.InspectLimitBytes);
+                if (!known.HasRest)
+                {
+                    refusal = policy.RequestBodyEnforcement && known.Content.Length > policy.MaxRequestBodyBytes
+                        ? TooLarge(policy)
+                        : await InspectBodyAsync(http, policy, request, known.Content, truncated: false);
+                }
+                else
+                {
+                    inspected = InspectionBuffers.Rent(policy.InspectLimitBytes);
+                    refusal = await ReadBodyAsync(context, policy, request, inspected);
+                }
             }
 
             if (refusal is not null)
@@ -206,13 +220,14 @@ internal sealed partial class WafMiddleware
     /// Reads the first part of a body of a known <paramref name="length"/>, up to <paramref name="limit"/> bytes, into
     /// one pooled array and puts it, with the rest still to come from the client, in place of the request's body. A
     /// body that ends early (which the server's framing should not let happen) is kept as far as it came: the proxy
-    /// then fails it as shorter than its Content-Length.
+    /// then fails it as shorter than its Content-Length. Of a body of <see cref="UnknownLength"/>, up to the limit
+    /// too: all of it when it ends before the array is full (no rest to come), else that part and the rest.
     /// </summary>
     private static async Task<InspectedRequestBody> ReadInspectedPartAsync(HttpContext context, long length, int limit)
     {
         var http = context.Request;
         var body = http.Body;
-        var part = (int)Math.Min(length, limit);
+        var part = length == UnknownLength ? limit : (int)Math.Min(length, limit);
         var pooled = InspectionBuffers.Rent(part);
         var filled = 0;
         try
@@ -229,7 +244,8 @@ internal sealed partial class WafMiddleware
             throw;
         }
 
-        var inspected = length > part && filled == part
+        // Of a body of unknown length, all of it when it ended before the array was full.
+        var inspected = (length == UnknownLength || length > part) && filled == part
             ? new InspectedRequestBody(pooled, filled, body, http.BodyReader)
             : new InspectedRequestBody(pooled, filled);
         http.Body = inspected;
@@ -247,8 +263,9 @@ internal sealed partial class WafMiddleware
     }
 
     /// <summary>
-    /// A body of unknown length: buffered (in memory to 64 KiB, then in a file) so the proxy can send every byte again
-    /// from the start, and read only as far as needed; its first bytes, up to the inspection limit, go into
+    /// A body of unknown length longer than the inspection limit (its first part already read, ahead of the rest, in
+    /// the request's body): buffered (in memory to 64 KiB, then in a file) so the proxy can send every byte again from
+    /// the start, and read only as far as needed; its first bytes, up to the inspection limit, go into
     /// <paramref name="inspected"/> for the rules.
     /// </summary>
     /// <returns>Why the body is refused, or null when it may pass.</returns>

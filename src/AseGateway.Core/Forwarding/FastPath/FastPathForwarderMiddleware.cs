@@ -157,9 +157,21 @@ internal sealed partial class FastPathForwarderMiddleware
                 {
                     if (bodyLength == UnknownLength)
                     {
-                        // Through the body pipe: Kestrel's own reader, or one over the stream a stage put in its place.
-                        if (!await CopyRequestBodyAsync(context, gateway, context.Request.BodyReader, connection, UnknownLength, headSent: false, token))
+                        if (context.Request.Body is InspectedRequestBody { HasRest: false } whole)
                         {
+                            // Read whole by the WAF: one chunk from its array, not a pipe over a stream over it.
+                            var unread = whole.Unread;
+                            if (!SendChunk(context, gateway, connection.Writer, headSent: false, new ReadOnlySequence<byte>(unread), last: true)
+                                || !await TryFlushRequestBodyAsync(context, connection.Writer, token))
+                            {
+                                return;
+                            }
+
+                            whole.Consume(unread.Length);
+                        }
+                        else if (!await CopyRequestBodyAsync(context, gateway, context.Request.BodyReader, connection, UnknownLength, headSent: false, token))
+                        {
+                            // Through the body pipe: Kestrel's own reader, or one over the stream a stage put in its place.
                             return;
                         }
                     }
