@@ -366,8 +366,8 @@ internal abstract partial class FrontConnection : IFeatureCollection,
     }
 
     /// <summary>
-    /// The features of a new request, from the head just parsed (<paramref name="bytes"/> holds it), with the body its
-    /// Content-Length frames already in the input after it, read from there until <see cref="EndRequestBody"/>.
+    /// The features of a new request, from the head just parsed (<paramref name="bytes"/> holds it), with the body
+    /// <c>ReadHead</c> set <see cref="_body"/> to, read until <see cref="EndRequestBody"/>.
     /// </summary>
     private void ReadRequest(ReadOnlySpan<byte> bytes)
     {
@@ -383,12 +383,6 @@ internal abstract partial class FrontConnection : IFeatureCollection,
         _identifierFeature = this;
         _bodyDetectionFeature = this;
         _bodyPipeFeature = this;
-        // A chunked body was copied out of its framing as its head was read (FrontConnection.ReadHead).
-        if (!_head.Chunked)
-        {
-            _body.Reset(_head.ContentLength);
-        }
-
         Protocol = HttpProtocol.Http11;
         Scheme = "http";
         PathBase = string.Empty;

@@ -9,7 +9,7 @@ using Microsoft.Extensions.Logging;
 namespace AseGateway.Http1Front;
 
 /// <summary>
-/// One client connection while the front serves it: reads each request head and the body its Content-Length frames,
+/// One client connection while the front serves it: reads each request head and the body its Content-Length or chunks frame,
 /// runs the application over the connection's own features (<c>FrontConnection.Features.cs</c>), ends the response,
 /// and goes round again. A head the front does not take stops it with the head unread, and the connection goes on in
 /// Kestrel. Kestrel's timeouts apply through <see cref="Http1FrontHeartbeat"/>: a connection idle for the keep-alive
@@ -325,6 +325,10 @@ internal abstract partial class FrontConnection : IHeartbeatWatched, IDisposable
         else if (received < _head.ContentLength)
         {
             return WaitForBody(received);
+        }
+        else
+        {
+            _body.Reset(_head.ContentLength);
         }
 
         ReadRequest(bytes);

@@ -273,15 +273,26 @@ internal static class RequestHeadParser
 
         for (var rest = buffer[(lineEnd + 2)..]; (lineEnd = rest.IndexOf("\r\n"u8)) >= 0; rest = rest[(lineEnd + 2)..])
         {
-            var line = rest[..lineEnd];
-            var colon = line.IndexOf((byte)':');
-            if (colon <= 0 || line[..colon].ContainsAnyExcept(ResponseHeadParser.TokenBytes) || line[(colon + 1)..].ContainsAnyExcept(ResponseHeadParser.ValueBytes))
+            if (PlainFieldColon(rest[..lineEnd]) < 0)
             {
                 return true;
             }
         }
 
         return false;
+    }
+
+    /// <summary>
+    /// Where the colon of a field line of a token name and a value of visible ASCII, spaces and tabs is; -1 for any
+    /// other line: no name, a space before the colon, a folded continuation line, a control character or obs-text in
+    /// the value (Kestrel refuses non-ASCII values). Kestrel's to refuse, all of them.
+    /// </summary>
+    private static int PlainFieldColon(ReadOnlySpan<byte> line)
+    {
+        var colon = line.IndexOf((byte)':');
+        return colon <= 0 || line[..colon].ContainsAnyExcept(ResponseHeadParser.TokenBytes) || line[(colon + 1)..].ContainsAnyExcept(ResponseHeadParser.ValueBytes)
+            ? -1
+            : colon;
     }
 
     private static bool TryParseRequestLine(ReadOnlySpan<byte> line, RequestHead head)
@@ -357,10 +368,9 @@ internal static class RequestHeadParser
 
     private static bool TryParseField(ReadOnlySpan<byte> line, int lineStart, RequestHead head, ref FramingFields framing)
     {
-        var colon = line.IndexOf((byte)':');
-        if (colon <= 0 || line[..colon].ContainsAnyExcept(ResponseHeadParser.TokenBytes))
+        var colon = PlainFieldColon(line);
+        if (colon < 0)
         {
-            // No name, a space before the colon, or a folded continuation line: Kestrel's to refuse.
             return false;
         }
 
@@ -378,8 +388,7 @@ internal static class RequestHeadParser
 
         var name = line[..colon];
         var value = line[valueStart..valueEnd];
-        // Visible ASCII, spaces and tabs: no control character, no obs-text (Kestrel refuses non-ASCII values).
-        if (value.ContainsAnyExcept(ResponseHeadParser.ValueBytes) || !TryNoteSpecialField(name, value, head, ref framing))
+        if (!TryNoteSpecialField(name, value, head, ref framing))
         {
             return false;
         }

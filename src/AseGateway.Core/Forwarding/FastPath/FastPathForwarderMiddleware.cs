@@ -169,9 +169,9 @@ internal sealed partial class FastPathForwarderMiddleware
 
                             whole.Consume(unread.Length);
                         }
+                        // Else through the body pipe: Kestrel's own reader, or one over the stream a stage put in its place.
                         else if (!await CopyRequestBodyAsync(context, gateway, context.Request.BodyReader, connection, UnknownLength, headSent: false, token))
                         {
-                            // Through the body pipe: Kestrel's own reader, or one over the stream a stage put in its place.
                             return;
                         }
                     }
@@ -401,17 +401,7 @@ internal sealed partial class FastPathForwarderMiddleware
             case InspectedRequestBody inspected:
                 return await CopyInspectedRequestBodyAsync(context, gateway, inspected, connection, length, token);
             case FileBufferingReadStream buffered:
-                try
-                {
-                    RequestHeadWriter.Write(connection.Writer, context, gateway, hasBody: true);
-                }
-                catch (InvalidOperationException ex)
-                {
-                    Fail(context, ForwarderError.RequestCreation, StatusCodes.Status502BadGateway, ex);
-                    return false;
-                }
-
-                return await CopyBufferedRequestBodyAsync(context, buffered, connection, length, token);
+                return TryWriteHead(context, gateway, connection.Writer) && await CopyBufferedRequestBodyAsync(context, buffered, connection, length, token);
         }
 
         return await CopyRequestBodyAsync(context, gateway, context.Request.BodyReader, connection, length, headSent: false, token);
@@ -506,17 +496,9 @@ internal sealed partial class FastPathForwarderMiddleware
     /// </summary>
     private bool SendChunk(HttpContext context, GatewayRequestFeature gateway, PipeWriter writer, bool headSent, in ReadOnlySequence<byte> part, bool last)
     {
-        if (!headSent)
+        if (!headSent && !TryWriteHead(context, gateway, writer))
         {
-            try
-            {
-                RequestHeadWriter.Write(writer, context, gateway, hasBody: true);
-            }
-            catch (InvalidOperationException ex)
-            {
-                Fail(context, ForwarderError.RequestCreation, StatusCodes.Status502BadGateway, ex);
-                return false;
-            }
+            return false;
         }
 
         if (!part.IsEmpty)
@@ -530,6 +512,21 @@ internal sealed partial class FastPathForwarderMiddleware
         }
 
         return true;
+    }
+
+    /// <summary>The head of a request with a body, into the writer; a head the gateway cannot write is a failure to create the request.</summary>
+    private bool TryWriteHead(HttpContext context, GatewayRequestFeature gateway, PipeWriter writer)
+    {
+        try
+        {
+            RequestHeadWriter.Write(writer, context, gateway, hasBody: true);
+            return true;
+        }
+        catch (InvalidOperationException ex)
+        {
+            Fail(context, ForwarderError.RequestCreation, StatusCodes.Status502BadGateway, ex);
+            return false;
+        }
     }
 
     private enum BodyPartSent
