@@ -12,14 +12,24 @@ namespace AseGateway.Forwarding.FastPath;
 /// was two thirds of the bytes a proxied request allocated (about 550 of 820). The runtime's
 /// <see cref="PoolingAsyncValueTaskMethodBuilder"/> keeps one box per thread and one per core: with 64 requests in
 /// flight on two event loops nearly every box was new all the same (measured: 825 bytes per request against 822).
-/// Here each thread keeps up to <see cref="MaxPerThread"/>. A request is started and finished on its client's event
-/// loop, so each loop's list holds about its share of the requests in flight, and a box stays in use on the loop that
-/// made it.
+/// Here each thread keeps up to <see cref="MaxPerThread"/>. An HTTP/1.1 request is started and finished on its
+/// client's event loop, so each loop's list holds about its share of the requests in flight, and a box stays in use on
+/// the loop that made it. An HTTP/2 request is not: Kestrel starts it on a thread-pool thread and it finishes on the
+/// worker connection's event loop, so boxes flowed one way, the loops' lists stayed full and the pool threads made a new
+/// box for every request (a third of the 1,350 bytes a request over HTTP/2 + TLS allocated). A thread whose list is full
+/// now passes half of it to a list shared by all threads (<see cref="MaxShared"/>), and a thread whose list is empty takes
+/// a batch from there: one lock per <see cref="Batch"/> boxes, not per request.
 /// </remarks>
 internal struct ThreadPooledValueTaskBuilder
 {
     /// <summary>Boxes kept per thread and state machine type: above the requests in flight on one loop in the runs.</summary>
     internal const int MaxPerThread = 256;
+
+    /// <summary>Boxes kept in the list all threads share, per state machine type.</summary>
+    internal const int MaxShared = 1024;
+
+    /// <summary>How many boxes a thread with an empty list takes from the shared one at a time.</summary>
+    internal const int Batch = 32;
 
     private Box? _box;
     private Exception? _syncException;
@@ -133,6 +143,11 @@ internal struct ThreadPooledValueTaskBuilder
         [ThreadStatic]
         private static int _freeCount;
 
+        /// <summary>Boxes one thread finished and others start with (<see cref="ThreadPooledValueTaskBuilder"/>'s remarks).</summary>
+        private static readonly Box<TStateMachine>?[] Shared = new Box<TStateMachine>?[MaxShared];
+        private static readonly Lock SharedLock = new();
+        private static int _sharedCount;
+
         private Action? _moveNext;
 
         public TStateMachine? StateMachine;
@@ -143,8 +158,13 @@ internal struct ThreadPooledValueTaskBuilder
 
         public static Box<TStateMachine> Rent()
         {
-            var free = _free;
-            if (free is not null && _freeCount > 0)
+            var free = _free ??= new Box<TStateMachine>?[MaxPerThread];
+            if (_freeCount == 0 && Volatile.Read(ref _sharedCount) > 0)
+            {
+                _freeCount = TakeShared(free);
+            }
+
+            if (_freeCount > 0)
             {
                 var index = --_freeCount;
                 var box = free[index]!;
@@ -161,10 +181,47 @@ internal struct ThreadPooledValueTaskBuilder
             StateMachine = default;
             Context = null;
             var free = _free ??= new Box<TStateMachine>?[MaxPerThread];
+            if (_freeCount == free.Length)
+            {
+                _freeCount = GiveShared(free, _freeCount);
+            }
+
             if (_freeCount < free.Length)
             {
                 free[_freeCount++] = this;
             }
+        }
+
+        /// <summary>Moves up to <see cref="Batch"/> boxes from the shared list into the empty <paramref name="free"/>; returns how many.</summary>
+        private static int TakeShared(Box<TStateMachine>?[] free)
+        {
+            lock (SharedLock)
+            {
+                var count = Math.Min(Batch, _sharedCount);
+                var from = _sharedCount - count;
+                Array.Copy(Shared, from, free, 0, count);
+                Array.Clear(Shared, from, count);
+                Volatile.Write(ref _sharedCount, from);
+                return count;
+            }
+        }
+
+        /// <summary>
+        /// Moves the top half of the full <paramref name="free"/> to the shared list, as far as it has room; returns how
+        /// many are left. With the shared list full too, the box being recycled goes to the collector.
+        /// </summary>
+        private static int GiveShared(Box<TStateMachine>?[] free, int count)
+        {
+            int moved;
+            lock (SharedLock)
+            {
+                moved = Math.Min(count / 2, MaxShared - _sharedCount);
+                Array.Copy(free, count - moved, Shared, _sharedCount, moved);
+                Volatile.Write(ref _sharedCount, _sharedCount + moved);
+            }
+
+            Array.Clear(free, count - moved, moved);
+            return count - moved;
         }
 
         private void MoveNext()
