@@ -5,6 +5,7 @@
 #   options: --rounds N (6)  --seconds S (5)  --protocols "h1 h2tls" (also h2c; tls: a TLS handshake per request)  --features full|bare (full)
 #            --path PATH (/; the backend answers /bytes/N with N bytes)  --post-bytes N (POST an N-byte body)
 #            --chunked (with --post-bytes: that body chunked, without Content-Length, over HTTP/1.1)
+#            --mixed N (with --post-bytes, HTTP/1.1 only: one request in N is that POST, the others GETs)
 #            --browser-headers (a browser's 14 request header fields with every request, as compare.sh's)
 #            --access-log          ase-full's configuration with its W3C access log to a file (compare.sh's --access-log)
 #            --aot                 both gateways published as Native AOT (as compare.sh's ase-full-aot) instead of the JIT build
@@ -24,7 +25,7 @@ set -euo pipefail
 shopt -s inherit_errexit  # a failure inside $(...) — a gateway that exited, say — ends the script too
 
 REPO="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-ROUNDS=6 SECONDS_PER_RUN=5 PROTOCOLS="h1 h2tls" FEATURES=full REQUEST_PATH="/" POST_BYTES=0 CHUNKED=0 BROWSER=0 ACCESS_LOG=0 AOT=0 A_ENV="" B_ENV="" A_JQ="." B_JQ="." BASE="" HEAD=""
+ROUNDS=6 SECONDS_PER_RUN=5 PROTOCOLS="h1 h2tls" FEATURES=full REQUEST_PATH="/" POST_BYTES=0 CHUNKED=0 MIXED=0 BROWSER=0 ACCESS_LOG=0 AOT=0 A_ENV="" B_ENV="" A_JQ="." B_JQ="." BASE="" HEAD=""
 while [ $# -gt 0 ]; do
   case "$1" in
     --rounds) ROUNDS="$2"; shift 2 ;;
@@ -34,6 +35,7 @@ while [ $# -gt 0 ]; do
     --path) REQUEST_PATH="$2"; shift 2 ;;
     --post-bytes) POST_BYTES="$2"; shift 2 ;;
     --chunked) CHUNKED=1; shift ;;
+    --mixed) MIXED="$2"; shift 2 ;;
     --browser-headers) BROWSER=1; shift ;;
     --access-log) ACCESS_LOG=1; shift ;;
     --aot) AOT=1; shift ;;
@@ -41,12 +43,13 @@ while [ $# -gt 0 ]; do
     --b-env) B_ENV="$2"; shift 2 ;;
     --a-jq) A_JQ="$2"; shift 2 ;;
     --b-jq) B_JQ="$2"; shift 2 ;;
-    -h|--help) sed -n '2,22p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,23p' "$0"; exit 0 ;;
     -*) echo "unknown option $1" >&2; exit 2 ;;
     *) if [ -z "$BASE" ]; then BASE="$1"; elif [ -z "$HEAD" ]; then HEAD="$1"; else echo "one or two commits" >&2; exit 2; fi; shift ;;
   esac
 done
-[ -n "$BASE" ] || { sed -n '2,22p' "$0"; exit 2; }
+[ "$MIXED" = 0 ] || { [ "$POST_BYTES" -gt 0 ] && [ "$PROTOCOLS" = h1 ]; } || { echo "--mixed needs --post-bytes and --protocols h1 (h2load cannot mix requests)" >&2; exit 2; }
+[ -n "$BASE" ] || { sed -n '2,23p' "$0"; exit 2; }
 for tool in wrk h2load curl jq; do command -v "$tool" > /dev/null || { echo "$tool is missing: apt-get install -y wrk nghttp2-client curl jq" >&2; exit 1; }; done
 
 WORK="$(mktemp -d)"
@@ -64,7 +67,7 @@ source "$REPO/perf/gateway-config.sh"
 WRK_BODY=() H2LOAD_BODY=()
 mapfile -d '' HEADER_ARGS < <(header_args "$BROWSER")
 if [ "$POST_BYTES" -gt 0 ]; then
-  post_body_files "$POST_BYTES" "$CHUNKED"
+  post_body_files "$POST_BYTES" "$CHUNKED" "$MIXED"
   WRK_BODY=(-s "$WORK/post.lua") H2LOAD_BODY=(-d "$WORK/body.bin")
 fi
 
@@ -151,7 +154,7 @@ run() {
   awk -v t="$((after - before))" -v n="${requests:-0}" -v r="${rps:-0}" -v hz="$CLK_TCK" 'BEGIN { printf "%.0f %.2f", r, (n > 0 ? t * 1e6 / hz / n : 0) }'
 }
 
-log "A: ${BASE}${A_ENV:+ ($A_ENV)}$( [ "$A_JQ" = . ] || echo " [jq $A_JQ]")   B: ${HEAD:-working tree}${B_ENV:+ ($B_ENV)}$( [ "$B_JQ" = . ] || echo " [jq $B_JQ]")   features: $FEATURES   request: $( [ "$POST_BYTES" -gt 0 ] && echo "POST ($POST_BYTES bytes$( [ "$CHUNKED" = 1 ] && echo ", chunked over HTTP/1.1"))" || echo GET) $REQUEST_PATH$( [ "$BROWSER" = 1 ] && echo " with browser headers")$( [ "$AOT" = 1 ] && echo "   build: Native AOT")"
+log "A: ${BASE}${A_ENV:+ ($A_ENV)}$( [ "$A_JQ" = . ] || echo " [jq $A_JQ]")   B: ${HEAD:-working tree}${B_ENV:+ ($B_ENV)}$( [ "$B_JQ" = . ] || echo " [jq $B_JQ]")   features: $FEATURES   request: $( [ "$MIXED" -gt 0 ] && echo "GET, and one in $MIXED a POST ($POST_BYTES bytes)" || { [ "$POST_BYTES" -gt 0 ] && echo "POST ($POST_BYTES bytes$( [ "$CHUNKED" = 1 ] && echo ", chunked over HTTP/1.1"))"; } || echo GET) $REQUEST_PATH$( [ "$BROWSER" = 1 ] && echo " with browser headers")$( [ "$AOT" = 1 ] && echo "   build: Native AOT")"
 for protocol in $PROTOCOLS; do for side in A B A B; do run "$side" "$protocol" 4 > /dev/null; done; done
 for round in $(seq 1 "$ROUNDS"); do
   for protocol in $PROTOCOLS; do

@@ -10,13 +10,17 @@ PERF_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 # front than with others; see perf/AseGateway.PerfBackend/Program.cs and docs/performance-log.md "The backend".
 perf_backend_env() { echo "DOTNET_SYSTEM_NET_SOCKETS_INLINE_COMPLETIONS=1 PORT=$BACKEND_PORT${BACKEND2_PORT:+,$BACKEND2_PORT}"; }
 
-# post_body_files BYTES [CHUNKED]: WORK/body.bin (BYTES of "a", h2load's -d) and WORK/post.lua (wrk's -s: a POST of
+# post_body_files BYTES [CHUNKED [MIXED]]: WORK/body.bin (BYTES of "a", h2load's -d) and WORK/post.lua (wrk's -s: a POST of
 # that body), for --post-bytes in compare.sh and ab.sh alike. With CHUNKED 1 (--chunked) wrk sends the body as one
 # chunk and no Content-Length, as a .NET client's PostAsJsonAsync or any streamed upload does; h2load has no such
 # framing (HTTP/2 sends a length with -d), so its requests stay sized.
 post_body_files() {
   head -c "$1" /dev/zero | tr '\0' 'a' > "$WORK/body.bin"
-  if [ "${2:-0}" = 1 ]; then
+  if [ "${3:-0}" -gt 0 ]; then
+    # --mixed N: one request in N (counted per wrk thread, so every connection meets one) is the POST, the others GETs,
+    # as an API client's pooled connections carry an occasional upload among their reads.
+    printf 'local f = io.open("%s", "rb")\nlocal data = f:read("*a")\nf:close()\nlocal n, post, get = 0\nrequest = function()\n  n = n + 1\n  if n %% %d == 0 then\n    if not post then\n      local headers = {}\n      for k, v in pairs(wrk.headers) do headers[k] = v end\n      headers["Content-Type"] = "application/octet-stream"\n      post = wrk.format("POST", nil, headers, data)\n    end\n    return post\n  end\n  get = get or wrk.format("GET", nil, nil, nil)\n  return get\nend\n' "$WORK/body.bin" "$3" > "$WORK/post.lua"
+  elif [ "${2:-0}" = 1 ]; then
     # The head from wrk.format without a body (so without Content-Length), then the chunked body after it.
     printf 'wrk.method = "POST"\nwrk.headers["Content-Type"] = "application/octet-stream"\nwrk.headers["Transfer-Encoding"] = "chunked"\nlocal f = io.open("%s", "rb")\nlocal data = f:read("*a")\nf:close()\nlocal raw\nrequest = function()\n  raw = raw or (wrk.format(nil, nil, nil, nil) .. string.format("%%x\\r\\n", #data) .. data .. "\\r\\n0\\r\\n\\r\\n")\n  return raw\nend\n' "$WORK/body.bin" > "$WORK/post.lua"
   else
