@@ -9,9 +9,10 @@ using Microsoft.Extensions.Logging;
 namespace AseGateway.Http1Front;
 
 /// <summary>
-/// One client connection while the front serves it: reads each request head and the body its Content-Length or chunks frame,
-/// runs the application over the connection's own features (<c>FrontConnection.Features.cs</c>), ends the response,
-/// and goes round again. A head the front does not take stops it with the head unread, and the connection goes on in
+/// One client connection while the front serves it: reads each request head and the body its Content-Length or chunks frame
+/// (a sized body longer than <see cref="RequestHead.MaxBody"/> as it arrives, while the request runs), runs the
+/// application over the connection's own features (<c>FrontConnection.Features.cs</c>), ends the response, and goes
+/// round again. A head the front does not take stops it with the head unread, and the connection goes on in
 /// Kestrel. Kestrel's timeouts apply through <see cref="Http1FrontHeartbeat"/>: a connection idle for the keep-alive
 /// time, with half a head for the request-headers time, or with a body arriving slower than the minimum data rate
 /// after its grace period, is closed; a shutdown closes it between requests.
@@ -46,6 +47,7 @@ internal abstract partial class FrontConnection : IHeartbeatWatched, IDisposable
     private long _bodyReceived;
     private ReadResult _handOffRead;
     private readonly Action<Exception> _onCompletedFailed;
+    private readonly Func<long, long, bool> _bodyTooSlow;
 
     protected FrontConnection(ConnectionContext connection, FrontSettings settings)
     {
@@ -56,6 +58,7 @@ internal abstract partial class FrontConnection : IHeartbeatWatched, IDisposable
         _response = new FrontResponse(connection.Transport.Output);
         _maxHeadBytes = settings.Limits.MaxRequestHeadersTotalSize;
         _onCompletedFailed = exception => LogApplicationError(_settings.Logger, _connection.ConnectionId, exception);
+        _bodyTooSlow = BodyTooSlow;
         InitializeFeatures();
     }
 
@@ -99,6 +102,19 @@ internal abstract partial class FrontConnection : IHeartbeatWatched, IDisposable
         }
 
         var state = Volatile.Read(ref _state);
+        if (state == Busy)
+        {
+            // A streamed body the request is waiting on: Kestrel's minimum data rate, over the time reads waited.
+            if (_body.WaitedTooLong(now, _bodyTooSlow))
+            {
+                LogTimedOut(_settings.Logger, _connection.ConnectionId, "request body");
+                Interlocked.Exchange(ref _ending, 1);
+                _body.TimeOut();
+            }
+
+            return;
+        }
+
         if (state == HeadPending && Volatile.Read(ref _bodyWaitSince) is var since and not 0)
         {
             if (BodyTooSlow(now - since, Volatile.Read(ref _bodyReceived)))
@@ -222,6 +238,15 @@ internal abstract partial class FrontConnection : IHeartbeatWatched, IDisposable
                         _connection.Abort(new ConnectionAbortedException("The response could not be completed as framed."));
                     }
 
+                    // A streamed body the application left unread is read to its end, after the response, for the
+                    // next head; one that broke (timed out, ended early) ends the connection.
+                    if (reusable && !_aborted && _body.StreamedUnread)
+                    {
+                        reusable = await _body.DrainAsync();
+                    }
+
+                    reusable &= !_body.Broken;
+
                     await _response.FireOnCompletedAsync(_onCompletedFailed);
                     DisposeContext(failure);
                     if (!reusable || _aborted || Volatile.Read(ref _ending) != 0)
@@ -321,6 +346,17 @@ internal abstract partial class FrontConnection : IHeartbeatWatched, IDisposable
             }
 
             _body.ResetChunked(framed.Slice(0, wireLength), dataLength);
+        }
+        else if (_head.ContentLength > RequestHead.MaxBody)
+        {
+            // Kestrel refuses a body over the listener's limit with a 413; a longer one than the front waits for is
+            // read as it arrives, while the request runs.
+            if (_head.ContentLength > _settings.Limits.MaxRequestBodySize)
+            {
+                return HeadParseResult.Unsupported;
+            }
+
+            _body.ResetStreamed(_head.ContentLength);
         }
         else if (received < _head.ContentLength)
         {

@@ -11,9 +11,11 @@ namespace AseGateway.Http1Front;
 /// request ended kept a receive buffer per waiting request out of the pools, and fresh ones were allocated under load.
 /// One per connection, reset for each request; a request without a body reads it empty. A chunked body
 /// (<see cref="ResetChunked"/>) is the exception: its data is copied out of its framing into a pooled array, the window
-/// is onto that array, and the framed bytes stay in the input until the request ends.
+/// is onto that array, and the framed bytes stay in the input until the request ends. A sized body longer than the
+/// front waits for (<see cref="ResetStreamed"/>) is read as it arrives, while the request runs, as Kestrel reads one
+/// (<c>FrontRequestBody.Streamed.cs</c>).
 /// </summary>
-internal sealed class FrontRequestBody(PipeReader input) : PipeReader
+internal sealed partial class FrontRequestBody(PipeReader input) : PipeReader
 {
     private long _remaining;
     private bool _cancelPending;
@@ -42,6 +44,7 @@ internal sealed class FrontRequestBody(PipeReader input) : PipeReader
         _remaining = length;
         _cancelPending = false;
         _window = default;
+        _streamed = false;
     }
 
     /// <summary>
@@ -59,9 +62,18 @@ internal sealed class FrontRequestBody(PipeReader input) : PipeReader
         _remaining = dataLength;
     }
 
-    /// <summary>The request ended: what the application left unread is passed over, so the next head follows.</summary>
+    /// <summary>
+    /// The request ended: what the application left unread is passed over, so the next head follows. Of a streamed
+    /// body, only what has arrived; the rest is <see cref="DrainAsync"/>'s, once the response is complete.
+    /// </summary>
     public void Skip()
     {
+        if (_streamed)
+        {
+            SkipArrived();
+            return;
+        }
+
         var unread = _decoded is null ? _remaining : _framedLength;
         if (unread > 0 && input.TryRead(out var result))
         {
@@ -82,6 +94,11 @@ internal sealed class FrontRequestBody(PipeReader input) : PipeReader
 
     public override bool TryRead(out ReadResult result)
     {
+        if (_streamed)
+        {
+            return TryReadStreamed(out result);
+        }
+
         result = Read();
         return true;
     }
@@ -89,7 +106,7 @@ internal sealed class FrontRequestBody(PipeReader input) : PipeReader
     public override ValueTask<ReadResult> ReadAsync(CancellationToken cancellationToken = default)
     {
         cancellationToken.ThrowIfCancellationRequested();
-        return new ValueTask<ReadResult>(Read());
+        return _streamed ? ReadStreamedAsync(cancellationToken) : new ValueTask<ReadResult>(Read());
     }
 
     public override void AdvanceTo(SequencePosition consumed) => AdvanceTo(consumed, consumed);
@@ -113,7 +130,16 @@ internal sealed class FrontRequestBody(PipeReader input) : PipeReader
         input.AdvanceTo(consumed, examined);
     }
 
-    public override void CancelPendingRead() => _cancelPending = true;
+    public override void CancelPendingRead()
+    {
+        if (_streamed)
+        {
+            input.CancelPendingRead();
+            return;
+        }
+
+        _cancelPending = true;
+    }
 
     /// <summary>The input is the connection's: completing the body only ends this request's reading of it.</summary>
     public override void Complete(Exception? exception = null)
@@ -162,16 +188,23 @@ internal sealed class FrontRequestBody(PipeReader input) : PipeReader
         return count;
     }
 
+    /// <summary>
+    /// Reads over the same state as the pipe. A streamed body's reads wait for the client, so it has no synchronous
+    /// reads, as Kestrel has none unless <c>AllowSynchronousIO</c> is on; a body already here needs no waiting.
+    /// </summary>
     private sealed class BodyStream(FrontRequestBody body) : Forwarding.ReadOnlyStream
     {
-        public override int Read(byte[] buffer, int offset, int count) => body.Read(buffer.AsSpan(offset, count));
+        public override int Read(byte[] buffer, int offset, int count) => Read(buffer.AsSpan(offset, count));
 
-        public override int Read(Span<byte> buffer) => body.Read(buffer);
+        public override int Read(Span<byte> buffer) =>
+            body._streamed ? throw new InvalidOperationException("Synchronous operations are disallowed. Call ReadAsync instead.") : body.Read(buffer);
 
         public override Task<int> ReadAsync(byte[] buffer, int offset, int count, CancellationToken cancellationToken) =>
-            cancellationToken.IsCancellationRequested ? Task.FromCanceled<int>(cancellationToken) : Task.FromResult(body.Read(buffer.AsSpan(offset, count)));
+            ReadAsync(buffer.AsMemory(offset, count), cancellationToken).AsTask();
 
         public override ValueTask<int> ReadAsync(Memory<byte> buffer, CancellationToken cancellationToken = default) =>
-            cancellationToken.IsCancellationRequested ? ValueTask.FromCanceled<int>(cancellationToken) : new ValueTask<int>(body.Read(buffer.Span));
+            cancellationToken.IsCancellationRequested ? ValueTask.FromCanceled<int>(cancellationToken)
+            : body._streamed ? body.ReadStreamedAsync(buffer, cancellationToken)
+            : new ValueTask<int>(body.Read(buffer.Span));
     }
 }

@@ -206,6 +206,12 @@ internal sealed partial class FrontResponse : PipeWriter, IHttpResponseFeature, 
             }
 
             SetServerError();
+
+            // A body that timed out or ended early: Kestrel answers with the error's own status (408, 400).
+            if (failure is Microsoft.AspNetCore.Http.BadHttpRequestException badRequest)
+            {
+                StatusCode = badRequest.StatusCode;
+            }
         }
 
         if (!HasStarted)

@@ -50,10 +50,11 @@ internal sealed class RequestHead
     public bool ConnectionClose;
 
     /// <summary>
-    /// The body's length from the head's one <c>Content-Length</c> (0 without it), at most <see cref="MaxBody"/>. The
-    /// front serves the request once the whole body has arrived behind its head (<see cref="FrontConnection"/>).
+    /// The body's length from the head's one <c>Content-Length</c> (0 without it). Up to <see cref="MaxBody"/>, the
+    /// front serves the request once the whole body has arrived behind its head (<see cref="FrontConnection"/>); a
+    /// longer one is read as it arrives, while the request runs (<see cref="FrontRequestBody.ResetStreamed"/>).
     /// </summary>
-    public int ContentLength;
+    public long ContentLength;
 
     /// <summary>
     /// The body is framed by <c>Transfer-Encoding: chunked</c> alone (no Content-Length beside it); the connection
@@ -63,10 +64,10 @@ internal sealed class RequestHead
     public bool Chunked;
 
     /// <summary>
-    /// The largest body the front takes: read whole before the request starts, as nginx keeps a body of up to its
-    /// <c>client_body_buffer_size</c> in memory; a larger one is Kestrel's to stream. Far below the transport's input
-    /// buffer (1 MiB, where it stops reading), so head and body always fit in it, and below the smallest
-    /// <c>maxRequestBodySizeInMb</c> (1), so no body the front takes is one Kestrel would refuse as too large.
+    /// The largest body the front reads whole before the request starts, as nginx keeps a body of up to its
+    /// <c>client_body_buffer_size</c> in memory. Far below the transport's input buffer (1 MiB, where it stops
+    /// reading), so head and body always fit in it. A longer sized body is streamed; a chunked one of more data is
+    /// Kestrel's.
     /// </summary>
     public const int MaxBody = 64 * 1024;
 
@@ -141,7 +142,7 @@ internal sealed class RequestHead
 /// reads it. A request line <c>METHOD SP origin-form SP HTTP/1.1</c> with an upper-case method and a target of
 /// plain characters (no percent-encoding or dot segments in the path: Kestrel decodes and normalises those); fields
 /// of token names and visible-ASCII values, CRLF line ends, one plain <c>Host</c>, no body or one framed by a single
-/// <c>Content-Length</c> of plain digits up to <see cref="RequestHead.MaxBody"/> or by <c>Transfer-Encoding: chunked</c>
+/// <c>Content-Length</c> of plain digits or by <c>Transfer-Encoding: chunked</c>
 /// alone (its chunks read by <see cref="ChunkedBodyScanner"/>), no
 /// <c>Expect</c>, <c>Upgrade</c> or <c>Connection</c> options beyond keep-alive and close.
 /// Everything else is <see cref="HeadParseResult.Unsupported"/>: Kestrel reads it from the first byte, with the same
@@ -428,13 +429,14 @@ internal static class RequestHeadParser
     }
 
     /// <summary>
-    /// Plain digits (RFC 9110 §8.6: no sign, no spaces inside, no list), at most <see cref="RequestHead.MaxBody"/>;
-    /// a larger body, or any other spelling, is Kestrel's.
+    /// Plain digits (RFC 9110 §8.6: no sign, no spaces inside, no list), at most 15 of them (under a petabyte; the
+    /// largest <c>maxRequestBodySizeInMb</c> is about 100 GB); any other spelling is Kestrel's. So is a length above
+    /// the listener's limit, which <see cref="FrontConnection"/> checks: Kestrel answers it with a 413.
     /// </summary>
     private static bool TryReadContentLength(ReadOnlySpan<byte> value, RequestHead head)
     {
-        if (value.IsEmpty || value.Length > 7 || value.ContainsAnyExceptInRange((byte)'0', (byte)'9')
-            || !Utf8Parser.TryParse(value, out int length, out _) || length > RequestHead.MaxBody)
+        if (value.IsEmpty || value.Length > 15 || value.ContainsAnyExceptInRange((byte)'0', (byte)'9')
+            || !Utf8Parser.TryParse(value, out long length, out _))
         {
             return false;
         }

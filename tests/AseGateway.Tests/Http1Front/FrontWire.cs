@@ -120,6 +120,32 @@ internal static class FrontWire
         }
     }
 
+    /// <summary>What the server sends until it closes the connection, or null when it has not closed it by then.</summary>
+    internal static async Task<Answer?> ReadUntilClosedAsync(Socket socket, TimeSpan within)
+    {
+        using var deadline = new CancellationTokenSource(within);
+        var received = new StringBuilder();
+        var buffer = new byte[16384];
+        try
+        {
+            int read;
+            while ((read = await socket.ReceiveAsync(buffer, SocketFlags.None, deadline.Token)) > 0)
+            {
+                received.Append(Encoding.Latin1.GetString(buffer, 0, read));
+            }
+        }
+        catch (SocketException)
+        {
+            // A reset closes it too.
+        }
+        catch (OperationCanceledException)
+        {
+            return null;
+        }
+
+        return new Answer(Responses(received.ToString(), headRequest: false) ?? [], received.ToString());
+    }
+
     internal static async Task WaitForAsync(Func<bool> condition)
     {
         using var deadline = new CancellationTokenSource(TimeSpan.FromSeconds(10));

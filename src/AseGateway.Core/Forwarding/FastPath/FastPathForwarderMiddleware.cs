@@ -427,7 +427,7 @@ internal sealed partial class FastPathForwarderMiddleware
             }
             catch (Exception ex) when (ex is not OperationCanceledException)
             {
-                Fail(context, ForwarderError.RequestBodyClient, StatusCodes.Status400BadRequest, ex);
+                FailClientBody(context, ex);
                 return false;
             }
 
@@ -591,7 +591,7 @@ internal sealed partial class FastPathForwarderMiddleware
             }
             catch (Exception ex) when (ex is not OperationCanceledException)
             {
-                Fail(context, ForwarderError.RequestBodyClient, StatusCodes.Status400BadRequest, ex);
+                FailClientBody(context, ex);
                 return false;
             }
 
@@ -906,6 +906,13 @@ internal sealed partial class FastPathForwarderMiddleware
         LogInvalidResponse(_logger, connection.Pool.Address, error);
         Fail(context, ForwarderError.Request, StatusCodes.Status502BadGateway, new HttpRequestException(HttpRequestError.InvalidResponse, $"The worker sent an invalid response: {error}."));
     }
+
+    /// <summary>
+    /// Reading the client's body failed: 400, or the server's own status for it (413 over the size limit, 408 too
+    /// slow), as YARP's forwarder answers.
+    /// </summary>
+    private void FailClientBody(HttpContext context, Exception exception) =>
+        Fail(context, ForwarderError.RequestBodyClient, exception is BadHttpRequestException bad ? bad.StatusCode : StatusCodes.Status400BadRequest, exception);
 
     private void Fail(HttpContext context, ForwarderError error, int status, Exception exception)
     {
