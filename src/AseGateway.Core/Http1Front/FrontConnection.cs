@@ -47,7 +47,6 @@ internal abstract partial class FrontConnection : IHeartbeatWatched, IDisposable
     private long _bodyReceived;
     private ReadResult _handOffRead;
     private readonly Action<Exception> _onCompletedFailed;
-    private readonly Func<long, long, bool> _bodyTooSlow;
 
     protected FrontConnection(ConnectionContext connection, FrontSettings settings)
     {
@@ -58,7 +57,6 @@ internal abstract partial class FrontConnection : IHeartbeatWatched, IDisposable
         _response = new FrontResponse(connection.Transport.Output);
         _maxHeadBytes = settings.Limits.MaxRequestHeadersTotalSize;
         _onCompletedFailed = exception => LogApplicationError(_settings.Logger, _connection.ConnectionId, exception);
-        _bodyTooSlow = BodyTooSlow;
         InitializeFeatures();
     }
 
@@ -105,7 +103,7 @@ internal abstract partial class FrontConnection : IHeartbeatWatched, IDisposable
         if (state == Busy)
         {
             // A streamed body the request is waiting on: Kestrel's minimum data rate, over the time reads waited.
-            if (_body.WaitedTooLong(now, _bodyTooSlow))
+            if (_body.IsWaiting(now, out var waited, out var arrived) && BodyTooSlow(waited, arrived))
             {
                 LogTimedOut(_settings.Logger, _connection.ConnectionId, "request body");
                 Interlocked.Exchange(ref _ending, 1);

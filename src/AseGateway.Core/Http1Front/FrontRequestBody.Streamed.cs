@@ -8,7 +8,7 @@ namespace AseGateway.Http1Front;
 /// A sized body longer than the front waits for: the request starts once its head is here, and the body is a window of
 /// its remaining length onto the connection's input as it arrives, read where it lies (the fast path sends it on from
 /// the input's own buffers). Kestrel's rules apply: a client that stops sending below the minimum data rate, counted
-/// while a read waits for it (<see cref="WaitedTooLong"/>), is timed out; one that closes early has sent a bad request;
+/// while a read waits for it (<see cref="IsWaiting"/>), is timed out; one that closes early has sent a bad request;
 /// and what the application did not read is drained after the response (<see cref="DrainAsync"/>), up to
 /// <see cref="DrainTimeout"/>, so that the connection goes on at the next head.
 /// </summary>
@@ -52,13 +52,15 @@ internal sealed partial class FrontRequestBody
     }
 
     /// <summary>
-    /// For the heartbeat, while the request runs: true when a read is waiting for the client and the body, counted over
-    /// the time reads have waited, has come slower than <paramref name="tooSlow"/> allows.
+    /// For the heartbeat, while the request runs: whether a read is waiting for the client, and if so the milliseconds
+    /// reads have waited so far and the body bytes that arrived in them, for the minimum data rate.
     /// </summary>
-    public bool WaitedTooLong(long now, Func<long, long, bool> tooSlow)
+    public bool IsWaiting(long now, out long waitedMilliseconds, out long arrived)
     {
         var since = Volatile.Read(ref _waitingSince);
-        return since != 0 && tooSlow(Volatile.Read(ref _waitedBefore) + (now - since), Volatile.Read(ref _arrived));
+        waitedMilliseconds = since == 0 ? 0 : Volatile.Read(ref _waitedBefore) + (now - since);
+        arrived = Volatile.Read(ref _arrived);
+        return since != 0;
     }
 
     /// <summary>The body is too slow: the waiting read ends with Kestrel's 408 error.</summary>
@@ -153,9 +155,7 @@ internal sealed partial class FrontRequestBody
     {
         if (_remaining > 0 && !Broken && input.TryRead(out var read) && !read.IsCanceled)
         {
-            var skipped = Math.Min(_remaining, read.Buffer.Length);
-            input.AdvanceTo(read.Buffer.GetPosition(skipped));
-            _remaining -= skipped;
+            _remaining -= PassOver(read.Buffer, _remaining);
         }
 
         _window = default;
@@ -178,9 +178,7 @@ internal sealed partial class FrontRequestBody
             while (_remaining > 0)
             {
                 var read = await input.ReadAsync(timeout.Token);
-                var skipped = Math.Min(_remaining, read.Buffer.Length);
-                input.AdvanceTo(read.Buffer.GetPosition(skipped));
-                _remaining -= skipped;
+                _remaining -= PassOver(read.Buffer, _remaining);
                 if (_remaining > 0 && (read.IsCompleted || read.IsCanceled))
                 {
                     return false;
@@ -191,10 +189,6 @@ internal sealed partial class FrontRequestBody
         {
             // Timed out, or the connection failed: it ends here either way.
             return false;
-        }
-        finally
-        {
-            _streamed = false;
         }
 
         return true;
@@ -209,11 +203,6 @@ internal sealed partial class FrontRequestBody
             throw new OperationCanceledException("Reading the request body was canceled.");
         }
 
-        var window = result.Buffer;
-        var count = (int)Math.Min(destination.Length, window.Length);
-        var part = window.Slice(0, count);
-        part.CopyTo(destination.Span);
-        AdvanceTo(part.End);
-        return count;
+        return CopyFrom(result.Buffer, destination.Span);
     }
 }

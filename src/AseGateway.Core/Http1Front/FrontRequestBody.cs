@@ -77,10 +77,18 @@ internal sealed partial class FrontRequestBody(PipeReader input) : PipeReader
         var unread = _decoded is null ? _remaining : _framedLength;
         if (unread > 0 && input.TryRead(out var result))
         {
-            input.AdvanceTo(result.Buffer.GetPosition(Math.Min(unread, result.Buffer.Length)));
+            PassOver(result.Buffer, unread);
         }
 
         Reset(0);
+    }
+
+    /// <summary>Moves the input past up to <paramref name="unread"/> bytes of what it holds; returns how many.</summary>
+    private long PassOver(in ReadOnlySequence<byte> buffer, long unread)
+    {
+        var passed = Math.Min(unread, buffer.Length);
+        input.AdvanceTo(buffer.GetPosition(passed));
+        return passed;
     }
 
     private void ReturnDecoded()
@@ -172,9 +180,11 @@ internal sealed partial class FrontRequestBody(PipeReader input) : PipeReader
     }
 
     /// <summary>Copies from the input; synchronous reads too, since none waits.</summary>
-    private int Read(Span<byte> destination)
+    private int Read(Span<byte> destination) => CopyFrom(Read().Buffer, destination);
+
+    /// <summary>Copies what fits of a window this body handed out, and consumes that much of it.</summary>
+    private int CopyFrom(in ReadOnlySequence<byte> window, Span<byte> destination)
     {
-        var window = Read().Buffer;
         if (window.IsEmpty)
         {
             return 0;
