@@ -2,7 +2,8 @@
 # Two builds of the gateway side by side: what one change buys, in CPU per request and requests per second.
 #
 #   perf/ab.sh BASE [HEAD]     BASE and HEAD are git commits (HEAD: the working tree as it is, by default)
-#   options: --rounds N (6)  --seconds S (5)  --protocols "h1 h2tls" (also h2c; tls: a TLS handshake per request)  --features full|bare (full)
+#   options: --rounds N (6)  --seconds S (5)  --protocols "h1 h2tls" (also h2c; tls: a TLS handshake per request;
+#                                                h10: HTTP/1.0 kept alive, from ApacheBench's ab -k)  --features full|bare (full)
 #            --path PATH (/; the backend answers /bytes/N with N bytes)  --post-bytes N (POST an N-byte body)
 #            --chunked (with --post-bytes: that body chunked, without Content-Length, over HTTP/1.1)
 #            --mixed N (with --post-bytes, HTTP/1.1 only: one request in N is that POST, the others GETs)
@@ -51,6 +52,7 @@ done
 [ "$MIXED" = 0 ] || { [ "$POST_BYTES" -gt 0 ] && [ "$PROTOCOLS" = h1 ]; } || { echo "--mixed needs --post-bytes and --protocols h1 (h2load cannot mix requests)" >&2; exit 2; }
 [ -n "$BASE" ] || { sed -n '2,23p' "$0"; exit 2; }
 for tool in wrk h2load curl jq; do command -v "$tool" > /dev/null || { echo "$tool is missing: apt-get install -y wrk nghttp2-client curl jq" >&2; exit 1; }; done
+case " $PROTOCOLS " in *" h10 "*) command -v ab > /dev/null || { echo "ab is missing: apt-get install -y apache2-utils" >&2; exit 1; } ;; esac
 
 WORK="$(mktemp -d)"
 CERT_DIR="$REPO/certs/dev" HOST_HEADER="bench.perf.test" API_KEY="ab-$RANDOM$RANDOM"
@@ -64,11 +66,11 @@ cleanup() {
 trap cleanup EXIT
 log() { printf '%s %s\n' "$(date -u +%H:%M:%S)" "$*" >&2; }
 source "$REPO/perf/gateway-config.sh"
-WRK_BODY=() H2LOAD_BODY=()
+WRK_BODY=() H2LOAD_BODY=() AB_BODY=()
 mapfile -d '' HEADER_ARGS < <(header_args "$BROWSER")
 if [ "$POST_BYTES" -gt 0 ]; then
   post_body_files "$POST_BYTES" "$CHUNKED" "$MIXED"
-  WRK_BODY=(-s "$WORK/post.lua") H2LOAD_BODY=(-d "$WORK/body.bin")
+  WRK_BODY=(-s "$WORK/post.lua") H2LOAD_BODY=(-d "$WORK/body.bin") AB_BODY=(-p "$WORK/body.bin" -T application/octet-stream)
 fi
 
 # build NAME COMMIT: sets BUILT to the gateway's command, from a worktree of COMMIT (or the working tree when empty):
@@ -108,7 +110,7 @@ BACKEND_DLL="$REPO/perf/AseGateway.PerfBackend/bin/Release/net10.0/AseGateway.Pe
 BACKEND_PORT="$(free_port)" BACKEND2_PORT="$(free_port)"
 env $(perf_backend_env) dotnet "$BACKEND_DLL" > "$WORK/backend.log" 2>&1 & PIDS+=($!)
 
-declare -A PID URL_h1 URL_h2c URL_h2tls URL_tls
+declare -A PID URL_h1 URL_h10 URL_h2c URL_h2tls URL_tls
 for side in A B; do
   http="$(free_port)" https="$(free_port)" mgmt="$(free_port)" h2c="$(free_port)"
   filter="${side}_JQ"
@@ -117,7 +119,7 @@ for side in A B; do
   cmd="${side}_CMD" extra="${side}_ENV"
   # shellcheck disable=SC2086 # the command is "dotnet <dll>" or one binary, paths without spaces (mktemp's)
   env ASE_CERT_PASSWORD=dev-password ${!extra} ${!cmd} --config "$WORK/$side.json" > "$WORK/$side.log" 2>&1 & PID[$side]=$!; PIDS+=($!)
-  URL_h1[$side]="http://127.0.0.1:$http/" URL_h2c[$side]="http://127.0.0.1:$h2c/" URL_h2tls[$side]="https://127.0.0.1:$https/"
+  URL_h1[$side]="http://127.0.0.1:$http/" URL_h10[$side]="http://127.0.0.1:$http/" URL_h2c[$side]="http://127.0.0.1:$h2c/" URL_h2tls[$side]="https://127.0.0.1:$https/"
   URL_tls[$side]="${URL_h2tls[$side]}"
 done
 for side in A B; do
@@ -146,6 +148,10 @@ run() {
     [ "$protocol" = tls ] && close=(-H "Connection: close")
     wrk -t2 -c64 -d"${seconds}s" "${WRK_BODY[@]}" "${close[@]}" -H "Host: $HOST_HEADER" "${HEADER_ARGS[@]}" "${urls[$side]}${REQUEST_PATH#/}" > "$WORK/run.out" 2>&1 || true
     requests="$(awk '/requests in/ { print $1 }' "$WORK/run.out")"; rps="$(awk '/^Requests\/sec:/ { print $2 }' "$WORK/run.out")"
+  elif [ "$protocol" = h10 ]; then
+    # ApacheBench: one thread, HTTP/1.0 with "Connection: Keep-Alive"; -n after -t, or -t caps it at 50,000 requests.
+    ab -k -q -c 64 -t "$seconds" -n 100000000 "${AB_BODY[@]}" -H "Host: $HOST_HEADER" "${HEADER_ARGS[@]}" "${urls[$side]}${REQUEST_PATH#/}" > "$WORK/run.out" 2>&1 || true
+    requests="$(awk '/^Complete requests:/ { print $3 }' "$WORK/run.out")"; rps="$(awk '/^Requests per second:/ { print $4 }' "$WORK/run.out")"
   else
     h2load -t2 -c16 -m8 -D "$seconds" "${H2LOAD_BODY[@]}" -H ":authority: $HOST_HEADER" "${HEADER_ARGS[@]}" "${urls[$side]}${REQUEST_PATH#/}" > "$WORK/run.out" 2>&1 || true
     requests="$(awk '/^requests:/ { gsub(",", ""); print $8 }' "$WORK/run.out")"; rps="$(awk '/^finished in/ { gsub(",", ""); print $4 }' "$WORK/run.out")"

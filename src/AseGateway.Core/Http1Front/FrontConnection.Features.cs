@@ -383,7 +383,7 @@ internal abstract partial class FrontConnection : IFeatureCollection,
         _identifierFeature = this;
         _bodyDetectionFeature = this;
         _bodyPipeFeature = this;
-        Protocol = HttpProtocol.Http11;
+        Protocol = _head.Http10 ? HttpProtocol.Http10 : HttpProtocol.Http11;
         Scheme = "http";
         PathBase = string.Empty;
         Body = _body.Stream;
@@ -434,7 +434,7 @@ internal abstract partial class FrontConnection : IFeatureCollection,
 
         _distinctNames = headers.AnyFieldRepeated ? 0 : head.FieldCount;
 
-        _response.Reset(requestIsHead: ReferenceEquals(Method, HttpMethods.Head), closeRequested: head.ConnectionClose);
+        _response.Reset(requestIsHead: ReferenceEquals(Method, HttpMethods.Head), closeRequested: head.CloseAfterResponse, http10: head.Http10);
     }
 
     /// <summary>The request ended: what it left of its body is passed over, so that the input is at the next head.</summary>

@@ -9,7 +9,8 @@ internal sealed partial class FrontResponse
 {
     /// <summary>
     /// The status line, the fields, a Date unless the application gave one (RFC 9110 §6.6.1, as Kestrel adds it),
-    /// <c>Connection: close</c> when the connection ends, and the empty line, into <see cref="_head"/>.
+    /// <c>Connection: close</c> when the connection ends (<c>keep-alive</c> when an HTTP/1.0 one does not), and the
+    /// empty line, into <see cref="_head"/>.
     /// </summary>
     /// <exception cref="InvalidOperationException">A name that is not a token, a value or reason with a control or non-ASCII character (response splitting).</exception>
     private void BuildHead(int status, IHeaderDictionary headers, bool close)
@@ -48,9 +49,17 @@ internal sealed partial class FrontResponse
             Append(DateField.Current);
         }
 
-        if (close && !headers.ContainsKey(HeaderNames.Connection))
+        if (!headers.ContainsKey(HeaderNames.Connection))
         {
-            Append("Connection: close\r\n"u8);
+            if (close)
+            {
+                Append("Connection: close\r\n"u8);
+            }
+            else if (_http10)
+            {
+                // An HTTP/1.0 connection stays open only when the answer says so (RFC 9112 Appendix C.2.2).
+                Append("Connection: keep-alive\r\n"u8);
+            }
         }
 
         Append("\r\n"u8);

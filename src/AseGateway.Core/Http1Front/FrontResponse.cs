@@ -33,6 +33,7 @@ internal sealed partial class FrontResponse : PipeWriter, IHttpResponseFeature, 
     private Framing _framing;
     private bool _requestIsHead;
     private bool _closeRequested;
+    private bool _http10;
     private bool _completed;
     private List<(Func<object, Task> Callback, object State)>? _onStarting;
     private List<(Func<object, Task> Callback, object State)>? _onCompleted;
@@ -49,6 +50,9 @@ internal sealed partial class FrontResponse : PipeWriter, IHttpResponseFeature, 
         None,
         ContentLength,
         Chunked,
+
+        /// <summary>An HTTP/1.0 client's body of unknown length: sent as it is, ended by closing the connection.</summary>
+        UntilClose,
     }
 
     public int StatusCode { get; set; } = StatusCodes.Status200OK;
@@ -80,7 +84,8 @@ internal sealed partial class FrontResponse : PipeWriter, IHttpResponseFeature, 
 
     public PipeWriter Writer => this;
 
-    public void Reset(bool requestIsHead, bool closeRequested)
+    /// <param name="http10">The request is HTTP/1.0: no chunks in the answer, and <c>Connection: keep-alive</c> when it stays open.</param>
+    public void Reset(bool requestIsHead, bool closeRequested, bool http10)
     {
         StatusCode = StatusCodes.Status200OK;
         ReasonPhrase = null;
@@ -98,6 +103,7 @@ internal sealed partial class FrontResponse : PipeWriter, IHttpResponseFeature, 
         _framing = Framing.None;
         _requestIsHead = requestIsHead;
         _closeRequested = closeRequested;
+        _http10 = http10;
         _onStarting?.Clear();
         _onCompleted?.Clear();
     }
@@ -262,13 +268,17 @@ internal sealed partial class FrontResponse : PipeWriter, IHttpResponseFeature, 
                 _written += bytes;
                 WriteChunk(_scratch.AsSpan(0, bytes));
                 break;
+            case Framing.UntilClose:
+                _written += bytes;
+                _output.Advance(bytes);
+                break;
         }
     }
 
     public override Memory<byte> GetMemory(int sizeHint = 0)
     {
         ThrowIfCompleted();
-        if (HasStarted && _framing == Framing.ContentLength)
+        if (HasStarted && _framing is Framing.ContentLength or Framing.UntilClose)
         {
             return _output.GetMemory(sizeHint);
         }
@@ -364,7 +374,12 @@ internal sealed partial class FrontResponse : PipeWriter, IHttpResponseFeature, 
             }
             else if (headers.ContainsKey(HeaderNames.TransferEncoding))
             {
-                throw new InvalidOperationException("Transfer-Encoding is the server's to set on an HTTP/1.1 response.");
+                throw new InvalidOperationException("Transfer-Encoding is the server's to set on an HTTP/1.x response.");
+            }
+            else if (_http10)
+            {
+                // RFC 9112 §6.1: no Transfer-Encoding to an HTTP/1.0 client; the close ends the body, as Kestrel does.
+                framing = Framing.UntilClose;
             }
             else
             {
@@ -373,7 +388,7 @@ internal sealed partial class FrontResponse : PipeWriter, IHttpResponseFeature, 
             }
         }
 
-        var close = _closeRequested || HasCloseOption(headers);
+        var close = _closeRequested || framing == Framing.UntilClose || HasCloseOption(headers);
         BuildHead(status, headers, close);
 
         // As Kestrel's: a header set after the head left throws instead of vanishing.
@@ -386,7 +401,7 @@ internal sealed partial class FrontResponse : PipeWriter, IHttpResponseFeature, 
         var pending = _scratch.AsSpan(0, _pending);
         _pending = 0;
         _written = pending.Length;
-        if (framing == Framing.ContentLength)
+        if (framing is Framing.ContentLength or Framing.UntilClose)
         {
             _output.Write(pending);
         }

@@ -49,12 +49,32 @@ internal sealed class RequestHead
     /// <summary>A <c>Connection: close</c>: the connection ends after this request's response.</summary>
     public bool ConnectionClose;
 
+    /// <summary>A <c>Connection: keep-alive</c>: what keeps an HTTP/1.0 connection open after the response.</summary>
+    public bool KeepAliveOption;
+
+    /// <summary>
+    /// The request line said <c>HTTP/1.0</c> (read afresh with every head, unlike the fields): the connection ends after
+    /// the response unless the client asked to keep it alive, and a response of unknown length is sent unframed, up to
+    /// the close, since an HTTP/1.0 client reads no chunks (as Kestrel serves it).
+    /// </summary>
+    public bool Http10;
+
+    /// <summary>Whether the connection ends after this request's response, as Kestrel decides it from the request.</summary>
+    /// <remarks>
+    /// Kestrel keeps a connection whose <c>Connection</c> field lists both options; the front closes it: either is a
+    /// correct answer, and the client said close.
+    /// </remarks>
+    public bool CloseAfterResponse => ConnectionClose || (Http10 && !KeepAliveOption);
+
     /// <summary>
     /// The body's length from the head's one <c>Content-Length</c> (0 without it). Up to <see cref="MaxBody"/>, the
     /// front serves the request once the whole body has arrived behind its head (<see cref="FrontConnection"/>); a
     /// longer one is read as it arrives, while the request runs (<see cref="FrontRequestBody.ResetStreamed"/>).
     /// </summary>
     public long ContentLength;
+
+    /// <summary>The head has a Content-Length field (<see cref="ContentLength"/> may be 0 with or without one).</summary>
+    public bool HasContentLength;
 
     /// <summary>
     /// The body is framed by <c>Transfer-Encoding: chunked</c> alone (no Content-Length beside it); the connection
@@ -139,7 +159,8 @@ internal sealed class RequestHead
 
 /// <summary>
 /// Reads the HTTP/1.1 request heads the front serves itself: a strict subset of RFC 9112 that reads exactly as Kestrel
-/// reads it. A request line <c>METHOD SP origin-form SP HTTP/1.1</c> with an upper-case method and a target of
+/// reads it. A request line <c>METHOD SP origin-form SP HTTP/1.1</c> (or <c>HTTP/1.0</c>, as ApacheBench and other
+/// load generators send it, then with a Content-Length body or none) with an upper-case method and a target of
 /// plain characters (no percent-encoding or dot segments in the path: Kestrel decodes and normalises those); fields
 /// of token names and visible-ASCII values, CRLF line ends, one plain <c>Host</c>, no body or one framed by a single
 /// <c>Content-Length</c> of plain digits or by <c>Transfer-Encoding: chunked</c>
@@ -199,12 +220,14 @@ internal static class RequestHeadParser
         var fields = buffer[fieldsStart..length];
         if (head.TryRepeatFields(fields, fieldsStart))
         {
-            return HeadParseResult.Complete;
+            return FramedForVersion(buffer, head);
         }
 
         head.FieldCount = 0;
         head.ConnectionClose = false;
+        head.KeepAliveOption = false;
         head.ContentLength = 0;
+        head.HasContentLength = false;
         head.Chunked = false;
         var framing = default(FramingFields);
         var position = fieldsStart;
@@ -226,8 +249,28 @@ internal static class RequestHeadParser
             return HeadParseResult.Unsupported;
         }
 
+        head.HasContentLength = framing.ContentLengths != 0;
         head.KeepFields(fields, fieldsStart);
-        return HeadParseResult.Complete;
+        return FramedForVersion(buffer, head);
+    }
+
+    /// <summary>
+    /// Of HTTP/1.0 requests, the front reads only the framings HTTP/1.0 has: a chunked one is Kestrel's (RFC 9112 §6.1:
+    /// a server ought to treat it as faulty framing), and so is a POST or PUT without a Content-Length, which Kestrel
+    /// refuses with a 400 (under HTTP/1.1 it reads it as bodiless). Checked after the fields, whether parsed or
+    /// repeated: the version and the method come with each request line.
+    /// </summary>
+    private static HeadParseResult FramedForVersion(ReadOnlySpan<byte> head, RequestHead parsed)
+    {
+        if (!parsed.Http10)
+        {
+            return HeadParseResult.Complete;
+        }
+
+        var method = head[..parsed.MethodLength];
+        return parsed.Chunked || (!parsed.HasContentLength && (method.SequenceEqual("POST"u8) || method.SequenceEqual("PUT"u8)))
+            ? HeadParseResult.Unsupported
+            : HeadParseResult.Complete;
     }
 
     /// <summary>
@@ -313,7 +356,8 @@ internal static class RequestHeadParser
         var targetStart = method + 1;
         var rest = line[targetStart..];
         var targetLength = rest.IndexOf((byte)' ');
-        if (targetLength <= 0 || rest[0] != (byte)'/' || !rest[(targetLength + 1)..].SequenceEqual("HTTP/1.1"u8))
+        var version = rest[(targetLength + 1)..];
+        if (targetLength <= 0 || rest[0] != (byte)'/' || version.Length != 8 || !version.StartsWith("HTTP/1."u8) || version[7] is not ((byte)'1' or (byte)'0'))
         {
             return false;
         }
@@ -334,6 +378,7 @@ internal static class RequestHeadParser
         head.TargetStart = targetStart;
         head.TargetLength = targetLength;
         head.PathLength = pathLength;
+        head.Http10 = version[7] == (byte)'0';
         return true;
     }
 
@@ -482,7 +527,11 @@ internal static class RequestHeadParser
             {
                 head.ConnectionClose = true;
             }
-            else if (!System.Text.Ascii.EqualsIgnoreCase(option, "keep-alive"u8))
+            else if (System.Text.Ascii.EqualsIgnoreCase(option, "keep-alive"u8))
+            {
+                head.KeepAliveOption = true;
+            }
+            else
             {
                 return false;
             }

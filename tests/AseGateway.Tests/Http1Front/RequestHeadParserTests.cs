@@ -12,6 +12,43 @@ public sealed class RequestHeadParserTests
     private const int Limit = 32 * 1024;
 
     [Theory]
+    [InlineData("GET / HTTP/1.1\r\nHost: a.test\r\n\r\n", false, false)]
+    [InlineData("GET / HTTP/1.1\r\nHost: a.test\r\nConnection: keep-alive\r\n\r\n", false, false)]
+    [InlineData("GET / HTTP/1.1\r\nHost: a.test\r\nConnection: close\r\n\r\n", false, true)]
+    [InlineData("GET / HTTP/1.0\r\nHost: a.test\r\n\r\n", true, true)]
+    [InlineData("GET / HTTP/1.0\r\nHost: a.test\r\nConnection: Keep-Alive\r\n\r\n", true, false)]
+    [InlineData("GET / HTTP/1.0\r\nHost: a.test\r\nConnection: close\r\n\r\n", true, true)]
+    [InlineData("GET / HTTP/1.0\r\nHost: a.test\r\nConnection: keep-alive, close\r\n\r\n", true, true)]
+    public void Version_AndWhetherTheConnectionEnds_AsKestrelReadsThem(string raw, bool http10, bool closes)
+    {
+        Assert.Equal(HeadParseResult.Complete, Parse(raw, out var head));
+        Assert.Equal(http10, head.Http10);
+        Assert.Equal(closes, head.CloseAfterResponse);
+    }
+
+    [Fact]
+    public void RepeatedFields_UnderTheOtherVersion_TakeTheNewRequestLinesVersion()
+    {
+        var head = new RequestHead();
+        const string Fields = "Host: a.test\r\nConnection: keep-alive\r\n\r\n";
+        Assert.Equal(HeadParseResult.Complete, Parse(head, "GET / HTTP/1.0\r\n" + Fields));
+        Assert.True(head.Http10);
+        Assert.Equal(HeadParseResult.Complete, Parse(head, "GET / HTTP/1.1\r\n" + Fields));
+        Assert.True(head.FieldsRepeated);
+        Assert.False(head.Http10);
+        Assert.False(head.CloseAfterResponse);
+
+        // A POST without a length is bodiless under HTTP/1.1 and Kestrel's 400 under HTTP/1.0, with the same fields.
+        Assert.Equal(HeadParseResult.Complete, Parse(head, "POST / HTTP/1.1\r\n" + Fields));
+        Assert.Equal(HeadParseResult.Unsupported, Parse(head, "POST / HTTP/1.0\r\n" + Fields));
+
+        // A chunked body is the front's under HTTP/1.1 and Kestrel's under HTTP/1.0, with the same fields.
+        const string Chunked = "Host: a.test\r\nTransfer-Encoding: chunked\r\n\r\n";
+        Assert.Equal(HeadParseResult.Complete, Parse(head, "POST / HTTP/1.1\r\n" + Chunked));
+        Assert.Equal(HeadParseResult.Unsupported, Parse(head, "POST / HTTP/1.0\r\n" + Chunked));
+    }
+
+    [Theory]
     [InlineData("GET / HTTP/1.1\r\nHost: a.test\r\n\r\n")]
     [InlineData("HEAD /x/y.css?v=1&w=%20 HTTP/1.1\r\nHost: a.test:8080\r\nAccept: */*\r\n\r\n")]
     [InlineData("DELETE /items/1 HTTP/1.1\r\nHost: 10.0.0.1\r\nConnection: keep-alive\r\nX-Empty:\r\n\r\n")]
@@ -20,12 +57,23 @@ public sealed class RequestHeadParserTests
     [InlineData("GET / HTTP/1.1\r\nHost: a.test\r\nX-Tab: a\tb\r\n\r\n")]
     [InlineData("POST / HTTP/1.1\r\nHost: a.test\r\nContent-Length: 3\r\n\r\nabc")]
     [InlineData("GET / HTTP/1.1\r\nHost: a.test\r\ncontent-length: 0\r\n\r\n")]
+    [InlineData("GET / HTTP/1.0\r\nHost: a.test\r\n\r\n")]
+    [InlineData("POST / HTTP/1.0\r\nHost: a.test\r\nContent-Length: 0\r\n\r\n")]
+    [InlineData("DELETE /x HTTP/1.0\r\nHost: a.test\r\n\r\n")]
+    [InlineData("POST /form HTTP/1.0\r\nConnection: Keep-Alive\r\nHost: a.test\r\nContent-Length: 3\r\n\r\nabc")]
     public void Plain_IsComplete(string raw) => Assert.Equal(HeadParseResult.Complete, Parse(raw, out _));
 
     [Theory]
     [InlineData("GET / HTTP/1.1\nHost: a.test\n\n", "bare LF line ends")]
     [InlineData("GET / HTTP/1.1\r\nHost: a.test\nX: 1\r\n\r\n", "a bare LF inside the head")]
-    [InlineData("GET / HTTP/1.0\r\nHost: a.test\r\n\r\n", "HTTP/1.0")]
+    [InlineData("POST / HTTP/1.0\r\nHost: a.test\r\nTransfer-Encoding: chunked\r\n\r\n", "chunked HTTP/1.0")]
+    [InlineData("GET / HTTP/1.0\r\n\r\n", "HTTP/1.0 without Host")]
+    [InlineData("POST / HTTP/1.0\r\nHost: a.test\r\n\r\n", "HTTP/1.0 POST without Content-Length (Kestrel's 400)")]
+    [InlineData("PUT /x HTTP/1.0\r\nHost: a.test\r\nConnection: keep-alive\r\n\r\n", "HTTP/1.0 PUT without Content-Length")]
+    [InlineData("GET / HTTP/1.2\r\nHost: a.test\r\n\r\n", "HTTP/1.2")]
+    [InlineData("GET / HTTP/0.9\r\nHost: a.test\r\n\r\n", "HTTP/0.9")]
+    [InlineData("GET / http/1.0\r\nHost: a.test\r\n\r\n", "lower-case version")]
+    [InlineData("GET / HTTP/1.00\r\nHost: a.test\r\n\r\n", "a longer version")]
     [InlineData("GET  / HTTP/1.1\r\nHost: a.test\r\n\r\n", "two spaces")]
     [InlineData("get / HTTP/1.1\r\nHost: a.test\r\n\r\n", "lower-case method")]
     [InlineData("GET http://a.test/ HTTP/1.1\r\nHost: a.test\r\n\r\n", "absolute form")]

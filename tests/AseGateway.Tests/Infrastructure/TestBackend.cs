@@ -177,6 +177,16 @@ public sealed class TestBackend : IAsyncDisposable
             return;
         }
 
+        if (context.Request.Path == "/streamed")
+        {
+            // Two writes apart in time: the gateway sends the answer's head before its length is known.
+            await context.Response.WriteAsync(Name);
+            await context.Response.Body.FlushAsync();
+            await Task.Delay(200);
+            await context.Response.WriteAsync("-end");
+            return;
+        }
+
         if (context.Request.Path == "/no-affinity")
         {
             context.Response.Headers["Arr-Disable-Session-Affinity"] = "true";
