@@ -53,8 +53,8 @@ internal abstract partial class FrontConnection : IHeartbeatWatched, IDisposable
         _connection = connection;
         _settings = settings;
         _input = connection.Transport.Input;
-        _body = new FrontRequestBody(_input);
         _response = new FrontResponse(connection.Transport.Output);
+        _body = new FrontRequestBody(_input, _response);
         _maxHeadBytes = settings.Limits.MaxRequestHeadersTotalSize;
         _onCompletedFailed = exception => LogApplicationError(_settings.Logger, _connection.ConnectionId, exception);
         InitializeFeatures();
@@ -345,16 +345,16 @@ internal abstract partial class FrontConnection : IHeartbeatWatched, IDisposable
 
             _body.ResetChunked(framed.Slice(0, wireLength), dataLength);
         }
-        else if (_head.ContentLength > RequestHead.MaxBody)
+        else if (_head.ContentLength > RequestHead.MaxBody || (_head.ExpectContinue && received < _head.ContentLength))
         {
             // Kestrel refuses a body over the listener's limit with a 413; a longer one than the front waits for is
-            // read as it arrives, while the request runs.
+            // read as it arrives, while the request runs, and so is one the client holds back until a 100 Continue.
             if (_head.ContentLength > _settings.Limits.MaxRequestBodySize)
             {
                 return HeadParseResult.Unsupported;
             }
 
-            _body.ResetStreamed(_head.ContentLength);
+            _body.ResetStreamed(_head.ContentLength, _head.ExpectContinue);
         }
         else if (received < _head.ContentLength)
         {

@@ -32,6 +32,9 @@ internal sealed partial class FrontRequestBody
     /// <summary>The heartbeat found the body too slow and cancelled the pending read.</summary>
     private volatile bool _timedOut;
 
+    /// <summary>The client asked for a 100 Continue, and no read has waited for the body yet.</summary>
+    private bool _continuePending;
+
     /// <summary>The body could not be read to its end (timed out, or the client closed or broke the connection).</summary>
     public bool Broken { get; private set; }
 
@@ -39,10 +42,12 @@ internal sealed partial class FrontRequestBody
     public bool StreamedUnread => _streamed && _remaining > 0;
 
     /// <summary>The next <paramref name="length"/> bytes of the input are the body, still arriving.</summary>
-    public void ResetStreamed(long length)
+    /// <param name="expectContinue">The client sent <c>Expect: 100-continue</c>: the first read that waits sends the 100.</param>
+    public void ResetStreamed(long length, bool expectContinue)
     {
         Reset(length);
         _streamed = true;
+        _continuePending = expectContinue;
         _length = length;
         _arrived = 0;
         _waitedBefore = 0;
@@ -101,6 +106,13 @@ internal sealed partial class FrontRequestBody
 
     private async ValueTask<ReadResult> WaitAsync(ValueTask<ReadResult> read)
     {
+        if (_continuePending)
+        {
+            // As Kestrel: only when the application waits for a body that has not come (and its answer has not started).
+            _continuePending = false;
+            await response.WriteContinueAsync();
+        }
+
         Volatile.Write(ref _waitingSince, Environment.TickCount64);
         ReadResult result;
         try

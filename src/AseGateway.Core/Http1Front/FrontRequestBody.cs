@@ -15,7 +15,7 @@ namespace AseGateway.Http1Front;
 /// front waits for (<see cref="ResetStreamed"/>) is read as it arrives, while the request runs, as Kestrel reads one
 /// (<c>FrontRequestBody.Streamed.cs</c>).
 /// </summary>
-internal sealed partial class FrontRequestBody(PipeReader input) : PipeReader
+internal sealed partial class FrontRequestBody(PipeReader input, FrontResponse response) : PipeReader
 {
     private long _remaining;
     private bool _cancelPending;

@@ -35,6 +35,12 @@ internal sealed partial class FrontResponse : PipeWriter, IHttpResponseFeature, 
     private bool _closeRequested;
     private bool _http10;
     private bool _completed;
+
+    /// <summary>The request asked for a 100 Continue: the response's start and the 100 are ordered under <see cref="_continueGate"/>.</summary>
+    private bool _mayContinue;
+    private bool _startClaimed;
+    private Task? _continueFlush;
+    private readonly Lock _continueGate = new();
     private List<(Func<object, Task> Callback, object State)>? _onStarting;
     private List<(Func<object, Task> Callback, object State)>? _onCompleted;
 
@@ -85,7 +91,8 @@ internal sealed partial class FrontResponse : PipeWriter, IHttpResponseFeature, 
     public PipeWriter Writer => this;
 
     /// <param name="http10">The request is HTTP/1.0: no chunks in the answer, and <c>Connection: keep-alive</c> when it stays open.</param>
-    public void Reset(bool requestIsHead, bool closeRequested, bool http10)
+    /// <param name="mayContinue">The request sent <c>Expect: 100-continue</c> (<see cref="WriteContinueAsync"/>).</param>
+    public void Reset(bool requestIsHead, bool closeRequested, bool http10, bool mayContinue)
     {
         StatusCode = StatusCodes.Status200OK;
         ReasonPhrase = null;
@@ -104,6 +111,9 @@ internal sealed partial class FrontResponse : PipeWriter, IHttpResponseFeature, 
         _requestIsHead = requestIsHead;
         _closeRequested = closeRequested;
         _http10 = http10;
+        _mayContinue = mayContinue;
+        _startClaimed = false;
+        _continueFlush = null;
         _onStarting?.Clear();
         _onCompleted?.Clear();
     }
@@ -308,11 +318,43 @@ internal sealed partial class FrontResponse : PipeWriter, IHttpResponseFeature, 
         return await _output.FlushAsync(cancellationToken);
     }
 
+    /// <summary>
+    /// The interim <c>100 Continue</c>, written and flushed unless the response is starting: the application may read
+    /// the body on one thread while its answer starts on another (YARP copies both ways at once), so the two claim the
+    /// output in turn under a gate, and the response's start waits for a 100 still being flushed.
+    /// </summary>
+    public ValueTask WriteContinueAsync()
+    {
+        lock (_continueGate)
+        {
+            if (_startClaimed)
+            {
+                return default;
+            }
+
+            _output.Write("HTTP/1.1 100 Continue\r\n\r\n"u8);
+            var flush = _output.FlushAsync();
+            if (flush.IsCompletedSuccessfully)
+            {
+                _ = flush.Result;
+                return default;
+            }
+
+            _continueFlush = flush.AsTask();
+            return new ValueTask(_continueFlush);
+        }
+    }
+
     private Task StartAsync(bool appCompleted)
     {
         if (HasStarted)
         {
             return Task.CompletedTask;
+        }
+
+        if (_mayContinue)
+        {
+            return StartAfterContinueAsync(appCompleted);
         }
 
         if (_onStarting is { Count: > 0 })
@@ -322,6 +364,25 @@ internal sealed partial class FrontResponse : PipeWriter, IHttpResponseFeature, 
 
         Start(appCompleted);
         return Task.CompletedTask;
+    }
+
+    /// <summary>Claims the output from <see cref="WriteContinueAsync"/> (no 100 after this), and starts once a 100 in flight has been flushed.</summary>
+    private async Task StartAfterContinueAsync(bool appCompleted)
+    {
+        Task? continueFlush;
+        lock (_continueGate)
+        {
+            _startClaimed = true;
+            continueFlush = _continueFlush;
+        }
+
+        _mayContinue = false;
+        if (continueFlush is not null)
+        {
+            await continueFlush;
+        }
+
+        await StartAsync(appCompleted);
     }
 
     private async Task RunOnStartingThenStartAsync(bool appCompleted)

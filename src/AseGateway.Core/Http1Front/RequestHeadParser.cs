@@ -77,6 +77,13 @@ internal sealed class RequestHead
     public bool HasContentLength;
 
     /// <summary>
+    /// <c>Expect: 100-continue</c> with a sized body: the client may wait for an interim 100 before it sends the body,
+    /// so the request starts at once and the 100 goes out when the application first waits for the body (as Kestrel
+    /// sends it), unless its answer started first.
+    /// </summary>
+    public bool ExpectContinue;
+
+    /// <summary>
     /// The body is framed by <c>Transfer-Encoding: chunked</c> alone (no Content-Length beside it); the connection
     /// reads it whole (<see cref="ChunkedBodyScanner"/>) before the request starts. Like <see cref="ContentLength"/>,
     /// the previous head's when the fields were repeated.
@@ -164,8 +171,8 @@ internal sealed class RequestHead
 /// plain characters (no percent-encoding or dot segments in the path: Kestrel decodes and normalises those); fields
 /// of token names and visible-ASCII values, CRLF line ends, one plain <c>Host</c>, no body or one framed by a single
 /// <c>Content-Length</c> of plain digits or by <c>Transfer-Encoding: chunked</c>
-/// alone (its chunks read by <see cref="ChunkedBodyScanner"/>), no
-/// <c>Expect</c>, <c>Upgrade</c> or <c>Connection</c> options beyond keep-alive and close.
+/// alone (its chunks read by <see cref="ChunkedBodyScanner"/>), no <c>Expect</c> but <c>100-continue</c>
+/// with a sized body, no <c>Upgrade</c> or <c>Connection</c> options beyond keep-alive and close.
 /// Everything else is <see cref="HeadParseResult.Unsupported"/>: Kestrel reads it from the first byte, with the same
 /// limits, errors and framing rules as on a listener without the front, so what a client can smuggle or break is
 /// what Kestrel lets through, no more.
@@ -228,6 +235,7 @@ internal static class RequestHeadParser
         head.KeepAliveOption = false;
         head.ContentLength = 0;
         head.HasContentLength = false;
+        head.ExpectContinue = false;
         head.Chunked = false;
         var framing = default(FramingFields);
         var position = fieldsStart;
@@ -257,11 +265,18 @@ internal static class RequestHeadParser
     /// <summary>
     /// Of HTTP/1.0 requests, the front reads only the framings HTTP/1.0 has: a chunked one is Kestrel's (RFC 9112 §6.1:
     /// a server ought to treat it as faulty framing), and so is a POST or PUT without a Content-Length, which Kestrel
-    /// refuses with a 400 (under HTTP/1.1 it reads it as bodiless). Checked after the fields, whether parsed or
-    /// repeated: the version and the method come with each request line.
+    /// refuses with a 400 (under HTTP/1.1 it reads them as bodiless). <c>Expect: 100-continue</c> is the front's only
+    /// with HTTP/1.1 and a sized body: a chunked one the front waits for whole, which a client waiting for the 100
+    /// would not send. Checked after the fields, whether parsed or repeated: the version and the method come with each
+    /// request line.
     /// </summary>
     private static HeadParseResult FramedForVersion(ReadOnlySpan<byte> head, RequestHead parsed)
     {
+        if (parsed.ExpectContinue && (parsed.Http10 || parsed.Chunked))
+        {
+            return HeadParseResult.Unsupported;
+        }
+
         if (!parsed.Http10)
         {
             return HeadParseResult.Complete;
@@ -463,6 +478,9 @@ internal static class RequestHeadParser
                 head.Chunked = ++framing.TransferEncodings == 1 && System.Text.Ascii.EqualsIgnoreCase(value, "chunked"u8);
                 return head.Chunked;
             case 6 when System.Text.Ascii.EqualsIgnoreCase(name, "expect"u8):
+                // "100-continue", once; any other expectation is Kestrel's (it ignores them, the front need not).
+                head.ExpectContinue = ++framing.Expects == 1 && System.Text.Ascii.EqualsIgnoreCase(value, "100-continue"u8);
+                return head.ExpectContinue;
             case 7 when System.Text.Ascii.EqualsIgnoreCase(name, "upgrade"u8):
             case 13 when System.Text.Ascii.EqualsIgnoreCase(name, "http2-settings"u8):
                 return false;
@@ -496,6 +514,7 @@ internal static class RequestHeadParser
         public int Hosts;
         public int ContentLengths;
         public int TransferEncodings;
+        public int Expects;
     }
 
     /// <summary>A registered name or IPv4 address with an optional port; anything else (IPv6 literals, user info) is Kestrel's.</summary>

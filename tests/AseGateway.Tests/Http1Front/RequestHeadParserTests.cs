@@ -26,6 +26,17 @@ public sealed class RequestHeadParserTests
         Assert.Equal(closes, head.CloseAfterResponse);
     }
 
+    [Theory]
+    [InlineData("POST / HTTP/1.1\r\nHost: a.test\r\nExpect: 100-continue\r\nContent-Length: 300000\r\n\r\n", true)]
+    [InlineData("PUT /x HTTP/1.1\r\nHost: a.test\r\nexpect: 100-Continue\r\nContent-Length: 3\r\n\r\n", true)]
+    [InlineData("GET / HTTP/1.1\r\nHost: a.test\r\nExpect: 100-continue\r\n\r\n", true)]
+    [InlineData("POST / HTTP/1.1\r\nHost: a.test\r\nContent-Length: 3\r\n\r\n", false)]
+    public void ExpectContinue_WithASizedBodyOrNone_IsTheFronts(string raw, bool expectContinue)
+    {
+        Assert.Equal(HeadParseResult.Complete, Parse(raw, out var head));
+        Assert.Equal(expectContinue, head.ExpectContinue);
+    }
+
     [Fact]
     public void RepeatedFields_UnderTheOtherVersion_TakeTheNewRequestLinesVersion()
     {
@@ -105,7 +116,10 @@ public sealed class RequestHeadParserTests
     [InlineData("POST / HTTP/1.1\r\nHost: a.test\r\nTransfer-Encoding: chunked\r\nContent-Length: 5\r\n\r\n0\r\n\r\n", "Transfer-Encoding and Content-Length")]
     [InlineData("POST / HTTP/1.1\r\nHost: a.test\r\nTransfer-Encoding: gzip, chunked\r\n\r\n0\r\n\r\n", "another coding")]
     [InlineData("POST / HTTP/1.1\r\nHost: a.test\r\nTransfer-Encoding: chunked\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n", "two Transfer-Encodings")]
-    [InlineData("GET / HTTP/1.1\r\nHost: a.test\r\nExpect: 100-continue\r\n\r\n", "Expect")]
+    [InlineData("POST / HTTP/1.1\r\nHost: a.test\r\nExpect: 200-ok\r\nContent-Length: 3\r\n\r\n", "an expectation other than 100-continue")]
+    [InlineData("POST / HTTP/1.1\r\nHost: a.test\r\nExpect: 100-continue\r\nExpect: 100-continue\r\nContent-Length: 3\r\n\r\n", "two Expect fields")]
+    [InlineData("POST / HTTP/1.1\r\nHost: a.test\r\nExpect: 100-continue\r\nTransfer-Encoding: chunked\r\n\r\n", "100-continue with a chunked body")]
+    [InlineData("POST / HTTP/1.0\r\nHost: a.test\r\nExpect: 100-continue\r\nContent-Length: 3\r\n\r\n", "100-continue under HTTP/1.0")]
     [InlineData("GET / HTTP/1.1\r\nHost: a.test\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\r\n", "upgrade")]
     [InlineData("GET / HTTP/1.1\r\nHost: a.test\r\nConnection: keep-alive, TE\r\n\r\n", "a Connection option beyond keep-alive and close")]
     [InlineData("GET / HTTP/1.1\r\nHost: a.test\r\nX-Thing : 1\r\n\r\n", "space before the colon")]
@@ -261,7 +275,7 @@ public sealed class RequestHeadParserTests
         Assert.Equal(HeadParseResult.Complete, Parse(head, Plain));
 
         // Its parse stopped at Expect, with the ranges half rewritten: the block kept before is no longer theirs.
-        Assert.Equal(HeadParseResult.Unsupported, Parse(head, "GET / HTTP/1.1\r\nHost: a.test\r\nExpect: 100-continue\r\n\r\n"));
+        Assert.Equal(HeadParseResult.Unsupported, Parse(head, "GET / HTTP/1.1\r\nHost: a.test\r\nExpect: other\r\n\r\n"));
 
         Assert.Equal(HeadParseResult.Complete, Parse(head, Plain));
         Assert.False(head.FieldsRepeated);
