@@ -179,10 +179,11 @@ public sealed class TestBackend : IAsyncDisposable
 
         if (context.Request.Path == "/streamed")
         {
-            // Two writes apart in time: the gateway sends the answer's head before its length is known.
+            // Two writes apart in time: the gateway sends the answer's head before its length is known (half a second, so
+            // that a busy machine does not read both parts at once, which would let the front frame the whole answer).
             await context.Response.WriteAsync(Name);
             await context.Response.Body.FlushAsync();
-            await Task.Delay(200);
+            await Task.Delay(500);
             await context.Response.WriteAsync("-end");
             return;
         }
