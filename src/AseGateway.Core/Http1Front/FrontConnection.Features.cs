@@ -434,7 +434,7 @@ internal abstract partial class FrontConnection : IFeatureCollection,
 
         _distinctNames = headers.AnyFieldRepeated ? 0 : head.FieldCount;
 
-        _response.Reset(requestIsHead: ReferenceEquals(Method, HttpMethods.Head), closeRequested: head.CloseAfterResponse, http10: head.Http10, mayContinue: head.ExpectContinue);
+        _response.Reset(requestIsHead: ReferenceEquals(Method, HttpMethods.Head), closeRequested: head.CloseAfterResponse, http10: head.Http10, mayContinue: _body.ContinuePending);
     }
 
     /// <summary>The request ended: what it left of its body is passed over, so that the input is at the next head.</summary>

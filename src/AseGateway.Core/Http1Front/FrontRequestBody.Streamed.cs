@@ -38,6 +38,9 @@ internal sealed partial class FrontRequestBody
     /// <summary>The body could not be read to its end (timed out, or the client closed or broke the connection).</summary>
     public bool Broken { get; private set; }
 
+    /// <summary>A 100 Continue may still go out for this request: its body is streamed and the client asked for one.</summary>
+    public bool ContinuePending => _continuePending;
+
     /// <summary>The request's body is streamed and not read to its end yet.</summary>
     public bool StreamedUnread => _streamed && _remaining > 0;
 

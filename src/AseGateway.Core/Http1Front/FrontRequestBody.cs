@@ -45,6 +45,7 @@ internal sealed partial class FrontRequestBody(PipeReader input, FrontResponse r
         _cancelPending = false;
         _window = default;
         _streamed = false;
+        _continuePending = false;
     }
 
     /// <summary>

@@ -36,7 +36,7 @@ internal sealed partial class FrontResponse : PipeWriter, IHttpResponseFeature, 
     private bool _http10;
     private bool _completed;
 
-    /// <summary>The request asked for a 100 Continue: the response's start and the 100 are ordered under <see cref="_continueGate"/>.</summary>
+    /// <summary>A 100 Continue may still go out (the client asked, its body is streamed): the response's start and the 100 are ordered under <see cref="_continueGate"/>.</summary>
     private bool _mayContinue;
     private bool _startClaimed;
     private Task? _continueFlush;
@@ -91,7 +91,7 @@ internal sealed partial class FrontResponse : PipeWriter, IHttpResponseFeature, 
     public PipeWriter Writer => this;
 
     /// <param name="http10">The request is HTTP/1.0: no chunks in the answer, and <c>Connection: keep-alive</c> when it stays open.</param>
-    /// <param name="mayContinue">The request sent <c>Expect: 100-continue</c> (<see cref="WriteContinueAsync"/>).</param>
+    /// <param name="mayContinue">The request sent <c>Expect: 100-continue</c> and its body is still to come (<see cref="WriteContinueAsync"/>).</param>
     public void Reset(bool requestIsHead, bool closeRequested, bool http10, bool mayContinue)
     {
         StatusCode = StatusCodes.Status200OK;

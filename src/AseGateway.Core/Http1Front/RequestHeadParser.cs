@@ -227,7 +227,7 @@ internal static class RequestHeadParser
         var fields = buffer[fieldsStart..length];
         if (head.TryRepeatFields(fields, fieldsStart))
         {
-            return FramedForVersion(buffer, head);
+            return FramingTheFrontReads(buffer, head);
         }
 
         head.FieldCount = 0;
@@ -259,18 +259,18 @@ internal static class RequestHeadParser
 
         head.HasContentLength = framing.ContentLengths != 0;
         head.KeepFields(fields, fieldsStart);
-        return FramedForVersion(buffer, head);
+        return FramingTheFrontReads(buffer, head);
     }
 
     /// <summary>
-    /// Of HTTP/1.0 requests, the front reads only the framings HTTP/1.0 has: a chunked one is Kestrel's (RFC 9112 §6.1:
-    /// a server ought to treat it as faulty framing), and so is a POST or PUT without a Content-Length, which Kestrel
-    /// refuses with a 400 (under HTTP/1.1 it reads them as bodiless). <c>Expect: 100-continue</c> is the front's only
-    /// with HTTP/1.1 and a sized body: a chunked one the front waits for whole, which a client waiting for the 100
-    /// would not send. Checked after the fields, whether parsed or repeated: the version and the method come with each
+    /// The framings the front reads, by version. <c>Expect: 100-continue</c> only with HTTP/1.1 and a sized body (a
+    /// chunked one the front waits for whole, which a client waiting for the 100 would not send). Of HTTP/1.0, only the
+    /// framings it has: a chunked request is Kestrel's (RFC 9112 §6.1: a server ought to treat it as faulty framing),
+    /// and so is a POST or PUT without a Content-Length, which Kestrel refuses with a 400 (under HTTP/1.1 it reads them
+    /// as bodiless). Checked after the fields, whether parsed or repeated: the version and the method come with each
     /// request line.
     /// </summary>
-    private static HeadParseResult FramedForVersion(ReadOnlySpan<byte> head, RequestHead parsed)
+    private static HeadParseResult FramingTheFrontReads(ReadOnlySpan<byte> head, RequestHead parsed)
     {
         if (parsed.ExpectContinue && (parsed.Http10 || parsed.Chunked))
         {
