@@ -6,7 +6,7 @@ namespace AseGateway.Tests.Hosting;
 public sealed class StartupFootprintTests
 {
     [Fact]
-    public async Task Run_Started_LoadsNoXmlOrOpenApiStackAndWritesNoDataProtectionKeyRing()
+    public async Task Run_Started_LoadsTheSegmentsGcAndNoXmlOrOpenApiStackAndWritesNoDataProtectionKeyRing()
     {
         await using var backend = await TestBackend.StartAsync("b0");
         using var folder = new ConfigDirectory();
@@ -30,6 +30,9 @@ public sealed class StartupFootprintTests
             }
 
             Assert.Contains("AseGateway.Core.dll", maps);
+            // The collector with segments, which the project names for Linux (src/AseGateway/AseGateway.csproj): the
+            // runtime loaded it in place of the one built into libcoreclr.so.
+            Assert.Contains("/libclrgc.so", maps);
             Assert.DoesNotContain("System.Private.Xml.dll", maps);
             // The management API's OpenAPI document is generated on its first request, with ApiExplorer and MVC Core.
             Assert.DoesNotContain("Microsoft.OpenApi.dll", maps);
