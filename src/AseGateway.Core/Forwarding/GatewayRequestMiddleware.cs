@@ -36,7 +36,19 @@ internal sealed class GatewayRequestMiddleware
             clientPort = null;
         }
 
-        context.Features[FeatureKey<GatewayRequestFeature>.Type] = new GatewayRequestFeature(snapshot, peer, trusted, client, clientPort);
+        GatewayRequestFeature feature;
+        if (context.Features is IGatewayRequestFeatureHolder holder)
+        {
+            feature = holder.GatewayRequest is { } previous
+                ? previous.Begin(snapshot, peer, trusted, client, clientPort)
+                : holder.GatewayRequest = new GatewayRequestFeature(snapshot, peer, trusted, client, clientPort);
+        }
+        else
+        {
+            feature = new GatewayRequestFeature(snapshot, peer, trusted, client, clientPort);
+        }
+
+        context.Features[FeatureKey<GatewayRequestFeature>.Type] = feature;
         RangeLimit.Apply(headers, snapshot.Limits.MaxRanges);
         return _next(context);
     }

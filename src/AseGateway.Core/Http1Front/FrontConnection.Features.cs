@@ -18,7 +18,7 @@ namespace AseGateway.Http1Front;
 /// </summary>
 internal abstract partial class FrontConnection : IFeatureCollection,
     IHttpRequestFeature, IHttpConnectionFeature, IHttpRequestLifetimeFeature, IHttpRequestIdentifierFeature, IHttpRequestBodyDetectionFeature,
-    IRequestBodyPipeFeature
+    IRequestBodyPipeFeature, Forwarding.IGatewayRequestFeatureHolder
 {
     private readonly FrontHeaders _requestHeaders = new();
     private readonly string?[] _names = new string?[RequestHead.MaxFields];
@@ -53,6 +53,9 @@ internal abstract partial class FrontConnection : IFeatureCollection,
     /// <summary>A stream the application put in place of the body, and the pipe <c>BodyReader</c> made over it.</summary>
     private Stream? _replacedBody;
     private PipeReader? _replacedBodyReader;
+
+    /// <summary>The gateway's feature of this connection's requests, reused by each (they run one after the other).</summary>
+    public Forwarding.GatewayRequestFeature? GatewayRequest { get; set; }
 
     /// <summary>How many requests the front served on this connection.</summary>
     public long RequestsServed => _requestNumber;
