@@ -96,16 +96,31 @@ internal sealed class GatewayRequestFeature
     /// <summary>
     /// What is known of a new request, and nothing else: every other member back to its default. The constructor's
     /// work, and how a connection that serves one request at a time reuses one object for all of them (<see
-    /// cref="IGatewayRequestFeatureHolder"/>). A member added here must be reset here too: a test sets every field
-    /// and checks that this clears it.
+    /// cref="IGatewayRequestFeatureHolder"/>).
     /// </summary>
     internal GatewayRequestFeature Begin(GatewaySnapshot snapshot, IPAddress? peerAddress, bool peerIsTrustedForwarder, IPAddress? clientAddress, int? clientPort)
     {
+        Clear();
         Snapshot = snapshot;
         PeerAddress = peerAddress;
         PeerIsTrustedForwarder = peerIsTrustedForwarder;
         ClientAddress = clientAddress;
         ClientPort = clientPort;
+        return this;
+    }
+
+    /// <summary>
+    /// Every member back to its default, once the request has ended, so that a connection keeping the object between
+    /// requests keeps nothing of the last one alive: not its snapshot (a reload's predecessor), its app or the proxy's
+    /// models. A member added here must be reset here too: a test sets every field and checks that this clears it.
+    /// </summary>
+    internal void Clear()
+    {
+        Snapshot = null!;
+        PeerAddress = null;
+        PeerIsTrustedForwarder = false;
+        ClientAddress = null;
+        ClientPort = null;
         _proxy = null;
         _onFastPath = false;
         _fastPathError = null;
@@ -123,7 +138,6 @@ internal sealed class GatewayRequestFeature
         MaxAttempts = 0;
         RetryCandidates = null;
         AttemptFinished = false;
-        return this;
     }
 
     /// <summary>
@@ -182,7 +196,8 @@ internal interface IAttemptFinisher
 /// A connection that serves its requests one at a time, each only after the one before has ended (its response sent,
 /// its completion callbacks run): it keeps one <see cref="GatewayRequestFeature"/> for all of them, as Kestrel keeps
 /// one context per HTTP/1.1 connection, instead of a new one for each request (about 170 bytes, a third of what an
-/// HTTP/1.1 request allocated). Nothing in the gateway holds the feature past its request's end.
+/// HTTP/1.1 request allocated). Nothing in the gateway holds the feature past its request's end; the connection
+/// clears it then (<see cref="GatewayRequestFeature.Clear"/>).
 /// </summary>
 internal interface IGatewayRequestFeatureHolder
 {

@@ -247,6 +247,9 @@ internal abstract partial class FrontConnection : IHeartbeatWatched, IDisposable
 
                     await _response.FireOnCompletedAsync(_onCompletedFailed);
                     DisposeContext(failure);
+
+                    // The request has ended: its feature, kept for the next one, lets go of what it pointed to.
+                    GatewayRequest?.Clear();
                     if (!reusable || _aborted || Volatile.Read(ref _ending) != 0)
                     {
                         return false;

@@ -45,6 +45,23 @@ public sealed class GatewayRequestFeatureTests
     }
 
     [Fact]
+    public void Clear_LeavesNothingOfTheRequest_NoReferenceKeptAlive()
+    {
+        var feature = new GatewayRequestFeature(null!, IPAddress.Loopback, peerIsTrustedForwarder: false, IPAddress.Loopback, 50000);
+        var fields = typeof(GatewayRequestFeature).GetFields(BindingFlags.Instance | BindingFlags.Public | BindingFlags.NonPublic);
+        foreach (var field in fields)
+        {
+            field.SetValue(feature, NonDefault(field.FieldType));
+        }
+
+        feature.Clear();
+        foreach (var field in fields)
+        {
+            Assert.True(IsDefault(field.GetValue(feature)), $"{field.Name} still holds {field.GetValue(feature)} after Clear");
+        }
+    }
+
+    [Fact]
     public async Task RequestStage_OnAHoldingConnection_ReusesItsFeature_AndElsewhereMakesANewOne()
     {
         var loaded = ConfigLoader.Load(Encoding.UTF8.GetBytes(Instances.ProcessInstanceTests.Config(1)), "t", AppContext.BaseDirectory);
