@@ -36,16 +36,13 @@ internal sealed class GatewayRequestMiddleware
             clientPort = null;
         }
 
-        GatewayRequestFeature feature;
-        if (context.Features is IGatewayRequestFeatureHolder holder)
+        // A connection that serves one request at a time lends each the object of the one before.
+        var holder = context.Features as IGatewayRequestFeatureHolder;
+        var feature = holder?.GatewayRequest?.Begin(snapshot, peer, trusted, client, clientPort)
+            ?? new GatewayRequestFeature(snapshot, peer, trusted, client, clientPort);
+        if (holder is not null)
         {
-            feature = holder.GatewayRequest is { } previous
-                ? previous.Begin(snapshot, peer, trusted, client, clientPort)
-                : holder.GatewayRequest = new GatewayRequestFeature(snapshot, peer, trusted, client, clientPort);
-        }
-        else
-        {
-            feature = new GatewayRequestFeature(snapshot, peer, trusted, client, clientPort);
+            holder.GatewayRequest = feature;
         }
 
         context.Features[FeatureKey<GatewayRequestFeature>.Type] = feature;

@@ -19,16 +19,7 @@ public sealed class GatewayRequestFeatureTests
     [Fact]
     public void Begin_OnAFeatureWithEveryFieldSet_LeavesWhatANewFeatureHas()
     {
-        var used = new GatewayRequestFeature(null!, IPAddress.Loopback, peerIsTrustedForwarder: false, IPAddress.Loopback, 50000);
-        var fields = typeof(GatewayRequestFeature).GetFields(BindingFlags.Instance | BindingFlags.Public | BindingFlags.NonPublic);
-        Assert.True(fields.Length >= 20, $"only {fields.Length} fields found: has the feature changed shape?");
-        foreach (var field in fields)
-        {
-            var value = NonDefault(field.FieldType);
-            field.SetValue(used, value);
-            Assert.False(IsDefault(field.GetValue(used)), $"{field.Name} could not be given a value the test can tell from its default");
-        }
-
+        var used = WithEveryFieldSet(out var fields);
         var peer = IPAddress.Parse("10.1.2.3");
         var client = IPAddress.Parse("203.0.113.9");
         used.Begin(null!, peer, peerIsTrustedForwarder: true, client, null);
@@ -47,13 +38,7 @@ public sealed class GatewayRequestFeatureTests
     [Fact]
     public void Clear_LeavesNothingOfTheRequest_NoReferenceKeptAlive()
     {
-        var feature = new GatewayRequestFeature(null!, IPAddress.Loopback, peerIsTrustedForwarder: false, IPAddress.Loopback, 50000);
-        var fields = typeof(GatewayRequestFeature).GetFields(BindingFlags.Instance | BindingFlags.Public | BindingFlags.NonPublic);
-        foreach (var field in fields)
-        {
-            field.SetValue(feature, NonDefault(field.FieldType));
-        }
-
+        var feature = WithEveryFieldSet(out var fields);
         feature.Clear();
         foreach (var field in fields)
         {
@@ -107,6 +92,21 @@ public sealed class GatewayRequestFeatureTests
             Set<IHttpResponseFeature>(new HttpResponseFeature());
             return this;
         }
+    }
+
+    /// <summary>A feature whose every field holds a value other than its default, as a request could leave it.</summary>
+    private static GatewayRequestFeature WithEveryFieldSet(out FieldInfo[] fields)
+    {
+        var feature = new GatewayRequestFeature(null!, IPAddress.Loopback, peerIsTrustedForwarder: false, IPAddress.Loopback, 50000);
+        fields = typeof(GatewayRequestFeature).GetFields(BindingFlags.Instance | BindingFlags.Public | BindingFlags.NonPublic);
+        Assert.True(fields.Length >= 20, $"only {fields.Length} fields found: has the feature changed shape?");
+        foreach (var field in fields)
+        {
+            field.SetValue(feature, NonDefault(field.FieldType));
+            Assert.False(IsDefault(field.GetValue(feature)), $"{field.Name} could not be given a value the test can tell from its default");
+        }
+
+        return feature;
     }
 
     private static bool IsDefault(object? value) =>
