@@ -43,7 +43,8 @@
 # without Kestrel's HTTP layer and the pipelines above it; "floor-context", when --only names it, the same with the
 # heads through an HttpContext, header dictionaries and a chain of middleware), all as children of this script (nginx and HAProxy too, with
 # configs in a temporary folder — never the system services); then drives every (target, protocol) case as a discarded
-# warm-up (runs of --warmup seconds until CPU per request settles, at most --warmup-runs) and then in rounds whose order
+# warm-up (runs of --warmup seconds until CPU per request settles and the gateway's JIT is nearly idle, at most
+# --warmup-runs) and then in rounds whose order
 # rotates, so that drift on a shared machine hits every target alike and ratios are paired within a round.
 # Protocols: HTTP/1.1 keep-alive (wrk, 64 connections), h2c and HTTP/2 over TLS
 # (h2load) where the target speaks them; with --handshakes also "tls" (above), whose "requests" are connections.
@@ -495,21 +496,34 @@ load() {
 tool_for() { [ "$1" = h1 ] || [ "$1" = tls ] && echo wrk || echo h2load; }
 
 # warm_up TARGET PROTOCOL: discarded runs of $WARMUP seconds until CPU per request settles (two runs in a row within
-# 5% of each other), at most $WARMUP_RUNS. A JIT-compiled process (AseGateway, plain YARP, the backend) keeps
+# 5% of each other) and, where the target reports it (the gateway's JIT build), the JIT compiled for under 5% of the
+# run's CPU; at most $WARMUP_RUNS. A JIT-compiled process (AseGateway, plain YARP, the backend) keeps
 # compiling its hot methods under load for 15-20 s — tiered compilation runs them instrumented for dynamic PGO first,
 # and its background thread took 10-20% of the gateway's CPU over that time — so a fixed 4 s warm-up measured rounds
 # 1 and 2 of the .NET targets before they settled (over HTTP/2 + TLS 40-44 µs per request, then 25-28 in round 3)
-# while nginx, HAProxy and the AOT build were steady from the start.
+# while nginx, HAProxy and the AOT build were steady from the start. Two runs alike are not enough by themselves: a
+# fresh gateway over HTTP/2 + TLS read 107 and then 102 µs per request with the JIT at 30-45% of its CPU, and settled
+# at about 35 only five runs later.
 warm_up() {
-  local target="$1" protocol="$2" previous="" current run
+  local target="$1" protocol="$2" previous="" current jit run
   for run in $(seq 1 "$WARMUP_RUNS"); do
     run_case 0 "$target" "$protocol" "$WARMUP" true
     current="$(tail -n 1 "$RUNS" | jq -r .cpu_us)"
-    if [ -n "$previous" ] && awk -v a="$previous" -v b="$current" 'BEGIN { exit !(b <= a * 1.05 && b >= a * 0.95) }'; then
+    jit="$(tail -n 1 "$RUNS" | jq -r '.jit_pct // 0')"
+    if [ -n "$previous" ] && awk -v a="$previous" -v b="$current" -v j="$jit" 'BEGIN { exit !(b <= a * 1.05 && b >= a * 0.95 && j < 5) }'; then
       return
     fi
     previous="$current"
   done
+  log "  $target $protocol did not settle in $WARMUP_RUNS warm-up runs (last: $current µs/req, JIT ${jit}% of its CPU)"
+}
+
+# jit_seconds TARGET: the JIT's compile time so far (the runtime meter's dotnet.jit.compilation.time at the target's
+# /metrics), or nothing for a target without a management API.
+jit_seconds() {
+  [ -n "${MGMT_URL[$1]:-}" ] || return 0
+  # awk reads to the end (no early exit): curl would fail on the closed pipe, and pipefail with it.
+  api "${MGMT_URL[$1]}/metrics" | awk '$1 ~ /^dotnet_jit_compilation_time_seconds_total/ { v = $2 } END { if (v != "") print v }' || true
 }
 
 # run_case ROUND TARGET PROTOCOL SECONDS WARMUP(true|false)
@@ -533,9 +547,13 @@ run_case() {
   # The backend's CPU too: a fixture that costs more behind one proxy than behind another moves the req/s ratios
   # (it did, before the backend ran inline in one process; docs/performance-log.md "The backend").
   local backend_pid="${TARGET_PID[backend]}" backend_before backend_after
+  # The JIT's compile time, read outside the CPU window (a scrape costs the gateway a little CPU of its own).
+  local jit_before jit_after jit_pct=null
+  jit_before="$(jit_seconds "$target")"
   before="$(cpu_ticks "$pid")"; backend_before="$(cpu_ticks "$backend_pid")"
   result="$(load "$protocol" "$url" "$seconds" "$WORK/run-$target-$protocol.out")"
   after="$(cpu_ticks "$pid")"; backend_after="$(cpu_ticks "$backend_pid")"
+  jit_after="$(jit_seconds "$target")"
   if [ -n "$recorder" ]; then
     wait "$recorder" || log "perf record of $target $protocol failed: $(tail -n 1 "$WORK/perf-record.log")"
     perf script -i "$profile.data" 2>/dev/null | python3 "$REPO/perf/profile-layers.py" > "$profile.txt" || log "no profile of $target $protocol"
@@ -552,11 +570,17 @@ run_case() {
   cpu_us="$(us_per_request "$((${after% *} - ${before% *}))" "$requests")"
   user_us="$(us_per_request "$((${after#* } - ${before#* }))" "$requests")"
   [ "$target" = backend ] || backend_us="$(us_per_request "$((${backend_after% *} - ${backend_before% *}))" "$requests")"
+  # jit_pct: the JIT's compile time over the run's CPU time, in % (an upper bound: the runtime times each compile by the
+  # clock, preemption included); null for targets that do not report it.
+  if [ -n "$jit_before" ] && [ -n "$jit_after" ]; then
+    jit_pct="$(awk -v a="$jit_before" -v b="$jit_after" -v t="$((${after% *} - ${before% *}))" -v hz="$(getconf CLK_TCK)" \
+      'BEGIN { printf "%.2f", (t > 0 ? (b - a) / (t / hz) * 100 : 0) }')"
+  fi
   rss="$(memory_kb "$pid" VmRSS)"; hwm="$(memory_kb "$pid" VmHWM)"
-  printf '{"round":%s,"warmup":%s,"target":"%s","protocol":"%s","tool":"%s","seconds":%s,"rps":%s,"p50_ms":%s,"p99_ms":%s,"requests":%s,"errors":%s,"non2xx":%s,"cpu_us":%s,"cpu_user_us":%s,"backend_us":%s,"rss_mb":%.1f,"hwm_mb":%.1f}\n' \
-    "$round" "$warmup" "$target" "$protocol" "$(tool_for "$protocol")" "$seconds" "$rps" "$p50" "$p99" "$requests" "$errors" "$non2xx" "$cpu_us" "$user_us" "$backend_us" \
+  printf '{"round":%s,"warmup":%s,"target":"%s","protocol":"%s","tool":"%s","seconds":%s,"rps":%s,"p50_ms":%s,"p99_ms":%s,"requests":%s,"errors":%s,"non2xx":%s,"cpu_us":%s,"cpu_user_us":%s,"backend_us":%s,"jit_pct":%s,"rss_mb":%.1f,"hwm_mb":%.1f}\n' \
+    "$round" "$warmup" "$target" "$protocol" "$(tool_for "$protocol")" "$seconds" "$rps" "$p50" "$p99" "$requests" "$errors" "$non2xx" "$cpu_us" "$user_us" "$backend_us" "$jit_pct" \
     "$(awk -v k="$rss" 'BEGIN { print k / 1024 }')" "$(awk -v k="$hwm" 'BEGIN { print k / 1024 }')" >> "$RUNS"
-  log "$( [ "$warmup" = true ] && echo "warm-up" || echo "round $round")  $(printf '%-12s %-6s' "$target" "$protocol") $(printf '%9.0f rps  p50 %6s ms  p99 %7s ms  %6s µs/req  errors %s' "$rps" "$p50" "$p99" "$cpu_us" "$((errors + non2xx))")"
+  log "$( [ "$warmup" = true ] && echo "warm-up" || echo "round $round")  $(printf '%-12s %-6s' "$target" "$protocol") $(printf '%9.0f rps  p50 %6s ms  p99 %7s ms  %6s µs/req  errors %s' "$rps" "$p50" "$p99" "$cpu_us" "$((errors + non2xx))")$( [ "$jit_pct" = null ] || echo "  jit $jit_pct% of CPU")"
   [ -z "$profile" ] || log "  profile: $profile.txt"
   [ -z "$counts" ] || log "  system calls: $(head -n 1 "$counts.txt") ($counts.txt)"
 }
@@ -717,6 +741,7 @@ report() {
         cpu_us_per_request: (map(.cpu_us) | median | r2),
         cpu_user_us_per_request: (map(.cpu_user_us) | median | r2),
         backend_cpu_us_per_request: (map(.backend_us) | median | r2),
+        jit_pct_of_cpu: (map(.jit_pct) | median | r2),
         peak_rss_mb: (map(.hwm_mb) | max | round),
         rss_after_warmup_mb: ([ $warm[] | select(.target == $f.target and .protocol == $f.protocol) | .rss_mb ] | last // null | if . then round else null end),
         errors: (map(.errors + .non2xx) | add),
@@ -733,13 +758,14 @@ report() {
     "## Performance: \(.date) (\(.mode) run\(if (.command | test(" --aot( |$)")) then " with `--aot`" else "" end), commit \(.commit))",
     "",
     "Machine: \(.machine.nproc) cores (`nproc`), \(.machine.cpu), Linux \(.machine.kernel); generator, proxies and backend share it.",
-    "Reproduce: `\(.command)` — \(.rounds) rounds of \(.seconds_per_run) s per case, order rotated each round, after discarded warm-up runs until CPU per request settles; \(.load); \(.request // "GET /") (the backend answers / with 13 bytes of plaintext, /bytes/N with N bytes).",
+    "Reproduce: `\(.command)` — \(.rounds) rounds of \(.seconds_per_run) s per case, order rotated each round, after discarded warm-up runs until CPU per request settles (and the JIT-compiled gateway'\''s JIT is nearly idle); \(.load); \(.request // "GET /") (the backend answers / with 13 bytes of plaintext, /bytes/N with N bytes).",
     "Ratios are medians over rounds of ratios paired within each round. CPU is the proxy processes'\'' user+system time per request; user is the part in their own code (the rest is the kernel'\''s, mostly loopback TCP); backend is the CPU per request of the backend behind it.",
     "",
     "| Protocol | Target | Req/s | p50 ms | p99 ms | CPU µs/req | of it user | backend µs/req | × nginx | × YARP | CPU × nginx | RSS after warm-up MB | Peak RSS MB | Errors |",
     "|---|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|",
     (.results | sort_by([(.protocol | {"h1": 0, "h2c": 1, "h2tls": 2, "tls": 3}[.]), -.rps])[] |
       "| \(.protocol | proto) | \(.target) | \(.rps) | \(.p50_ms | n) | \(.p99_ms | n) | \(.cpu_us_per_request | n) | \(.cpu_user_us_per_request | n) | \(.backend_cpu_us_per_request | n) | \(.rps_vs_nginx | n) | \(.rps_vs_yarp | n) | \(.cpu_vs_nginx | n) | \(.rss_after_warmup_mb | n) | \(.peak_rss_mb | n) | \(.errors) |"),
+    ([ .results[] | select(.jit_pct_of_cpu != null) ] as $jit | if ($jit | length) > 0 then "", "JIT compile time in the measured runs of the JIT-compiled gateway (median, % of its CPU; the runtime'\''s `dotnet.jit.compilation.time`, timed by the clock): \([ $jit | sort_by(.protocol, .target)[] | "\(.target) \(.protocol | proto) \(.jit_pct_of_cpu)%" ] | join(", "))." else empty end),
     (if any(.results[]; .protocol == "tls") then "", "TLS handshake + HTTP/1.1: one request per connection (wrk, `Connection: close`, no session resumption), so req/s are connections per second and CPU µs/req is per connection, its full handshake included." else empty end),
     "",
     (if (.open_model | length) > 0 then
