@@ -43,7 +43,7 @@
 # without Kestrel's HTTP layer and the pipelines above it; "floor-context", when --only names it, the same with the
 # heads through an HttpContext, header dictionaries and a chain of middleware), all as children of this script (nginx and HAProxy too, with
 # configs in a temporary folder — never the system services); then drives every (target, protocol) case as a discarded
-# warm-up (runs of --warmup seconds until CPU per request settles and the gateway's JIT is nearly idle, at most
+# warm-up (runs of --warmup seconds until CPU per request settles and, in .NET targets, the JIT is nearly idle, at most
 # --warmup-runs) and then in rounds whose order
 # rotates, so that drift on a shared machine hits every target alike and ratios are paired within a round.
 # Protocols: HTTP/1.1 keep-alive (wrk, 64 connections), h2c and HTTP/2 over TLS
@@ -496,14 +496,13 @@ load() {
 tool_for() { [ "$1" = h1 ] || [ "$1" = tls ] && echo wrk || echo h2load; }
 
 # warm_up TARGET PROTOCOL: discarded runs of $WARMUP seconds until CPU per request settles (two runs in a row within
-# 5% of each other) and, where the target reports it (the gateway's JIT build), the JIT compiled for under 5% of the
-# run's CPU; at most $WARMUP_RUNS. A JIT-compiled process (AseGateway, plain YARP, the backend) keeps
+# 5% of each other) and, in a JIT-compiled target, the background JIT took under 5% of the last run's CPU; at most
+# $WARMUP_RUNS. A JIT-compiled process (AseGateway, plain YARP, the backend) keeps
 # compiling its hot methods under load for 15-20 s — tiered compilation runs them instrumented for dynamic PGO first,
 # and its background thread took 10-20% of the gateway's CPU over that time — so a fixed 4 s warm-up measured rounds
 # 1 and 2 of the .NET targets before they settled (over HTTP/2 + TLS 40-44 µs per request, then 25-28 in round 3)
 # while nginx, HAProxy and the AOT build were steady from the start. Two runs alike are not enough by themselves: a
-# fresh gateway over HTTP/2 + TLS read 107 and then 102 µs per request with the JIT at 30-45% of its CPU, and settled
-# at about 35 only five runs later.
+# fresh gateway over HTTP/2 + TLS read 107 and then 102 µs per request, and 45 and 42 in the rounds after.
 warm_up() {
   local target="$1" protocol="$2" previous="" current jit run
   for run in $(seq 1 "$WARMUP_RUNS"); do
@@ -518,12 +517,29 @@ warm_up() {
   log "  $target $protocol did not settle in $WARMUP_RUNS warm-up runs (last: $current µs/req, JIT ${jit}% of its CPU)"
 }
 
-# jit_seconds TARGET: the JIT's compile time so far (the runtime meter's dotnet.jit.compilation.time at the target's
-# /metrics), or nothing for a target without a management API.
-jit_seconds() {
-  [ -n "${MGMT_URL[$1]:-}" ] || return 0
-  # awk reads to the end (no early exit): curl would fail on the closed pipe, and pipefail with it.
-  api "${MGMT_URL[$1]}/metrics" | awk '$1 ~ /^dotnet_jit_compilation_time_seconds_total/ { v = $2 } END { if (v != "") print v }' || true
+# jit_thread_ticks TARGET: "TID TICKS" (user+system) for each thread of the target's process tree that runs tiered
+# compilation's background JIT (".NET Tiered Com": every recompilation of a hot method after its first compile), read
+# from /proc, so reading it costs the target nothing; nothing for targets that JIT-compile nothing (nginx, HAProxy,
+# the Native AOT build).
+jit_thread_ticks() {
+  [[ "$1" =~ ^(nginx|haproxy)$|-aot$ ]] && return 0
+  local pid task line
+  for pid in $(tree_pids "${TARGET_PID[$1]}"); do
+    for task in /proc/"$pid"/task/*; do
+      [ "$(cat "$task/comm" 2>/dev/null)" = ".NET Tiered Com" ] || continue
+      line="$(cat "$task/stat" 2>/dev/null)" || continue
+      set -- ${line##*) }
+      echo "${task##*/} $((${12} + ${13}))"
+    done
+  done
+  echo "jit"
+}
+
+# jit_ticks_between BEFORE AFTER: the background JIT's ticks between two jit_thread_ticks readings (a thread that is
+# new counts whole; one that exited idle in between, after 4 s without work, is missed).
+jit_ticks_between() {
+  awk 'NR == FNR { if (NF == 2) seen[$1] = $2; next } NF == 2 { sum += $2 - (($1 in seen) ? seen[$1] : 0) } END { print sum + 0 }' \
+    <(echo "$1") <(echo "$2")
 }
 
 # run_case ROUND TARGET PROTOCOL SECONDS WARMUP(true|false)
@@ -547,13 +563,12 @@ run_case() {
   # The backend's CPU too: a fixture that costs more behind one proxy than behind another moves the req/s ratios
   # (it did, before the backend ran inline in one process; docs/performance-log.md "The backend").
   local backend_pid="${TARGET_PID[backend]}" backend_before backend_after
-  # The JIT's compile time, read outside the CPU window (a scrape costs the gateway a little CPU of its own).
   local jit_before jit_after jit_pct=null
-  jit_before="$(jit_seconds "$target")"
+  jit_before="$(jit_thread_ticks "$target")"
   before="$(cpu_ticks "$pid")"; backend_before="$(cpu_ticks "$backend_pid")"
   result="$(load "$protocol" "$url" "$seconds" "$WORK/run-$target-$protocol.out")"
   after="$(cpu_ticks "$pid")"; backend_after="$(cpu_ticks "$backend_pid")"
-  jit_after="$(jit_seconds "$target")"
+  jit_after="$(jit_thread_ticks "$target")"
   if [ -n "$recorder" ]; then
     wait "$recorder" || log "perf record of $target $protocol failed: $(tail -n 1 "$WORK/perf-record.log")"
     perf script -i "$profile.data" 2>/dev/null | python3 "$REPO/perf/profile-layers.py" > "$profile.txt" || log "no profile of $target $protocol"
@@ -570,11 +585,10 @@ run_case() {
   cpu_us="$(us_per_request "$((${after% *} - ${before% *}))" "$requests")"
   user_us="$(us_per_request "$((${after#* } - ${before#* }))" "$requests")"
   [ "$target" = backend ] || backend_us="$(us_per_request "$((${backend_after% *} - ${backend_before% *}))" "$requests")"
-  # jit_pct: the JIT's compile time over the run's CPU time, in % (an upper bound: the runtime times each compile by the
-  # clock, preemption included); null for targets that do not report it.
-  if [ -n "$jit_before" ] && [ -n "$jit_after" ]; then
-    jit_pct="$(awk -v a="$jit_before" -v b="$jit_after" -v t="$((${after% *} - ${before% *}))" -v hz="$(getconf CLK_TCK)" \
-      'BEGIN { printf "%.2f", (t > 0 ? (b - a) / (t / hz) * 100 : 0) }')"
+  # jit_pct: the background JIT's share of the run's CPU, in %; null for targets without a JIT.
+  if [ -n "$jit_before" ]; then
+    jit_pct="$(awk -v j="$(jit_ticks_between "$jit_before" "$jit_after")" -v t="$((${after% *} - ${before% *}))" \
+      'BEGIN { printf "%.2f", (t > 0 ? j / t * 100 : 0) }')"
   fi
   rss="$(memory_kb "$pid" VmRSS)"; hwm="$(memory_kb "$pid" VmHWM)"
   printf '{"round":%s,"warmup":%s,"target":"%s","protocol":"%s","tool":"%s","seconds":%s,"rps":%s,"p50_ms":%s,"p99_ms":%s,"requests":%s,"errors":%s,"non2xx":%s,"cpu_us":%s,"cpu_user_us":%s,"backend_us":%s,"jit_pct":%s,"rss_mb":%.1f,"hwm_mb":%.1f}\n' \
@@ -758,14 +772,14 @@ report() {
     "## Performance: \(.date) (\(.mode) run\(if (.command | test(" --aot( |$)")) then " with `--aot`" else "" end), commit \(.commit))",
     "",
     "Machine: \(.machine.nproc) cores (`nproc`), \(.machine.cpu), Linux \(.machine.kernel); generator, proxies and backend share it.",
-    "Reproduce: `\(.command)` — \(.rounds) rounds of \(.seconds_per_run) s per case, order rotated each round, after discarded warm-up runs until CPU per request settles (and the JIT-compiled gateway'\''s JIT is nearly idle); \(.load); \(.request // "GET /") (the backend answers / with 13 bytes of plaintext, /bytes/N with N bytes).",
+    "Reproduce: `\(.command)` — \(.rounds) rounds of \(.seconds_per_run) s per case, order rotated each round, after discarded warm-up runs until CPU per request settles (and, in .NET targets, the background JIT nearly idle); \(.load); \(.request // "GET /") (the backend answers / with 13 bytes of plaintext, /bytes/N with N bytes).",
     "Ratios are medians over rounds of ratios paired within each round. CPU is the proxy processes'\'' user+system time per request; user is the part in their own code (the rest is the kernel'\''s, mostly loopback TCP); backend is the CPU per request of the backend behind it.",
     "",
     "| Protocol | Target | Req/s | p50 ms | p99 ms | CPU µs/req | of it user | backend µs/req | × nginx | × YARP | CPU × nginx | RSS after warm-up MB | Peak RSS MB | Errors |",
     "|---|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|",
     (.results | sort_by([(.protocol | {"h1": 0, "h2c": 1, "h2tls": 2, "tls": 3}[.]), -.rps])[] |
       "| \(.protocol | proto) | \(.target) | \(.rps) | \(.p50_ms | n) | \(.p99_ms | n) | \(.cpu_us_per_request | n) | \(.cpu_user_us_per_request | n) | \(.backend_cpu_us_per_request | n) | \(.rps_vs_nginx | n) | \(.rps_vs_yarp | n) | \(.cpu_vs_nginx | n) | \(.rss_after_warmup_mb | n) | \(.peak_rss_mb | n) | \(.errors) |"),
-    ([ .results[] | select(.jit_pct_of_cpu != null) ] as $jit | if ($jit | length) > 0 then "", "JIT compile time in the measured runs of the JIT-compiled gateway (median, % of its CPU; the runtime'\''s `dotnet.jit.compilation.time`, timed by the clock): \([ $jit | sort_by(.protocol, .target)[] | "\(.target) \(.protocol | proto) \(.jit_pct_of_cpu)%" ] | join(", "))." else empty end),
+    ([ .results[] | select(.jit_pct_of_cpu != null) ] as $jit | if ($jit | length) > 0 then "", "Tiered compilation'\''s background JIT in the measured runs of the .NET targets (median, % of each one'\''s CPU): \([ $jit | sort_by(.protocol, .target)[] | "\(.target) \(.protocol | proto) \(.jit_pct_of_cpu)%" ] | join(", "))." else empty end),
     (if any(.results[]; .protocol == "tls") then "", "TLS handshake + HTTP/1.1: one request per connection (wrk, `Connection: close`, no session resumption), so req/s are connections per second and CPU µs/req is per connection, its full handshake included." else empty end),
     "",
     (if (.open_model | length) > 0 then
