@@ -17,11 +17,12 @@
 #
 # Builds both in Release (BASE in a temporary git worktree), starts the backend (one process, two ports) and the two
 # gateways with the same configuration as compare.sh's ase-full (or ase-bare), all on loopback as children of this
-# script, and after a discarded warm-up drives them in rounds of four runs, ABBA in odd rounds and BAAB in even ones: on
-# a shared 2-core machine the first and the second run of a pair have measured up to 13% apart, and a drift within a
-# round hits both alike. Per round the ratio B/A of CPU per request (the gateway process's utime+stime from /proc over
-# the runs, divided by the requests served) and of requests per second; at the end their medians and in how many rounds
-# B was lower. Ratios, not absolute figures, are what to compare: these machines are noisy.
+# script, and after a discarded warm-up (until both JITs are nearly idle) drives them in rounds of four runs, ABBA in
+# odd rounds and BAAB in even ones: on a shared 2-core machine the first and the second run of a pair have measured up
+# to 13% apart, and a drift within a round hits both alike. Per round the ratio B/A of CPU per request (the gateway
+# process's utime+stime from /proc over the runs, divided by the requests served) and of requests per second; at the
+# end their medians and in how many rounds B was lower. Ratios, not absolute figures, are what to compare: these
+# machines are noisy.
 set -euo pipefail
 shopt -s inherit_errexit  # a failure inside $(...) — a gateway that exited, say — ends the script too
 
@@ -44,13 +45,13 @@ while [ $# -gt 0 ]; do
     --b-env) B_ENV="$2"; shift 2 ;;
     --a-jq) A_JQ="$2"; shift 2 ;;
     --b-jq) B_JQ="$2"; shift 2 ;;
-    -h|--help) sed -n '2,23p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,25p' "$0"; exit 0 ;;
     -*) echo "unknown option $1" >&2; exit 2 ;;
     *) if [ -z "$BASE" ]; then BASE="$1"; elif [ -z "$HEAD" ]; then HEAD="$1"; else echo "one or two commits" >&2; exit 2; fi; shift ;;
   esac
 done
 [ "$MIXED" = 0 ] || { [ "$POST_BYTES" -gt 0 ] && [ "$PROTOCOLS" = h1 ]; } || { echo "--mixed needs --post-bytes and --protocols h1 (h2load cannot mix requests)" >&2; exit 2; }
-[ -n "$BASE" ] || { sed -n '2,23p' "$0"; exit 2; }
+[ -n "$BASE" ] || { sed -n '2,25p' "$0"; exit 2; }
 for tool in wrk h2load curl jq; do command -v "$tool" > /dev/null || { echo "$tool is missing: apt-get install -y wrk nghttp2-client curl jq" >&2; exit 1; }; done
 case " $PROTOCOLS " in *" h10 "*) command -v ab > /dev/null || { echo "ab is missing: apt-get install -y apache2-utils" >&2; exit 1; } ;; esac
 
@@ -137,10 +138,12 @@ ticks() {
   awk '{ print $14 + $15 }' "/proc/${PID[$1]}/stat" 2> /dev/null && return
   echo "gateway $1 exited; the end of its log:" >&2; tail -n 30 "$WORK/$1.log" >&2; exit 1
 }
-# run SIDE PROTOCOL SECONDS: prints "REQUESTS_PER_SECOND CPU_US_PER_REQUEST"
+# run SIDE PROTOCOL SECONDS: prints "REQUESTS_PER_SECOND CPU_US_PER_REQUEST JIT_PERCENT" (the background JIT's share
+# of the gateway's CPU over the run, read outside it: jit_thread_ticks in gateway-config.sh)
 run() {
-  local side="$1" protocol="$2" seconds="$3" before after requests rps
+  local side="$1" protocol="$2" seconds="$3" before after requests rps jit_before jit_after
   local -n urls="URL_$protocol"
+  jit_before="$(jit_thread_ticks "${PID[$side]}")"
   before="$(ticks "$side")"
   if [ "$protocol" = h1 ] || [ "$protocol" = tls ]; then
     # tls: HTTP/1.1 with "Connection: close", a full handshake per request (wrk does not resume sessions).
@@ -157,35 +160,62 @@ run() {
     requests="$(awk '/^requests:/ { gsub(",", ""); print $8 }' "$WORK/run.out")"; rps="$(awk '/^finished in/ { gsub(",", ""); print $4 }' "$WORK/run.out")"
   fi
   after="$(ticks "$side")"
-  awk -v t="$((after - before))" -v n="${requests:-0}" -v r="${rps:-0}" -v hz="$CLK_TCK" 'BEGIN { printf "%.0f %.2f", r, (n > 0 ? t * 1e6 / hz / n : 0) }'
+  jit_after="$(jit_thread_ticks "${PID[$side]}")"
+  awk -v t="$((after - before))" -v n="${requests:-0}" -v r="${rps:-0}" -v hz="$CLK_TCK" -v j="$(jit_ticks_between "$jit_before" "$jit_after")" \
+    'BEGIN { printf "%.0f %.2f %.1f", r, (n > 0 ? t * 1e6 / hz / n : 0), (t > 0 ? j / t * 100 : 0) }'
+}
+
+# warm_up: two discarded runs a side of each protocol, then passes over all of them, one run a side each (at most 8
+# passes), until the background JIT took under 2% of each gateway's CPU in every run of a pass. Tiered compilation goes
+# on recompiling for 15-30 s of load (longer over HTTP/2 + TLS), in bursts that land in one side's run and not the
+# other's, and what one protocol's runs queue for it is compiled during the next protocol's: a round measured then
+# reads the JIT, not the change.
+warm_up() {
+  local protocol side pass jit busy
+  for protocol in $PROTOCOLS; do for side in A B A B; do run "$side" "$protocol" 4 > /dev/null; done; done
+  for pass in $(seq 1 8); do
+    busy=""
+    for protocol in $PROTOCOLS; do
+      for side in A B; do
+        jit="$(run "$side" "$protocol" 4 | awk '{ print $3 }')"
+        awk -v j="$jit" 'BEGIN { exit !(j >= 2) }' && busy+=" $protocol $side ${jit}%"
+      done
+    done
+    if [ -z "$busy" ]; then log "warm-up: the JITs idle in pass $pass"; return; fi
+  done
+  log "warm-up: the JIT still took 2% or more of the gateway's CPU after 8 passes:$busy"
 }
 
 log "A: ${BASE}${A_ENV:+ ($A_ENV)}$( [ "$A_JQ" = . ] || echo " [jq $A_JQ]")   B: ${HEAD:-working tree}${B_ENV:+ ($B_ENV)}$( [ "$B_JQ" = . ] || echo " [jq $B_JQ]")   features: $FEATURES   request: $( [ "$MIXED" -gt 0 ] && echo "GET, and one in $MIXED a POST ($POST_BYTES bytes)" || { [ "$POST_BYTES" -gt 0 ] && echo "POST ($POST_BYTES bytes$( [ "$CHUNKED" = 1 ] && echo ", chunked over HTTP/1.1"))"; } || echo GET) $REQUEST_PATH$( [ "$BROWSER" = 1 ] && echo " with browser headers")$( [ "$AOT" = 1 ] && echo "   build: Native AOT")"
-for protocol in $PROTOCOLS; do for side in A B A B; do run "$side" "$protocol" 4 > /dev/null; done; done
+warm_up
 for round in $(seq 1 "$ROUNDS"); do
   for protocol in $PROTOCOLS; do
     order="A B B A"; [ $((round % 2)) = 0 ] && order="B A A B"
     for side in $order; do
       result="$(run "$side" "$protocol" "$SECONDS_PER_RUN")"
       echo "$round $protocol $side $result" >> "$WORK/runs.txt"
-      log "round $round  $protocol  $side  $(printf '%8.0f req/s  %7.2f µs/req' $result)"
+      log "round $round  $protocol  $side  $(printf '%8.0f req/s  %7.2f µs/req  JIT %4.1f%%' $result)"
     done
   done
 done
 
+# Also without the background JIT's share of each run (its bursts land in one side's run and not the other's, after the
+# warm-up too): a second median that tells a change from such a burst. The first one, all of the CPU, is the figure.
 python3 - "$WORK/runs.txt" <<'PY'
 import collections, statistics, sys
-sums = collections.defaultdict(lambda: collections.defaultdict(lambda: [0.0, 0.0, 0]))
+sums = collections.defaultdict(lambda: collections.defaultdict(lambda: [0.0, 0.0, 0, 0.0]))
 for line in open(sys.argv[1]):
-    round_, protocol, side, rps, us = line.split()
+    round_, protocol, side, rps, us, jit = line.split()
     s = sums[(protocol, round_)][side]
-    s[0] += float(rps); s[1] += float(us); s[2] += 1
+    s[0] += float(rps); s[1] += float(us); s[2] += 1; s[3] += float(us) * (1 - float(jit) / 100)
 for protocol in dict.fromkeys(k[0] for k in sums):
     rounds = [v for k, v in sums.items() if k[0] == protocol]
     cpu = [r["B"][1] / r["A"][1] - 1 for r in rounds]
+    cpu_without_jit = [r["B"][3] / r["A"][3] - 1 for r in rounds]
     rps = [r["B"][0] / r["A"][0] - 1 for r in rounds]
     a = statistics.median(r["A"][1] / r["A"][2] for r in rounds)
     b = statistics.median(r["B"][1] / r["B"][2] for r in rounds)
     print(f"{protocol}: B vs A CPU per request {100 * statistics.median(cpu):+.1f}% (median of {len(cpu)} rounds; "
-          f"B lower in {sum(c < 0 for c in cpu)}), req/s {100 * statistics.median(rps):+.1f}%; A {a:.2f} µs, B {b:.2f} µs")
+          f"B lower in {sum(c < 0 for c in cpu)}), req/s {100 * statistics.median(rps):+.1f}%; A {a:.2f} µs, B {b:.2f} µs; "
+          f"without the background JIT {100 * statistics.median(cpu_without_jit):+.1f}% (B lower in {sum(c < 0 for c in cpu_without_jit)})")
 PY

@@ -514,32 +514,15 @@ warm_up() {
     fi
     previous="$current"
   done
-  log "  $target $protocol did not settle in $WARMUP_RUNS warm-up runs (last: $current µs/req, JIT ${jit}% of its CPU)"
+  log "  $target $protocol did not settle in $WARMUP_RUNS warm-up runs (last: $current µs/req$(tail -n 1 "$RUNS" | jq -r '.jit_pct // empty | ", JIT \(.)% of its CPU"'))"
 }
 
-# jit_thread_ticks TARGET: "TID TICKS" (user+system) for each thread of the target's process tree that runs tiered
-# compilation's background JIT (".NET Tiered Com": every recompilation of a hot method after its first compile), read
-# from /proc, so reading it costs the target nothing; nothing for targets that JIT-compile nothing (nginx, HAProxy,
-# the Native AOT build).
-jit_thread_ticks() {
+# target_jit_ticks TARGET: jit_thread_ticks (gateway-config.sh) over the target's process tree; nothing for targets that
+# JIT-compile nothing (nginx, HAProxy, the Native AOT build).
+target_jit_ticks() {
   [[ "$1" =~ ^(nginx|haproxy)$|-aot$ ]] && return 0
-  local pid task line
-  for pid in $(tree_pids "${TARGET_PID[$1]}"); do
-    for task in /proc/"$pid"/task/*; do
-      [ "$(cat "$task/comm" 2>/dev/null)" = ".NET Tiered Com" ] || continue
-      line="$(cat "$task/stat" 2>/dev/null)" || continue
-      set -- ${line##*) }
-      echo "${task##*/} $((${12} + ${13}))"
-    done
-  done
-  echo "jit"
-}
-
-# jit_ticks_between BEFORE AFTER: the background JIT's ticks between two jit_thread_ticks readings (a thread that is
-# new counts whole; one that exited idle in between, after 4 s without work, is missed).
-jit_ticks_between() {
-  awk 'NR == FNR { if (NF == 2) seen[$1] = $2; next } NF == 2 { sum += $2 - (($1 in seen) ? seen[$1] : 0) } END { print sum + 0 }' \
-    <(echo "$1") <(echo "$2")
+  # shellcheck disable=SC2046 # one argument per process
+  jit_thread_ticks $(tree_pids "${TARGET_PID[$1]}")
 }
 
 # run_case ROUND TARGET PROTOCOL SECONDS WARMUP(true|false)
@@ -564,11 +547,11 @@ run_case() {
   # (it did, before the backend ran inline in one process; docs/performance-log.md "The backend").
   local backend_pid="${TARGET_PID[backend]}" backend_before backend_after
   local jit_before jit_after jit_pct=null
-  jit_before="$(jit_thread_ticks "$target")"
+  jit_before="$(target_jit_ticks "$target")"
   before="$(cpu_ticks "$pid")"; backend_before="$(cpu_ticks "$backend_pid")"
   result="$(load "$protocol" "$url" "$seconds" "$WORK/run-$target-$protocol.out")"
   after="$(cpu_ticks "$pid")"; backend_after="$(cpu_ticks "$backend_pid")"
-  jit_after="$(jit_thread_ticks "$target")"
+  jit_after="$(target_jit_ticks "$target")"
   if [ -n "$recorder" ]; then
     wait "$recorder" || log "perf record of $target $protocol failed: $(tail -n 1 "$WORK/perf-record.log")"
     perf script -i "$profile.data" 2>/dev/null | python3 "$REPO/perf/profile-layers.py" > "$profile.txt" || log "no profile of $target $protocol"

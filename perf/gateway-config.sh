@@ -1,5 +1,5 @@
 # Sourced by compare.sh, ab.sh and crs-compare.sh: the gateway's configuration for the targets ase-bare and ase-full,
-# the backend's environment, the request body files and free loopback ports.
+# the backend's environment, the request body files, free loopback ports and the background JIT's CPU.
 # Reads BACKEND_PORT, BACKEND2_PORT, CERT_DIR, HOST_HEADER, WORK, API_KEY and ACCESS_LOG (0 or 1) from the caller.
 
 PERF_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
@@ -53,6 +53,30 @@ header_args() {
   [ "${1:-0}" = 1 ] || return 0
   local field
   for field in "${BROWSER_HEADERS[@]}"; do printf '%s\0%s\0' -H "$field"; done
+}
+
+# jit_thread_ticks PID...: "TID TICKS" (user+system) for each thread of these processes that runs tiered compilation's
+# background JIT (".NET Tiered Com": every recompilation of a hot method after its first compile), then a line "jit".
+# Read from /proc, so reading it costs the processes nothing. compare.sh and ab.sh warm up until it is nearly idle.
+jit_thread_ticks() {
+  local pid task line
+  for pid in "$@"; do
+    for task in /proc/"$pid"/task/*; do
+      [ "$(cat "$task/comm" 2>/dev/null)" = ".NET Tiered Com" ] || continue
+      line="$(cat "$task/stat" 2>/dev/null)" || continue
+      # shellcheck disable=SC2086 # the fields after the command name, split on purpose
+      set -- ${line##*) }
+      echo "${task##*/} $((${12} + ${13}))"
+    done
+  done
+  echo "jit"
+}
+
+# jit_ticks_between BEFORE AFTER: the background JIT's ticks between two jit_thread_ticks readings (a thread that is
+# new counts whole; one that exited idle in between, after 4 s without work, is missed).
+jit_ticks_between() {
+  awk 'NR == FNR { if (NF == 2) seen[$1] = $2; next } NF == 2 { sum += $2 - (($1 in seen) ? seen[$1] : 0) } END { print sum + 0 }' \
+    <(echo "$1") <(echo "$2")
 }
 
 # free_port: a loopback port nobody listens on, below the kernel's ephemeral range (a port that is some outgoing
