@@ -87,7 +87,11 @@ public sealed class PerCoreMemoryPoolTests(ITestOutputHelper output)
         using var pool = new PerCoreMemoryPool(cores: Math.Max(2, Environment.ProcessorCount));
         using var handoff = new System.Collections.Concurrent.BlockingCollection<(IMemoryOwner<byte> Block, byte Mark)>(boundedCapacity: 64);
         const int PerProducer = 20_000;
-        var producers = Enumerable.Range(1, 2).Select(id => Task.Run(() =>
+
+        // Threads of their own (LongRunning): producers and consumer block on the hand-off by design, and as thread-pool
+        // tasks in a loaded test run the consumer could wait in the pool's queue behind the blocked producers until
+        // the deadline (it did once, in a fresh-clone CI run).
+        var producers = Enumerable.Range(1, 2).Select(id => Task.Factory.StartNew(() =>
         {
             for (var i = 0; i < PerProducer; i++)
             {
@@ -96,8 +100,8 @@ public sealed class PerCoreMemoryPoolTests(ITestOutputHelper output)
                 block.Memory.Span.Fill(mark);
                 handoff.Add((block, mark));
             }
-        })).ToArray();
-        var consumer = Task.Run(() =>
+        }, CancellationToken.None, TaskCreationOptions.LongRunning, TaskScheduler.Default)).ToArray();
+        var consumer = Task.Factory.StartNew(() =>
         {
             var mismatches = 0;
             foreach (var (block, mark) in handoff.GetConsumingEnumerable())
@@ -111,7 +115,7 @@ public sealed class PerCoreMemoryPoolTests(ITestOutputHelper output)
             }
 
             return mismatches;
-        });
+        }, CancellationToken.None, TaskCreationOptions.LongRunning, TaskScheduler.Default);
 
         await Task.WhenAll(producers).WaitAsync(TimeSpan.FromSeconds(60));
         handoff.CompleteAdding();
