@@ -161,8 +161,8 @@ run() {
   fi
   after="$(ticks "$side")"
   jit_after="$(jit_thread_ticks "${PID[$side]}")"
-  awk -v t="$((after - before))" -v n="${requests:-0}" -v r="${rps:-0}" -v hz="$CLK_TCK" -v j="$(jit_ticks_between "$jit_before" "$jit_after")" \
-    'BEGIN { printf "%.0f %.2f %.1f", r, (n > 0 ? t * 1e6 / hz / n : 0), (t > 0 ? j / t * 100 : 0) }'
+  awk -v t="$((after - before))" -v n="${requests:-0}" -v r="${rps:-0}" -v hz="$CLK_TCK" -v j="$(jit_percent "$jit_before" "$jit_after" "$((after - before))")" \
+    'BEGIN { printf "%.0f %.2f %.1f", r, (n > 0 ? t * 1e6 / hz / n : 0), j }'
 }
 
 # warm_up: two discarded runs a side of each protocol, then passes over all of them, one run a side each (at most 8

@@ -507,14 +507,14 @@ warm_up() {
   local target="$1" protocol="$2" previous="" current jit run
   for run in $(seq 1 "$WARMUP_RUNS"); do
     run_case 0 "$target" "$protocol" "$WARMUP" true
-    current="$(tail -n 1 "$RUNS" | jq -r .cpu_us)"
-    jit="$(tail -n 1 "$RUNS" | jq -r '.jit_pct // 0')"
-    if [ -n "$previous" ] && awk -v a="$previous" -v b="$current" -v j="$jit" 'BEGIN { exit !(b <= a * 1.05 && b >= a * 0.95 && j < 5) }'; then
+    # jit is "null" for a target without a JIT, which the gate reads as 0.
+    read -r current jit < <(tail -n 1 "$RUNS" | jq -r '"\(.cpu_us) \(.jit_pct)"')
+    if [ -n "$previous" ] && awk -v a="$previous" -v b="$current" -v j="${jit/null/0}" 'BEGIN { exit !(b <= a * 1.05 && b >= a * 0.95 && j < 5) }'; then
       return
     fi
     previous="$current"
   done
-  log "  $target $protocol did not settle in $WARMUP_RUNS warm-up runs (last: $current µs/req$(tail -n 1 "$RUNS" | jq -r '.jit_pct // empty | ", JIT \(.)% of its CPU"'))"
+  log "  $target $protocol did not settle in $WARMUP_RUNS warm-up runs (last: $current µs/req$( [ "$jit" = null ] || echo ", JIT $jit% of its CPU"))"
 }
 
 # target_jit_ticks TARGET: jit_thread_ticks (gateway-config.sh) over the target's process tree; nothing for targets that
@@ -570,8 +570,7 @@ run_case() {
   [ "$target" = backend ] || backend_us="$(us_per_request "$((${backend_after% *} - ${backend_before% *}))" "$requests")"
   # jit_pct: the background JIT's share of the run's CPU, in %; null for targets without a JIT.
   if [ -n "$jit_before" ]; then
-    jit_pct="$(awk -v j="$(jit_ticks_between "$jit_before" "$jit_after")" -v t="$((${after% *} - ${before% *}))" \
-      'BEGIN { printf "%.2f", (t > 0 ? j / t * 100 : 0) }')"
+    jit_pct="$(jit_percent "$jit_before" "$jit_after" "$((${after% *} - ${before% *}))")"
   fi
   rss="$(memory_kb "$pid" VmRSS)"; hwm="$(memory_kb "$pid" VmHWM)"
   printf '{"round":%s,"warmup":%s,"target":"%s","protocol":"%s","tool":"%s","seconds":%s,"rps":%s,"p50_ms":%s,"p99_ms":%s,"requests":%s,"errors":%s,"non2xx":%s,"cpu_us":%s,"cpu_user_us":%s,"backend_us":%s,"jit_pct":%s,"rss_mb":%.1f,"hwm_mb":%.1f}\n' \

@@ -72,11 +72,12 @@ jit_thread_ticks() {
   echo "jit"
 }
 
-# jit_ticks_between BEFORE AFTER: the background JIT's ticks between two jit_thread_ticks readings (a thread that is
-# new counts whole; one that exited idle in between, after 4 s without work, is missed).
-jit_ticks_between() {
-  awk 'NR == FNR { if (NF == 2) seen[$1] = $2; next } NF == 2 { sum += $2 - (($1 in seen) ? seen[$1] : 0) } END { print sum + 0 }' \
-    <(echo "$1") <(echo "$2")
+# jit_percent BEFORE AFTER CPU_TICKS: the background JIT's ticks between two jit_thread_ticks readings as a share of
+# CPU_TICKS, in % with two decimals (a thread that is new counts whole; one that exited idle in between, after 4 s
+# without work, is missed).
+jit_percent() {
+  awk -v t="$3" 'NR == FNR { if (NF == 2) seen[$1] = $2; next } NF == 2 { sum += $2 - (($1 in seen) ? seen[$1] : 0) }
+    END { printf "%.2f", (t > 0 ? sum / t * 100 : 0) }' <(echo "$1") <(echo "$2")
 }
 
 # free_port: a loopback port nobody listens on, below the kernel's ephemeral range (a port that is some outgoing
