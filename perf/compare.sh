@@ -50,8 +50,10 @@
 # (h2load) where the target speaks them; with --handshakes also "tls" (above), whose "requests" are connections.
 #
 # Per case: requests/s, p50/p99 latency, CPU µs per request of the proxy's processes (utime+stime from /proc over the
-# measured run, divided by the requests it served), peak RSS (VmHWM) and RSS after the warm-up, and the medians over
-# rounds of the per-round ratios to nginx and to plain YARP.
+# measured run, divided by the requests it served), the backend's and the rest of the machine's (from /proc/stat: nearly
+# all of it the load generator) CPU per request beside it, the machine's idle and stolen time, peak RSS (VmHWM) and RSS
+# after the warm-up, and the medians over rounds of the per-round ratios to nginx and to plain YARP. The three CPU
+# figures together give requests per second on a saturated machine: 2 cores / (proxy + backend + rest) µs.
 #
 # Scenarios (AseGateway with the full feature set unless said otherwise):
 #   open model   a constant request rate (hey -q) at several rates: latency percentiles, every non-2xx and
@@ -218,6 +220,12 @@ cpu_ticks() {
     user=$((user + ${12}))
   done
   echo "$total $user"
+}
+
+# The whole machine's CPU ticks so far (/proc/stat's first line): "BUSY IDLE STEAL". Busy is user, nice, system, irq
+# and softirq; idle counts iowait; steal is time the hypervisor gave another guest while this one had work.
+machine_ticks() {
+  awk '$1 == "cpu" { print $2 + $3 + $4 + $7 + $8, $5 + $6, $9; exit }' /proc/stat
 }
 
 # us_per_request TICKS REQUESTS: CPU ticks as microseconds per request (0 when nothing was served).
@@ -548,9 +556,10 @@ run_case() {
   local backend_pid="${TARGET_PID[backend]}" backend_before backend_after
   local jit_before jit_after jit_pct=null
   jit_before="$(target_jit_ticks "$target")"
-  before="$(cpu_ticks "$pid")"; backend_before="$(cpu_ticks "$backend_pid")"
+  local machine_before machine_after
+  before="$(cpu_ticks "$pid")"; backend_before="$(cpu_ticks "$backend_pid")"; machine_before="$(machine_ticks)"
   result="$(load "$protocol" "$url" "$seconds" "$WORK/run-$target-$protocol.out")"
-  after="$(cpu_ticks "$pid")"; backend_after="$(cpu_ticks "$backend_pid")"
+  after="$(cpu_ticks "$pid")"; backend_after="$(cpu_ticks "$backend_pid")"; machine_after="$(machine_ticks)"
   jit_after="$(target_jit_ticks "$target")"
   if [ -n "$recorder" ]; then
     wait "$recorder" || log "perf record of $target $protocol failed: $(tail -n 1 "$WORK/perf-record.log")"
@@ -572,11 +581,19 @@ run_case() {
   if [ -n "$jit_before" ]; then
     jit_pct="$(jit_percent "$jit_before" "$jit_after" "$((${after% *} - ${before% *}))")"
   fi
+  # rest_us: the machine's busy CPU per request beyond the proxy and the backend, nearly all of it the load generator
+  # (whose cost per request depends on how the proxy's answers arrive); idle and steal in % of the machine's time.
+  local rest_us idle_pct steal_pct
+  read -r rest_us idle_pct steal_pct < <(awk -v b="$machine_before" -v a="$machine_after" -v proxy="$((${after% *} - ${before% *}))" \
+    -v backend="$((${backend_after% *} - ${backend_before% *}))" -v n="$requests" -v hz="$CLK_TCK" -v self="$target" 'BEGIN {
+      split(b, x, " "); split(a, y, " "); busy = y[1] - x[1]; idle = y[2] - x[2]; steal = y[3] - x[3]; all = busy + idle + steal
+      rest = busy - proxy - (self == "backend" ? 0 : backend)
+      printf "%.2f %.1f %.1f\n", (n > 0 ? rest * 1e6 / hz / n : 0), (all > 0 ? 100 * idle / all : 0), (all > 0 ? 100 * steal / all : 0) }')
   rss="$(memory_kb "$pid" VmRSS)"; hwm="$(memory_kb "$pid" VmHWM)"
-  printf '{"round":%s,"warmup":%s,"target":"%s","protocol":"%s","tool":"%s","seconds":%s,"rps":%s,"p50_ms":%s,"p99_ms":%s,"requests":%s,"errors":%s,"non2xx":%s,"cpu_us":%s,"cpu_user_us":%s,"backend_us":%s,"jit_pct":%s,"rss_mb":%.1f,"hwm_mb":%.1f}\n' \
-    "$round" "$warmup" "$target" "$protocol" "$(tool_for "$protocol")" "$seconds" "$rps" "$p50" "$p99" "$requests" "$errors" "$non2xx" "$cpu_us" "$user_us" "$backend_us" "$jit_pct" \
+  printf '{"round":%s,"warmup":%s,"target":"%s","protocol":"%s","tool":"%s","seconds":%s,"rps":%s,"p50_ms":%s,"p99_ms":%s,"requests":%s,"errors":%s,"non2xx":%s,"cpu_us":%s,"cpu_user_us":%s,"backend_us":%s,"rest_us":%s,"idle_pct":%s,"steal_pct":%s,"jit_pct":%s,"rss_mb":%.1f,"hwm_mb":%.1f}\n' \
+    "$round" "$warmup" "$target" "$protocol" "$(tool_for "$protocol")" "$seconds" "$rps" "$p50" "$p99" "$requests" "$errors" "$non2xx" "$cpu_us" "$user_us" "$backend_us" "$rest_us" "$idle_pct" "$steal_pct" "$jit_pct" \
     "$(awk -v k="$rss" 'BEGIN { print k / 1024 }')" "$(awk -v k="$hwm" 'BEGIN { print k / 1024 }')" >> "$RUNS"
-  log "$( [ "$warmup" = true ] && echo "warm-up" || echo "round $round")  $(printf '%-12s %-6s' "$target" "$protocol") $(printf '%9.0f rps  p50 %6s ms  p99 %7s ms  %6s µs/req  errors %s' "$rps" "$p50" "$p99" "$cpu_us" "$((errors + non2xx))")$( [ "$jit_pct" = null ] || echo "  jit $jit_pct% of CPU")"
+  log "$( [ "$warmup" = true ] && echo "warm-up" || echo "round $round")  $(printf '%-12s %-6s' "$target" "$protocol") $(printf '%9.0f rps  p50 %6s ms  p99 %7s ms  %6s µs/req  errors %s  rest %s µs/req  idle %s%%  steal %s%%' "$rps" "$p50" "$p99" "$cpu_us" "$((errors + non2xx))" "$rest_us" "$idle_pct" "$steal_pct")$( [ "$jit_pct" = null ] || echo "  jit $jit_pct% of CPU")"
   [ -z "$profile" ] || log "  profile: $profile.txt"
   [ -z "$counts" ] || log "  system calls: $(head -n 1 "$counts.txt") ($counts.txt)"
 }
@@ -737,6 +754,8 @@ report() {
         cpu_us_per_request: (map(.cpu_us) | median | r2),
         cpu_user_us_per_request: (map(.cpu_user_us) | median | r2),
         backend_cpu_us_per_request: (map(.backend_us) | median | r2),
+        rest_cpu_us_per_request: (map(.rest_us) | median | r2),
+        idle_pct: (map(.idle_pct) | median | r2), steal_pct: (map(.steal_pct) | median | r2),
         jit_pct_of_cpu: (map(.jit_pct) | median | r2),
         peak_rss_mb: (map(.hwm_mb) | max | round),
         rss_after_warmup_mb: ([ $warm[] | select(.target == $f.target and .protocol == $f.protocol) | .rss_mb ] | last // null | if . then round else null end),
@@ -755,13 +774,14 @@ report() {
     "",
     "Machine: \(.machine.nproc) cores (`nproc`), \(.machine.cpu), Linux \(.machine.kernel); generator, proxies and backend share it.",
     "Reproduce: `\(.command)` — \(.rounds) rounds of \(.seconds_per_run) s per case, order rotated each round, after discarded warm-up runs until CPU per request settles (and, in .NET targets, the background JIT nearly idle); \(.load); \(.request // "GET /") (the backend answers / with 13 bytes of plaintext, /bytes/N with N bytes).",
-    "Ratios are medians over rounds of ratios paired within each round. CPU is the proxy processes'\'' user+system time per request; user is the part in their own code (the rest is the kernel'\''s, mostly loopback TCP); backend is the CPU per request of the backend behind it.",
+    "Ratios are medians over rounds of ratios paired within each round. CPU is the proxy processes'\'' user+system time per request; user is the part in their own code (the rest is the kernel'\''s, mostly loopback TCP); backend is the CPU per request of the backend behind it; rest is the rest of the machine'\''s busy time per request, nearly all of it the load generator. Requests per second follow from the three together.",
     "",
-    "| Protocol | Target | Req/s | p50 ms | p99 ms | CPU µs/req | of it user | backend µs/req | × nginx | × YARP | CPU × nginx | RSS after warm-up MB | Peak RSS MB | Errors |",
-    "|---|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|",
+    "| Protocol | Target | Req/s | p50 ms | p99 ms | CPU µs/req | of it user | backend µs/req | rest µs/req | × nginx | × YARP | CPU × nginx | RSS after warm-up MB | Peak RSS MB | Errors |",
+    "|---|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|",
     (.results | sort_by([(.protocol | {"h1": 0, "h2c": 1, "h2tls": 2, "tls": 3}[.]), -.rps])[] |
-      "| \(.protocol | proto) | \(.target) | \(.rps) | \(.p50_ms | n) | \(.p99_ms | n) | \(.cpu_us_per_request | n) | \(.cpu_user_us_per_request | n) | \(.backend_cpu_us_per_request | n) | \(.rps_vs_nginx | n) | \(.rps_vs_yarp | n) | \(.cpu_vs_nginx | n) | \(.rss_after_warmup_mb | n) | \(.peak_rss_mb | n) | \(.errors) |"),
+      "| \(.protocol | proto) | \(.target) | \(.rps) | \(.p50_ms | n) | \(.p99_ms | n) | \(.cpu_us_per_request | n) | \(.cpu_user_us_per_request | n) | \(.backend_cpu_us_per_request | n) | \(.rest_cpu_us_per_request | n) | \(.rps_vs_nginx | n) | \(.rps_vs_yarp | n) | \(.cpu_vs_nginx | n) | \(.rss_after_warmup_mb | n) | \(.peak_rss_mb | n) | \(.errors) |"),
     ([ .results[] | select(.jit_pct_of_cpu != null) ] as $jit | if ($jit | length) > 0 then "", "Tiered compilation'\''s background JIT in the measured runs of the .NET targets (median, % of each one'\''s CPU): \([ $jit | sort_by(.protocol, .target)[] | "\(.target) \(.protocol | proto) \(.jit_pct_of_cpu)%" ] | join(", "))." else empty end),
+    ([ .results[] | select(.idle_pct != null) ] as $m | if ($m | length) > 0 then "", "The machine in the measured runs (median per case): idle \([ $m[] | .idle_pct ] | min)-\([ $m[] | .idle_pct ] | max)%, stolen by the hypervisor \([ $m[] | .steal_pct ] | min)-\([ $m[] | .steal_pct ] | max)%." else empty end),
     (if any(.results[]; .protocol == "tls") then "", "TLS handshake + HTTP/1.1: one request per connection (wrk, `Connection: close`, no session resumption), so req/s are connections per second and CPU µs/req is per connection, its full handshake included." else empty end),
     "",
     (if (.open_model | length) > 0 then
