@@ -376,10 +376,13 @@ http {
   client_body_temp_path $dir/tmp/body; proxy_temp_path $dir/tmp/proxy; fastcgi_temp_path $dir/tmp/fastcgi;
   uwsgi_temp_path $dir/tmp/uwsgi; scgi_temp_path $dir/tmp/scgi;
   upstream backend { server 127.0.0.1:$BACKEND_PORT; keepalive 128; keepalive_requests 1000000; }
+  # reuseport: a listening socket per worker, among which the kernel spreads the connections. With one shared socket a
+  # worker could take more of the 16 HTTP/2 (or 64 HTTP/1.1) connections than the other and leave a core idle (12.1%
+  # and 6.8% of the machine in two of nine runs; at most 3% with it).
   server {
-    listen 127.0.0.1:$http;
-    listen 127.0.0.1:$h2c http2;
-    listen 127.0.0.1:$tls ssl http2;
+    listen 127.0.0.1:$http reuseport;
+    listen 127.0.0.1:$h2c http2 reuseport;
+    listen 127.0.0.1:$tls ssl http2 reuseport;
     ssl_certificate $CERT_DIR/localhost.crt;
     ssl_certificate_key $CERT_DIR/localhost.key;
     ssl_protocols TLSv1.2 TLSv1.3;

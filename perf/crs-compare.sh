@@ -150,7 +150,7 @@ http {
   client_body_buffer_size 128k;
   upstream backend { server 127.0.0.1:$BACKEND_PORT; keepalive 64; }
   server {
-    listen 127.0.0.1:$NGINX_PORT;
+    listen 127.0.0.1:$NGINX_PORT reuseport;
     modsecurity on;
     modsecurity_rules_file $WORK/modsecurity.conf;
     # Upstream keep-alive (HTTP/1.1, no Connection header) and the forwarding headers the gateway adds.
