@@ -557,9 +557,8 @@ run_case() {
   # The backend's CPU too: a fixture that costs more behind one proxy than behind another moves the req/s ratios
   # (it did, before the backend ran inline in one process; docs/performance-log.md "The backend").
   local backend_pid="${TARGET_PID[backend]}" backend_before backend_after
-  local jit_before jit_after jit_pct=null
+  local jit_before jit_after jit_pct=null machine_before machine_after
   jit_before="$(target_jit_ticks "$target")"
-  local machine_before machine_after
   before="$(cpu_ticks "$pid")"; backend_before="$(cpu_ticks "$backend_pid")"; machine_before="$(machine_ticks)"
   result="$(load "$protocol" "$url" "$seconds" "$WORK/run-$target-$protocol.out")"
   after="$(cpu_ticks "$pid")"; backend_after="$(cpu_ticks "$backend_pid")"; machine_after="$(machine_ticks)"
@@ -576,21 +575,26 @@ run_case() {
   local rps="$1" p50="$2" p99="$3" requests="$4" errors="$5" non2xx="$6"
   local cpu_us user_us backend_us=null rss hwm
   # before/after: "total user" ticks. User time is the proxy's own code (and, for TLS, its crypto library); the rest
-  # is the kernel's, mostly loopback TCP, which every proxy here pays alike.
-  cpu_us="$(us_per_request "$((${after% *} - ${before% *}))" "$requests")"
+  # is the kernel's, mostly loopback TCP, which every proxy here pays alike. The backend's ticks are none of its own
+  # when it is the target: it is the proxy then.
+  local proxy_ticks=$((${after% *} - ${before% *})) backend_ticks=0
+  cpu_us="$(us_per_request "$proxy_ticks" "$requests")"
   user_us="$(us_per_request "$((${after#* } - ${before#* }))" "$requests")"
-  [ "$target" = backend ] || backend_us="$(us_per_request "$((${backend_after% *} - ${backend_before% *}))" "$requests")"
+  if [ "$target" != backend ]; then
+    backend_ticks=$((${backend_after% *} - ${backend_before% *}))
+    backend_us="$(us_per_request "$backend_ticks" "$requests")"
+  fi
   # jit_pct: the background JIT's share of the run's CPU, in %; null for targets without a JIT.
   if [ -n "$jit_before" ]; then
-    jit_pct="$(jit_percent "$jit_before" "$jit_after" "$((${after% *} - ${before% *}))")"
+    jit_pct="$(jit_percent "$jit_before" "$jit_after" "$proxy_ticks")"
   fi
   # rest_us: the machine's busy CPU per request beyond the proxy and the backend, nearly all of it the load generator
   # (whose cost per request depends on how the proxy's answers arrive); idle and steal in % of the machine's time.
   local rest_us idle_pct steal_pct
-  read -r rest_us idle_pct steal_pct < <(awk -v b="$machine_before" -v a="$machine_after" -v proxy="$((${after% *} - ${before% *}))" \
-    -v backend="$((${backend_after% *} - ${backend_before% *}))" -v n="$requests" -v hz="$CLK_TCK" -v self="$target" 'BEGIN {
+  read -r rest_us idle_pct steal_pct < <(awk -v b="$machine_before" -v a="$machine_after" -v proxy="$proxy_ticks" \
+    -v backend="$backend_ticks" -v n="$requests" -v hz="$CLK_TCK" 'BEGIN {
       split(b, x, " "); split(a, y, " "); busy = y[1] - x[1]; idle = y[2] - x[2]; steal = y[3] - x[3]; all = busy + idle + steal
-      rest = busy - proxy - (self == "backend" ? 0 : backend)
+      rest = busy - proxy - backend
       printf "%.2f %.1f %.1f\n", (n > 0 ? rest * 1e6 / hz / n : 0), (all > 0 ? 100 * idle / all : 0), (all > 0 ? 100 * steal / all : 0) }')
   rss="$(memory_kb "$pid" VmRSS)"; hwm="$(memory_kb "$pid" VmHWM)"
   printf '{"round":%s,"warmup":%s,"target":"%s","protocol":"%s","tool":"%s","seconds":%s,"rps":%s,"p50_ms":%s,"p99_ms":%s,"requests":%s,"errors":%s,"non2xx":%s,"cpu_us":%s,"cpu_user_us":%s,"backend_us":%s,"rest_us":%s,"idle_pct":%s,"steal_pct":%s,"jit_pct":%s,"rss_mb":%.1f,"hwm_mb":%.1f}\n' \
