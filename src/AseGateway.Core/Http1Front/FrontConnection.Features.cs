@@ -50,6 +50,9 @@ internal abstract partial class FrontConnection : IFeatureCollection,
     private int _localPort;
     private bool _aborted;
 
+    /// <summary>1 once the transport closed (the client's FIN on the event loop): set there, read where a request starts.</summary>
+    private int _connectionClosed;
+
     /// <summary>A stream the application put in place of the body, and the pipe <c>BodyReader</c> made over it.</summary>
     private Stream? _replacedBody;
     private PipeReader? _replacedBodyReader;
@@ -351,7 +354,34 @@ internal abstract partial class FrontConnection : IFeatureCollection,
         }
     }
 
-    /// <summary>The connection closed: the request in flight is aborted (the application's RequestAborted fires).</summary>
+    /// <summary>
+    /// The connection closed: the request in flight is aborted (the application's RequestAborted fires), unless its
+    /// response's framed end was already written. A client that reads a whole answer and closes at once (a load
+    /// generator's last request, a browser's tab) would otherwise abort a request that was served, and its completion
+    /// (the access log's sc-win32-status, the metrics) would call it aborted; Kestrel prevents the same cancellation
+    /// once its response's last byte is written. The request after it, pipelined before the close, is aborted when it
+    /// starts (<see cref="AbortIfClosed"/>).
+    /// </summary>
+    private void OnConnectionClosed()
+    {
+        // A full fence each side (here and where a request starts): either this sees the new request's response not
+        // yet ended, or that start sees the close.
+        Interlocked.Exchange(ref _connectionClosed, 1);
+        if (!_response.EndWritten)
+        {
+            CancelRequest();
+        }
+    }
+
+    /// <summary>At a request's start, after its response was reset: the connection already closed aborts it.</summary>
+    private void AbortIfClosed()
+    {
+        if (Interlocked.CompareExchange(ref _connectionClosed, 0, 0) != 0)
+        {
+            CancelRequest();
+        }
+    }
+
     private void CancelRequest()
     {
         try
@@ -438,6 +468,7 @@ internal abstract partial class FrontConnection : IFeatureCollection,
         _distinctNames = headers.AnyFieldRepeated ? 0 : head.FieldCount;
 
         _response.Reset(requestIsHead: ReferenceEquals(Method, HttpMethods.Head), closeRequested: head.CloseAfterResponse, http10: head.Http10, mayContinue: _body.ContinuePending);
+        AbortIfClosed();
     }
 
     /// <summary>The request ended: what it left of its body is passed over, so that the input is at the next head.</summary>

@@ -66,7 +66,7 @@ internal abstract partial class FrontConnection : IHeartbeatWatched, IDisposable
         _settings.Heartbeat.Add(this);
         var closeRequested = _connection.Features.Get<IConnectionLifetimeNotificationFeature>()?.ConnectionClosedRequested ?? CancellationToken.None;
         var onCloseRequested = closeRequested.UnsafeRegister(static state => ((FrontConnection)state!).End(), this);
-        var onClosed = _connection.ConnectionClosed.UnsafeRegister(static state => ((FrontConnection)state!).CancelRequest(), this);
+        var onClosed = _connection.ConnectionClosed.UnsafeRegister(static state => ((FrontConnection)state!).OnConnectionClosed(), this);
         try
         {
             return await ServeRequestsAsync();

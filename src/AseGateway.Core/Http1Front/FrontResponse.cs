@@ -36,6 +36,9 @@ internal sealed partial class FrontResponse : PipeWriter, IHttpResponseFeature, 
     private bool _http10;
     private bool _completed;
 
+    /// <summary>Read by the connection's close callback on another thread: see <see cref="EndWritten"/>.</summary>
+    private bool _endWritten;
+
     /// <summary>A 100 Continue may still go out (the client asked, its body is streamed): the response's start and the 100 are ordered under <see cref="_continueGate"/>.</summary>
     private bool _mayContinue;
     private bool _startClaimed;
@@ -86,6 +89,13 @@ internal sealed partial class FrontResponse : PipeWriter, IHttpResponseFeature, 
     /// <summary>The body's framing cannot be finished (an error after the head left, a body shorter than its length): the connection must be cut.</summary>
     public bool MustAbort { get; private set; }
 
+    /// <summary>
+    /// The response's framed end is in the output (its last Content-Length byte, its last chunk, or a head without a
+    /// body), so a client that reads it may close before the request's end runs. As Kestrel's
+    /// <c>PreventRequestAbortedCancellation</c>: a close after this point no longer aborts the request.
+    /// </summary>
+    public bool EndWritten => Volatile.Read(ref _endWritten);
+
     public Stream Stream => _stream ??= AsStream(leaveOpen: true);
 
     public PipeWriter Writer => this;
@@ -104,6 +114,7 @@ internal sealed partial class FrontResponse : PipeWriter, IHttpResponseFeature, 
         CloseAfter = false;
         MustAbort = false;
         _completed = false;
+        Volatile.Write(ref _endWritten, false);
         _pending = 0;
         _written = 0;
         _contentLength = 0;
@@ -272,6 +283,11 @@ internal sealed partial class FrontResponse : PipeWriter, IHttpResponseFeature, 
                 }
 
                 _written += bytes;
+                if (_written == _contentLength)
+                {
+                    Volatile.Write(ref _endWritten, true);
+                }
+
                 _output.Advance(bytes);
                 break;
             case Framing.Chunked:
@@ -462,6 +478,11 @@ internal sealed partial class FrontResponse : PipeWriter, IHttpResponseFeature, 
         var pending = _scratch.AsSpan(0, _pending);
         _pending = 0;
         _written = pending.Length;
+        if (framing == Framing.None || (framing == Framing.ContentLength && _written == contentLength))
+        {
+            Volatile.Write(ref _endWritten, true);
+        }
+
         if (framing is Framing.ContentLength or Framing.UntilClose)
         {
             _output.Write(pending);
@@ -477,6 +498,7 @@ internal sealed partial class FrontResponse : PipeWriter, IHttpResponseFeature, 
         if (!_completed && _framing == Framing.Chunked)
         {
             _output.Write("0\r\n\r\n"u8);
+            Volatile.Write(ref _endWritten, true);
         }
 
         _completed = true;
