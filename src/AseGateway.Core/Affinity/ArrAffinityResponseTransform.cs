@@ -1,7 +1,7 @@
-using System.Runtime.CompilerServices;
 using AseGateway.Forwarding;
 using AseGateway.Instances;
 using Microsoft.AspNetCore.Http;
+using Microsoft.AspNetCore.Http.Features;
 using Microsoft.Extensions.Primitives;
 using Microsoft.Net.Http.Headers;
 using Yarp.ReverseProxy.Model;
@@ -17,7 +17,6 @@ namespace AseGateway.Affinity;
 internal sealed class ArrAffinityResponseTransform : ResponseTransform
 {
     private readonly InstanceRegistry _registry;
-    private readonly ConditionalWeakTable<InstanceState, AffinityCookies> _cookies = new();
 
     public ArrAffinityResponseTransform(InstanceRegistry registry) => _registry = registry;
 
@@ -37,12 +36,14 @@ internal sealed class ArrAffinityResponseTransform : ResponseTransform
     /// </summary>
     internal void Apply(HttpContext httpContext, GatewayRequestFeature? gateway)
     {
-        var response = httpContext.Response;
-
-        var disabled = response.Headers.TryGetValue(AppServiceHeaders.DisableSessionAffinity, out var disable);
+        // The response feature's headers through the indexer (FeatureLookup): HttpResponse.Headers fetches the feature
+        // with the generic Get<T> each time the request's features changed, which they did since it last looked (in
+        // Native AOT a hashed lookup of the generic method's target and a type token, 0.3% of the gateway's samples).
+        var headers = httpContext.Features.Find<IHttpResponseFeature>()!.Headers;
+        var disabled = headers.TryGetValue(AppServiceHeaders.DisableSessionAffinity, out var disable);
         if (disabled)
         {
-            response.Headers.Remove(AppServiceHeaders.DisableSessionAffinity);
+            headers.Remove(AppServiceHeaders.DisableSessionAffinity);
         }
 
         if (gateway is not { App.ClientAffinityEnabled: true }
@@ -59,17 +60,16 @@ internal sealed class ArrAffinityResponseTransform : ResponseTransform
             return;
         }
 
-        response.Headers.Append(HeaderNames.SetCookie, CookiesFor(instance, token));
+        headers.Append(HeaderNames.SetCookie, CookiesFor(instance, token));
     }
 
     /// <summary>
     /// The two Set-Cookie values of an instance, built once (a client that is not pinned yet gets them on every answer,
-    /// a load generator on all of them); rebuilt if the instance's id changes. Keyed by the state object, so the entry
-    /// goes when the instance does.
+    /// a load generator on all of them) and kept on its state; rebuilt if the instance's id changes.
     /// </summary>
-    private StringValues CookiesFor(InstanceState instance, string token)
+    private static StringValues CookiesFor(InstanceState instance, string token)
     {
-        if (_cookies.TryGetValue(instance, out var cached) && string.Equals(cached.Token, token, StringComparison.Ordinal))
+        if (instance.ResponseCache is AffinityCookies cached && string.Equals(cached.Token, token, StringComparison.Ordinal))
         {
             return cached.Values;
         }
@@ -79,7 +79,7 @@ internal sealed class ArrAffinityResponseTransform : ResponseTransform
             $"{ArrAffinity.CookieName}={token};Path=/;HttpOnly",
             $"{ArrAffinity.SameSiteCookieName}={token};Path=/;HttpOnly;SameSite=None;Secure",
         ]));
-        _cookies.AddOrUpdate(instance, cookies);
+        instance.ResponseCache = cookies;
         return cookies.Values;
     }
 

@@ -38,6 +38,7 @@ internal sealed class InstanceState
     private int _processId;
 
     private volatile InstanceSpec _spec;
+    private volatile object? _responseCache;
 
     public InstanceState(InstanceSpec spec, string id)
     {
@@ -52,6 +53,17 @@ internal sealed class InstanceState
     public InstanceSpec Spec => _spec;
 
     public void UpdateSpec(InstanceSpec spec) => _spec = spec;
+
+    /// <summary>
+    /// What the response path derived from this instance once and reuses on its answers (the ARRAffinity cookies):
+    /// read on every forwarded answer, so kept here rather than in a table keyed by the instance, whose weak keys made
+    /// each lookup a call into the runtime's handle table. Goes with the instance.
+    /// </summary>
+    public object? ResponseCache
+    {
+        get => _responseCache;
+        set => _responseCache = value;
+    }
 
     public InstancePhase Phase => (InstancePhase)Volatile.Read(ref _phase);
 
