@@ -283,11 +283,7 @@ internal sealed partial class FrontResponse : PipeWriter, IHttpResponseFeature, 
                 }
 
                 _written += bytes;
-                if (_written == _contentLength)
-                {
-                    Volatile.Write(ref _endWritten, true);
-                }
-
+                NoteEndIfWritten();
                 _output.Advance(bytes);
                 break;
             case Framing.Chunked:
@@ -478,10 +474,7 @@ internal sealed partial class FrontResponse : PipeWriter, IHttpResponseFeature, 
         var pending = _scratch.AsSpan(0, _pending);
         _pending = 0;
         _written = pending.Length;
-        if (framing == Framing.None || (framing == Framing.ContentLength && _written == contentLength))
-        {
-            Volatile.Write(ref _endWritten, true);
-        }
+        NoteEndIfWritten();
 
         if (framing is Framing.ContentLength or Framing.UntilClose)
         {
@@ -490,6 +483,19 @@ internal sealed partial class FrontResponse : PipeWriter, IHttpResponseFeature, 
         else if (framing == Framing.Chunked)
         {
             WriteChunk(pending);
+        }
+    }
+
+    /// <summary>
+    /// Once the head (and what the body had so far) or more body bytes are in the output: a head without a body, or the
+    /// last byte of a Content-Length body, is the response's framed end (<see cref="EndWritten"/>). A chunked body's
+    /// end is its last chunk (<see cref="EndBody"/>); one that the close ends has none before it.
+    /// </summary>
+    private void NoteEndIfWritten()
+    {
+        if (_framing == Framing.None || (_framing == Framing.ContentLength && _written == _contentLength))
+        {
+            Volatile.Write(ref _endWritten, true);
         }
     }
 
